@@ -1,0 +1,1 @@
+"""ExitBrain v3: cross-exchange exit adjustments and exit planning."""

@@ -1,0 +1,1 @@
+"""AI engine: cross-exchange aggregator, feature adapter, ExitBrain loop and the HTTP API."""

@@ -1,0 +1,1 @@
+"""Pure feature computations and the feature adapter/loader shells."""

@@ -1,0 +1,1 @@
+"""Shared building blocks imported by every service; never imports a service."""

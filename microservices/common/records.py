@@ -1,0 +1,189 @@
+"""Typed records carried by the streams; pure data, no I/O.
+
+Raw records are what venue parsers return and what `exchange.raw` carries (one class per
+`type`). Times are integer epoch milliseconds: `ts_ms` is the exchange's event time, `recv_ms`
+when our process received the frame. Sides use the taker convention (`buy` = taker bought).
+The classes use `slots` but are not frozen: they are created per tick on the hot path and frozen
+dataclass construction costs about twice as much. Treat them as immutable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+Market = Literal["spot", "perp"]
+Side = Literal["buy", "sell"]
+RecordType = Literal["kline", "trade", "ticker", "funding", "open_interest", "liquidation"]
+
+RECORD_TYPES: tuple[RecordType, ...] = (
+    "kline",
+    "trade",
+    "ticker",
+    "funding",
+    "open_interest",
+    "liquidation",
+)
+
+
+@dataclass(slots=True, kw_only=True)
+class RawRecord:
+    """Fields every `exchange.raw` entry has."""
+
+    type: ClassVar[RecordType]
+    exchange: str  # venue id: binance, binance_futures, bybit, bybit_spot, coinbase, ...
+    market: Market
+    symbol: str  # canonical, e.g. BTCUSDT
+    venue_symbol: str  # as the venue spells it, e.g. BTC-USD
+    ts_ms: int  # exchange event time
+    recv_ms: int  # time our process received the frame
+
+
+@dataclass(slots=True, kw_only=True)
+class Kline(RawRecord):
+    type: ClassVar[RecordType] = "kline"
+    open_time_ms: int
+    interval: str  # "1m"
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float  # base-asset units
+    closed: bool
+
+
+@dataclass(slots=True, kw_only=True)
+class Trade(RawRecord):
+    type: ClassVar[RecordType] = "trade"
+    price: float
+    size: float  # base-asset units
+    side: Side  # taker side
+    trade_id: str
+
+
+@dataclass(slots=True, kw_only=True)
+class Ticker(RawRecord):
+    type: ClassVar[RecordType] = "ticker"
+    bid: float
+    bid_size: float
+    ask: float
+    ask_size: float
+    last: float | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Funding(RawRecord):
+    type: ClassVar[RecordType] = "funding"
+    funding_rate: float  # per funding interval, as a fraction (0.0001 = 0.01 %)
+    funding_interval_h: float
+    next_funding_time_ms: int | None = None
+    mark_price: float | None = None
+    index_price: float | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class OpenInterest(RawRecord):
+    type: ClassVar[RecordType] = "open_interest"
+    open_interest: float  # contracts in base-asset units
+    open_interest_usd: float | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Liquidation(RawRecord):
+    type: ClassVar[RecordType] = "liquidation"
+    price: float
+    size: float
+    side: Side  # side of the forced order: "sell" means a long position was liquidated
+
+
+AnyRaw = Kline | Trade | Ticker | Funding | OpenInterest | Liquidation
+
+
+@dataclass(slots=True, kw_only=True)
+class VenueQuote:
+    """One venue's contribution to a normalized snapshot."""
+
+    price: float
+    bid: float | None = None
+    ask: float | None = None
+    bid_size: float | None = None
+    ask_size: float | None = None
+    volume: float | None = None  # traded base volume over the aggregator's volume window
+    funding_8h: float | None = None  # funding rate converted to an 8-hour equivalent
+    open_interest_usd: float | None = None  # latest open interest in quote units (perps)
+    age_ms: int = 0  # now - receive time of the observation the price came from
+
+
+@dataclass(slots=True, kw_only=True)
+class NormalizedSnapshot:
+    """One `exchange.normalized` entry: the cross-venue state of a symbol at `ts_ms`."""
+
+    symbol: str
+    ts_ms: int
+    avg_price: float
+    median_price: float
+    price_divergence: float  # population std of included venue prices, quote units
+    exchange_divergence: float  # (max - min) / median, a fraction
+    funding_delta: float  # max - min of 8h-equivalent funding across perp venues
+    avg_funding_rate: float  # mean 8h-equivalent funding across perp venues (0 if none)
+    volatility_factor: float  # short-window realized vol / long-window, capped
+    num_exchanges: int
+    venues: dict[str, VenueQuote] = field(default_factory=dict)
+    best_bid: float | None = None
+    best_bid_exchange: str | None = None
+    best_ask: float | None = None
+    best_ask_exchange: str | None = None
+    arb_bps: float = 0.0  # (best_bid - best_ask) / mid * 1e4 when crossed, else 0
+    excluded: dict[str, str] = field(default_factory=dict)  # venue -> "stale" | "outlier"
+
+
+@dataclass(slots=True, kw_only=True)
+class FeatureVector:
+    """One `exchange.features` entry."""
+
+    symbol: str
+    ts_ms: int
+    values: dict[str, float]
+
+
+@dataclass(slots=True, kw_only=True)
+class ExitStatus:
+    """One `exitbrain.status` entry (seed 001 schema plus the symbol it is about)."""
+
+    symbol: str
+    ts_ms: int
+    cross_exchange_active: bool
+    data_age_seconds: float
+    volatility_factor: float
+    exchange_divergence: float
+    funding_delta: float
+    atr_multiplier: float
+    tp_multiplier: float
+    sl_multiplier: float
+    use_trailing: bool
+    reasoning: str
+    total_reads: int
+    fail_count: int
+
+
+AlertType = Literal[
+    "FALLBACK_TO_LOCAL", "RECOVERED", "DATA_STALE", "EXCHANGE_DOWN", "PRICE_DIVERGENCE"
+]
+ALERT_TYPES: tuple[AlertType, ...] = (
+    "FALLBACK_TO_LOCAL",
+    "RECOVERED",
+    "DATA_STALE",
+    "EXCHANGE_DOWN",
+    "PRICE_DIVERGENCE",
+)
+
+
+@dataclass(slots=True, kw_only=True)
+class ExitAlert:
+    """One `exitbrain.alerts` entry."""
+
+    symbol: str
+    ts_ms: int
+    type: AlertType
+    reason: str
+    fail_count: int

@@ -1,0 +1,85 @@
+"""Every stream's name, consumer group, MAXLEN and schema, in one place.
+
+Producers and consumers get their `Stream` objects from `streams_for(settings)` (or
+`build_streams(prefix, maxlens)` in pure code and tests); nothing else spells a stream name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from microservices.common import schemas
+from microservices.common.schemas import Schema
+
+R = TypeVar("R")
+
+DEFAULT_PREFIX: Final = "quantum:stream:"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec(Generic[R]):
+    """A stream before the prefix and MAXLEN settings are applied."""
+
+    key: str  # suffix after the prefix, e.g. "exchange.raw"
+    default_maxlen: int
+    schema: Schema[R]
+    group: str | None = None  # consumer group of the stream's main consumer
+
+
+@dataclass(frozen=True, slots=True)
+class Stream(Generic[R]):
+    """A resolved stream: full Redis key, trim length, schema and consumer group."""
+
+    name: str
+    maxlen: int
+    schema: Schema[R]
+    group: str | None
+
+    @property
+    def dead_letter(self) -> str:
+        """Where entries that fail to decode are copied (`<stream>:dead`)."""
+        return f"{self.name}:dead"
+
+
+RAW_SPEC: Final = StreamSpec("exchange.raw", 10_000, schemas.RAW, group="aggregator")
+NORMALIZED_SPEC: Final = StreamSpec(
+    "exchange.normalized", 10_000, schemas.NORMALIZED, group="feature_adapter"
+)
+FEATURES_SPEC: Final = StreamSpec("exchange.features", 10_000, schemas.FEATURES)
+STATUS_SPEC: Final = StreamSpec("exitbrain.status", 1_000, schemas.STATUS)
+ALERTS_SPEC: Final = StreamSpec("exitbrain.alerts", 500, schemas.ALERTS)
+DEAD_LETTER_MAXLEN: Final = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Streams:
+    raw: Stream[Any]
+    normalized: Stream[Any]
+    features: Stream[Any]
+    status: Stream[Any]
+    alerts: Stream[Any]
+
+    def all(self) -> tuple[Stream[Any], ...]:
+        return (self.raw, self.normalized, self.features, self.status, self.alerts)
+
+
+def _resolve(spec: StreamSpec[R], prefix: str, maxlen: int | None) -> Stream[R]:
+    return Stream(
+        name=f"{prefix}{spec.key}",
+        maxlen=spec.default_maxlen if maxlen is None else maxlen,
+        schema=spec.schema,
+        group=spec.group,
+    )
+
+
+def build_streams(prefix: str = DEFAULT_PREFIX, maxlens: dict[str, int] | None = None) -> Streams:
+    """Resolve all specs; `maxlens` maps a spec key ("exchange.raw") to an override."""
+    chosen = maxlens or {}
+    return Streams(
+        raw=_resolve(RAW_SPEC, prefix, chosen.get(RAW_SPEC.key)),
+        normalized=_resolve(NORMALIZED_SPEC, prefix, chosen.get(NORMALIZED_SPEC.key)),
+        features=_resolve(FEATURES_SPEC, prefix, chosen.get(FEATURES_SPEC.key)),
+        status=_resolve(STATUS_SPEC, prefix, chosen.get(STATUS_SPEC.key)),
+        alerts=_resolve(ALERTS_SPEC, prefix, chosen.get(ALERTS_SPEC.key)),
+    )

@@ -1,0 +1,227 @@
+"""The small interface every venue module implements, and pure helpers for parsers.
+
+A venue module owns its wire: URLs and paths, subscribe and ping messages, field names and
+unit conversion. Parsing is pure: `VenueParser.parse(frame, recv_ms)` returns records (or
+`[]`) for every input and never raises; rejected frames are counted in `ParseStats` with a
+short sample for the log. No I/O here: the WS bridge and REST collector do the talking.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from microservices.common.errors import BadMessage
+from microservices.common.records import AnyRaw, Funding, Kline, Market, OpenInterest
+from microservices.common.symbols import canonical_symbol, venue_symbol
+
+SAMPLE_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class WsConnectionPlan:
+    """One WebSocket connection: where to connect and what to send once it is open."""
+
+    label: str  # e.g. "binance#0", used in logs and metrics
+    url: str
+    subscribe: tuple[str, ...]  # text frames sent right after the handshake
+    symbols: tuple[str, ...]  # canonical symbols served by this connection
+
+
+@dataclass(frozen=True, slots=True)
+class RestRequest:
+    path: str  # appended to the venue's REST base URL
+    params: dict[str, str]
+    weight: int = 1  # the venue's request weight, for rate-limit accounting
+
+
+@dataclass(slots=True)
+class ParseStats:
+    """Counters of what a parser emitted and rejected, with one recent sample per reason."""
+
+    emitted: dict[str, int] = field(default_factory=dict)  # record type -> count
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
+    samples: dict[str, str] = field(default_factory=dict)  # reason -> truncated frame
+
+    def reject(self, reason: str, frame: str | bytes | Any) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        text = frame if isinstance(frame, str) else repr(frame)
+        self.samples[reason] = text[:SAMPLE_CHARS]
+
+    def emit(self, records: list[AnyRaw]) -> list[AnyRaw]:
+        for record in records:
+            self.emitted[record.type] = self.emitted.get(record.type, 0) + 1
+        return records
+
+
+class TradeDeduper:
+    """Remembers the last `capacity` trade ids per symbol; `seen()` is True for repeats."""
+
+    __slots__ = ("_capacity", "_ids", "_order")
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._ids: dict[str, set[str]] = {}
+        self._order: dict[str, deque[str]] = {}
+
+    def seen(self, symbol: str, trade_id: str) -> bool:
+        ids = self._ids.get(symbol)
+        if ids is None:
+            ids = self._ids[symbol] = set()
+            self._order[symbol] = deque()
+        if trade_id in ids:
+            return True
+        ids.add(trade_id)
+        order = self._order[symbol]
+        order.append(trade_id)
+        if len(order) > self._capacity:
+            ids.discard(order.popleft())
+        return False
+
+
+# ----------------------------------------------------------------- value parsing helpers
+# They raise BadMessage; a parser catches it (with KeyError/TypeError/ValueError) per frame.
+
+
+def price(value: Any) -> float:
+    """A price: finite and > 0 (accepts JSON strings or numbers)."""
+    number = float(value)
+    if not (math.isfinite(number) and number > 0.0):
+        raise BadMessage(f"bad price {value!r}")
+    return number
+
+
+def qty(value: Any) -> float:
+    """A size or volume: finite and >= 0."""
+    number = float(value)
+    if not (math.isfinite(number) and number >= 0.0):
+        raise BadMessage(f"bad quantity {value!r}")
+    return number
+
+
+def rate(value: Any) -> float:
+    """A funding rate: finite with |x| < 1."""
+    number = float(value)
+    if not (math.isfinite(number) and abs(number) < 1.0):
+        raise BadMessage(f"bad rate {value!r}")
+    return number
+
+
+def epoch_ms(value: Any) -> int:
+    """An epoch-ms timestamp (int or numeric string) within 2009..2100."""
+    number = int(value)
+    if not 1_230_768_000_000 <= number <= 4_102_444_800_000:
+        raise BadMessage(f"bad timestamp {value!r}")
+    return number
+
+
+def check_quote(bid: float, ask: float) -> None:
+    if bid > ask:
+        raise BadMessage(f"crossed quote bid {bid} > ask {ask}")
+
+
+def check_ohlc(o: float, h: float, low: float, c: float) -> None:
+    if not (low <= o <= h and low <= c <= h):
+        raise BadMessage(f"inconsistent candle o={o} h={h} l={low} c={c}")
+
+
+# --------------------------------------------------------------------------- interfaces
+
+
+class VenueParser(ABC):
+    """Per-connection parser; may keep state (ticker deltas, dedupe, candle building)."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.stats = ParseStats()
+
+    @abstractmethod
+    def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
+        """Records carried by one frame; `[]` for acks, pongs and anything rejected."""
+
+
+class Exchange(ABC):
+    """One venue: its endpoints, subscriptions and pure parsers."""
+
+    name: ClassVar[str]
+    market: ClassVar[Market]
+    # app-level ping (text) and its period; None when the venue uses protocol pings only
+    ping_interval_s: ClassVar[float | None] = None
+    max_streams_per_connection: ClassVar[int] = 200
+    # proactive reconnect before a server-side lifetime limit (Binance: 24 h); None = never
+    max_connection_age_s: ClassVar[float | None] = None
+    rest_weight_per_minute: ClassVar[int] = 1200
+    kline_page_limit: ClassVar[int] = 500
+    funding_page_limit: ClassVar[int] = 100
+    oi_page_limit: ClassVar[int] = 100
+    oi_period_ms: ClassVar[int] = 300_000
+
+    def __init__(self, symbols: Sequence[str], ws_url: str, rest_url: str) -> None:
+        self.symbols = tuple(s for s in symbols if venue_symbol(self.name, s) is not None)
+        self.ws_url = ws_url.rstrip("/")
+        self.rest_url = rest_url.rstrip("/")
+
+    # --- symbols
+    def to_venue(self, canonical: str) -> str:
+        vsym = venue_symbol(self.name, canonical)
+        if vsym is None:
+            raise KeyError(f"{self.name} has no instrument for {canonical}")
+        return vsym
+
+    def to_canonical(self, vsym: str) -> str | None:
+        return canonical_symbol(self.name, vsym)
+
+    # --- WebSocket
+    @abstractmethod
+    def ws_connections(self) -> list[WsConnectionPlan]: ...
+
+    def ping_message(self) -> str | None:
+        return None
+
+    @abstractmethod
+    def new_parser(self) -> VenueParser: ...
+
+    # --- REST: requests return None when the venue lacks the data (e.g. spot funding)
+    @abstractmethod
+    def klines_request(self, symbol: str, start_ms: int, end_ms: int) -> RestRequest: ...
+
+    @abstractmethod
+    def parse_klines(self, symbol: str, payload: Any, recv_ms: int) -> list[Kline]: ...
+
+    def funding_history_request(self, symbol: str, start_ms: int, end_ms: int) -> RestRequest | None:
+        return None
+
+    def parse_funding_history(self, symbol: str, payload: Any, recv_ms: int) -> list[Funding]:
+        return []
+
+    def open_interest_history_request(
+        self, symbol: str, start_ms: int, end_ms: int
+    ) -> RestRequest | None:
+        return None
+
+    def parse_open_interest_history(
+        self, symbol: str, payload: Any, recv_ms: int
+    ) -> list[OpenInterest]:
+        return []
+
+    def current_funding_request(self, symbol: str) -> RestRequest | None:
+        return None
+
+    def parse_current_funding(self, symbol: str, payload: Any, recv_ms: int) -> list[Funding]:
+        return []
+
+    def current_open_interest_request(self, symbol: str) -> RestRequest | None:
+        return None
+
+    def parse_current_open_interest(
+        self, symbol: str, payload: Any, recv_ms: int
+    ) -> list[OpenInterest]:
+        return []
+
+    def check_rest_payload(self, payload: Any) -> None:
+        """Raise BadMessage when a 200 response carries a venue-level error (Bybit retCode)."""
+        return None
