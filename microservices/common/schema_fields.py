@@ -128,7 +128,9 @@ def _parse_one(spec: FieldSpec, text: str) -> Any:
         return text
     if kind == "market":
         if text not in ("spot", "perp"):
-            raise SchemaError(f"field {spec.wire!r}: market must be spot or perp, got {text[:20]!r}")
+            raise SchemaError(
+                f"field {spec.wire!r}: market must be spot or perp, got {text[:20]!r}"
+            )
         return text
     if kind == "symbol" and not _SYMBOL_RE.match(text):
         raise SchemaError(f"field {spec.wire!r}: not a canonical symbol: {text[:40]!r}")

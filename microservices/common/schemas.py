@@ -170,7 +170,9 @@ def check_raw(record: RawRecord) -> None:
     if isinstance(record, Kline):
         if record.high < record.low:
             raise SchemaError(f"kline high {record.high} below low {record.low}")
-        if not (record.low <= record.open <= record.high and record.low <= record.close <= record.high):
+        if not (
+            record.low <= record.open <= record.high and record.low <= record.close <= record.high
+        ):
             raise SchemaError("kline open/close outside [low, high]")
     elif isinstance(record, Ticker) and record.bid > record.ask:
         raise SchemaError(f"ticker bid {record.bid} above ask {record.ask}")
@@ -182,7 +184,13 @@ RAW: Final[Schema[RawRecord]] = Schema(encode_raw, decode_raw)
 # ---------------------------------------------------------------------- exchange.normalized
 
 VENUE_FIELDS: Final = (
-    "bid", "ask", "bid_size", "ask_size", "volume", "funding_8h", "open_interest_usd"
+    "bid",
+    "ask",
+    "bid_size",
+    "ask_size",
+    "volume",
+    "funding_8h",
+    "open_interest_usd",
 )
 NORMALIZED_FLOATS: Final = (
     "avg_price",
@@ -344,7 +352,9 @@ def decode_status(entry: dict[str, str]) -> ExitStatus:
     return ExitStatus(
         symbol=require(entry, "symbol"),
         ts_ms=parse_iso_ms(require(entry, "timestamp")),
-        cross_exchange_active=parse_bool("cross_exchange_active", require(entry, "cross_exchange_active")),
+        cross_exchange_active=parse_bool(
+            "cross_exchange_active", require(entry, "cross_exchange_active")
+        ),
         use_trailing=parse_bool("use_trailing", require(entry, "use_trailing")),
         reasoning=require(entry, "reasoning", allow_empty=True),
         total_reads=parse_int("total_reads", require(entry, "total_reads")),
@@ -376,7 +386,7 @@ def decode_alert(entry: dict[str, str]) -> ExitAlert:
     return ExitAlert(
         symbol=require(entry, "symbol"),
         ts_ms=parse_iso_ms(require(entry, "timestamp")),
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         reason=require(entry, "reason", allow_empty=True),
         fail_count=parse_int("fail_count", require(entry, "fail_count")),
     )

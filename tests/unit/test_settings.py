@@ -1,0 +1,82 @@
+"""Settings: defaults, parsing, fail-at-start messages, and .env.example kept in sync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from microservices.common.errors import FatalError
+from microservices.common.settings import Settings, load_settings, redact_url
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+def example_vars() -> dict[str, str]:
+    out = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out
+
+
+def test_env_example_lists_every_setting_and_nothing_else() -> None:
+    assert set(example_vars()) == {name.upper() for name in Settings.model_fields}
+
+
+def test_env_example_values_are_the_defaults(tmp_path: Path) -> None:
+    from_file = load_settings(env_file=str(ENV_EXAMPLE))
+    assert from_file == load_settings(env_file=None)
+
+
+def test_defaults() -> None:
+    s = load_settings(env_file=None)
+    assert s.api_port == 8001
+    assert s.stream_prefix == "quantum:stream:"
+    assert s.symbols == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert s.venues == ["binance", "binance_futures", "bybit", "coinbase"]
+    assert s.cross_exchange_enabled is True
+    assert s.redis_url is None
+    assert s.streams().raw.name == "quantum:stream:exchange.raw"
+
+
+def test_lists_come_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYMBOLS", " btcusdt, ETHUSDT ,btcusdt")
+    monkeypatch.setenv("VENUES", "bybit,coinbase")
+    monkeypatch.setenv("MAXLEN_RAW", "2500")
+    s = load_settings(env_file=None)
+    assert s.symbols == ["BTCUSDT", "ETHUSDT"]
+    assert s.venues == ["bybit", "coinbase"]
+    assert s.streams().raw.maxlen == 2500
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VENUES": "binance,krakenx"}, "invalid setting VENUES: .*unknown venue.*krakenx"),
+        ({"SYMBOLS": "BTCUSDT,FOOBAR"}, "invalid setting SYMBOLS: .*unknown symbol.*FOOBAR"),
+        ({"REDIS_URL": "http://localhost:6379"}, "invalid setting REDIS_URL: .*redis://"),
+        ({"REDIS_URL": "redis://localhost:notaport"}, "invalid setting REDIS_URL: .*port"),
+        ({"REDIS_URL": "redis://"}, "invalid setting REDIS_URL: .*no host"),
+        ({"MAXLEN_RAW": "-5"}, "invalid setting MAXLEN_RAW: .*greater than 0"),
+        ({"API_PORT": "70000"}, "invalid setting API_PORT"),
+        ({"CROSS_EXCHANGE_ENABLED": "perhaps"}, "invalid setting CROSS_EXCHANGE_ENABLED"),
+        ({"CONSUMER_BLOCK_MS": "9000"}, "CONSUMER_BLOCK_MS must stay below"),
+        ({"STREAM_PREFIX": "a b"}, "invalid setting STREAM_PREFIX"),
+    ],
+)
+def test_bad_config_fails_at_start_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(FatalError, match=message):
+        load_settings(env_file=None)
+
+
+def test_redis_password_is_redacted() -> None:
+    s = load_settings(env_file=None, redis_url="redis://:s3cret@redis:6379/0")
+    assert s.redacted_redis_url() == "redis://:***@redis:6379/0"
+    assert "s3cret" not in s.redacted_redis_url()
+    assert redact_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
