@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     rest_poll_interval_s: PosFloat = 60.0
     rest_circuit_failures: PosInt = 5
     rest_circuit_reset_s: PosFloat = 30.0
+    rest_history_dir: str = "data/history"  # CSV per venue/kind/symbol; empty disables sync
+    rest_history_lookback_h: PosFloat = 6.0
 
     # --- aggregator (SPEC section 4)
     aggregator_min_exchanges: PosInt = 2
@@ -111,6 +113,9 @@ class Settings(BaseSettings):
     exitbrain_default_use_trailing: bool = True
     exitbrain_min_tp_pct: PosFloat = 0.3
     exitbrain_min_sl_pct: PosFloat = 0.15
+    exitbrain_divergence_cap: PosFloat = 1.0
+    exitbrain_divergence_alert: PosFloat = 0.02
+    exitbrain_min_exchanges: PosInt = 2
 
     # --- health and simulator
     health_venue_stale_s: PosFloat = 30.0

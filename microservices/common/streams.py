@@ -83,3 +83,12 @@ def build_streams(prefix: str = DEFAULT_PREFIX, maxlens: dict[str, int] | None =
         status=_resolve(STATUS_SPEC, prefix, chosen.get(STATUS_SPEC.key)),
         alerts=_resolve(ALERTS_SPEC, prefix, chosen.get(ALERTS_SPEC.key)),
     )
+
+
+def collector_key(prefix: str, name: str) -> str:
+    """Non-stream keys the collector owns: `<prefix>collector.health` (hash, TTL) and
+    `<prefix>collector.cursor` (hash of REST history timestamps)."""
+    return f"{prefix}collector.{name}"
+
+
+COLLECTOR_HEALTH_TTL_S: Final = 15

@@ -1,0 +1,279 @@
+"""I/O shell between Cross-Exchange Intelligence and ExitBrain v3 (seed 001's entry point).
+
+Reads the newest `exchange.normalized` entry per symbol, keeps one pure `FailSafe` per symbol,
+and publishes `exitbrain.status` / `exitbrain.alerts`. The computation lives in
+`adjustments.py`; this module only does Redis I/O and reads the clock (injected). Redis faults
+never raise out of it: reads become fail-safe outcomes, publish failures are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import redis.asyncio as aredis
+from redis.exceptions import RedisError
+
+from backend.domains.exits.exit_brain_v3.adjustments import (
+    AlertEvent,
+    FailSafe,
+    compute_multipliers,
+    no_data_state,
+    state_from_snapshot,
+)
+from backend.domains.exits.exit_brain_v3.models import (
+    CrossExchangeState,
+    ExitParams,
+    VolatilityAdjustments,
+)
+from microservices.common.clock import iso_utc, now_ms
+from microservices.common.errors import SchemaError
+from microservices.common.records import ExitAlert, ExitStatus, NormalizedSnapshot
+from microservices.common.streams import Stream, Streams
+
+logger = logging.getLogger(__name__)
+
+# XREVRANGE page sizes while looking back for a symbol's newest entry; the last page is
+# whatever is left of the stream's MAXLEN.
+PAGE_SIZES: Final = (50, 500)
+READ_ERRORS: Final = (RedisError, OSError, SchemaError)
+PUBLISH_ERRORS: Final = (RedisError, OSError)
+MAX_REASON_CHARS: Final = 200
+MAX_PENDING_ALERTS: Final = 100  # alerts kept while Redis is unreachable
+
+
+def _symbol_of(fields: Mapping[Any, Any]) -> str | None:
+    value = fields.get(b"symbol", fields.get("symbol"))
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value if isinstance(value, str) else None
+
+
+def _entry_id(raw_id: Any) -> str:
+    return raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+
+
+class CrossExchangeAdapter:
+    """Cross-exchange multipliers for ExitBrain, with the SPEC 6 fail-safe per symbol.
+
+    `enabled=False` (CROSS_EXCHANGE_ENABLED=false) never touches Redis: every state is local.
+    `clock` returns epoch milliseconds (tests inject a fake).
+    """
+
+    def __init__(
+        self,
+        redis: aredis.Redis,
+        streams: Streams,
+        params: ExitParams | None = None,
+        enabled: bool = True,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self._redis = redis
+        self._streams = streams
+        self.params = params if params is not None else ExitParams()
+        self.enabled = enabled
+        self._clock = clock
+        self._failsafes: dict[str, FailSafe] = {}
+        self._publish_failing = False
+        self._pending_alerts: deque[ExitAlert] = deque()
+        self.alerts_dropped = 0  # alerts lost because Redis stayed down too long
+
+    def _failsafe(self, symbol: str) -> FailSafe:
+        failsafe = self._failsafes.get(symbol)
+        if failsafe is None:
+            failsafe = self._failsafes[symbol] = FailSafe(self.params)
+        return failsafe
+
+    # ------------------------------------------------------------------------------ reading
+
+    async def get_global_volatility_state(self, symbol: str = "BTCUSDT") -> CrossExchangeState:
+        """Read `symbol`'s newest normalized snapshot, run the fail-safe, publish its alerts."""
+        if not self.enabled:
+            return no_data_state(symbol, "disabled", "Cross-exchange disabled")
+        try:
+            snap = await self._latest_snapshot(symbol)
+            now = self._clock()
+            state = state_from_snapshot(snap, now, self.params, symbol=symbol)
+        except READ_ERRORS as exc:
+            now = self._clock()
+            reason = f"Read error: {type(exc).__name__}: {exc}"[:MAX_REASON_CHARS]
+            state = no_data_state(symbol, "error", reason)
+        failsafe = self._failsafe(symbol)
+        was_latched = failsafe.latched
+        alerts = failsafe.record(state, now)
+        self._log_transition(state, failsafe, was_latched)
+        for alert in alerts:
+            await self._publish_alert(symbol, alert, now)
+        return state
+
+    async def _latest_snapshot(self, symbol: str) -> NormalizedSnapshot | None:
+        """Newest entry for `symbol`, paging back through at most the stream's MAXLEN."""
+        stream: Stream[Any] = self._streams.normalized
+        upper = "+"
+        seen = 0
+        for count in self._page_sizes(stream.maxlen):
+            rows: Sequence[Any] | None = await self._redis.xrevrange(
+                stream.name, max=upper, min="-", count=count
+            )
+            rows = rows or []
+            for _entry, fields in rows:
+                if _symbol_of(fields) == symbol:
+                    snapshot: NormalizedSnapshot = stream.schema.decode(fields)
+                    return snapshot
+            seen += len(rows)
+            if len(rows) < count or seen >= stream.maxlen:
+                return None
+            upper = "(" + _entry_id(rows[-1][0])
+        return None
+
+    @staticmethod
+    def _page_sizes(maxlen: int) -> list[int]:
+        sizes: list[int] = []
+        total = 0
+        for size in PAGE_SIZES:
+            size = min(size, maxlen - total)
+            if size <= 0:
+                break
+            sizes.append(size)
+            total += size
+        if maxlen > total:
+            sizes.append(maxlen - total)
+        return sizes
+
+    def _log_transition(self, state: CrossExchangeState, failsafe: FailSafe, was: bool) -> None:
+        if failsafe.latched and not was:
+            logger.warning(
+                "exitbrain.local_mode_latched symbol=%s fail_count=%d reason=%s",
+                state.symbol,
+                failsafe.fail_count,
+                state.reason,
+            )
+        elif was and not failsafe.latched:
+            logger.info("exitbrain.recovered symbol=%s", state.symbol)
+
+    # --------------------------------------------------------------------------- computing
+
+    def calculate_adjustments(
+        self, state: CrossExchangeState, base_atr: float, base_tp: float, base_sl: float
+    ) -> VolatilityAdjustments:
+        """Multipliers for `state` applied to the bases (pure; ValueError on bad bases)."""
+        return compute_multipliers(
+            state, self.params, base_atr=base_atr, base_tp=base_tp, base_sl=base_sl
+        )
+
+    async def refresh(
+        self,
+        symbol: str,
+        base_atr: float = 1.0,
+        base_tp: float = 1.0,
+        base_sl: float = 1.0,
+    ) -> VolatilityAdjustments:
+        """Read, compute and publish one status entry for `symbol` (the ExitBrain loop's step)."""
+        state = await self.get_global_volatility_state(symbol)
+        adjustments = self.calculate_adjustments(state, base_atr, base_tp, base_sl)
+        await self.publish_status(state, adjustments)
+        return adjustments
+
+    # -------------------------------------------------------------------------- publishing
+
+    async def publish_status(
+        self, state: CrossExchangeState, adjustments: VolatilityAdjustments
+    ) -> None:
+        """XADD one `exitbrain.status` entry (no-op when disabled; never raises on Redis)."""
+        if not self.enabled:
+            return
+        failsafe = self._failsafe(state.symbol)
+        status = ExitStatus(
+            symbol=state.symbol,
+            ts_ms=self._clock(),
+            cross_exchange_active=not adjustments.local_mode,
+            data_age_seconds=state.data_age_seconds,
+            volatility_factor=state.volatility_factor,
+            exchange_divergence=state.exchange_divergence,
+            funding_delta=state.funding_delta,
+            atr_multiplier=adjustments.atr_multiplier,
+            tp_multiplier=adjustments.tp_multiplier,
+            sl_multiplier=adjustments.sl_multiplier,
+            use_trailing=adjustments.use_trailing,
+            reasoning=adjustments.reasoning,
+            total_reads=failsafe.total_reads,
+            fail_count=failsafe.fail_count,
+        )
+        await self._flush_alerts()
+        await self._xadd(self._streams.status, status)
+
+    async def _publish_alert(self, symbol: str, event: AlertEvent, ts_ms: int) -> None:
+        """Queue the alert and flush the queue: alerts raised while Redis is down are kept
+        (bounded, oldest dropped first) and published with their original time later."""
+        level = logging.INFO if event.type == "RECOVERED" else logging.WARNING
+        logger.log(
+            level, "exitbrain.alert symbol=%s type=%s reason=%s", symbol, event.type, event.reason
+        )
+        if len(self._pending_alerts) >= MAX_PENDING_ALERTS:
+            self._pending_alerts.popleft()
+            self.alerts_dropped += 1
+        self._pending_alerts.append(
+            ExitAlert(
+                symbol=symbol,
+                ts_ms=ts_ms,
+                type=event.type,
+                reason=event.reason,
+                fail_count=event.fail_count,
+            )
+        )
+        await self._flush_alerts()
+
+    async def _flush_alerts(self) -> None:
+        while self._pending_alerts:
+            if not await self._xadd(self._streams.alerts, self._pending_alerts[0]):
+                return
+            self._pending_alerts.popleft()
+
+    async def _xadd(self, stream: Stream[Any], record: Any) -> bool:
+        """XADD with `MAXLEN ~`; False (logged once per outage) when Redis is unreachable."""
+        fields: dict[Any, Any] = stream.schema.encode(record)
+        try:
+            await self._redis.xadd(stream.name, fields, maxlen=stream.maxlen, approximate=True)
+        except PUBLISH_ERRORS as exc:
+            if not self._publish_failing:
+                logger.warning("exitbrain.publish_failed stream=%s error=%r", stream.name, exc)
+            self._publish_failing = True
+            return False
+        if self._publish_failing:
+            logger.info("exitbrain.publish_resumed stream=%s", stream.name)
+        self._publish_failing = False
+        return True
+
+    # ------------------------------------------------------------------------------- stats
+
+    def stats(self) -> dict[str, Any]:
+        """/health `adapter_stats`, aggregated over symbols.
+
+        use_local_mode: any symbol in local mode (always True when disabled); total_reads:
+        sum; fail_count: the largest consecutive-failure count; last_update: newest fresh
+        read as ISO 8601 Z, or None.
+        """
+        failsafes = list(self._failsafes.values())
+        updates = [f.last_update_ms for f in failsafes if f.last_update_ms is not None]
+        return {
+            "enabled": self.enabled,
+            "use_local_mode": (not self.enabled) or any(f.use_local_mode for f in failsafes),
+            "total_reads": sum(f.total_reads for f in failsafes),
+            "fail_count": max((f.fail_count for f in failsafes), default=0),
+            "last_update": iso_utc(max(updates)) if updates else None,
+        }
+
+    def symbol_stats(self) -> dict[str, dict[str, Any]]:
+        """Per-symbol fail-safe state (same fields as `stats`, plus `latched`)."""
+        return {
+            symbol: {
+                "use_local_mode": f.use_local_mode or not self.enabled,
+                "latched": f.latched,
+                "total_reads": f.total_reads,
+                "fail_count": f.fail_count,
+                "last_update": None if f.last_update_ms is None else iso_utc(f.last_update_ms),
+            }
+            for symbol, f in sorted(self._failsafes.items())
+        }

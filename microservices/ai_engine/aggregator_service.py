@@ -1,0 +1,128 @@
+"""Aggregator I/O shell: exchange.raw (consumer group) -> CrossExchangeState -> exchange.normalized.
+
+Records are folded into the pure state as they arrive and acknowledged after that; a timer
+polls the state every 50 ms and publishes the throttled snapshots (SPEC section 4). A restart
+resumes from the group position, re-handles its own pending entries and reclaims entries a
+dead aggregator left pending, so nothing acknowledged is lost and nothing pending is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import redis.asyncio as aredis
+
+from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
+from microservices.common import metrics
+from microservices.common.clock import now_ms
+from microservices.common.consumer import StreamConsumer
+from microservices.common.errors import FatalError
+from microservices.common.lifecycle import run_until_stopped
+from microservices.common.producer import StreamProducer
+from microservices.common.records import NormalizedSnapshot, RawRecord
+from microservices.common.redis_io import create_redis
+from microservices.common.settings import Settings
+
+logger = logging.getLogger(__name__)
+POLL_INTERVAL_S = 0.05
+
+
+def aggregator_params(settings: Settings) -> AggregatorParams:
+    return AggregatorParams(
+        min_exchanges=settings.aggregator_min_exchanges,
+        stale_after_ms=int(settings.aggregator_stale_after_s * 1000),
+        outlier_pct=settings.aggregator_outlier_pct,
+        min_emit_interval_ms=settings.aggregator_min_emit_interval_ms,
+        max_emit_interval_ms=settings.aggregator_max_emit_interval_ms,
+        vol_short_window_ms=int(settings.aggregator_vol_short_window_s * 1000),
+        vol_long_window_ms=int(settings.aggregator_vol_long_window_s * 1000),
+        vol_cap=settings.aggregator_vol_cap,
+        volume_window_ms=int(settings.aggregator_volume_window_s * 1000),
+    )
+
+
+class AggregatorService:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: aredis.Redis,
+        producer: StreamProducer,
+        consumer_name: str = "aggregator-1",
+    ) -> None:
+        self.settings = settings
+        self.streams = settings.streams()
+        self.state = CrossExchangeState(aggregator_params(settings))
+        self.producer = producer
+        self.emitted = 0
+        self.last_snapshots: dict[str, NormalizedSnapshot] = {}
+        self.consumer: StreamConsumer[RawRecord] = StreamConsumer(
+            redis, self.streams.raw, self.handle, consumer=consumer_name,
+            batch_size=settings.consumer_batch_size, block_ms=settings.consumer_block_ms,
+            claim_idle_ms=settings.consumer_claim_idle_ms,
+            max_deliveries=settings.consumer_max_deliveries,
+        )  # fmt: skip
+
+    async def handle(self, batch: list[tuple[str, RawRecord]]) -> None:
+        update = self.state.update
+        for _, record in batch:
+            update(record)
+
+    def emit(self, now: int | None = None) -> list[NormalizedSnapshot]:
+        snapshots = self.state.poll(now_ms() if now is None else now)
+        for snap in snapshots:
+            self.producer.publish(self.streams.normalized, snap)
+            self.last_snapshots[snap.symbol] = snap
+            metrics.NORMALIZED_EMITTED.labels(snap.symbol).inc()
+            stale = sum(1 for why in snap.excluded.values() if why == "stale")
+            metrics.STALE_VENUES.labels(snap.symbol).set(stale)
+            metrics.OUTLIER_VENUES.labels(snap.symbol).set(len(snap.excluded) - stale)
+        self.emitted += len(snapshots)
+        return snapshots
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.consumer.run(stop), name="aggregator-consumer")
+            group.create_task(self._emit_loop(stop), name="aggregator-emit")
+
+    async def _emit_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.emit()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=POLL_INTERVAL_S)
+
+
+async def aggregator_main(settings: Settings, stop: asyncio.Event) -> None:
+    if settings.redis_url is None:
+        raise FatalError("REDIS_URL is required here (`cross-exchange run` embeds a Redis)")
+    redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+    producer = StreamProducer(redis, batch_size=settings.producer_batch_size)
+    service = AggregatorService(settings, redis, producer)
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(producer.run(stop), name="producer")
+            group.create_task(service.run(stop), name="aggregator")
+    finally:
+        await redis.aclose()
+
+
+def run_aggregator(settings: Settings) -> int:
+    if settings.redis_url is None:
+        raise FatalError("REDIS_URL is required for `aggregator` (`run` embeds a Redis)")
+    run_until_stopped(lambda stop: aggregator_main(settings, stop))
+    return 0
+
+
+def snapshot_summary(snap: NormalizedSnapshot) -> dict[str, Any]:
+    """Compact view of a snapshot for logs and the terminal view."""
+    return {
+        "symbol": snap.symbol,
+        "avg_price": round(snap.avg_price, 6),
+        "num_exchanges": snap.num_exchanges,
+        "exchange_divergence": round(snap.exchange_divergence, 6),
+        "funding_delta": snap.funding_delta,
+        "volatility_factor": round(snap.volatility_factor, 3),
+        "excluded": snap.excluded,
+    }

@@ -1,0 +1,209 @@
+"""FastAPI service (port 8001): /health, /metrics and the /api/v1 endpoints.
+
+`create_app(context)` builds the app around an `EngineContext` (settings, Redis client,
+ExitBrain adapter, feature loader). Inputs are validated and bounded: symbols must be in the
+configured allow-list (404 otherwise), lookbacks are limited, prices must be positive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import redis.asyncio as aredis
+from fastapi import FastAPI, HTTPException, Path, Query
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
+from backend.domains.exits.exit_brain_v3.models import Position
+from backend.domains.exits.exit_brain_v3.planner import build_exit_plan
+from microservices.ai_engine.features.feature_loader import FeatureLoader
+from microservices.ai_engine.health import gather_health
+from microservices.common import metrics
+from microservices.common.clock import iso_utc
+from microservices.common.consumer import consumer_lag
+from microservices.common.errors import SchemaError
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
+from microservices.common.settings import Settings
+
+MAX_LOOKBACK_S = 86_400
+SymbolPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{2,30}$", description="e.g. BTCUSDT")]
+
+
+@dataclass
+class EngineContext:
+    settings: Settings
+    redis: aredis.Redis
+    adapter: CrossExchangeAdapter
+    loader: FeatureLoader
+
+
+class ExitPlanRequest(BaseModel):
+    symbol: str = Field(pattern=r"^[A-Za-z0-9]{2,30}$", examples=["BTCUSDT"])
+    side: Literal["long", "short"]
+    entry_price: float = Field(gt=0, lt=1e12)
+    base_tp_pct: float = Field(1.0, gt=0, le=100, description="take-profit distance, % of entry")
+    base_sl_pct: float = Field(0.5, gt=0, le=100, description="stop-loss distance, % of entry")
+    base_atr_pct: float = Field(1.0, gt=0, le=100, description="ATR as % of entry")
+    current_stop: float | None = Field(None, gt=0, lt=1e12, description="resting stop; never loosened")
+
+
+class ExitPlanResponse(BaseModel):
+    symbol: str
+    side: str
+    entry_price: float
+    tp_price: float
+    sl_price: float
+    tp_pct: float
+    sl_pct: float
+    atr_pct: float
+    use_trailing: bool
+    trailing_distance_pct: float | None
+    atr_multiplier: float
+    tp_multiplier: float
+    sl_multiplier: float
+    local_mode: bool
+    stop_kept: bool
+    reasoning: str
+
+
+def _check_symbol(ctx: EngineContext, symbol: str) -> str:
+    upper = symbol.upper()
+    if upper not in ctx.settings.symbols:
+        raise HTTPException(
+            404, f"unknown symbol {symbol!r}; configured symbols: {', '.join(ctx.settings.symbols)}"
+        )
+    return upper
+
+
+async def _latest_fields(ctx: EngineContext, stream_name: str, symbol: str) -> dict[bytes, bytes] | None:
+    upper = "+"
+    for _ in range(20):
+        rows: Any = await ctx.redis.xrevrange(stream_name, upper, "-", count=500)
+        if not rows:
+            return None
+        for _, fields in rows:
+            if fields.get(b"symbol", b"").decode() == symbol:
+                return dict(fields)
+        upper = "(" + rows[-1][0].decode()
+    return None
+
+
+def create_app(ctx: EngineContext) -> FastAPI:
+    app = FastAPI(
+        title="Cross-Exchange Intelligence",
+        version="0.1.0",
+        description="Cross-venue market state, ML features and ExitBrain v3 exit plans.",
+    )
+    app.state.ctx = ctx
+    _add_health_routes(app, ctx)
+    _add_api_routes(app, ctx)
+    return app
+
+
+def _add_health_routes(app: FastAPI, ctx: EngineContext) -> None:
+    @app.get("/health", summary="Service health (503 when Redis is unreachable)")
+    async def health() -> JSONResponse:
+        status, body = await gather_health(ctx.redis, ctx.settings, ctx.adapter.stats())
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/metrics", summary="Prometheus exposition", response_class=Response)
+    async def prometheus_metrics() -> Response:
+        streams = ctx.settings.streams()
+        for stream in (streams.raw, streams.normalized):
+            if stream.group is None:
+                continue
+            try:
+                lag = await consumer_lag(ctx.redis, stream, stream.group)
+            except TRANSIENT_REDIS_ERRORS:
+                lag = None
+            if lag is not None:
+                metrics.CONSUMER_LAG.labels(stream.name, stream.group).set(lag)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_api_routes(app: FastAPI, ctx: EngineContext) -> None:
+    streams = ctx.settings.streams()
+
+    @app.get("/api/v1/cross-exchange/{symbol}", summary="Latest normalized cross-venue state")
+    async def cross_exchange(symbol: SymbolPath) -> dict[str, Any]:
+        canonical = _check_symbol(ctx, symbol)
+        fields = await _redis_call(_latest_fields(ctx, streams.normalized.name, canonical))
+        if fields is None:
+            raise HTTPException(404, f"no normalized data for {canonical} yet")
+        try:
+            snap = streams.normalized.schema.decode(fields)
+        except SchemaError as exc:
+            raise HTTPException(502, f"stored entry is invalid: {exc}") from exc
+        body = dataclasses.asdict(snap)
+        body["timestamp"] = iso_utc(snap.ts_ms)
+        return body
+
+    @app.get("/api/v1/features/{symbol}", summary="Latest feature vector and recent history")
+    async def features(
+        symbol: SymbolPath,
+        lookback: Annotated[int, Query(ge=0, le=MAX_LOOKBACK_S, description="seconds")] = 300,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    ) -> dict[str, Any]:
+        canonical = _check_symbol(ctx, symbol)
+        latest = await _redis_call(ctx.loader.latest(canonical))
+        if latest is None:
+            raise HTTPException(404, f"no features for {canonical} yet")
+        history = await _redis_call(ctx.loader.frame(canonical, lookback)) if lookback else None
+        rows = [] if history is None else history.tail(limit)
+        return {
+            "symbol": canonical,
+            "timestamp": iso_utc(latest.ts_ms),
+            "latest": latest.values,
+            "history": [] if len(rows) == 0 else _frame_rows(rows),
+        }
+
+    @app.post("/api/v1/exit-plan", response_model=ExitPlanResponse, summary="Exit plan for a position")
+    async def exit_plan(request: ExitPlanRequest) -> ExitPlanResponse:
+        canonical = _check_symbol(ctx, request.symbol)
+        adjustments = await ctx.adapter.refresh(
+            canonical, request.base_atr_pct, request.base_tp_pct, request.base_sl_pct
+        )
+        position = Position(
+            symbol=canonical, side=request.side, entry_price=request.entry_price,
+            current_stop=request.current_stop,
+        )  # fmt: skip
+        try:
+            plan = build_exit_plan(
+                position, adjustments, request.base_tp_pct, request.base_sl_pct,
+                request.base_atr_pct, ctx.adapter.params,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return ExitPlanResponse(**dataclasses.asdict(plan))
+
+    @app.get("/api/v1/exitbrain/status", summary="ExitBrain adapter state and latest status")
+    async def exitbrain_status() -> dict[str, Any]:
+        rows: Any = await _redis_call(ctx.redis.xrevrange(streams.status.name, "+", "-", count=1))
+        latest = None
+        if rows:
+            latest = streams.status.schema.encode(streams.status.schema.decode(rows[0][1]))
+        return {
+            "adapter_stats": ctx.adapter.stats(),
+            "symbols": ctx.adapter.symbol_stats(),
+            "latest_status": latest,
+        }
+
+
+async def _redis_call(awaitable: Any) -> Any:
+    try:
+        return await asyncio.wait_for(awaitable, timeout=10)
+    except TRANSIENT_REDIS_ERRORS as exc:
+        raise HTTPException(503, f"Redis unavailable: {type(exc).__name__}") from exc
+
+
+def _frame_rows(frame: Any) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        row["timestamp"] = row["timestamp"].isoformat().replace("+00:00", "Z")
+        out.append(row)
+    return out

@@ -1,0 +1,116 @@
+"""The engine process: aggregator (optional), feature adapter, ExitBrain loop and the HTTP API.
+
+uvicorn runs inside our event loop with its signal handling disabled: SIGTERM sets our stop
+event (lifecycle.py), the loops drain, and the HTTP server is told to exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import redis.asyncio as aredis
+import uvicorn
+
+from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
+from backend.domains.exits.exit_brain_v3.models import ExitParams
+from microservices.ai_engine.aggregator_service import AggregatorService
+from microservices.ai_engine.app import EngineContext, create_app
+from microservices.ai_engine.exitbrain_loop import run_exitbrain_loop
+from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
+from microservices.ai_engine.features.feature_loader import FeatureLoader
+from microservices.common.errors import FatalError
+from microservices.common.lifecycle import run_until_stopped
+from microservices.common.producer import StreamProducer
+from microservices.common.redis_io import create_redis
+from microservices.common.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def exit_params(settings: Settings) -> ExitParams:
+    return ExitParams(
+        atr_coef=settings.exitbrain_atr_coef,
+        tp_coef=settings.exitbrain_tp_coef,
+        sl_coef=settings.exitbrain_sl_coef,
+        trailing_max_vol=settings.exitbrain_trailing_max_vol,
+        vol_cap=settings.exitbrain_vol_cap,
+        divergence_cap=settings.exitbrain_divergence_cap,
+        divergence_alert=settings.exitbrain_divergence_alert,
+        stale_after_s=settings.exitbrain_stale_after_s,
+        max_failures=settings.exitbrain_max_failures,
+        default_use_trailing=settings.exitbrain_default_use_trailing,
+        min_tp_pct=settings.exitbrain_min_tp_pct,
+        min_sl_pct=settings.exitbrain_min_sl_pct,
+        min_exchanges=settings.exitbrain_min_exchanges,
+    )
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handlers (the process lifecycle owns them)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Engine:
+    def __init__(self, settings: Settings, redis: aredis.Redis, with_aggregator: bool = True):
+        self.settings = settings
+        self.redis = redis
+        self.producer = StreamProducer(redis, batch_size=settings.producer_batch_size)
+        self.aggregator = AggregatorService(settings, redis, self.producer) if with_aggregator else None
+        self.features = FeatureAdapter(settings, redis, self.producer)
+        self.adapter = CrossExchangeAdapter(
+            redis, settings.streams(), exit_params(settings), enabled=settings.cross_exchange_enabled
+        )
+        self.context = EngineContext(settings, redis, self.adapter, FeatureLoader(redis, settings.streams()))
+        self.app = create_app(self.context)
+
+    async def run(self, stop: asyncio.Event, serve_http: bool = True) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.producer.run(stop), name="producer")
+            if self.aggregator is not None:
+                group.create_task(self.aggregator.run(stop), name="aggregator")
+            group.create_task(self.features.run(stop), name="features")
+            group.create_task(
+                run_exitbrain_loop(self.adapter, self.settings.symbols,
+                                   self.settings.exitbrain_interval_s, stop),
+                name="exitbrain",
+            )  # fmt: skip
+            if serve_http:
+                group.create_task(self._serve(stop), name="http")
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        config = uvicorn.Config(
+            self.app, host=self.settings.api_host, port=self.settings.api_port,
+            log_level="warning", access_log=False, lifespan="off",
+        )  # fmt: skip
+        server = _EmbeddedServer(config)
+        serving = asyncio.create_task(server.serve())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        stopper.cancel()
+        await serving
+        if not stop.is_set():
+            raise FatalError(f"HTTP server on {self.settings.api_host}:{self.settings.api_port} stopped")
+
+
+async def engine_main(settings: Settings, stop: asyncio.Event, with_aggregator: bool = True) -> None:
+    if settings.redis_url is None:
+        raise FatalError("REDIS_URL is required here (`cross-exchange run` embeds a Redis)")
+    redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+    try:
+        await Engine(settings, redis, with_aggregator).run(stop)
+    finally:
+        await redis.aclose()
+
+
+def run_engine(settings: Settings, with_aggregator: bool = True) -> int:
+    if settings.redis_url is None:
+        raise FatalError("REDIS_URL is required for `engine` (`run` embeds a Redis)")
+    run_until_stopped(lambda stop: engine_main(settings, stop, with_aggregator))
+    return 0

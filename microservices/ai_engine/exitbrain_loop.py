@@ -1,0 +1,46 @@
+"""The ExitBrain refresh loop: every interval, refresh each symbol's cross-exchange adjustments.
+
+Owns only scheduling and stopping. The adapter turns Redis read errors into fail-safe outcomes
+and swallows publish errors, so anything reaching this loop is logged and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+from redis.exceptions import RedisError
+
+from microservices.common.errors import CrossExchangeError
+
+logger = logging.getLogger(__name__)
+
+# Errors that must not kill the loop; anything else is a bug and propagates.
+LOOP_ERRORS: Final = (RedisError, OSError, CrossExchangeError)
+
+
+class Refresher(Protocol):
+    """What the loop needs from the adapter (CrossExchangeAdapter satisfies it)."""
+
+    async def refresh(self, symbol: str) -> object: ...
+
+
+async def run_exitbrain_loop(
+    adapter: Refresher, symbols: Sequence[str], interval_s: float, stop: asyncio.Event
+) -> None:
+    """Refresh every symbol, then wait `interval_s` (or until `stop` is set); until stopped."""
+    logger.info("exitbrain.loop_started symbols=%s interval_s=%s", ",".join(symbols), interval_s)
+    while not stop.is_set():
+        for symbol in symbols:
+            if stop.is_set():
+                break
+            try:
+                await adapter.refresh(symbol)
+            except LOOP_ERRORS:
+                logger.exception("exitbrain.refresh_failed symbol=%s", symbol)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+    logger.info("exitbrain.loop_stopped")

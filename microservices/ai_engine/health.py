@@ -1,0 +1,128 @@
+"""What /health reports, gathered from Redis so it is true across processes.
+
+`gather_health` reads stream lengths and ages, consumer-group lag, the collector's per-venue
+state (the `<prefix>collector.health` hash) and the freshness of normalized data per symbol;
+`overall_status` turns that into ok / degraded / down. Redis unreachable -> `down` (503).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis.asyncio as aredis
+from redis.exceptions import ResponseError
+
+from microservices.common.clock import iso_utc, now_ms
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
+from microservices.common.settings import Settings
+from microservices.common.streams import Stream, collector_key
+
+
+def _id_ms(entry_id: bytes | str) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0])
+
+
+async def stream_info(redis: aredis.Redis, stream: Stream[Any], now: int) -> dict[str, Any]:
+    length = int(await redis.xlen(stream.name))
+    newest: Any = await redis.xrevrange(stream.name, "+", "-", count=1)
+    age = round((now - _id_ms(newest[0][0])) / 1000, 3) if newest else None
+    return {"name": stream.name, "length": length, "last_entry_age_s": age}
+
+
+async def group_info(redis: aredis.Redis, stream: Stream[Any]) -> dict[str, Any]:
+    try:
+        groups: Any = await redis.xinfo_groups(stream.name)
+    except ResponseError:
+        return {}
+    out: dict[str, Any] = {}
+    for info in groups:
+        name = info["name"].decode() if isinstance(info["name"], bytes) else str(info["name"])
+        lag = info.get("lag")
+        out[name] = {"pending": int(info.get("pending", 0)), "lag": None if lag is None else int(lag)}
+    return out
+
+
+async def venue_states(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
+    raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "health"))
+    states = {k.decode(): orjson.loads(v) for k, v in raw.items()}
+    producer = states.pop("_producer", None)
+    venues: dict[str, Any] = {}
+    for venue in settings.venues:
+        venues[venue] = states.get(venue) or {"state": "unknown", "connected": 0}
+    return {"venues": venues, "collector": producer}
+
+
+async def normalized_freshness(
+    redis: aredis.Redis, settings: Settings, now: int
+) -> dict[str, dict[str, Any]]:
+    """Per symbol: age of its newest normalized entry and how many venues it merged."""
+    stream = settings.streams().normalized
+    rows: Any = await redis.xrevrange(stream.name, "+", "-", count=50 * len(settings.symbols))
+    out: dict[str, dict[str, Any]] = {s: {"age_s": None, "num_exchanges": 0} for s in settings.symbols}
+    for entry_id, fields in rows:
+        symbol = fields.get(b"symbol", b"").decode()
+        if symbol in out and out[symbol]["age_s"] is None:
+            out[symbol] = {
+                "age_s": round((now - _id_ms(entry_id)) / 1000, 3),
+                "num_exchanges": int(fields.get(b"num_exchanges", b"0") or 0),
+                "excluded": fields.get(b"excluded", b"").decode(),
+            }
+    return out
+
+
+def overall_status(
+    venues: dict[str, Any], symbols: dict[str, Any], adapter: dict[str, Any], fresh_s: float
+) -> str:
+    connected = [v for v in venues.values() if v.get("state") == "connected"]
+    fresh = [s for s in symbols.values() if s["age_s"] is not None and s["age_s"] <= fresh_s]
+    if not connected and not fresh:
+        return "down"
+    if len(connected) < len(venues) or len(fresh) < len(symbols) or adapter.get("use_local_mode"):
+        return "degraded"
+    return "ok"
+
+
+async def gather_health(
+    redis: aredis.Redis, settings: Settings, adapter_stats: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body). Never raises on Redis faults: they make the answer 503/down."""
+    now = now_ms()
+    enabled = settings.cross_exchange_enabled
+    integration = {"enabled": enabled, "adapter_stats": adapter_stats}
+    try:
+        await redis.ping()
+        streams = settings.streams()
+        stream_rows = {s.name: await stream_info(redis, s, now) for s in streams.all()}
+        groups = {
+            streams.raw.name: await group_info(redis, streams.raw),
+            streams.normalized.name: await group_info(redis, streams.normalized),
+        }
+        venue_info = await venue_states(redis, settings)
+        symbols = await normalized_freshness(redis, settings, now)
+    except TRANSIENT_REDIS_ERRORS as exc:
+        return 503, {
+            "status": "down",
+            "timestamp": iso_utc(now),
+            "redis": {"connected": False, "error": type(exc).__name__},
+            "metrics": {"cross_exchange_intelligence": False},
+            "cross_exchange_exitbrain_integration": integration,
+        }
+    fresh_s = settings.exitbrain_stale_after_s
+    any_fresh = any(s["age_s"] is not None and s["age_s"] <= fresh_s for s in symbols.values())
+    body = {
+        "status": overall_status(venue_info["venues"], symbols, adapter_stats, fresh_s),
+        "timestamp": iso_utc(now),
+        "redis": {"connected": True},
+        "metrics": {
+            "cross_exchange_intelligence": bool(enabled and any_fresh),
+            "symbols": symbols,
+        },
+        "cross_exchange_exitbrain_integration": integration,
+        "venues": venue_info["venues"],
+        "collector": venue_info["collector"],
+        "streams": stream_rows,
+        "consumer_groups": groups,
+    }
+    return 200, body

@@ -1,0 +1,123 @@
+"""The `cross-exchange` command: one subcommand per service, plus tools.
+
+Each subcommand builds settings once (bad config stops here with the variable named) and
+hands them to the service's `main`. Services are imported lazily so `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from microservices.common.errors import FatalError
+from microservices.common.logs import configure_logging
+from microservices.common.settings import Settings, load_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _cmd_run(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.runner import run_all
+
+    return run_all(settings, demo=ns.demo, view=not ns.no_view, duration_s=ns.duration)
+
+
+def _cmd_collector(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.data_collector.service import run_collector
+
+    return run_collector(settings, rest=not ns.no_rest)
+
+
+def _cmd_aggregator(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.ai_engine.aggregator_service import run_aggregator
+
+    return run_aggregator(settings)
+
+
+def _cmd_engine(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.ai_engine.engine import run_engine
+
+    return run_engine(settings, with_aggregator=not ns.no_aggregator)
+
+
+def _cmd_simulator(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.exchange_simulator.__main__ import main as simulator_main
+
+    return simulator_main(ns)
+
+
+def _cmd_normalize(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.data_collector.normalize import normalize_file
+
+    return normalize_file(ns.venue, ns.path, sys.stdout, stats_to=sys.stderr)
+
+
+def _cmd_backfill(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.data_collector.backfill import run_backfill
+
+    return run_backfill(settings, ns)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cross-exchange",
+        description="Key-less cross-exchange market intelligence over Redis Streams.",
+    )
+    parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="all services in one process (embedded Redis if no REDIS_URL)")
+    run.add_argument("--demo", action="store_true", help="offline: against the exchange simulator")
+    run.add_argument("--no-view", action="store_true", help="no live terminal view, logs only")
+    run.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    run.set_defaults(func=_cmd_run)
+
+    col = sub.add_parser("collector", help="WebSocket bridges and REST collectors -> exchange.raw")
+    col.add_argument("--no-rest", action="store_true", help="WebSocket bridges only")
+    col.set_defaults(func=_cmd_collector)
+
+    agg = sub.add_parser("aggregator", help="exchange.raw -> exchange.normalized")
+    agg.set_defaults(func=_cmd_aggregator)
+
+    eng = sub.add_parser("engine", help="aggregator, features, ExitBrain loop and the HTTP API")
+    eng.add_argument("--no-aggregator", action="store_true", help="run the aggregator elsewhere")
+    eng.set_defaults(func=_cmd_engine)
+
+    sim = sub.add_parser("simulator", help="local exchange simulator (REST + WebSocket)")
+    from microservices.exchange_simulator.config import add_cli_arguments
+
+    add_cli_arguments(sim)
+    sim.set_defaults(func=_cmd_simulator)
+
+    norm = sub.add_parser("normalize", help="normalize a JSONL capture to exchange.raw records")
+    norm.add_argument("--venue", required=True, help="venue id, e.g. binance_futures")
+    norm.add_argument("path", help="capture file in the fixtures' JSONL format")
+    norm.set_defaults(func=_cmd_normalize)
+
+    back = sub.add_parser("backfill", help="historical OHLC/funding/OI to Parquet or CSV")
+    back.add_argument("--venue", required=True)
+    back.add_argument("--symbol", required=True, help="canonical symbol, e.g. BTCUSDT")
+    back.add_argument("--days", type=float, default=1.0)
+    back.add_argument("--kind", choices=["ohlc", "funding", "open_interest"], default="ohlc")
+    back.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    back.set_defaults(func=_cmd_backfill)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(env_file=ns.env_file)
+        configure_logging(settings.log_level, settings.log_format)
+        command: Command = ns.func
+        return command(ns, settings)
+    except FatalError as exc:
+        print(f"cross-exchange: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

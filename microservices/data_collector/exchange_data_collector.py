@@ -1,0 +1,224 @@
+"""REST collector: historical OHLC, funding and open interest, and polling of current values.
+
+History comes back as pandas DataFrames of one unified format per kind (`FRAME_COLUMNS`),
+fetched page by page so long ranges never exceed a venue's page limit. `sync_history` keeps
+a timestamp cursor per (venue, kind, symbol) in Redis, so a restart fetches only what is new.
+`poll_current` publishes each perp venue's current funding and open interest to exchange.raw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, Literal
+
+import pandas as pd
+import redis.asyncio as aredis
+
+from microservices.common.clock import now_ms
+from microservices.common.errors import BadMessage, TransientError
+from microservices.common.producer import StreamProducer
+from microservices.common.records import Funding, Kline, OpenInterest, RawRecord
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
+from microservices.common.streams import Stream
+from microservices.data_collector.exchanges.base import Exchange, RestRequest
+from microservices.data_collector.rest_client import RestClient
+
+logger = logging.getLogger(__name__)
+Kind = Literal["ohlc", "funding", "open_interest"]
+KINDS: Final[tuple[Kind, ...]] = ("ohlc", "funding", "open_interest")
+MINUTE_MS: Final = 60_000
+HOUR_MS: Final = 3_600_000
+FRAME_COLUMNS: Final[dict[Kind, list[str]]] = {
+    "ohlc": ["timestamp", "exchange", "symbol", "open", "high", "low", "close", "volume", "closed"],
+    "funding": [
+        "timestamp", "exchange", "symbol", "funding_rate", "funding_interval_h",
+        "funding_rate_8h", "mark_price",
+    ],
+    "open_interest": ["timestamp", "exchange", "symbol", "open_interest", "open_interest_usd"],
+}  # fmt: skip
+
+
+def _row(record: RawRecord) -> dict[str, Any]:
+    base = {"timestamp": record.ts_ms, "exchange": record.exchange, "symbol": record.symbol}
+    if isinstance(record, Kline):
+        return base | {
+            "timestamp": record.open_time_ms, "open": record.open, "high": record.high,
+            "low": record.low, "close": record.close, "volume": record.volume,
+            "closed": record.closed,
+        }  # fmt: skip
+    if isinstance(record, Funding):
+        rate_8h = record.funding_rate * 8.0 / record.funding_interval_h
+        return base | {
+            "funding_rate": record.funding_rate, "funding_interval_h": record.funding_interval_h,
+            "funding_rate_8h": rate_8h, "mark_price": record.mark_price,
+        }  # fmt: skip
+    if isinstance(record, OpenInterest):
+        return base | {
+            "open_interest": record.open_interest, "open_interest_usd": record.open_interest_usd
+        }
+    raise TypeError(f"no history row for {type(record).__name__}")
+
+
+def records_to_frame(kind: Kind, records: Iterable[RawRecord]) -> pd.DataFrame:
+    """Records -> the unified DataFrame of `kind`: sorted, de-duplicated, UTC timestamps."""
+    frame = pd.DataFrame([_row(r) for r in records], columns=FRAME_COLUMNS[kind])
+    if frame.empty:
+        return frame
+    frame = frame.drop_duplicates(subset=["timestamp", "exchange", "symbol"], keep="last")
+    frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
+    return frame
+
+
+class ExchangeDataCollector:
+    def __init__(
+        self,
+        exchanges: dict[str, Exchange],
+        client: RestClient,
+        redis: aredis.Redis | None = None,
+        cursor_key: str = "quantum:stream:collector.cursor",
+    ) -> None:
+        self.exchanges = exchanges
+        self.client = client
+        self.redis = redis
+        self.cursor_key = cursor_key
+
+    # ------------------------------------------------------------------ history
+
+    async def fetch(
+        self, kind: Kind, venue: str, symbol: str, start_ms: int, end_ms: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
+        """History of `kind` for [start_ms, end_ms], paginated; empty frame if unsupported."""
+        exchange = self.exchanges[venue]
+        records: list[RawRecord] = []
+        for page_start, page_end in self.pages(kind, exchange, start_ms, end_ms):
+            request = self._history_request(kind, exchange, symbol, page_start, page_end)
+            if request is None:
+                break
+            payload = await self.client.get_json(exchange, request)
+            rows = self._parse_history(kind, exchange, symbol, payload)
+            records.extend(r for r in rows if start_ms <= _history_ts(r) <= end_ms)
+            if progress is not None:
+                progress(page_end - page_start + 1)
+        return records_to_frame(kind, records)
+
+    @staticmethod
+    def pages(kind: Kind, exchange: Exchange, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+        """Split [start, end] into windows that fit in one page of the venue's API."""
+        step = {
+            "ohlc": exchange.kline_page_limit * MINUTE_MS,
+            "funding": exchange.funding_page_limit * HOUR_MS,  # 1 h is the shortest interval
+            "open_interest": exchange.oi_page_limit * exchange.oi_period_ms,
+        }[kind]
+        windows = []
+        cursor = start_ms
+        while cursor <= end_ms:
+            windows.append((cursor, min(cursor + step - 1, end_ms)))
+            cursor += step
+        return windows
+
+    def _history_request(
+        self, kind: Kind, exchange: Exchange, symbol: str, start: int, end: int
+    ) -> RestRequest | None:
+        if kind == "ohlc":
+            return exchange.klines_request(symbol, start, end)
+        if kind == "funding":
+            return exchange.funding_history_request(symbol, start, end)
+        return exchange.open_interest_history_request(symbol, start, end)
+
+    def _parse_history(
+        self, kind: Kind, exchange: Exchange, symbol: str, payload: Any
+    ) -> Sequence[RawRecord]:
+        received = now_ms()
+        if kind == "ohlc":
+            return exchange.parse_klines(symbol, payload, received)
+        if kind == "funding":
+            return exchange.parse_funding_history(symbol, payload, received)
+        return exchange.parse_open_interest_history(symbol, payload, received)
+
+    async def sync_history(
+        self, kind: Kind, venue: str, symbol: str, lookback_ms: int, now: int | None = None
+    ) -> pd.DataFrame:
+        """Rows newer than the stored cursor (or the lookback); advances the cursor."""
+        end = now_ms() if now is None else now
+        field = f"{venue}:{kind}:{symbol}"
+        cursor = await self._get_cursor(field)
+        start = max(end - lookback_ms, cursor + 1) if cursor is not None else end - lookback_ms
+        if start > end:
+            return records_to_frame(kind, [])
+        frame = await self.fetch(kind, venue, symbol, start, end)
+        if kind == "ohlc" and not frame.empty:
+            frame = frame[frame["closed"]].reset_index(drop=True)  # an open bar is not final
+        if not frame.empty:
+            newest = int(frame["timestamp"].iloc[-1].value // 1_000_000)
+            await self._set_cursor(field, newest)
+        return frame
+
+    async def _get_cursor(self, field: str) -> int | None:
+        if self.redis is None:
+            return None
+        value = await self.redis.hget(self.cursor_key, field)
+        return None if value is None else int(value)
+
+    async def _set_cursor(self, field: str, ts_ms: int) -> None:
+        if self.redis is not None:
+            await self.redis.hset(self.cursor_key, field, str(ts_ms))
+
+    # ------------------------------------------------------------------ current values
+
+    async def current(self, venue: str, symbol: str) -> list[RawRecord]:
+        """Current funding and open interest of a perp venue (empty for spot venues)."""
+        exchange = self.exchanges[venue]
+        out: list[RawRecord] = []
+        funding_req = exchange.current_funding_request(symbol)
+        if funding_req is not None:
+            payload = await self.client.get_json(exchange, funding_req)
+            out.extend(exchange.parse_current_funding(symbol, payload, now_ms()))
+        oi_req = exchange.current_open_interest_request(symbol)
+        if oi_req is not None:
+            payload = await self.client.get_json(exchange, oi_req)
+            out.extend(exchange.parse_current_open_interest(symbol, payload, now_ms()))
+        return out
+
+    async def poll_current(self, producer: StreamProducer, raw: Stream[Any]) -> int:
+        published = 0
+        for venue, exchange in self.exchanges.items():
+            for symbol in exchange.symbols:
+                try:
+                    records = await self.current(venue, symbol)
+                except (TransientError, BadMessage) as exc:
+                    logger.warning(
+                        "rest.poll_failed", extra={"exchange": venue, "symbol": symbol, "error": str(exc)}
+                    )
+                    continue
+                for record in records:
+                    producer.publish(raw, record)
+                published += len(records)
+        return published
+
+    async def run_polling(
+        self, producer: StreamProducer, raw: Stream[Any], stop: asyncio.Event, interval_s: float
+    ) -> None:
+        while not stop.is_set():
+            await self.poll_current(producer, raw)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    async def safe_sync(self, kind: Kind, venue: str, symbol: str, lookback_ms: int) -> pd.DataFrame:
+        """sync_history that logs and returns an empty frame on venue or Redis faults."""
+        try:
+            return await self.sync_history(kind, venue, symbol, lookback_ms)
+        except (TransientError, BadMessage, *TRANSIENT_REDIS_ERRORS) as exc:
+            logger.warning(
+                "rest.history_failed",
+                extra={"exchange": venue, "symbol": symbol, "kind": kind, "error": str(exc)},
+            )
+            return records_to_frame(kind, [])
+
+
+def _history_ts(record: RawRecord) -> int:
+    return record.open_time_ms if isinstance(record, Kline) else record.ts_ms

@@ -1,0 +1,212 @@
+"""Polite REST client: request-weight budget, Retry-After windows, backoff, circuit breakers.
+
+Rules that keep an IP from ever being banned:
+- a per-venue sliding one-minute weight budget (a share of the venue's published limit), and a
+  pause until the next minute when Binance's `X-MBX-USED-WEIGHT-1M` says we are close to it;
+- after a 429/418 (or a 403 "too frequent" block) nothing is sent to that venue until the
+  `Retry-After` window has passed: callers wait, they do not retry inside it;
+- 5xx, timeouts and connection errors are retried with capped jittered backoff;
+- a circuit breaker per endpoint opens after N consecutive failures and lets one probe through
+  after `reset_s` (half-open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from microservices.common import metrics
+from microservices.common.backoff import Backoff
+from microservices.common.errors import BadMessage, TransientError
+from microservices.data_collector.exchanges.base import Exchange, RestRequest
+
+logger = logging.getLogger(__name__)
+BUDGET_SHARE = 0.5  # use at most half of a venue's published weight limit
+DEFAULT_RETRY_AFTER_S = {429: 60.0, 418: 120.0, 403: 300.0}
+USER_AGENT = "cross-exchange-intelligence/0.1 (+public market data)"
+
+
+class RateLimited(TransientError):
+    def __init__(self, venue: str, status: int, retry_after_s: float) -> None:
+        super().__init__(f"{venue} answered {status}; retry after {retry_after_s:.1f}s")
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class CircuitOpen(TransientError):
+    pass
+
+
+@dataclass(slots=True)
+class Circuit:
+    failures: int = 0
+    open_until: float = 0.0
+
+
+@dataclass(slots=True)
+class VenueBudget:
+    limit: int
+    used: deque[tuple[float, int]] = field(default_factory=deque)
+    blocked_until: float = 0.0
+
+    def spent(self, now: float) -> int:
+        while self.used and now - self.used[0][0] >= 60.0:
+            self.used.popleft()
+        return sum(w for _, w in self.used)
+
+
+class RestClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout_s: float = 10.0,
+        circuit_failures: int = 5,
+        circuit_reset_s: float = 30.0,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._circuit_failures = circuit_failures
+        self._circuit_reset_s = circuit_reset_s
+        self._backoff = backoff or Backoff(base_s=1.0, cap_s=30.0)
+        self._clock = clock
+        self._sleep = sleep
+        self._budgets: dict[str, VenueBudget] = {}
+        self._circuits: dict[tuple[str, str], Circuit] = {}
+
+    # ------------------------------------------------------------------ public
+
+    async def get_json(self, exchange: Exchange, request: RestRequest, attempts: int = 4) -> Any:
+        """GET with retries on transient faults; BadMessage is not retried."""
+        for attempt in range(attempts):
+            try:
+                return await self.get_once(exchange, request)
+            except (RateLimited, CircuitOpen):
+                if attempt == attempts - 1:
+                    raise
+            except TransientError:
+                if attempt == attempts - 1:
+                    raise
+                await self._sleep(self._backoff.delay(attempt))
+        raise TransientError("unreachable")  # pragma: no cover
+
+    async def get_once(self, exchange: Exchange, request: RestRequest) -> Any:
+        circuit = self._circuit(exchange.name, request.path)
+        now = self._clock()
+        if circuit.open_until > now:
+            raise CircuitOpen(f"{exchange.name}{request.path}: circuit open")
+        await self._wait_for_budget(exchange, request.weight)
+        try:
+            payload = await self._send(exchange, request)
+        except (TransientError, BadMessage):
+            self._fail(exchange.name, request.path, circuit)
+            raise
+        circuit.failures = 0
+        metrics.REST_CIRCUIT_OPEN.labels(exchange.name, request.path).set(0)
+        return payload
+
+    def blocked_for(self, venue: str) -> float:
+        """Seconds left in the venue's Retry-After window (0 when free)."""
+        budget = self._budgets.get(venue)
+        return 0.0 if budget is None else max(0.0, budget.blocked_until - self._clock())
+
+    # ------------------------------------------------------------------ internals
+
+    def _budget(self, exchange: Exchange) -> VenueBudget:
+        budget = self._budgets.get(exchange.name)
+        if budget is None:
+            limit = max(1, int(exchange.rest_weight_per_minute * BUDGET_SHARE))
+            budget = self._budgets[exchange.name] = VenueBudget(limit=limit)
+        return budget
+
+    def _circuit(self, venue: str, path: str) -> Circuit:
+        return self._circuits.setdefault((venue, path), Circuit())
+
+    async def _wait_for_budget(self, exchange: Exchange, weight: int) -> None:
+        budget = self._budget(exchange)
+        while True:
+            now = self._clock()
+            if budget.blocked_until > now:
+                await self._sleep(budget.blocked_until - now)
+                continue
+            if budget.spent(now) + weight <= budget.limit or not budget.used:
+                budget.used.append((now, weight))
+                return
+            await self._sleep(max(0.05, 60.0 - (now - budget.used[0][0])))
+
+    async def _send(self, exchange: Exchange, request: RestRequest) -> Any:
+        url = exchange.rest_url + request.path
+        try:
+            async with self._session.get(
+                url, params=request.params, timeout=self._timeout, headers={"User-Agent": USER_AGENT}
+            ) as resp:
+                body = await resp.read()
+                self._account(exchange, resp)
+                self._check_status(exchange, request, resp.status, resp.headers, body)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            metrics.REST_REQUESTS.labels(exchange.name, request.path, "error").inc()
+            raise TransientError(f"{exchange.name}{request.path}: {exc!r}") from exc
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadMessage(f"{exchange.name}{request.path}: body is not JSON") from exc
+        exchange.check_rest_payload(payload)
+        return payload
+
+    def _account(self, exchange: Exchange, resp: aiohttp.ClientResponse) -> None:
+        used = resp.headers.get("X-MBX-USED-WEIGHT-1M")
+        if used is None or not used.isdigit():
+            return
+        if int(used) >= 0.9 * exchange.rest_weight_per_minute:
+            budget = self._budget(exchange)
+            pause = 60.0 - (time.time() % 60.0)
+            budget.blocked_until = max(budget.blocked_until, self._clock() + pause)
+            logger.warning("rest.weight_high", extra={"exchange": exchange.name, "used": used})
+
+    def _check_status(
+        self, exchange: Exchange, request: RestRequest, status: int, headers: Any, body: bytes
+    ) -> None:
+        metrics.REST_REQUESTS.labels(exchange.name, request.path, str(status)).inc()
+        if status == 200:
+            return
+        if status in DEFAULT_RETRY_AFTER_S:
+            wait = _retry_after(headers.get("Retry-After"), DEFAULT_RETRY_AFTER_S[status])
+            budget = self._budget(exchange)
+            budget.blocked_until = max(budget.blocked_until, self._clock() + wait)
+            metrics.REST_RATE_LIMITED.labels(exchange.name, str(status)).inc()
+            logger.warning(
+                "rest.rate_limited",
+                extra={"exchange": exchange.name, "status": status, "retry_after_s": wait},
+            )
+            raise RateLimited(exchange.name, status, wait)
+        if status >= 500:
+            raise TransientError(f"{exchange.name}{request.path}: HTTP {status}")
+        raise BadMessage(f"{exchange.name}{request.path}: HTTP {status}: {body[:200]!r}")
+
+    def _fail(self, venue: str, path: str, circuit: Circuit) -> None:
+        circuit.failures += 1
+        if circuit.failures >= self._circuit_failures:
+            circuit.open_until = self._clock() + self._circuit_reset_s
+            circuit.failures = self._circuit_failures - 1  # half-open: one probe after reset
+            metrics.REST_CIRCUIT_OPEN.labels(venue, path).set(1)
+            logger.warning("rest.circuit_open", extra={"exchange": venue, "path": path})
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default

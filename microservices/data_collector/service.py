@@ -1,0 +1,169 @@
+"""The collector process: WebSocket bridges + REST collector -> exchange.raw.
+
+Owns one Redis client, one producer, one aiohttp session; runs every connection plan of the
+configured venues, the REST poller and history sync, and a once-a-second health publisher
+(`<prefix>collector.health`, a hash with a TTL that the engine's /health reads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import redis.asyncio as aredis
+
+from microservices.common.backoff import Backoff
+from microservices.common.errors import FatalError
+from microservices.common.lifecycle import run_until_stopped
+from microservices.common.producer import StreamProducer
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
+from microservices.common.settings import Settings
+from microservices.common.streams import COLLECTOR_HEALTH_TTL_S, collector_key
+from microservices.data_collector.exchange_data_collector import KINDS, ExchangeDataCollector
+from microservices.data_collector.exchanges.base import Exchange
+from microservices.data_collector.registry import build_exchanges
+from microservices.data_collector.rest_client import RestClient
+from microservices.data_collector.venue_status import VenueStatus
+from microservices.data_collector.ws_bridge import BridgeParams, WsConnectionRunner
+
+logger = logging.getLogger(__name__)
+
+
+def bridge_params(settings: Settings, exchange: Exchange) -> BridgeParams:
+    limits = [v for v in (exchange.max_connection_age_s, settings.ws_rotate_after_s) if v]
+    return BridgeParams(
+        backoff=Backoff(base_s=settings.ws_reconnect_base_s, cap_s=settings.ws_reconnect_cap_s),
+        healthy_reset_s=settings.ws_healthy_reset_s,
+        silence_timeout_s=settings.ws_silence_timeout_s,
+        open_timeout_s=settings.ws_open_timeout_s,
+        rotate_after_s=min(limits) if exchange.max_connection_age_s else None,
+    )
+
+
+def make_producer(redis: aredis.Redis, settings: Settings) -> StreamProducer:
+    return StreamProducer(
+        redis,
+        batch_size=settings.producer_batch_size,
+        flush_interval_ms=settings.producer_flush_interval_ms,
+        buffer_size=settings.producer_buffer_size,
+    )
+
+
+class Collector:
+    """Everything the collector runs, built from settings (also used by the all-in-one run)."""
+
+    def __init__(self, settings: Settings, redis: aredis.Redis, rest: bool = True) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.streams = settings.streams()
+        self.producer = make_producer(redis, settings)
+        self.exchanges = build_exchanges(settings)
+        self.status = VenueStatus()
+        self.rest = rest and settings.rest_enabled
+        self.runners = [
+            WsConnectionRunner(ex, plan, self.producer, self.streams.raw, self.status,
+                               bridge_params(settings, ex))
+            for ex in self.exchanges.values()
+            for plan in ex.ws_connections()
+        ]  # fmt: skip
+        for runner in self.runners:
+            self.status.register(runner.plan.label, runner.exchange.name)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        logger.info(
+            "collector.starting",
+            extra={"venues": list(self.exchanges), "connections": len(self.runners),
+                   "symbols": self.settings.symbols},
+        )  # fmt: skip
+        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
+            group.create_task(self.producer.run(stop), name="producer")
+            for runner in self.runners:
+                group.create_task(runner.run(stop), name=runner.plan.label)
+            group.create_task(self._health_loop(stop), name="health")
+            if self.rest:
+                client = RestClient(
+                    session,
+                    timeout_s=self.settings.rest_timeout_s,
+                    circuit_failures=self.settings.rest_circuit_failures,
+                    circuit_reset_s=self.settings.rest_circuit_reset_s,
+                )
+                rest = ExchangeDataCollector(
+                    self.exchanges, client, self.redis,
+                    collector_key(self.settings.stream_prefix, "cursor"),
+                )  # fmt: skip
+                group.create_task(
+                    rest.run_polling(self.producer, self.streams.raw, stop,
+                                     self.settings.rest_poll_interval_s),
+                    name="rest-poll",
+                )  # fmt: skip
+                if self.settings.rest_history_dir:
+                    group.create_task(self._history_loop(rest, stop), name="rest-history")
+        logger.info("collector.stopped", extra=self.counters())
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "sent": self.producer.sent,
+            "dropped": self.producer.dropped,
+            "buffered": self.producer.pending,
+            "redis_connected": self.producer.connected,
+        }
+
+    async def _health_loop(self, stop: asyncio.Event) -> None:
+        key = collector_key(self.settings.stream_prefix, "health")
+        while not stop.is_set():
+            for runner in self.runners:
+                runner.sync_stats()
+            summary = self.status.summary()
+            fields = {venue: orjson.dumps(item) for venue, item in summary.items()}
+            fields["_producer"] = orjson.dumps(self.counters())
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+                pipe.expire(key, COLLECTOR_HEALTH_TTL_S)
+                await pipe.execute()
+            except TRANSIENT_REDIS_ERRORS:
+                pass  # the producer logs Redis outages; health resumes with Redis
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    async def _history_loop(self, rest: ExchangeDataCollector, stop: asyncio.Event) -> None:
+        lookback_ms = int(self.settings.rest_history_lookback_h * 3_600_000)
+        root = Path(self.settings.rest_history_dir)
+        while not stop.is_set():
+            for venue, exchange in self.exchanges.items():
+                for symbol in exchange.symbols:
+                    for kind in KINDS:
+                        frame = await rest.safe_sync(kind, venue, symbol, lookback_ms)
+                        if not frame.empty:
+                            append_csv(root / venue / kind / f"{symbol}.csv", frame)
+                    if stop.is_set():
+                        return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.rest_poll_interval_s)
+
+
+def append_csv(path: Path, frame: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, mode="a", header=not path.exists(), index=False)
+
+
+async def collector_main(settings: Settings, stop: asyncio.Event, rest: bool = True) -> None:
+    if settings.redis_url is None:
+        raise FatalError("REDIS_URL is required here (`cross-exchange run` embeds a Redis)")
+    redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+    try:
+        await Collector(settings, redis, rest=rest).run(stop)
+    finally:
+        await redis.aclose()
+
+
+def run_collector(settings: Settings, rest: bool = True) -> int:
+    if settings.redis_url is None:
+        raise FatalError("REDIS_URL is required for `collector` (`run` embeds a Redis)")
+    run_until_stopped(lambda stop: collector_main(settings, stop, rest=rest))
+    return 0

@@ -1,0 +1,244 @@
+"""Generic WebSocket loop for one connection plan: connect, subscribe, receive, parse, publish.
+
+Venue quirks live in the venue modules; this loop only knows the plan (URL and subscribe
+frames), the venue's optional app-level ping, and its maximum connection age. Behaviour:
+- a silence watchdog: no frame for `silence_timeout_s` closes the socket and reconnects;
+- reconnects use capped, jittered exponential backoff, reset after a healthy period;
+- before the venue's lifetime limit (Binance 24 h) a new connection is opened while the old
+  one keeps being read, and the old one is closed once the new one delivers: no gap; the
+  parser (and its trade-id dedupe) is shared across connections, so the overlap adds nothing;
+- parse statistics are turned into Prometheus counters and rate-limited log samples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketException
+
+from microservices.common import metrics
+from microservices.common.backoff import Backoff
+from microservices.common.clock import now_ms
+from microservices.common.logs import SampledLogger
+from microservices.common.producer import StreamProducer
+from microservices.common.streams import Stream
+from microservices.data_collector.exchanges.base import Exchange, VenueParser, WsConnectionPlan
+from microservices.data_collector.venue_status import VenueStatus
+
+logger = logging.getLogger(__name__)
+samples = SampledLogger(logger, interval_s=30.0)
+TRANSIENT_WS_ERRORS = (OSError, TimeoutError, WebSocketException, InvalidHandshake, InvalidURI)
+MAX_FRAME_BYTES = 1 << 22
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeParams:
+    backoff: Backoff
+    healthy_reset_s: float = 60.0
+    silence_timeout_s: float = 30.0
+    open_timeout_s: float = 10.0
+    rotate_after_s: float | None = None  # min(venue limit, setting); None disables rotation
+
+
+class WsConnectionRunner:
+    """Keeps one plan's connection alive until `stop` is set."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        plan: WsConnectionPlan,
+        producer: StreamProducer,
+        raw: Stream[Any],
+        status: VenueStatus,
+        params: BridgeParams,
+    ) -> None:
+        self.exchange = exchange
+        self.plan = plan
+        self.producer = producer
+        self.raw = raw
+        self.status = status
+        self.params = params
+        self.parser: VenueParser = exchange.new_parser()
+        self._synced_emitted: dict[str, int] = {}
+        self._synced_rejected: dict[str, int] = {}
+        self.attempt = 0
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run(self, stop: asyncio.Event) -> None:
+        ws: ClientConnection | None = None
+        while not stop.is_set():
+            cause = "error"
+            try:
+                if ws is None:
+                    ws = await self._open()
+                connected_at = time.monotonic()
+                cause = await self._serve(ws, stop)
+                if cause == "rotate":
+                    ws = await self._rotate(ws, stop)
+                    continue
+                self._mark_healthy_if_long(connected_at)
+            except TRANSIENT_WS_ERRORS as exc:
+                cause = "error"
+                self._log_failure(exc)
+            finally:
+                if ws is not None and cause != "rotate":
+                    await self._close(ws)
+                    ws = None
+            if stop.is_set():
+                break
+            await self._wait_before_reconnect(cause, stop)
+        self.sync_stats()
+
+    async def _open(self) -> ClientConnection:
+        ws = await connect(
+            self.plan.url,
+            open_timeout=self.params.open_timeout_s,
+            max_size=MAX_FRAME_BYTES,
+            compression=None,
+            ping_interval=20,
+            ping_timeout=20,
+        )
+        for message in self.plan.subscribe:
+            await ws.send(message)
+        self.status.connected(self.plan.label)
+        logger.info("ws.connected", extra={"exchange": self.exchange.name, "conn": self.plan.label})
+        return ws
+
+    async def _serve(self, ws: ClientConnection, stop: asyncio.Event) -> str:
+        """Receive until closed, silent, rotation due, or stop; returns the cause."""
+        pinger = self._start_pinger(ws)
+        deadline = self._rotation_deadline()
+        try:
+            while not stop.is_set():
+                timeout = self.params.silence_timeout_s
+                if deadline is not None:
+                    timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+                try:
+                    async with asyncio.timeout(timeout):
+                        frame = await ws.recv()
+                except TimeoutError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return "rotate"
+                    logger.warning("ws.silent", extra={"conn": self.plan.label, "after_s": timeout})
+                    return "silence"
+                self.handle(frame)
+            return "stop"
+        except websockets.ConnectionClosed as exc:
+            logger.warning(
+                "ws.closed", extra={"conn": self.plan.label, "code": exc.rcvd.code if exc.rcvd else None}
+            )
+            return "closed"
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+
+    async def _rotate(self, old: ClientConnection, stop: asyncio.Event) -> ClientConnection:
+        """Open the replacement while still reading the old socket; switch on its first frame."""
+        pump = asyncio.create_task(self._pump(old), name=f"{self.plan.label}-rotate-pump")
+        try:
+            new = await self._open()
+            async with asyncio.timeout(self.params.silence_timeout_s):
+                first = await new.recv()
+            self.handle(first)
+        except BaseException:
+            pump.cancel()
+            raise
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+        await self._close(old)
+        metrics.WS_RECONNECTS.labels(self.exchange.name, "rotate").inc()
+        logger.info("ws.rotated", extra={"conn": self.plan.label})
+        return new
+
+    async def _pump(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for frame in ws:
+                self.handle(frame)
+
+    # ------------------------------------------------------------------ per frame
+
+    def handle(self, frame: str | bytes) -> None:
+        received = now_ms()
+        records = self.parser.parse(frame, received)
+        self.status.frame(self.plan.label, received)
+        publish = self.producer.publish
+        raw = self.raw
+        for record in records:
+            publish(raw, record)
+
+    def sync_stats(self) -> None:
+        """Turn cumulative parser stats into Prometheus counters and log new reject samples."""
+        name = self.exchange.name
+        stats = self.parser.stats
+        for kind, count in stats.emitted.items():
+            delta = count - self._synced_emitted.get(kind, 0)
+            if delta:
+                metrics.WS_RECORDS.labels(name, kind).inc(delta)
+                self._synced_emitted[kind] = count
+        for reason, count in stats.rejected.items():
+            delta = count - self._synced_rejected.get(reason, 0)
+            if delta:
+                metrics.PARSE_ERRORS.labels(name, reason).inc(delta)
+                self._synced_rejected[reason] = count
+                if reason != "ignored":
+                    samples.warning(
+                        f"{name}:{reason}", "ws.frame_rejected", exchange=name, reason=reason,
+                        count=count, sample=stats.samples.get(reason, ""),
+                    )  # fmt: skip
+        self.status.set_counts(self.plan.label, sum(stats.emitted.values()), stats.rejected)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _start_pinger(self, ws: ClientConnection) -> asyncio.Task[None] | None:
+        message = self.exchange.ping_message()
+        interval = self.exchange.ping_interval_s
+        if message is None or interval is None:
+            return None
+        return asyncio.create_task(self._ping_loop(ws, message, interval))
+
+    async def _ping_loop(self, ws: ClientConnection, message: str, interval: float) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                await asyncio.sleep(interval)
+                await ws.send(message)
+
+    def _rotation_deadline(self) -> float | None:
+        if self.params.rotate_after_s is None:
+            return None
+        return time.monotonic() + self.params.rotate_after_s
+
+    def _mark_healthy_if_long(self, connected_at: float) -> None:
+        if time.monotonic() - connected_at >= self.params.healthy_reset_s:
+            self.attempt = 0
+
+    def _log_failure(self, exc: BaseException) -> None:
+        samples.warning(
+            f"{self.plan.label}:connect", "ws.connect_failed", conn=self.plan.label, error=repr(exc)
+        )
+
+    async def _close(self, ws: ClientConnection) -> None:
+        self.status.disconnected(self.plan.label)
+        with contextlib.suppress(*TRANSIENT_WS_ERRORS):
+            async with asyncio.timeout(2.0):
+                await ws.close()
+
+    async def _wait_before_reconnect(self, cause: str, stop: asyncio.Event) -> None:
+        delay = self.params.backoff.delay(self.attempt)
+        self.attempt += 1
+        metrics.WS_RECONNECTS.labels(self.exchange.name, cause).inc()
+        self.status.reconnecting(self.plan.label, cause, delay)
+        logger.info(
+            "ws.reconnect_scheduled",
+            extra={"conn": self.plan.label, "cause": cause, "delay_s": round(delay, 2)},
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)

@@ -1,0 +1,94 @@
+"""`cross-exchange run`: every service in one process, with an embedded Redis by default.
+
+Without REDIS_URL it starts a loopback Redis (a real `redis-server` when installed, else
+fakeredis's TCP server) and prints `embedded redis listening on 127.0.0.1:PORT`. With
+`--demo` it also starts the exchange simulator and points every venue at it: fully offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+from microservices.ai_engine.engine import Engine
+from microservices.common.lifecycle import run_until_stopped
+from microservices.common.redis_io import create_redis
+from microservices.common.redis_server import LocalRedis
+from microservices.common.settings import Settings
+from microservices.data_collector.service import Collector
+from microservices.view import TerminalView
+
+logger = logging.getLogger(__name__)
+SIM_VENUES = ("binance", "binance_futures", "bybit", "coinbase")
+
+
+def simulator_settings(settings: Settings, http_base: str, ws_base: str) -> Settings:
+    """Point every venue's endpoints at the simulator (one server, a path prefix per venue)."""
+    update: dict[str, Any] = {}
+    for venue in SIM_VENUES:
+        update[f"{venue}_ws_url"] = f"{ws_base}/{venue}"
+        update[f"{venue}_rest_url"] = f"{http_base}/{venue}"
+    return settings.model_copy(update=update)
+
+
+def announce(line: str) -> None:
+    print(line, flush=True)
+
+
+@contextlib.asynccontextmanager
+async def demo_simulator(settings: Settings) -> AsyncIterator[Settings]:
+    from microservices.exchange_simulator.config import SimulatorConfig
+    from microservices.exchange_simulator.server import start_simulator
+
+    config = SimulatorConfig(host="127.0.0.1", port=0)
+    async with start_simulator(config) as sim:
+        announce(f"exchange simulator listening on {sim.base_url}")
+        yield simulator_settings(settings, sim.base_url, sim.ws_base)
+
+
+async def run_all_main(
+    settings: Settings, stop: asyncio.Event, demo: bool, view: bool, duration_s: float | None
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        if demo:
+            settings = await stack.enter_async_context(demo_simulator(settings))
+        assert settings.redis_url is not None
+        redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+        stack.push_async_callback(redis.aclose)
+        collector = Collector(settings, redis)
+        engine = Engine(settings, redis)
+        announce(f"API listening on http://{settings.api_host}:{settings.api_port} (/health, /docs)")
+        async with asyncio.TaskGroup() as group:
+            group.create_task(collector.run(stop), name="collector")
+            group.create_task(engine.run(stop), name="engine")
+            if view:
+                group.create_task(TerminalView(settings, redis, collector, engine).run(stop))
+            if duration_s is not None:
+                group.create_task(_stop_after(stop, duration_s))
+
+
+async def _stop_after(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    stop.set()
+
+
+def run_all(settings: Settings, demo: bool, view: bool, duration_s: float | None) -> int:
+    embedded: LocalRedis | None = None
+    if settings.redis_url is None:
+        embedded = LocalRedis().start()
+        announce(f"embedded redis listening on 127.0.0.1:{embedded.port} ({embedded.kind})")
+        announce(f"  inspect: redis-cli -p {embedded.port} XREVRANGE "
+                 f"{settings.stream_prefix}exchange.normalized + - COUNT 1")  # fmt: skip
+        settings = settings.model_copy(update={"redis_url": embedded.url})
+    show_view = view and sys.stdout.isatty()
+    try:
+        run_until_stopped(lambda stop: run_all_main(settings, stop, demo, show_view, duration_s))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0

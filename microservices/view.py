@@ -1,0 +1,83 @@
+"""Live terminal view of the all-in-one run: per symbol, venue prices, divergence, funding
+delta, volatility factor, ExitBrain multipliers and mode, plus venue connection states."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import Any
+
+import redis.asyncio as aredis
+
+from microservices.common.errors import SchemaError
+from microservices.common.records import ExitStatus, NormalizedSnapshot
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
+from microservices.common.settings import Settings
+
+CLEAR = "\x1b[2J\x1b[H"
+
+
+def render(
+    symbols: list[str],
+    snapshots: dict[str, NormalizedSnapshot],
+    statuses: dict[str, ExitStatus],
+    venues: dict[str, dict[str, Any]],
+) -> str:
+    lines = ["Cross-Exchange Intelligence  (Ctrl-C to stop)", ""]
+    venue_cells = [f"{v}: {info['state']}" for v, info in sorted(venues.items())]
+    lines.append("venues  " + "  ".join(venue_cells))
+    lines.append("")
+    for symbol in symbols:
+        snap = snapshots.get(symbol)
+        if snap is None:
+            lines.append(f"{symbol:<9} waiting for >= 2 fresh venues ...")
+            continue
+        prices = "  ".join(f"{v}={q.price:,.2f}" for v, q in snap.venues.items())
+        lines.append(f"{symbol:<9} avg {snap.avg_price:,.2f}  {prices}")
+        lines.append(
+            f"{'':<9} divergence {snap.exchange_divergence * 1e4:6.2f} bps  "
+            f"funding_delta {snap.funding_delta:+.6f}  vol_factor {snap.volatility_factor:.2f}"
+            + (f"  excluded {snap.excluded}" if snap.excluded else "")
+        )
+        status = statuses.get(symbol)
+        if status is not None:
+            mode = "cross-exchange" if status.cross_exchange_active else "LOCAL"
+            lines.append(
+                f"{'':<9} ExitBrain ATR×{status.atr_multiplier:.2f} TP×{status.tp_multiplier:.4f} "
+                f"SL×{status.sl_multiplier:.4f} trailing={status.use_trailing} mode={mode}"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+class TerminalView:
+    def __init__(self, settings: Settings, redis: aredis.Redis, collector: Any, engine: Any):
+        self.settings = settings
+        self.redis = redis
+        self.collector = collector
+        self.engine = engine
+
+    async def latest_statuses(self) -> dict[str, ExitStatus]:
+        stream = self.settings.streams().status
+        out: dict[str, ExitStatus] = {}
+        with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):
+            rows: Any = await self.redis.xrevrange(stream.name, "+", "-", count=50)
+            for _, fields in rows:
+                with contextlib.suppress(SchemaError):
+                    status = stream.schema.decode(fields)
+                    out.setdefault(status.symbol, status)
+        return out
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            aggregator = self.engine.aggregator
+            snapshots = aggregator.last_snapshots if aggregator is not None else {}
+            text = render(
+                self.settings.symbols, snapshots, await self.latest_statuses(),
+                self.collector.status.summary(),
+            )  # fmt: skip
+            sys.stdout.write(CLEAR + text + "\n")
+            sys.stdout.flush()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)

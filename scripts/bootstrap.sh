@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian/Ubuntu machine: Python >= 3.11 with venv, the project in .venv,
+# and (with --test) the system packages the test suite uses: redis-server, docker-compose.
+# Idempotent: re-running only installs what is missing or what pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+  esac
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: apt-get not available; please install: $*" >&2
+    return 1
+  fi
+  if [ "$apt_updated" -eq 0 ]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+find_python() {
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+      echo "$candidate"; return 0
+    fi
+  done
+  return 1
+}
+
+PY=$(find_python || true)
+if [ -z "$PY" ]; then
+  echo "bootstrap: installing python3 (>= 3.11 required)"
+  apt_install python3 python3-venv python3-pip
+  PY=$(find_python) || { echo "bootstrap: Python >= 3.11 not found" >&2; exit 1; }
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -m venv .venv >/dev/null 2>&1; then
+    version=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    echo "bootstrap: installing python${version}-venv"
+    rm -rf .venv
+    apt_install "python${version}-venv" || apt_install python3-venv
+    "$PY" -m venv .venv
+  fi
+fi
+
+stamp=.venv/.installed
+digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+  echo "bootstrap: installing the project and its dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "$digest" > "$stamp"
+fi
+
+if [ "$want_test" -eq 1 ]; then
+  missing=()
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]}"
+    apt_install "${missing[@]}" || echo "bootstrap: could not install ${missing[*]}; tests needing them will skip (they fail under CI=true)" >&2
+  fi
+fi

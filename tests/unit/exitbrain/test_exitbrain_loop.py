@@ -1,0 +1,98 @@
+"""The ExitBrain loop: refreshes every symbol, survives errors, stops promptly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import fakeredis
+import pytest
+import redis.asyncio as aredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
+from microservices.ai_engine.exitbrain_loop import run_exitbrain_loop
+from microservices.common.streams import build_streams
+from tests.unit.exitbrain.helpers import T0, snapshot
+
+
+class ScriptedAdapter:
+    """Records calls; raises on the calls listed in `fail_on`; sets `stop` after `rounds`."""
+
+    def __init__(self, stop: asyncio.Event, symbols: int, rounds: int, fail_on: set[int]) -> None:
+        self.stop = stop
+        self.calls: list[str] = []
+        self.limit = symbols * rounds
+        self.fail_on = fail_on
+
+    async def refresh(self, symbol: str) -> object:
+        self.calls.append(symbol)
+        if len(self.calls) >= self.limit:
+            self.stop.set()
+        if len(self.calls) in self.fail_on:
+            raise RedisConnectionError("boom")
+        return None
+
+
+async def test_refreshes_each_symbol_every_round_and_survives_errors() -> None:
+    stop = asyncio.Event()
+    adapter = ScriptedAdapter(stop, symbols=2, rounds=3, fail_on={1, 4})
+    await asyncio.wait_for(run_exitbrain_loop(adapter, ["BTCUSDT", "ETHUSDT"], 0, stop), 5)
+    assert adapter.calls == ["BTCUSDT", "ETHUSDT"] * 3
+
+
+async def test_bug_errors_propagate() -> None:
+    class Broken:
+        async def refresh(self, symbol: str) -> object:
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        await run_exitbrain_loop(Broken(), ["BTCUSDT"], 0, asyncio.Event())
+
+
+async def test_stops_promptly_during_a_long_interval() -> None:
+    stop = asyncio.Event()
+    first_round = asyncio.Event()
+
+    class Counting:
+        calls = 0
+
+        async def refresh(self, symbol: str) -> object:
+            Counting.calls += 1
+            first_round.set()
+            return None
+
+    task = asyncio.create_task(run_exitbrain_loop(Counting(), ["BTCUSDT"], 3600, stop))
+    await first_round.wait()
+    stop.set()
+    await asyncio.wait_for(task, 1.0)
+    assert Counting.calls == 1
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[aredis.Redis]:
+    client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=False)
+    yield client
+    await client.aclose()
+
+
+async def test_loop_with_the_real_adapter_publishes_status(redis: aredis.Redis) -> None:
+    streams = build_streams("test:")
+    await redis.xadd(streams.normalized.name, streams.normalized.schema.encode(snapshot()))  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    adapter = CrossExchangeAdapter(redis, streams, clock=lambda: T0 + 1_000)
+    seen: list[str] = []
+
+    class StopAfterTwo:
+        async def refresh(self, symbol: str) -> object:
+            result = await adapter.refresh(symbol)
+            seen.append(symbol)
+            if len(seen) == 4:
+                stop.set()
+            return result
+
+    await asyncio.wait_for(run_exitbrain_loop(StopAfterTwo(), ["BTCUSDT", "ETHUSDT"], 0, stop), 5)
+    assert await redis.xlen(streams.status.name) == 4
+    assert adapter.stats()["total_reads"] == 4
+    assert adapter.symbol_stats()["BTCUSDT"]["use_local_mode"] is False
+    assert adapter.symbol_stats()["ETHUSDT"]["use_local_mode"] is True
