@@ -30,97 +30,198 @@ class Settings(BaseSettings):
     )
 
     # --- general
-    redis_url: str | None = None  # unset: `run` starts an embedded Redis-compatible server
-    stream_prefix: str = DEFAULT_PREFIX
-    symbols: CsvList = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-    venues: CsvList = DEFAULT_VENUES
-    cross_exchange_enabled: bool = True
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(8001, ge=1, le=65535)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["auto", "json", "text"] = "auto"
+    redis_url: str | None = Field(
+        None, description="unset: `run` starts an embedded Redis-compatible server"
+    )
+    stream_prefix: str = Field(DEFAULT_PREFIX, description="prefix of every stream key")
+    symbols: CsvList = Field(
+        ["BTCUSDT", "ETHUSDT", "SOLUSDT"], description="canonical symbols to follow (BASE+USDT)"
+    )
+    venues: CsvList = Field(
+        DEFAULT_VENUES,
+        description="venues to collect: binance, binance_futures, bybit, bybit_spot, coinbase",
+    )
+    cross_exchange_enabled: bool = Field(
+        True, description="false: ExitBrain stays in local mode and never reads cross-exchange data"
+    )
+    api_host: str = Field("127.0.0.1", description="HTTP bind address (0.0.0.0 in containers)")
+    api_port: int = Field(
+        8001, ge=1, le=65535, description="HTTP port of /health, /metrics and /api/v1"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="auto: text on a terminal, JSON lines otherwise"
+    )
 
     # --- streams (MAXLEN ~ of each XADD)
-    maxlen_raw: PosInt = 10_000
-    maxlen_normalized: PosInt = 10_000
-    maxlen_features: PosInt = 10_000
-    maxlen_status: PosInt = 1_000
-    maxlen_alerts: PosInt = 500
+    maxlen_raw: PosInt = Field(10_000, description="MAXLEN ~ of exchange.raw")
+    maxlen_normalized: PosInt = Field(10_000, description="MAXLEN ~ of exchange.normalized")
+    maxlen_features: PosInt = Field(10_000, description="MAXLEN ~ of exchange.features")
+    maxlen_status: PosInt = Field(1_000, description="MAXLEN ~ of exitbrain.status")
+    maxlen_alerts: PosInt = Field(500, description="MAXLEN ~ of exitbrain.alerts")
 
     # --- Redis bus
-    redis_socket_timeout_s: PosFloat = 5.0
-    producer_batch_size: PosInt = 500
-    producer_flush_interval_ms: PosInt = 5
-    producer_buffer_size: PosInt = 100_000
-    consumer_batch_size: PosInt = 500
-    consumer_block_ms: PosInt = 1_000
-    consumer_claim_idle_ms: PosInt = 30_000
-    consumer_max_deliveries: PosInt = 5
+    redis_socket_timeout_s: PosFloat = Field(
+        5.0, description="Redis socket timeout; must exceed CONSUMER_BLOCK_MS"
+    )
+    producer_batch_size: PosInt = Field(500, description="XADDs per pipelined write")
+    producer_flush_interval_ms: PosInt = Field(
+        5, description="longest wait before a partial batch is written"
+    )
+    producer_buffer_size: PosInt = Field(
+        100_000, description="records kept while Redis is down (oldest dropped beyond, counted)"
+    )
+    consumer_batch_size: PosInt = Field(500, description="entries per XREADGROUP")
+    consumer_block_ms: PosInt = Field(1_000, description="XREADGROUP BLOCK")
+    consumer_claim_idle_ms: PosInt = Field(
+        30_000, description="pending entries idle this long are reclaimed (XAUTOCLAIM)"
+    )
+    consumer_max_deliveries: PosInt = Field(
+        5, description="deliveries before an entry is dead-lettered"
+    )
 
     # --- exchange endpoints (point these at the simulator for offline runs)
-    binance_ws_url: str = "wss://stream.binance.com:9443"
-    binance_rest_url: str = "https://api.binance.com"
-    binance_futures_ws_url: str = "wss://fstream.binance.com"
-    binance_futures_rest_url: str = "https://fapi.binance.com"
-    bybit_ws_url: str = "wss://stream.bybit.com"
-    bybit_rest_url: str = "https://api.bybit.com"
-    coinbase_ws_url: str = "wss://ws-feed.exchange.coinbase.com"
-    coinbase_rest_url: str = "https://api.exchange.coinbase.com"
+    binance_ws_url: str = Field(
+        "wss://stream.binance.com:9443", description="Binance spot WebSocket base"
+    )
+    binance_rest_url: str = Field("https://api.binance.com", description="Binance spot REST base")
+    binance_futures_ws_url: str = Field(
+        "wss://fstream.binance.com", description="Binance USDⓈ-M WebSocket base"
+    )
+    binance_futures_rest_url: str = Field(
+        "https://fapi.binance.com", description="Binance USDⓈ-M REST base"
+    )
+    bybit_ws_url: str = Field(
+        "wss://stream.bybit.com",
+        description="Bybit v5 WebSocket host (paths /v5/public/linear and /spot are added)",
+    )
+    bybit_rest_url: str = Field("https://api.bybit.com", description="Bybit v5 REST base")
+    coinbase_ws_url: str = Field(
+        "wss://ws-feed.exchange.coinbase.com", description="Coinbase Exchange WebSocket feed"
+    )
+    coinbase_rest_url: str = Field(
+        "https://api.exchange.coinbase.com", description="Coinbase Exchange REST base"
+    )
 
     # --- WebSocket bridge
-    ws_reconnect_base_s: PosFloat = 5.0
-    ws_reconnect_cap_s: PosFloat = 60.0
-    ws_healthy_reset_s: PosFloat = 60.0
-    ws_silence_timeout_s: PosFloat = 30.0
-    ws_open_timeout_s: PosFloat = 10.0
-    ws_rotate_after_s: PosFloat = 23.5 * 3600
+    ws_reconnect_base_s: PosFloat = Field(
+        5.0, description="first reconnect delay (doubles per attempt, jittered)"
+    )
+    ws_reconnect_cap_s: PosFloat = Field(60.0, description="longest reconnect delay")
+    ws_healthy_reset_s: PosFloat = Field(
+        60.0, description="a connection up this long resets the backoff"
+    )
+    ws_silence_timeout_s: PosFloat = Field(30.0, description="no frame for this long: reconnect")
+    ws_open_timeout_s: PosFloat = Field(10.0, description="handshake timeout")
+    ws_rotate_after_s: PosFloat = Field(
+        23.5 * 3600,
+        description="proactive reconnect before the venue's lifetime limit (Binance 24 h)",
+    )
 
     # --- REST collector
-    rest_enabled: bool = True
-    rest_timeout_s: PosFloat = 10.0
-    rest_poll_interval_s: PosFloat = 60.0
-    rest_circuit_failures: PosInt = 5
-    rest_circuit_reset_s: PosFloat = 30.0
-    rest_history_dir: str = "data/history"  # CSV per venue/kind/symbol; empty disables sync
-    rest_history_lookback_h: PosFloat = 6.0
+    rest_enabled: bool = Field(
+        True, description="poll current funding/open interest and sync history"
+    )
+    rest_timeout_s: PosFloat = Field(10.0, description="timeout of every REST request")
+    rest_poll_interval_s: PosFloat = Field(
+        60.0, description="period of funding/open-interest polling and history sync"
+    )
+    rest_circuit_failures: PosInt = Field(
+        5, description="consecutive failures that open an endpoint's circuit"
+    )
+    rest_circuit_reset_s: PosFloat = Field(
+        30.0, description="how long a circuit stays open before one probe"
+    )
+    rest_history_dir: str = Field(
+        "data/history", description="CSV per venue/kind/symbol; empty disables sync"
+    )
+    rest_history_lookback_h: PosFloat = Field(6.0, description="--- aggregator (SPEC section 4)")
 
     # --- aggregator (SPEC section 4)
-    aggregator_min_exchanges: PosInt = 2
-    aggregator_stale_after_s: PosFloat = 10.0
-    aggregator_outlier_pct: PosFloat = 5.0
-    aggregator_min_emit_interval_ms: PosInt = 250
-    aggregator_max_emit_interval_ms: PosInt = 1_000
-    aggregator_vol_short_window_s: PosFloat = 300.0
-    aggregator_vol_long_window_s: PosFloat = 3_600.0
-    aggregator_vol_cap: PosFloat = 5.0
-    aggregator_volume_window_s: PosFloat = 60.0
+    aggregator_min_exchanges: PosInt = Field(
+        2, description="fresh venues needed for a normalized entry"
+    )
+    aggregator_stale_after_s: PosFloat = Field(
+        10.0, description="a venue not heard from for this long is excluded as stale"
+    )
+    aggregator_outlier_pct: PosFloat = Field(
+        5.0, description="a venue this far (%) from the median is excluded as an outlier"
+    )
+    aggregator_min_emit_interval_ms: PosInt = Field(
+        250, description="at most one normalized entry per symbol per interval"
+    )
+    aggregator_max_emit_interval_ms: PosInt = Field(
+        1_000, description="at least one entry per interval while data flows"
+    )
+    aggregator_vol_short_window_s: PosFloat = Field(
+        300.0, description="short realized-volatility window"
+    )
+    aggregator_vol_long_window_s: PosFloat = Field(
+        3_600.0, description="long realized-volatility window"
+    )
+    aggregator_vol_cap: PosFloat = Field(5.0, description="cap of volatility_factor")
+    aggregator_volume_window_s: PosFloat = Field(
+        60.0, description="window of per-venue traded volume"
+    )
 
     # --- feature adapter (SPEC section 5)
-    features_momentum_window_s: PosFloat = 60.0
-    features_rolling_window: PosInt = 20
-    features_lead_lag_window_s: PosFloat = 300.0
-    features_lead_lag_max_lag_ms: PosInt = 2_000
+    features_momentum_window_s: PosFloat = Field(60.0, description="price_momentum look-back")
+    features_rolling_window: PosInt = Field(
+        20, description="snapshots in rolling std/correlation windows"
+    )
+    features_lead_lag_window_s: PosFloat = Field(
+        300.0, description="window of the lead-lag estimator"
+    )
+    features_lead_lag_max_lag_ms: PosInt = Field(
+        2_000, description="largest lag the lead-lag scan tries"
+    )
 
     # --- ExitBrain v3 (SPEC section 6)
-    exitbrain_stale_after_s: PosFloat = 60.0
-    exitbrain_atr_coef: float = 0.6
-    exitbrain_tp_coef: float = 0.8
-    exitbrain_sl_coef: float = 0.4
-    exitbrain_trailing_max_vol: PosFloat = 3.0
-    exitbrain_vol_cap: PosFloat = 5.0
-    exitbrain_max_failures: PosInt = 3
-    exitbrain_interval_s: PosFloat = 5.0
-    exitbrain_default_use_trailing: bool = True
-    exitbrain_min_tp_pct: PosFloat = 0.3
-    exitbrain_min_sl_pct: PosFloat = 0.15
-    exitbrain_divergence_cap: PosFloat = 1.0
-    exitbrain_divergence_alert: PosFloat = 0.02
-    exitbrain_min_exchanges: PosInt = 2
+    exitbrain_stale_after_s: PosFloat = Field(
+        60.0, description="older normalized data puts ExitBrain in local mode"
+    )
+    exitbrain_atr_coef: float = Field(
+        0.6, description="atr_multiplier = 1 + coef * volatility_factor"
+    )
+    exitbrain_tp_coef: float = Field(0.8, description="tp_multiplier = 1 + coef * funding_delta")
+    exitbrain_sl_coef: float = Field(
+        0.4, description="sl_multiplier = 1 + coef * min(exchange_divergence, cap)"
+    )
+    exitbrain_trailing_max_vol: PosFloat = Field(
+        3.0, description="trailing only while volatility_factor is below this"
+    )
+    exitbrain_vol_cap: PosFloat = Field(5.0, description="volatility_factor cap before use")
+    exitbrain_max_failures: PosInt = Field(
+        3, description="consecutive failures that latch local mode until a fresh read"
+    )
+    exitbrain_interval_s: PosFloat = Field(5.0, description="ExitBrain loop period per symbol")
+    exitbrain_default_use_trailing: bool = Field(True, description="use_trailing in local mode")
+    exitbrain_min_tp_pct: PosFloat = Field(
+        0.3, description="minimum take-profit distance, % of entry"
+    )
+    exitbrain_min_sl_pct: PosFloat = Field(
+        0.15, description="minimum stop-loss distance, % of entry"
+    )
+    exitbrain_divergence_cap: PosFloat = Field(
+        1.0, description="exchange_divergence cap in the SL formula"
+    )
+    exitbrain_divergence_alert: PosFloat = Field(
+        0.02, description="PRICE_DIVERGENCE alert above this divergence"
+    )
+    exitbrain_min_exchanges: PosInt = Field(
+        2, description="a snapshot with fewer venues counts as missing data"
+    )
 
     # --- health and simulator
-    health_venue_stale_s: PosFloat = 30.0
-    simulator_host: str = "127.0.0.1"
-    simulator_port: int = Field(8765, ge=0, le=65535)
+    health_venue_stale_s: PosFloat = Field(
+        30.0, description="a venue silent this long is reported stale in /health"
+    )
+    simulator_host: str = Field("127.0.0.1", description="exchange simulator bind address")
+    simulator_port: int = Field(
+        8765, ge=0, le=65535, description="exchange simulator port (0 = any free port)"
+    )
 
     @field_validator("symbols", "venues", mode="before")
     @classmethod

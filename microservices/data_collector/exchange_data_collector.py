@@ -94,6 +94,8 @@ class ExchangeDataCollector:
     ) -> pd.DataFrame:  # fmt: skip
         """History of `kind` for [start_ms, end_ms], paginated; empty frame if unsupported."""
         exchange = self.exchanges[venue]
+        if kind == "open_interest" and exchange.oi_history_max_age_ms is not None:
+            start_ms = max(start_ms, now_ms() - exchange.oi_history_max_age_ms)
         records: list[RawRecord] = []
         for page_start, page_end in self.pages(kind, exchange, start_ms, end_ms):
             request = self._history_request(kind, exchange, symbol, page_start, page_end)

@@ -88,7 +88,9 @@ class TradeDeduper:
 
 
 def price(value: Any) -> float:
-    """A price: finite and > 0 (accepts JSON strings or numbers)."""
+    """A price: finite and > 0 (accepts JSON strings or numbers, not booleans)."""
+    if value is True or value is False:
+        raise BadMessage(f"bad price {value!r}")
     number = float(value)
     if not (math.isfinite(number) and number > 0.0):
         raise BadMessage(f"bad price {value!r}")
@@ -96,7 +98,9 @@ def price(value: Any) -> float:
 
 
 def qty(value: Any) -> float:
-    """A size or volume: finite and >= 0."""
+    """A size or volume: finite and >= 0 (not a boolean)."""
+    if value is True or value is False:
+        raise BadMessage(f"bad quantity {value!r}")
     number = float(value)
     if not (math.isfinite(number) and number >= 0.0):
         raise BadMessage(f"bad quantity {value!r}")
@@ -104,7 +108,9 @@ def qty(value: Any) -> float:
 
 
 def rate(value: Any) -> float:
-    """A funding rate: finite with |x| < 1."""
+    """A funding rate: finite with |x| < 1 (not a boolean)."""
+    if value is True or value is False:
+        raise BadMessage(f"bad rate {value!r}")
     number = float(value)
     if not (math.isfinite(number) and abs(number) < 1.0):
         raise BadMessage(f"bad rate {value!r}")
@@ -159,6 +165,8 @@ class Exchange(ABC):
     funding_page_limit: ClassVar[int] = 100
     oi_page_limit: ClassVar[int] = 100
     oi_period_ms: ClassVar[int] = 300_000
+    # how far back the venue serves open-interest history (None = no documented limit)
+    oi_history_max_age_ms: ClassVar[int | None] = None
 
     def __init__(self, symbols: Sequence[str], ws_url: str, rest_url: str) -> None:
         self.symbols = tuple(s for s in symbols if venue_symbol(self.name, s) is not None)
