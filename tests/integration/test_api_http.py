@@ -1,0 +1,146 @@
+"""The engine's HTTP API over real HTTP (uvicorn on a free port) against a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from microservices.ai_engine.engine import Engine
+from microservices.common.clock import now_ms
+from microservices.common.producer import StreamProducer
+from microservices.common.redis_io import create_redis
+from microservices.common.redis_server import free_port
+from microservices.common.settings import Settings
+from tests.integration.test_pipeline import raw_records
+
+pytestmark = pytest.mark.integration
+
+
+async def wait_for(predicate: Any, timeout_s: float = 20.0) -> Any:
+    async def poll() -> Any:
+        while True:
+            value = await predicate()
+            if value:
+                return value
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(poll(), timeout=timeout_s)
+
+
+@pytest.fixture
+async def engine(redis_server: Any, settings_factory: Any) -> AsyncIterator[tuple[Settings, str]]:
+    settings: Settings = settings_factory(
+        redis_url=redis_server.url, api_port=free_port(), exitbrain_interval_s=0.2,
+        venues="binance_futures,bybit,coinbase",
+    )  # fmt: skip
+    redis = create_redis(settings.redis_url or "")
+    stop = asyncio.Event()
+    task = asyncio.create_task(Engine(settings, redis).run(stop))
+    base = f"http://127.0.0.1:{settings.api_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        await wait_for(lambda: _answers(client))
+    producer = StreamProducer(redis)
+    for record in raw_records(now_ms()):
+        producer.publish(settings.streams().raw, record)
+    await producer.flush()
+    yield settings, base
+    stop.set()
+    await asyncio.wait_for(task, timeout=15)
+    await redis.aclose()
+
+
+async def _answers(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/health")).status_code in (200, 503)
+    except httpx.TransportError:
+        return False
+
+
+async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
+    settings, base = engine
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        async def intelligent() -> Any:
+            body = (await client.get("/health")).json()
+            return body if body["metrics"]["cross_exchange_intelligence"] else None
+
+        health = await wait_for(intelligent)
+        assert health["status"] == "degraded"  # no collector running: venues unknown
+        assert set(health["venues"]) == {"binance_futures", "bybit", "coinbase"}
+        assert health["venues"]["bybit"]["state"] == "unknown"
+        stats = health["cross_exchange_exitbrain_integration"]["adapter_stats"]
+        assert set(stats) == {"enabled", "use_local_mode", "total_reads", "fail_count", "last_update"}
+        assert health["streams"][settings.streams().raw.name]["length"] == 15
+        assert "aggregator" in health["consumer_groups"][settings.streams().raw.name]
+
+        state = (await client.get("/api/v1/cross-exchange/btcusdt")).json()
+        assert state["avg_price"] == 101.0 and state["num_exchanges"] == 3
+        assert state["venues"]["coinbase"]["price"] == 102.0
+
+        missing = await client.get("/api/v1/cross-exchange/DOGEUSDT")
+        assert missing.status_code == 404 and "configured symbols" in missing.json()["detail"]
+        assert (await client.get("/api/v1/cross-exchange/bad-symbol!")).status_code in (404, 422)
+
+        features = await wait_for(lambda: _ok_json(client, "/api/v1/features/BTCUSDT?lookback=60"))
+        assert features["latest"]["avg_price"] == 101.0
+        assert len(features["history"]) >= 1
+        assert (await client.get("/api/v1/features/BTCUSDT?lookback=999999")).status_code == 422
+
+        plan = await client.post("/api/v1/exit-plan", json={
+            "symbol": "BTCUSDT", "side": "long", "entry_price": 100.0,
+            "base_tp_pct": 1.0, "base_sl_pct": 0.5, "base_atr_pct": 1.0,
+        })  # fmt: skip
+        assert plan.status_code == 200, plan.text
+        body = plan.json()
+        assert body["local_mode"] is False
+        assert body["tp_pct"] == pytest.approx(1.0 * (1 + 0.8 * 0.0001))
+        assert body["sl_pct"] == pytest.approx(0.5 * (1 + 0.4 * 2 / 101))
+        assert body["tp_price"] == pytest.approx(100.0 * (1 + body["tp_pct"] / 100))
+        assert body["sl_price"] == pytest.approx(100.0 * (1 - body["sl_pct"] / 100))
+
+        loose = await client.post("/api/v1/exit-plan", json={
+            "symbol": "BTCUSDT", "side": "long", "entry_price": 100.0, "current_stop": 99.9})  # fmt: skip
+        assert loose.json()["sl_price"] == pytest.approx(99.9) and loose.json()["stop_kept"] is True
+
+        bad = await client.post("/api/v1/exit-plan", json={"symbol": "BTCUSDT", "side": "up", "entry_price": -1})
+        assert bad.status_code == 422
+
+        status = (await client.get("/api/v1/exitbrain/status")).json()
+        assert status["adapter_stats"]["total_reads"] >= 1
+        assert status["latest_status"]["symbol"] in settings.symbols
+
+        exposition = (await client.get("/metrics")).text
+        assert 'ce_normalized_emitted_total{symbol="BTCUSDT"}' in exposition
+        assert "ce_consumer_lag" in exposition
+
+        schema = (await client.get("/openapi.json")).json()
+        assert {"/health", "/metrics", "/api/v1/exit-plan", "/api/v1/cross-exchange/{symbol}"} <= set(schema["paths"])
+
+
+async def _ok_json(client: httpx.AsyncClient, path: str) -> Any:
+    response = await client.get(path)
+    return response.json() if response.status_code == 200 else None
+
+
+async def test_health_is_503_when_redis_is_unreachable(settings_factory: Any) -> None:
+    settings: Settings = settings_factory(redis_url=f"redis://127.0.0.1:{free_port()}/0", api_port=free_port())
+    redis = create_redis(settings.redis_url or "", socket_timeout_s=1.0)
+    stop = asyncio.Event()
+    engine = Engine(settings, redis)
+    task = asyncio.create_task(engine._serve(stop))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=10) as client:
+            await wait_for(lambda: _answers(client))
+            response = await client.get("/health")
+            assert response.status_code == 503
+            body = response.json()
+            assert body["status"] == "down" and body["redis"]["connected"] is False
+            assert body["metrics"]["cross_exchange_intelligence"] is False
+            assert "127.0.0.1" not in response.text or "redis://" not in response.text
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        await redis.aclose()
