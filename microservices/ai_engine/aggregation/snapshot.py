@@ -1,0 +1,164 @@
+"""Per-symbol aggregator state and the snapshot rule (freshness, outliers, aggregates, NBBO).
+
+`build_snapshot` is O(venues); its only side effect is feeding the symbol's volatility
+sampler and evicting expired volume. Pure: `now_ms` is always a parameter.
+"""
+
+from __future__ import annotations
+
+from microservices.ai_engine.aggregation.params import AggregatorParams
+from microservices.ai_engine.aggregation.stats import (
+    funding_aggregates,
+    median,
+    nbbo,
+    summarize_prices,
+)
+from microservices.ai_engine.aggregation.venue_state import VenueState
+from microservices.ai_engine.aggregation.volatility import VolatilityTracker
+from microservices.common.records import Market, NormalizedSnapshot, VenueQuote
+
+_Candidate = tuple[str, float, int]  # (venue, price, recv_ms of the price source)
+
+
+class SymbolState:
+    """Venues of one symbol (iterated in sorted name order), its volatility sampler and throttle."""
+
+    __slots__ = ("dirty", "last_emit_ms", "names", "params", "venues", "vol")
+
+    def __init__(self, params: AggregatorParams) -> None:
+        self.params = params
+        self.venues: dict[str, VenueState] = {}
+        self.names: list[str] = []
+        self.vol = VolatilityTracker(
+            params.vol_sample_ms,
+            params.vol_short_window_ms,
+            params.vol_long_window_ms,
+            params.vol_cap,
+        )
+        self.last_emit_ms: int | None = None
+        self.dirty = False
+
+    def add_venue(self, name: str, market: Market) -> VenueState:
+        venue = VenueState(market, self.params.volume_window_ms)
+        self.venues[name] = venue
+        self.names = sorted(self.venues)
+        return venue
+
+    def any_fresh(self, now_ms: int) -> bool:
+        """True when at least one venue's price observation is fresh."""
+        for venue in self.venues.values():
+            obs = venue.price_observation()
+            if obs is not None and now_ms - obs[1] <= self.params.stale_after_ms:
+                return True
+        return False
+
+
+def _fresh_candidates(
+    state: SymbolState, now_ms: int, excluded: dict[str, str]
+) -> list[_Candidate]:
+    """Venues with a price observed within stale_after_ms; the others go to excluded as stale.
+
+    Venues that never had a price (e.g. only funding so far) are neither included nor listed.
+    """
+    fresh: list[_Candidate] = []
+    stale_after = state.params.stale_after_ms
+    for name in state.names:
+        obs = state.venues[name].price_observation()
+        if obs is None:
+            continue
+        if now_ms - obs[1] <= stale_after:
+            fresh.append((name, obs[0], obs[1]))
+        else:
+            excluded[name] = "stale"
+    return fresh
+
+
+def _drop_outliers(
+    fresh: list[_Candidate], outlier_pct: float, excluded: dict[str, str]
+) -> list[_Candidate]:
+    """With 3+ fresh venues, drop those more than outlier_pct percent from their median.
+
+    With exactly two venues the median is their midpoint and both are equally far from it, so
+    no outlier can be told apart: both stay and price_divergence shows the disagreement.
+    """
+    if len(fresh) < 3:
+        return fresh
+    med = median([price for _, price, _ in fresh])
+    kept: list[_Candidate] = []
+    for cand in fresh:
+        if abs(cand[1] - med) / med * 100.0 > outlier_pct:
+            excluded[cand[0]] = "outlier"
+        else:
+            kept.append(cand)
+    return kept
+
+
+def _quote(
+    venue: VenueState, price: float, recv_ms: int, now_ms: int, p: AggregatorParams
+) -> VenueQuote:
+    quote = VenueQuote(price=price, age_ms=max(now_ms - recv_ms, 0))
+    if venue.ticker_recv >= 0 and now_ms - venue.ticker_recv <= p.stale_after_ms:
+        quote.bid, quote.ask = venue.bid, venue.ask
+        quote.bid_size, quote.ask_size = venue.bid_size, venue.ask_size
+    if venue.has_volume():
+        quote.volume = venue.volume.total(now_ms)
+    if _funding_fresh(venue, now_ms, p):
+        quote.funding_8h = venue.funding_8h()
+    quote.open_interest_usd = venue.open_interest_usd(price)
+    return quote
+
+
+def _funding_fresh(venue: VenueState, now_ms: int, p: AggregatorParams) -> bool:
+    return (
+        venue.market == "perp"
+        and venue.funding_recv >= 0
+        and now_ms - venue.funding_recv <= p.funding_stale_after_ms
+    )
+
+
+def build_snapshot(symbol: str, state: SymbolState, now_ms: int) -> NormalizedSnapshot | None:
+    """The cross-venue snapshot of `symbol` at `now_ms`, or None below min_exchanges.
+
+    included = fresh venues minus outliers. Aggregates over included prices: mean, median,
+    population std, (max - min) / median. Funding: mean and max - min of the 8h-equivalent
+    rates of included perp venues whose funding was received within funding_stale_after_ms.
+    NBBO over included venues with a fresh ticker. USD books (Coinbase) and USDT books are
+    compared and averaged as if the two quotes were equal. Feeds avg_price to the volatility
+    sampler.
+    """
+    params = state.params
+    excluded: dict[str, str] = {}
+    included = _drop_outliers(
+        _fresh_candidates(state, now_ms, excluded), params.outlier_pct, excluded
+    )
+    if not included or len(included) < params.min_exchanges:
+        return None
+    summary = summarize_prices([price for _, price, _ in included])
+    state.vol.observe(now_ms, summary.mean)
+    quotes = {
+        name: _quote(state.venues[name], price, recv, now_ms, params)
+        for name, price, recv in included
+    }
+    avg_funding, funding_delta = funding_aggregates(
+        [q.funding_8h for q in quotes.values() if q.funding_8h is not None]
+    )
+    best = nbbo(quotes)
+    return NormalizedSnapshot(
+        symbol=symbol,
+        ts_ms=now_ms,
+        avg_price=summary.mean,
+        median_price=summary.median,
+        price_divergence=summary.pstd,
+        exchange_divergence=summary.spread_frac,
+        funding_delta=funding_delta,
+        avg_funding_rate=avg_funding,
+        volatility_factor=state.vol.factor(),
+        num_exchanges=len(included),
+        venues=quotes,
+        best_bid=best.best_bid,
+        best_bid_exchange=best.best_bid_exchange,
+        best_ask=best.best_ask,
+        best_ask_exchange=best.best_ask_exchange,
+        arb_bps=best.arb_bps,
+        excluded=dict(sorted(excluded.items())),
+    )
