@@ -95,6 +95,8 @@ class WsConnectionRunner:
             if stop.is_set():
                 break
             await self._wait_before_reconnect(cause, stop)
+        if ws is not None:  # stopped right after a rotation handed over a fresh socket
+            await self._close(ws)
         self.sync_stats()
 
     async def _open(self) -> ClientConnection:

@@ -1,0 +1,189 @@
+"""The WebSocket loop against a tiny local venue: reconnects, silence, rotation without gap.
+
+The server speaks Binance's combined-stream format and streams aggTrade frames whose trade ids
+come from one global sequence, so frames seen on two overlapping connections carry the same
+ids (as on the real venue) and a gap would show as a missing id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestServer
+
+from microservices.common.backoff import Backoff
+from microservices.common.records import Trade
+from microservices.common.streams import build_streams
+from microservices.data_collector.exchanges.binance import Binance
+from microservices.data_collector.venue_status import VenueStatus
+from microservices.data_collector.ws_bridge import BridgeParams, WsConnectionRunner
+
+pytestmark = pytest.mark.integration
+
+
+class Venue:
+    def __init__(self) -> None:
+        self.sequence = 0
+        self.connections = 0
+        self.paths: list[str] = []
+        self.frames_per_connection: int | None = None
+        self.silent_after: int | None = None
+        self.garbage_every: int | None = None
+
+    def frame(self, trade_id: int) -> str:
+        data = {"e": "aggTrade", "E": 1_700_000_000_000 + trade_id, "s": "BTCUSDT", "a": trade_id,
+                "p": "36500.5", "q": "0.1", "f": 1, "l": 1, "T": 1_700_000_000_000 + trade_id, "m": False}  # fmt: skip
+        return orjson.dumps({"stream": "btcusdt@aggTrade", "data": data}).decode()
+
+    async def ticker(self) -> None:
+        while True:
+            await asyncio.sleep(0.005)
+            self.sequence += 1
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.connections += 1
+        self.paths.append(request.path_qs)
+        sender = asyncio.create_task(self.stream(ws))
+        async for msg in ws:  # reading is what notices the client's close frame
+            if msg.type == WSMsgType.ERROR:
+                break
+        sender.cancel()
+        return ws
+
+    async def stream(self, ws: web.WebSocketResponse) -> None:
+        sent = 0
+        last = self.sequence
+        while not ws.closed:
+            await asyncio.sleep(0.005)
+            if self.silent_after is not None and sent >= self.silent_after:
+                continue
+            for trade_id in range(last + 1, self.sequence + 1):
+                if self.garbage_every and trade_id % self.garbage_every == 0:
+                    await ws.send_str("{not json")
+                await ws.send_str(self.frame(trade_id))
+                sent += 1
+            last = self.sequence
+            if self.frames_per_connection is not None and sent >= self.frames_per_connection:
+                await ws.close()
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.records: list[Trade] = []
+
+    def publish(self, stream: Any, record: Any) -> None:
+        self.records.append(record)
+
+    def ids(self) -> list[int]:
+        return [int(r.trade_id) for r in self.records]
+
+
+@pytest.fixture
+async def venue() -> AsyncIterator[tuple[Venue, str]]:
+    state = Venue()
+    app = web.Application()
+    app.router.add_get("/binance/stream", state.handle)
+    server = TestServer(app)
+    await server.start_server()
+    ticker = asyncio.create_task(state.ticker())
+    yield state, f"ws://127.0.0.1:{server.port}/binance"
+    ticker.cancel()
+    await server.close()
+
+
+def runner(base: str, **params: Any) -> tuple[WsConnectionRunner, Collected]:
+    exchange = Binance(["BTCUSDT"], ws_url=base, rest_url="http://unused")
+    plan = exchange.ws_connections()[0]
+    sink = Collected()
+    status = VenueStatus()
+    status.register(plan.label, "binance")
+    defaults: dict[str, Any] = {"backoff": Backoff(base_s=0.01, cap_s=0.05, jitter=0.0),
+                                "silence_timeout_s": 5.0}  # fmt: skip
+    conn = WsConnectionRunner(exchange, plan, sink, build_streams("t:").raw, status,  # type: ignore[arg-type]
+                              BridgeParams(**(defaults | params)))  # fmt: skip
+    return conn, sink
+
+
+async def run_until(conn: WsConnectionRunner, predicate: Any, timeout_s: float = 20.0) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(conn.run(stop))
+
+    async def wait() -> None:
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+    try:
+        await asyncio.wait_for(wait(), timeout=timeout_s)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def test_subscribes_through_the_combined_stream_url(venue: tuple[Venue, str]) -> None:
+    state, base = venue
+    conn, sink = runner(base)
+    await run_until(conn, lambda: len(sink.records) >= 5)
+    assert state.paths[0] == "/binance/stream?streams=btcusdt@aggTrade/btcusdt@bookTicker/btcusdt@kline_1m"
+    assert sink.records[0].symbol == "BTCUSDT" and sink.records[0].price == 36500.5
+
+
+async def test_reconnects_after_the_server_closes(venue: tuple[Venue, str]) -> None:
+    state, base = venue
+    state.frames_per_connection = 20
+    conn, sink = runner(base)
+    await run_until(conn, lambda: state.connections >= 3 and len(sink.records) >= 40)
+    assert state.connections >= 3
+    assert len(set(sink.ids())) == len(sink.ids())  # no duplicates published
+    assert conn.status.summary()["binance"]["reconnects"] >= 2
+
+
+async def test_silent_socket_is_replaced(venue: tuple[Venue, str]) -> None:
+    state, base = venue
+    state.silent_after = 3
+    conn, sink = runner(base, silence_timeout_s=0.3)
+    await run_until(conn, lambda: state.connections >= 3)
+    assert conn.status.summary()["binance"]["last_cause"] == "silence"
+    assert len(sink.records) >= 6  # three frames from each connection before it went quiet
+
+
+async def test_rotation_opens_the_new_socket_before_closing_the_old(venue: tuple[Venue, str]) -> None:
+    state, base = venue
+    conn, sink = runner(base, rotate_after_s=0.4)
+    await run_until(conn, lambda: state.connections >= 4 and len(sink.records) >= 200)
+    ids = sink.ids()
+    assert len(set(ids)) == len(ids)  # overlap duplicates were dropped by trade id
+    assert sorted(ids) == list(range(min(ids), max(ids) + 1))  # and nothing was missed
+    assert conn.parser.stats.rejected.get("duplicate", 0) >= 0
+
+
+async def test_garbage_frames_are_counted_and_skipped(venue: tuple[Venue, str]) -> None:
+    state, base = venue
+    state.garbage_every = 5
+    conn, sink = runner(base)
+    await run_until(conn, lambda: len(sink.records) >= 50)
+    assert conn.parser.stats.rejected["malformed"] >= 9
+    assert all(r.price == 36500.5 for r in sink.records)
+
+
+async def test_unreachable_venue_backs_off_within_the_cap() -> None:
+    conn, sink = runner("ws://127.0.0.1:9/binance", backoff=Backoff(base_s=0.01, cap_s=0.02))
+    await run_until(conn, lambda: conn.attempt >= 5)
+    assert sink.records == []
+    assert conn.status.summary()["binance"]["state"] == "disconnected"
+
+
+def test_backoff_never_exceeds_its_cap() -> None:
+    backoff = Backoff(base_s=5.0, cap_s=60.0, jitter=0.5)
+    rng = random.Random(7)
+    delays = [backoff.delay(attempt, rng) for attempt in range(200)]
+    assert max(delays) <= 60.0
+    assert 2.5 <= delays[0] <= 5.0  # seed's 5 s base, jittered down by at most half
+    assert Backoff(jitter=0.0).delay(3) == 40.0
