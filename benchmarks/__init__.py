@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): each module has a `main()`; `python -m benchmarks.run` runs them all."""

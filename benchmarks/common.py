@@ -1,0 +1,64 @@
+"""Shared helpers: repeated timing with min/median/max, machine description, table output."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = Path(
+    os.environ.get("SHARED_FIXTURES_DIR", str(REPO.parent / "shared" / "fixtures"))
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    unit: str
+    runs: list[float]
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {min(self.runs):,.0f} | {self.median:,.0f} | {max(self.runs):,.0f} "
+            f"| {self.unit} | {self.note} |"
+        )
+
+
+def repeat(fn: Callable[[], float], runs: int = 5) -> list[float]:
+    """Call `fn` (which returns one measurement) `runs` times."""
+    return [fn() for _ in range(runs)]
+
+
+def rate(count: int, fn: Callable[[], object]) -> float:
+    """count / seconds taken by fn()."""
+    started = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - started)
+
+
+def machine() -> str:
+    redis_version = "not installed"
+    if shutil.which("redis-server"):
+        out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout
+        redis_version = out.split("v=")[1].split()[0] if "v=" in out else out.strip()
+    return (
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+        f"Python {platform.python_version()}, Redis {redis_version}, {platform.system()}"
+    )
+
+
+def table(results: list[Result]) -> str:
+    head = ["| benchmark | min | median | max | unit | note |", "|---|---|---|---|---|---|"]
+    return "\n".join(head + [r.row() for r in results])
