@@ -1,0 +1,240 @@
+"""Per-connection merge state of Bybit's snapshot + delta streams and the records it yields:
+linear `tickers.*` (best bid/ask, funding, open interest) and the level-1 book `orderbook.1.*`.
+
+Values are parsed and validated before any state changes, so a bad delta raises (BadMessage,
+ValueError, ...) and leaves the merged state as it was. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from microservices.common.errors import BadMessage
+from microservices.common.records import AnyRaw, Funding, OpenInterest, Ticker
+from microservices.data_collector.exchanges.base import epoch_ms, price, qty, rate
+
+# Funding and open interest that moved only with the mark price are re-published at most this
+# often (by the frames' own `ts`): linear tickers deltas arrive every 100 ms.
+THROTTLE_MS: Final = 1_000
+DEFAULT_FUNDING_INTERVAL_H: Final = 8.0
+
+Level = tuple[float, float]  # (price, size)
+Head = dict[str, Any]  # record header: exchange, market, symbol, venue_symbol
+
+
+def funding_time(value: Any) -> int | None:
+    """`nextFundingTime` in ms; "0" (nothing scheduled) means absent."""
+    if int(value) == 0:
+        return None
+    return epoch_ms(value)
+
+
+def hours(value: Any) -> float:
+    """`fundingIntervalHour`: a positive number of hours."""
+    number = float(value)
+    if not 0.0 < number <= 24.0 * 30:
+        raise BadMessage(f"bad funding interval {value!r}")
+    return number
+
+
+# wire field -> converter; a field missing or "" in a frame keeps its merged value
+TICKER_FIELDS: Final[tuple[tuple[str, Callable[[Any], Any]], ...]] = (
+    ("bid1Price", price),
+    ("bid1Size", qty),
+    ("ask1Price", price),
+    ("ask1Size", qty),
+    ("lastPrice", price),
+    ("markPrice", price),
+    ("indexPrice", price),
+    ("fundingRate", rate),
+    ("nextFundingTime", funding_time),
+    ("fundingIntervalHour", hours),
+    ("openInterest", qty),
+    ("openInterestValue", qty),
+)
+CONVERTERS: Final = dict(TICKER_FIELDS)
+BOOK_KEYS: Final = frozenset({"bid1Price", "bid1Size", "ask1Price", "ask1Size"})
+FUNDING_KEYS: Final = frozenset({"fundingRate", "nextFundingTime", "fundingIntervalHour"})
+OI_KEYS: Final = frozenset({"openInterest", "openInterestValue"})
+
+
+class SymbolTicker:
+    """Merged ticker fields of one symbol and when funding / open interest were last emitted."""
+
+    __slots__ = ("funding_ms", "mark_pending", "oi_ms", "oi_pending", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.funding_ms = 0
+        self.oi_ms = 0
+        self.mark_pending = False  # mark price moved since the last Funding
+        self.oi_pending = False  # open interest moved since the last OpenInterest
+
+    def due(self, changed: set[str], ts_ms: int) -> tuple[bool, bool, bool]:
+        """Which records this frame produces: (ticker, funding, open_interest).
+
+        Ticker: a best bid/ask field changed and all four are known. Funding: the rate, next
+        time or interval changed; or the mark price moved and the last Funding is >= 1 s old.
+        Open interest: it moved and the last one is >= 1 s old. A throttled change stays
+        pending and goes out with the first frame after the second has passed.
+        """
+        values = self.values
+        ticker = not changed.isdisjoint(BOOK_KEYS) and values.keys() >= BOOK_KEYS
+        funding = False
+        if "fundingRate" in values:
+            self.mark_pending = self.mark_pending or "markPrice" in changed
+            if not changed.isdisjoint(FUNDING_KEYS) or (
+                self.mark_pending and ts_ms - self.funding_ms >= THROTTLE_MS
+            ):
+                funding, self.funding_ms, self.mark_pending = True, ts_ms, False
+        oi = False
+        if "openInterest" in values:
+            self.oi_pending = self.oi_pending or not changed.isdisjoint(OI_KEYS)
+            if self.oi_pending and ts_ms - self.oi_ms >= THROTTLE_MS:
+                oi, self.oi_ms, self.oi_pending = True, ts_ms, False
+        return ticker, funding, oi
+
+
+class TickerMerger:
+    """`tickers.*`: a snapshot resets a symbol; deltas carry only the fields that changed."""
+
+    __slots__ = ("_symbols", "funding_intervals")
+
+    def __init__(self, funding_intervals: dict[str, float]) -> None:
+        self._symbols: dict[str, SymbolTicker] = {}
+        # canonical symbol -> funding interval (h) seen in tickers; shared with the REST side
+        self.funding_intervals = funding_intervals
+
+    def apply(
+        self, symbol: str, snapshot: bool, data: dict[str, Any]
+    ) -> tuple[SymbolTicker, set[str]] | None:
+        """Merge one frame's `data`: the state and the fields whose value changed, or None
+        for a delta before any snapshot of the symbol."""
+        updates: dict[str, Any] = {}
+        for key, raw in data.items():  # deltas carry a few keys: walk theirs, not ours
+            convert = CONVERTERS.get(key)
+            if convert is not None and raw is not None and raw != "":
+                value = convert(raw)
+                if value is not None:
+                    updates[key] = value
+        if snapshot:
+            state = self._symbols[symbol] = SymbolTicker()
+        else:
+            found = self._symbols.get(symbol)
+            if found is None:
+                return None
+            state = found
+        values = state.values
+        changed = {key for key, value in updates.items() if values.get(key) != value}
+        values.update(updates)
+        return state, changed
+
+    def records(
+        self, head: Head, ts_ms: int, recv_ms: int, snapshot: bool, data: dict[str, Any]
+    ) -> tuple[list[AnyRaw], bool] | None:
+        """Records of one tickers frame and whether its best bid/ask was crossed (then no
+        Ticker is emitted); None for a delta before any snapshot."""
+        merged = self.apply(head["symbol"], snapshot, data)
+        if merged is None:
+            return None
+        state, changed = merged
+        ticker, funding, oi = state.due(changed, ts_ms)
+        v = state.values
+        out: list[AnyRaw] = []
+        crossed: bool = ticker and v["bid1Price"] > v["ask1Price"]
+        if ticker and not crossed:
+            out.append(
+                Ticker(
+                    **head,
+                    ts_ms=ts_ms,
+                    recv_ms=recv_ms,
+                    bid=v["bid1Price"],
+                    bid_size=v["bid1Size"],
+                    ask=v["ask1Price"],
+                    ask_size=v["ask1Size"],
+                    last=v.get("lastPrice"),
+                )
+            )
+        if funding:
+            out.append(self._funding(head, ts_ms, recv_ms, v))
+        if oi:
+            out.append(
+                OpenInterest(
+                    **head,
+                    ts_ms=ts_ms,
+                    recv_ms=recv_ms,
+                    open_interest=v["openInterest"],
+                    open_interest_usd=v.get("openInterestValue"),
+                )
+            )
+        return out, crossed
+
+    def _funding(self, head: Head, ts_ms: int, recv_ms: int, v: dict[str, Any]) -> Funding:
+        """Funding from merged values; a known interval is remembered for REST history."""
+        interval = v.get("fundingIntervalHour")
+        if interval is None:
+            interval = DEFAULT_FUNDING_INTERVAL_H
+        else:
+            self.funding_intervals[head["symbol"]] = interval
+        return Funding(
+            **head,
+            ts_ms=ts_ms,
+            recv_ms=recv_ms,
+            funding_rate=v["fundingRate"],
+            funding_interval_h=interval,
+            next_funding_time_ms=v.get("nextFundingTime"),
+            mark_price=v.get("markPrice"),
+            index_price=v.get("indexPrice"),
+        )
+
+
+def parse_levels(raw: Any) -> list[Level]:
+    """`[[price, size], ...]` -> validated (price, size) pairs."""
+    return [(price(p), qty(q)) for p, q in raw]
+
+
+def _first(levels: list[Level]) -> Level | None:
+    """A snapshot's best level: the first with a non-zero size."""
+    for level in levels:
+        if level[1] > 0.0:
+            return level
+    return None
+
+
+def _apply(current: Level | None, levels: list[Level]) -> Level | None:
+    """Level-1 delta: a non-zero size replaces the top; size 0 at the top's price deletes it."""
+    for level in levels:
+        if level[1] > 0.0:
+            current = level
+        elif current is not None and current[0] == level[0]:
+            current = None
+    return current
+
+
+class TopOfBook:
+    """`orderbook.1.*`: best bid and ask per symbol (None while a side is empty).
+
+    Current Bybit sends level-1 snapshots only; sessions recorded in 2023 also carried
+    level-1 deltas, which are merged here rather than mistaken for snapshots.
+    """
+
+    __slots__ = ("_tops",)
+
+    def __init__(self) -> None:
+        self._tops: dict[str, tuple[Level | None, Level | None]] = {}
+
+    def apply(
+        self, symbol: str, snapshot: bool, bids: Any, asks: Any
+    ) -> tuple[Level | None, Level | None] | None:
+        """(bid, ask) after one frame; None for a delta before any snapshot."""
+        bid_levels, ask_levels = parse_levels(bids), parse_levels(asks)
+        if snapshot:
+            top = (_first(bid_levels), _first(ask_levels))
+        else:
+            old = self._tops.get(symbol)
+            if old is None:
+                return None
+            top = (_apply(old[0], bid_levels), _apply(old[1], ask_levels))
+        self._tops[symbol] = top
+        return top

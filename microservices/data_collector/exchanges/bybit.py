@@ -1,0 +1,470 @@
+"""Bybit v5 public market data: linear USDT perpetuals (`Bybit`) and spot (`BybitSpot`).
+
+Owns the wire: `/v5/public/{linear|spot}` topics, subscribe and ping frames, `/v5/market/*`
+REST. Ticker-delta and level-1 book merging live in `_bybit_state`. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Final, TypeVar
+
+import orjson
+
+from microservices.common.errors import BadMessage
+from microservices.common.records import (
+    AnyRaw,
+    Funding,
+    Kline,
+    Liquidation,
+    Market,
+    OpenInterest,
+    Side,
+    Ticker,
+    Trade,
+)
+from microservices.data_collector.exchanges._bybit_state import (
+    DEFAULT_FUNDING_INTERVAL_H,
+    Head,
+    TickerMerger,
+    TopOfBook,
+)
+from microservices.data_collector.exchanges.base import (
+    Exchange,
+    RestRequest,
+    TradeDeduper,
+    VenueParser,
+    WsConnectionPlan,
+    check_ohlc,
+    epoch_ms,
+    price,
+    qty,
+    rate,
+)
+
+R = TypeVar("R")
+Handler = Callable[[dict[str, Any], str, int], list[AnyRaw]]
+
+TAKER_SIDES: Final[dict[Any, Side]] = {"Buy": "buy", "Sell": "sell"}
+# liquidation `S` is the liquidated POSITION's side; the forced order goes the other way
+FORCED_ORDER_SIDES: Final[dict[Any, Side]] = {"Buy": "sell", "Sell": "buy"}
+# v5 public topic prefixes: the ones a market does not parse are counted "ignored"
+KNOWN_TOPICS: Final = frozenset(
+    {"orderbook", "publicTrade", "tickers", "kline", "allLiquidation", "liquidation",
+     "kline_lt", "tickers_lt", "lt", "insurance", "priceLimit", "adlAlert", "rpi_orderbook"}
+)  # fmt: skip
+# what parse() catches per frame and REST row: bad values, wrong shapes or types
+# (orjson.JSONDecodeError is a ValueError; OverflowError: int() of an infinite JSON number)
+PARSE_ERRORS: Final = (
+    BadMessage, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+)  # fmt: skip
+PING: Final = orjson.dumps({"req_id": "ping", "op": "ping"}).decode()
+
+
+class Dropped(BadMessage):
+    """A frame dropped on purpose, counted under `reason` rather than "malformed"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def trade_id(value: Any) -> str:
+    if type(value) not in (str, int) or value == "":
+        raise BadMessage(f"bad trade id {value!r}")
+    return str(value)
+
+
+def record_head(exchange: Exchange, symbol: str) -> Head:
+    """Header fields of a record about canonical `symbol` (exchange, market, venue spelling)."""
+    venue = exchange.to_venue(symbol)
+    return {
+        "exchange": exchange.name,
+        "market": exchange.market,
+        "symbol": symbol,
+        "venue_symbol": venue,
+    }
+
+
+def control_reason(msg: dict[str, Any]) -> str:
+    """Frames without a topic: subscribe acks and pongs (`success`, `ret_msg`, `op`)."""
+    if msg.get("success") is False:
+        return "subscribe_failed"
+    if "success" in msg or msg.get("op") in ("subscribe", "unsubscribe", "ping", "pong"):
+        return "ignored"
+    raise BadMessage("frame without topic")
+
+
+def is_snapshot(msg: dict[str, Any]) -> bool:
+    kind: str = msg["type"]
+    if kind not in ("snapshot", "delta"):
+        raise BadMessage(f"bad frame type {kind!r}")
+    return kind == "snapshot"
+
+
+class BybitParser(VenueParser):
+    """Parser of one Bybit connection; dispatches on the topic prefix (`publicTrade.BTCUSDT`)."""
+
+    def __init__(self, exchange: Bybit) -> None:
+        super().__init__(exchange)
+        self._heads: dict[str, Head] = {}  # topic symbol -> record header fields
+        self._trade_ids = TradeDeduper()
+        self._tickers = TickerMerger(exchange.funding_intervals)
+        self._books = TopOfBook()
+        table: dict[str, Handler] = {
+            "publicTrade": self._trades,
+            "kline": self._klines,
+            "tickers": self._ticker,
+            "orderbook": self._book,
+            "allLiquidation": self._liquidations,
+            "liquidation": self._liquidations,
+        }
+        self._handlers = {k: v for k, v in table.items() if k in exchange.parsed_topics}
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
+        try:
+            msg = orjson.loads(frame)
+            topic = msg.get("topic")
+            if topic is None:
+                raise Dropped(control_reason(msg))
+            prefix, _, rest = topic.partition(".")
+            handler = self._handlers.get(prefix)
+            if handler is None:
+                raise Dropped("ignored" if prefix in KNOWN_TOPICS else "unknown_topic")
+            return self.stats.emit(handler(msg, rest, recv_ms))
+        except Dropped as exc:
+            self.stats.reject(exc.reason, frame)
+        except PARSE_ERRORS:
+            self.stats.reject("malformed", frame)
+        return []
+
+    def _head(self, vsym: str) -> Head:
+        """Record header for a topic's symbol; Dropped("unknown_symbol") if not in the table."""
+        head = self._heads.get(vsym)
+        if head is None:
+            canonical = self.exchange.to_canonical(vsym)
+            if canonical is None:
+                raise Dropped("unknown_symbol")
+            head = self._heads[vsym] = record_head(self.exchange, canonical)
+        return head
+
+    def _trades(self, msg: dict[str, Any], vsym: str, recv_ms: int) -> list[AnyRaw]:
+        head = self._head(vsym)
+        trades = [
+            Trade(
+                **head,
+                ts_ms=epoch_ms(t["T"]),
+                recv_ms=recv_ms,
+                price=price(t["p"]),
+                size=qty(t["v"]),
+                side=TAKER_SIDES[t["S"]],
+                trade_id=trade_id(t["i"]),
+            )
+            for t in msg["data"]
+        ]
+        seen, symbol = self._trade_ids.seen, head["symbol"]  # ids claimed once all are valid
+        out: list[AnyRaw] = [t for t in trades if not seen(symbol, t.trade_id)]
+        if len(out) < len(trades):
+            self.stats.reject("duplicate", msg["topic"])
+        return out
+
+    def _klines(self, msg: dict[str, Any], rest: str, recv_ms: int) -> list[AnyRaw]:
+        interval, _, vsym = rest.partition(".")
+        if interval != "1":
+            raise Dropped("ignored")
+        head = self._head(vsym)
+        out: list[AnyRaw] = []
+        for k in msg["data"]:
+            o, h, low, c = price(k["open"]), price(k["high"]), price(k["low"]), price(k["close"])
+            check_ohlc(o, h, low, c)
+            closed = k["confirm"]
+            if type(closed) is not bool:
+                raise BadMessage(f"bad confirm flag {closed!r}")
+            out.append(
+                Kline(
+                    **head,
+                    ts_ms=epoch_ms(k["timestamp"]),
+                    recv_ms=recv_ms,
+                    open_time_ms=epoch_ms(k["start"]),
+                    interval="1m",
+                    open=o,
+                    high=h,
+                    low=low,
+                    close=c,
+                    volume=qty(k["volume"]),
+                    closed=closed,
+                )
+            )
+        return out
+
+    def _ticker(self, msg: dict[str, Any], vsym: str, recv_ms: int) -> list[AnyRaw]:
+        head, ts_ms = self._head(vsym), epoch_ms(msg["ts"])
+        result = self._tickers.records(head, ts_ms, recv_ms, is_snapshot(msg), msg["data"])
+        if result is None:
+            raise Dropped("no_snapshot")
+        if result[1]:
+            self.stats.reject("crossed_quote", msg["topic"])
+        return result[0]
+
+    def _book(self, msg: dict[str, Any], rest: str, recv_ms: int) -> list[AnyRaw]:
+        depth, _, vsym = rest.partition(".")
+        if depth != "1":
+            raise Dropped("ignored")
+        head, ts_ms, data = self._head(vsym), epoch_ms(msg["ts"]), msg["data"]
+        top = self._books.apply(head["symbol"], is_snapshot(msg), data["b"], data["a"])
+        if top is None:
+            raise Dropped("no_snapshot")
+        bid, ask = top
+        if bid is None or ask is None:
+            raise Dropped("empty_book")
+        if bid[0] > ask[0]:
+            raise Dropped("crossed_quote")
+        return [
+            Ticker(
+                **head,
+                ts_ms=ts_ms,
+                recv_ms=recv_ms,
+                bid=bid[0],
+                bid_size=bid[1],
+                ask=ask[0],
+                ask_size=ask[1],
+            )
+        ]
+
+    def _liquidations(self, msg: dict[str, Any], vsym: str, recv_ms: int) -> list[AnyRaw]:
+        """`allLiquidation.S` items {T, s, S, v, p}; the deprecated `liquidation.S` carried one
+        object {updatedTime, symbol, side, size, price}."""
+        head, data = self._head(vsym), msg["data"]
+        if isinstance(data, dict):
+            data = [
+                {"T": data["updatedTime"], "S": data["side"], "v": data["size"], "p": data["price"]}
+            ]
+        return [
+            Liquidation(
+                **head,
+                ts_ms=epoch_ms(i["T"]),
+                recv_ms=recv_ms,
+                price=price(i["p"]),
+                size=qty(i["v"]),
+                side=FORCED_ORDER_SIDES[i["S"]],
+            )
+            for i in data
+        ]
+
+
+def result_rows(payload: Any, parse_row: Callable[[Any], R]) -> list[R]:
+    """`parse_row` over `result.list` of a v5 envelope, skipping bad rows. Raises BadMessage
+    when the envelope itself is malformed."""
+    result = payload.get("result") if isinstance(payload, dict) else None
+    rows = result.get("list") if isinstance(result, dict) else None
+    if not isinstance(rows, list):
+        raise BadMessage("bybit: payload has no result.list")
+    out: list[R] = []
+    for row in rows:
+        try:
+            out.append(parse_row(row))
+        except PARSE_ERRORS:
+            continue
+    return out
+
+
+class Bybit(Exchange):
+    """Bybit v5 linear USDT perpetuals: trades, tickers (best bid/ask, funding, open interest),
+    1m klines and liquidations over WS; klines, funding and open interest over REST."""
+
+    name = "bybit"
+    market: ClassVar[Market] = "perp"
+    category: ClassVar[str] = "linear"
+    ws_path: ClassVar[str] = "/v5/public/linear"
+    topics: ClassVar[tuple[str, ...]] = (
+        "publicTrade.{}",
+        "tickers.{}",
+        "kline.1.{}",
+        "allLiquidation.{}",
+    )
+    parsed_topics: ClassVar[frozenset[str]] = frozenset(
+        {"publicTrade", "tickers", "kline", "allLiquidation", "liquidation"}
+    )
+    # args per subscribe frame: 100 topics are ~2.5k chars (limit: 21,000 per connection)
+    subscribe_chunk: ClassVar[int] = 100
+    ping_interval_s = 20.0
+    max_streams_per_connection = 200
+    # Bybit's per-IP HTTP limit is 600 requests per 5 s (7,200/min), each market endpoint
+    # weighing 1; breaking it means a ~10 min 403 ban, so stay below it: 6,000/min.
+    rest_weight_per_minute = 6000
+    kline_page_limit = 1000
+    funding_page_limit = 200
+    oi_page_limit = 200
+    oi_period_ms = 300_000
+
+    def __init__(self, symbols: Sequence[str], ws_url: str, rest_url: str) -> None:
+        super().__init__(symbols, ws_url, rest_url)
+        # canonical -> funding interval (h) seen in tickers; funding history rows lack it
+        self.funding_intervals: dict[str, float] = {}
+
+    def ws_connections(self) -> list[WsConnectionPlan]:
+        """A symbol's topics share a connection of at most `max_streams_per_connection`
+        topics, subscribed in frames of `subscribe_chunk` args."""
+        per_conn, step = self.max_streams_per_connection // len(self.topics), self.subscribe_chunk
+        plans: list[WsConnectionPlan] = []
+        for start in range(0, len(self.symbols), per_conn):
+            chunk = self.symbols[start : start + per_conn]
+            args = [t.format(self.to_venue(s)) for s in chunk for t in self.topics]
+            frames = tuple(
+                orjson.dumps(
+                    {"req_id": f"sub-{i // step}", "op": "subscribe", "args": args[i : i + step]}
+                ).decode()
+                for i in range(0, len(args), step)
+            )
+            label, url = f"{self.name}#{len(plans)}", f"{self.ws_url}{self.ws_path}"
+            plans.append(WsConnectionPlan(label, url, frames, chunk))
+        return plans
+
+    def ping_message(self) -> str | None:
+        return PING
+
+    def new_parser(self) -> VenueParser:
+        return BybitParser(self)
+
+    # ----------------------------------------------------------------------- REST
+    def check_rest_payload(self, payload: Any) -> None:
+        """v5 envelope `{"retCode", "retMsg", "result", "time"}`: retCode 0 is success."""
+        code = payload.get("retCode") if isinstance(payload, dict) else None
+        if type(code) is not int or code != 0:
+            message = payload.get("retMsg") if isinstance(payload, dict) else payload
+            raise BadMessage(f"bybit retCode {code!r}: {str(message)[:200]}")
+
+    def _request(self, path: str, symbol: str, **params: str) -> RestRequest:
+        params = {"category": self.category, "symbol": self.to_venue(symbol), **params}
+        return RestRequest(path, params)
+
+    def _derivatives(self, path: str, symbol: str, **params: str) -> RestRequest | None:
+        """Funding and open interest exist for linear contracts only: None on spot."""
+        return self._request(path, symbol, **params) if self.category == "linear" else None
+
+    def klines_request(self, symbol: str, start_ms: int, end_ms: int) -> RestRequest:
+        params = {"start": str(start_ms), "end": str(end_ms), "limit": str(self.kline_page_limit)}
+        return self._request("/v5/market/kline", symbol, interval="1", **params)
+
+    def parse_klines(self, symbol: str, payload: Any, recv_ms: int) -> list[Kline]:
+        """Rows `[start, o, h, l, c, volume, turnover]` newest first -> oldest first. A bar is
+        closed once start + 60 s <= recv_ms; ts_ms is its open time (rows carry no other)."""
+        head = record_head(self, symbol)
+
+        def row_to_kline(row: Any) -> Kline:
+            o, h, low, c = price(row[1]), price(row[2]), price(row[3]), price(row[4])
+            check_ohlc(o, h, low, c)
+            start = epoch_ms(row[0])
+            return Kline(
+                **head,
+                recv_ms=recv_ms,
+                ts_ms=start,
+                open_time_ms=start,
+                interval="1m",
+                open=o,
+                high=h,
+                low=low,
+                close=c,
+                volume=qty(row[5]),
+                closed=start + 60_000 <= recv_ms,
+            )
+
+        return sorted(result_rows(payload, row_to_kline), key=lambda k: k.open_time_ms)
+
+    def funding_history_request(
+        self, symbol: str, start_ms: int, end_ms: int
+    ) -> RestRequest | None:
+        return self._derivatives(
+            "/v5/market/funding/history",
+            symbol,
+            startTime=str(start_ms),
+            endTime=str(end_ms),
+            limit=str(self.funding_page_limit),
+        )
+
+    def parse_funding_history(self, symbol: str, payload: Any, recv_ms: int) -> list[Funding]:
+        """Rows `{fundingRate, fundingRateTimestamp}`, oldest first; the interval is the one
+        last seen in the symbol's tickers, else 8 h."""
+        head = record_head(self, symbol)
+        interval = self.funding_intervals.get(symbol, DEFAULT_FUNDING_INTERVAL_H)
+
+        def row_to_funding(row: Any) -> Funding:
+            return Funding(
+                **head,
+                recv_ms=recv_ms,
+                ts_ms=epoch_ms(row["fundingRateTimestamp"]),
+                funding_rate=rate(row["fundingRate"]),
+                funding_interval_h=interval,
+            )
+
+        return sorted(result_rows(payload, row_to_funding), key=lambda f: f.ts_ms)
+
+    def open_interest_history_request(
+        self, symbol: str, start_ms: int, end_ms: int
+    ) -> RestRequest | None:
+        return self._derivatives(
+            "/v5/market/open-interest",
+            symbol,
+            intervalTime="5min",
+            startTime=str(start_ms),
+            endTime=str(end_ms),
+            limit=str(self.oi_page_limit),
+        )
+
+    def parse_open_interest_history(
+        self, symbol: str, payload: Any, recv_ms: int
+    ) -> list[OpenInterest]:
+        """Rows `{openInterest, timestamp}` (base-coin units for linear), oldest first."""
+        head = record_head(self, symbol)
+
+        def row_to_oi(row: Any) -> OpenInterest:
+            return OpenInterest(
+                **head,
+                recv_ms=recv_ms,
+                ts_ms=epoch_ms(row["timestamp"]),
+                open_interest=qty(row["openInterest"]),
+            )
+
+        return sorted(result_rows(payload, row_to_oi), key=lambda r: r.ts_ms)
+
+    def current_funding_request(self, symbol: str) -> RestRequest | None:
+        return self._derivatives("/v5/market/tickers", symbol)
+
+    def current_open_interest_request(self, symbol: str) -> RestRequest | None:
+        return self._derivatives("/v5/market/tickers", symbol)
+
+    def _tickers_row(self, symbol: str, payload: Any, recv_ms: int) -> list[AnyRaw]:
+        """Records of a `/v5/market/tickers` row, which has the fields of a WS tickers
+        snapshot (ts_ms = the envelope's `time`); [] when the row is missing or malformed."""
+        rows = result_rows(payload, lambda row: row)
+        try:
+            ts_ms = epoch_ms(payload["time"])
+            merger = TickerMerger(self.funding_intervals)
+            result = merger.records(record_head(self, symbol), ts_ms, recv_ms, True, rows[0])
+        except PARSE_ERRORS:
+            return []
+        return [] if result is None else result[0]
+
+    def parse_current_funding(self, symbol: str, payload: Any, recv_ms: int) -> list[Funding]:
+        """Funding of the tickers row; [] when it has none (rate "")."""
+        return [r for r in self._tickers_row(symbol, payload, recv_ms) if isinstance(r, Funding)]
+
+    def parse_current_open_interest(
+        self, symbol: str, payload: Any, recv_ms: int
+    ) -> list[OpenInterest]:
+        """`openInterest` (base coin) and `openInterestValue` (USDT) of the tickers row."""
+        records = self._tickers_row(symbol, payload, recv_ms)
+        return [r for r in records if isinstance(r, OpenInterest)]
+
+
+class BybitSpot(Bybit):
+    """Bybit v5 spot: trades, the level-1 book (spot tickers carry no bid/ask) and 1m klines.
+    No funding or open interest: those requests return None."""
+
+    name = "bybit_spot"
+    market = "spot"
+    category = "spot"
+    ws_path = "/v5/public/spot"
+    topics = ("publicTrade.{}", "orderbook.1.{}", "kline.1.{}")
+    parsed_topics = frozenset({"publicTrade", "orderbook", "kline"})
+    subscribe_chunk = 10  # spot accepts at most 10 args per subscribe request

@@ -1,0 +1,303 @@
+"""Coinbase Exchange: `ws-feed.exchange.coinbase.com` ticker/matches and REST candles (USD books).
+
+Owns the wire: the subscribe frame, `ticker` and `match` parsing (Coinbase `side` is the MAKER's
+side), 1-minute candles built from matches (the feed has no candle channel), and
+`/products/{id}/candles` rows. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Final
+
+import orjson
+
+from microservices.common.clock import iso_utc, parse_iso_ms
+from microservices.common.errors import BadMessage
+from microservices.common.records import AnyRaw, Kline, Market, Side, Ticker, Trade
+from microservices.data_collector.exchanges.base import (
+    Exchange,
+    RestRequest,
+    TradeDeduper,
+    VenueParser,
+    WsConnectionPlan,
+    check_ohlc,
+    epoch_ms,
+    price,
+    qty,
+)
+
+MINUTE_MS: Final = 60_000
+# a match's `side` is the resting (maker) order's side; the taker went the other way
+TAKER_SIDES: Final[dict[Any, Side]] = {"buy": "sell", "sell": "buy"}
+# message types this collector does not use (other channels, control frames): "ignored"
+IGNORED_TYPES: Final = frozenset(
+    {"subscriptions", "heartbeat", "snapshot", "l2update", "status", "ticker_batch",
+     "received", "open", "done", "change", "activate", "auction", "subscribe", "unsubscribe"}
+)  # fmt: skip
+# what parse() catches per frame and REST row: bad values, wrong shapes or types
+# (orjson.JSONDecodeError is a ValueError; OverflowError: int() of an infinite JSON number)
+PARSE_ERRORS: Final = (
+    BadMessage, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+)  # fmt: skip
+
+
+class Dropped(BadMessage):
+    """A frame dropped on purpose, counted under `reason` rather than "malformed"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def iso_ms(value: Any) -> int:
+    """Coinbase `time` ('2022-12-01T00:00:00.122581Z') -> epoch ms, range-checked."""
+    return epoch_ms(parse_iso_ms(value))
+
+
+def trade_id(value: Any) -> str:
+    if type(value) not in (int, str) or value == "":
+        raise BadMessage(f"bad trade id {value!r}")
+    return str(value)
+
+
+def optional_qty(value: Any) -> float:
+    """Ticker sizes: frames before 2022 lack `best_bid_size`/`best_ask_size` -> 0.0."""
+    return 0.0 if value is None else qty(value)
+
+
+class Bar:
+    """A 1-minute candle being built from matches."""
+
+    __slots__ = ("close", "complete", "high", "low", "minute_ms", "open", "volume")
+
+    def __init__(self, minute_ms: int, px: float, size: float, complete: bool) -> None:
+        self.minute_ms = minute_ms
+        self.open = self.high = self.low = self.close = px
+        self.volume = size
+        # False when the bar may miss trades from before we subscribed (see CandleBuilder)
+        self.complete = complete
+
+    def add(self, px: float, size: float) -> None:
+        if px > self.high:
+            self.high = px
+        elif px < self.low:
+            self.low = px
+        self.close = px
+        self.volume += size
+
+
+class CandleBuilder:
+    """1-minute bars per symbol from matches; the first trade of a later minute finishes a bar
+    (minutes without trades produce none).
+
+    Only bars known to hold every trade of their minute are published. Coinbase trade ids
+    are consecutive per product, so a bar is complete when the trade before its first one is
+    from an earlier minute and each later trade, up to the one that finishes the bar,
+    directly follows the previous one. The first trade seen (normally `last_match`, the last
+    one before we subscribed) only anchors the sequence. Bars we joined mid-minute or that
+    span a gap (a reconnect) are dropped and counted as "partial_bar".
+    """
+
+    __slots__ = ("_bars", "_newest")
+
+    def __init__(self) -> None:
+        self._bars: dict[str, Bar] = {}
+        self._newest: dict[str, tuple[int, int]] = {}  # symbol -> (trade id, minute) seen
+
+    def add(
+        self, symbol: str, seq: int | None, ts_ms: int, px: float, size: float
+    ) -> tuple[Bar | None, str]:
+        """Fold one trade in: (finished bar to publish or None, reject reason or "")."""
+        minute = ts_ms - ts_ms % MINUTE_MS
+        newest = self._newest.get(symbol)
+        if seq is not None and (newest is None or seq > newest[0]):
+            self._newest[symbol] = (seq, minute)
+        if newest is None:
+            return None, ""
+        follows = seq == newest[0] + 1
+        bar = self._bars.get(symbol)
+        if bar is not None and minute <= bar.minute_ms:
+            if minute < bar.minute_ms:
+                return None, "late_trade"
+            bar.add(px, size)
+            bar.complete = bar.complete and follows
+            return None, ""
+        self._bars[symbol] = Bar(minute, px, size, follows and newest[1] < minute)
+        if bar is None:
+            return None, ""
+        return (bar, "") if bar.complete and follows else (None, "partial_bar")
+
+
+class CoinbaseParser(VenueParser):
+    """Parser of one ws-feed connection; dispatches on the message `type`."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        super().__init__(exchange)
+        self._heads: dict[str, dict[str, Any]] = {}  # product id -> record header fields
+        self._trade_ids = TradeDeduper()
+        self._candles = CandleBuilder()
+        self._handlers = {
+            "ticker": self._ticker,
+            "match": self._match,
+            "last_match": self._match,
+        }
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
+        try:
+            msg = orjson.loads(frame)
+            kind = msg["type"]
+            handler = self._handlers.get(kind)
+            if handler is None:
+                if kind == "error":
+                    raise Dropped("venue_error")
+                raise Dropped("ignored" if kind in IGNORED_TYPES else "unknown_topic")
+            return self.stats.emit(handler(msg, recv_ms))
+        except Dropped as exc:
+            self.stats.reject(exc.reason, frame)
+        except PARSE_ERRORS:
+            self.stats.reject("malformed", frame)
+        return []
+
+    def _head(self, product: Any) -> dict[str, Any]:
+        """Record header for a product id; Dropped("unknown_symbol") if not in the table."""
+        head = self._heads.get(product)
+        if head is None:
+            canonical = self.exchange.to_canonical(product)
+            if canonical is None:
+                raise Dropped("unknown_symbol")
+            venue = self.exchange.to_venue(canonical)
+            head = {
+                "exchange": self.exchange.name,
+                "market": self.exchange.market,
+                "symbol": canonical,
+                "venue_symbol": venue,
+            }
+            self._heads[product] = head
+        return head
+
+    def _ticker(self, msg: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
+        """Best bid/ask with sizes (0.0 when an old frame lacks them) and the last price."""
+        head = self._head(msg["product_id"])
+        raw_bid, raw_ask, last = msg.get("best_bid"), msg.get("best_ask"), msg.get("price")
+        if raw_bid is None or raw_ask is None:
+            raise Dropped("no_quote")
+        bid, ask = price(raw_bid), price(raw_ask)
+        if bid > ask:
+            raise Dropped("crossed_quote")
+        return [
+            Ticker(
+                **head,
+                ts_ms=iso_ms(msg["time"]),
+                recv_ms=recv_ms,
+                bid=bid,
+                bid_size=optional_qty(msg.get("best_bid_size")),
+                ask=ask,
+                ask_size=optional_qty(msg.get("best_ask_size")),
+                last=None if last is None else price(last),
+            )
+        ]
+
+    def _match(self, msg: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
+        """`match` and `last_match` (the last trade before we subscribed): a Trade, preceded
+        by the 1m Kline it finished (Kline ts_ms = the bar's last millisecond)."""
+        head, raw_id = self._head(msg["product_id"]), msg["trade_id"]
+        trade = Trade(
+            **head,
+            ts_ms=iso_ms(msg["time"]),
+            recv_ms=recv_ms,
+            price=price(msg["price"]),
+            size=qty(msg["size"]),
+            side=TAKER_SIDES[msg["side"]],
+            trade_id=trade_id(raw_id),
+        )
+        if self._trade_ids.seen(trade.symbol, trade.trade_id):
+            raise Dropped("duplicate")
+        seq = raw_id if type(raw_id) is int else None
+        bar, reason = self._candles.add(trade.symbol, seq, trade.ts_ms, trade.price, trade.size)
+        if reason:
+            self.stats.reject(reason, msg["product_id"])
+        if bar is None:
+            return [trade]
+        kline = Kline(
+            **head,
+            ts_ms=bar.minute_ms + MINUTE_MS - 1,
+            recv_ms=recv_ms,
+            open_time_ms=bar.minute_ms,
+            interval="1m",
+            open=bar.open,
+            high=bar.high,
+            low=bar.low,
+            close=bar.close,
+            volume=round(bar.volume, 10),  # sizes have 8 decimals: drop float-sum noise
+            closed=True,
+        )
+        return [kline, trade]
+
+
+class Coinbase(Exchange):
+    """Coinbase Exchange spot (USD books mapped to canonical USDT symbols): ticker, matches
+    (trades, and 1m candles built from them) over WS; 1m candles over REST. No funding/OI."""
+
+    name = "coinbase"
+    market: ClassVar[Market] = "spot"
+    channels: ClassVar[tuple[str, ...]] = ("ticker", "matches", "heartbeat")
+    rest_weight_per_minute = 600  # public REST: about 10 requests/s per IP
+    kline_page_limit = 300  # candles per request
+
+    def ws_connections(self) -> list[WsConnectionPlan]:
+        """One connection; the subscribe frame must go out within 5 s of connecting."""
+        if not self.symbols:
+            return []
+        products = [self.to_venue(s) for s in self.symbols]
+        subscribe = {"type": "subscribe", "product_ids": products, "channels": self.channels}
+        frame = orjson.dumps(subscribe).decode()
+        return [WsConnectionPlan(f"{self.name}#0", self.ws_url, (frame,), self.symbols)]
+
+    def new_parser(self) -> VenueParser:
+        return CoinbaseParser(self)
+
+    def klines_request(self, symbol: str, start_ms: int, end_ms: int) -> RestRequest:
+        params = {"granularity": "60", "start": iso_utc(start_ms), "end": iso_utc(end_ms)}
+        return RestRequest(f"/products/{self.to_venue(symbol)}/candles", params)
+
+    def parse_klines(self, symbol: str, payload: Any, recv_ms: int) -> list[Kline]:
+        """Rows `[time (s), low, high, open, close, volume]` (numbers, newest first) -> oldest
+        first; closed once time + 60 s <= recv_ms; ts_ms is the open time. Bad rows skipped."""
+        if not isinstance(payload, list):
+            raise BadMessage(f"coinbase candles: expected a list, got {type(payload).__name__}")
+        head: dict[str, Any] = {
+            "exchange": self.name,
+            "market": self.market,
+            "symbol": symbol,
+            "venue_symbol": self.to_venue(symbol),
+            "recv_ms": recv_ms,
+        }
+        out: list[Kline] = []
+        for row in payload:
+            try:
+                low, high, o, c = price(row[1]), price(row[2]), price(row[3]), price(row[4])
+                check_ohlc(o, high, low, c)
+                start = epoch_ms(int(row[0]) * 1000)
+                out.append(
+                    Kline(
+                        **head,
+                        ts_ms=start,
+                        open_time_ms=start,
+                        interval="1m",
+                        open=o,
+                        high=high,
+                        low=low,
+                        close=c,
+                        volume=qty(row[5]),
+                        closed=start + MINUTE_MS <= recv_ms,
+                    )
+                )
+            except PARSE_ERRORS:
+                continue
+        out.sort(key=lambda k: k.open_time_ms)
+        return out
+
+    def check_rest_payload(self, payload: Any) -> None:
+        """Coinbase errors are `{"message": "..."}` bodies."""
+        if isinstance(payload, dict) and "message" in payload:
+            raise BadMessage(f"coinbase error: {str(payload['message'])[:200]}")
