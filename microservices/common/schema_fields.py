@@ -38,6 +38,15 @@ def encode_float(value: float) -> str:
     return repr(float(value))
 
 
+def encode_derived(value: float) -> str:
+    """A computed value with 12 significant digits: 149.95395000000002 -> '149.95395'.
+
+    Derived streams (normalized, features, status) are read by people with redis-cli; the
+    last digits of float arithmetic are noise there (relative error below 1e-12).
+    """
+    return repr(float(f"{value:.12g}"))
+
+
 def encode_value(spec: FieldSpec, value: Any) -> str:
     kind = spec.kind
     if kind in _FLOAT_KINDS:

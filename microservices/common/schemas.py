@@ -32,7 +32,7 @@ from microservices.common.records import (
 from microservices.common.schema_fields import (
     FieldSpec,
     decode_fields,
-    encode_float,
+    encode_derived,
     encode_value,
     normalize_entry,
     parse_bool,
@@ -207,19 +207,19 @@ NORMALIZED_FLOATS: Final = (
 def encode_normalized(snap: NormalizedSnapshot) -> Fields:
     out: Fields = {"symbol": snap.symbol, "timestamp": ms_to_seconds_str(snap.ts_ms)}
     for name in NORMALIZED_FLOATS:
-        out[name] = encode_float(getattr(snap, name))
+        out[name] = encode_derived(getattr(snap, name))
     out["num_exchanges"] = str(snap.num_exchanges)
     out["exchanges"] = ",".join(snap.venues)
     for venue, quote in snap.venues.items():
-        out[f"{venue}_price"] = encode_float(quote.price)
+        out[f"{venue}_price"] = encode_derived(quote.price)
         for name in VENUE_FIELDS:
             value = getattr(quote, name)
             if value is not None:
-                out[f"{venue}_{name}"] = encode_float(value)
+                out[f"{venue}_{name}"] = encode_derived(value)
         out[f"{venue}_age_ms"] = str(quote.age_ms)
-    out["best_bid"] = "" if snap.best_bid is None else encode_float(snap.best_bid)
+    out["best_bid"] = "" if snap.best_bid is None else encode_derived(snap.best_bid)
     out["best_bid_exchange"] = snap.best_bid_exchange or ""
-    out["best_ask"] = "" if snap.best_ask is None else encode_float(snap.best_ask)
+    out["best_ask"] = "" if snap.best_ask is None else encode_derived(snap.best_ask)
     out["best_ask_exchange"] = snap.best_ask_exchange or ""
     out["excluded"] = ",".join(f"{venue}:{why}" for venue, why in snap.excluded.items())
     return out
@@ -303,7 +303,7 @@ FEATURE_NAMES: Final = SEED_FEATURES + CROSS_FEATURES + CONTEXT_FEATURES
 def encode_features(vector: FeatureVector) -> Fields:
     out: Fields = {"symbol": vector.symbol, "timestamp": ms_to_seconds_str(vector.ts_ms)}
     for name in FEATURE_NAMES:
-        out[name] = encode_float(vector.values[name])
+        out[name] = encode_derived(vector.values[name])
     return out
 
 
@@ -339,7 +339,7 @@ def encode_status(status: ExitStatus) -> Fields:
         "cross_exchange_active": "true" if status.cross_exchange_active else "false",
     }
     for name in STATUS_FLOATS:
-        out[name] = encode_float(round(getattr(status, name), 6))
+        out[name] = encode_derived(getattr(status, name))
     out["use_trailing"] = "true" if status.use_trailing else "false"
     out["reasoning"] = status.reasoning
     out["total_reads"] = str(status.total_reads)

@@ -177,12 +177,15 @@ class ExchangeDataCollector:
         exchange = self.exchanges[venue]
         out: list[RawRecord] = []
         funding_req = exchange.current_funding_request(symbol)
+        funding_payload: Any = None
         if funding_req is not None:
-            payload = await self.client.get_json(exchange, funding_req)
-            out.extend(exchange.parse_current_funding(symbol, payload, now_ms()))
+            funding_payload = await self.client.get_json(exchange, funding_req)
+            out.extend(exchange.parse_current_funding(symbol, funding_payload, now_ms()))
         oi_req = exchange.current_open_interest_request(symbol)
         if oi_req is not None:
-            payload = await self.client.get_json(exchange, oi_req)
+            # Venues that serve both from one endpoint (Bybit tickers) are asked only once.
+            same = oi_req == funding_req and funding_payload is not None
+            payload = funding_payload if same else await self.client.get_json(exchange, oi_req)
             out.extend(exchange.parse_current_open_interest(symbol, payload, now_ms()))
         return out
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common import schemas
 from microservices.common.records import AnyRaw, NormalizedSnapshot
+from tests.factories import assert_wire_round_trip
 from tests.unit.aggregator.builders import (
     SYMBOL,
     T0,
@@ -105,4 +106,4 @@ def test_snapshot_invariants(records: list[AnyRaw], at: int) -> None:
     assert min(prices) - 1e-9 <= snap.avg_price <= max(prices) + 1e-9
     assert not set(snap.venues) & set(snap.excluded)
     assert snap.arb_bps >= 0.0 and math.isfinite(snap.price_divergence)
-    assert schemas.NORMALIZED.decode(schemas.NORMALIZED.encode(snap)) == snap
+    assert_wire_round_trip(schemas.NORMALIZED, snap)

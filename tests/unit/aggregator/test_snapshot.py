@@ -9,6 +9,7 @@ import pytest
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common import schemas
 from microservices.common.records import AnyRaw, NormalizedSnapshot
+from tests.factories import assert_wire_round_trip
 from tests.unit.aggregator.builders import (
     SYMBOL,
     T0,
@@ -232,7 +233,7 @@ def test_snapshot_round_trips_through_normalized_schema() -> None:
     encoded = schemas.NORMALIZED.encode(snap)
     assert encoded["binance_price"] == "100.5"
     assert encoded["excluded"] == "coinbase:outlier,okx:stale"
-    assert schemas.NORMALIZED.decode(encoded) == snap
+    assert_wire_round_trip(schemas.NORMALIZED, snap)
 
 
 def test_invalid_records_are_ignored() -> None:

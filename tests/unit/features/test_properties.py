@@ -14,6 +14,7 @@ from microservices.ai_engine.features.engine import FeatureEngine, FeatureParams
 from microservices.ai_engine.features.rolling import PairCorrelation, RollingStats
 from microservices.common import schemas
 from microservices.common.records import NormalizedSnapshot, VenueQuote
+from tests.factories import assert_wire_round_trip
 from tests.unit.features.builders import snapshot
 
 VENUES = ("binance", "binance_futures", "bybit", "coinbase", "okx")
@@ -66,7 +67,7 @@ def test_features_always_complete_and_finite(sequence: list[NormalizedSnapshot])
         assert all(math.isfinite(v) for v in vector.values.values()), vector.values
         assert 0.0 <= vector.values["price_entropy"] <= 1.0
         assert -1.0 <= vector.values["price_sync_correlation"] <= 1.0
-        assert schemas.FEATURES.decode(schemas.FEATURES.encode(vector)) == vector
+        assert_wire_round_trip(schemas.FEATURES, vector)
 
 
 @settings(max_examples=100, deadline=None)
