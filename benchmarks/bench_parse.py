@@ -70,7 +70,7 @@ def _bybit_topic(relative: str, prefix: str) -> list[Any]:
 def _bybit_mutate(frame: Any, i: int) -> Any:
     frame = copy.deepcopy(frame)
     topic = frame["topic"].split(".")
-    frame["topic"] = ".".join(topic[:-1] + ["BTCUSDT"])
+    frame["topic"] = ".".join([*topic[:-1], "BTCUSDT"])
     items = frame["data"] if isinstance(frame["data"], list) else [frame["data"]]
     for j, item in enumerate(items):
         item["symbol" if "symbol" in item else "s"] = "BTCUSDT"

@@ -42,9 +42,17 @@ def _cmd_engine(ns: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_simulator(ns: argparse.Namespace, settings: Settings) -> int:
-    from microservices.exchange_simulator.__main__ import main as simulator_main
+    import asyncio
 
-    return simulator_main(ns)
+    from microservices.exchange_simulator.config import config_from_args
+    from microservices.exchange_simulator.server import serve_until_signalled
+
+    try:
+        config = config_from_args(ns)
+    except ValueError as exc:
+        raise FatalError(f"simulator: {exc}") from None
+    asyncio.run(serve_until_signalled(config))
+    return 0
 
 
 def _cmd_normalize(ns: argparse.Namespace, settings: Settings) -> int:

@@ -61,7 +61,9 @@ async def run_all_main(
         stack.push_async_callback(redis.aclose)
         collector = Collector(settings, redis)
         engine = Engine(settings, redis)
-        announce(f"API listening on http://{settings.api_host}:{settings.api_port} (/health, /docs)")
+        announce(
+            f"API listening on http://{settings.api_host}:{settings.api_port} (/health, /docs)"
+        )
         async with asyncio.TaskGroup() as group:
             group.create_task(collector.run(stop), name="collector")
             group.create_task(engine.run(stop), name="engine")

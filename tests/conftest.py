@@ -58,7 +58,9 @@ async def fake_redis() -> AsyncIterator[aredis.Redis]:
 async def any_redis(request: pytest.FixtureRequest) -> AsyncIterator[aredis.Redis]:
     """The same contract test on fakeredis and on a real redis-server."""
     if request.param == "fakeredis":
-        client: Any = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=False)
+        client: Any = fakeredis.FakeAsyncRedis(
+            server=fakeredis.FakeServer(), decode_responses=False
+        )
     else:
         server: LocalRedis = request.getfixturevalue("redis_server")
         client = create_redis(server.url)

@@ -49,7 +49,9 @@ class ExitPlanRequest(BaseModel):
     base_tp_pct: float = Field(1.0, gt=0, le=100, description="take-profit distance, % of entry")
     base_sl_pct: float = Field(0.5, gt=0, le=100, description="stop-loss distance, % of entry")
     base_atr_pct: float = Field(1.0, gt=0, le=100, description="ATR as % of entry")
-    current_stop: float | None = Field(None, gt=0, lt=1e12, description="resting stop; never loosened")
+    current_stop: float | None = Field(
+        None, gt=0, lt=1e12, description="resting stop; never loosened"
+    )
 
 
 class ExitPlanResponse(BaseModel):
@@ -80,7 +82,9 @@ def _check_symbol(ctx: EngineContext, symbol: str) -> str:
     return upper
 
 
-async def _latest_fields(ctx: EngineContext, stream_name: str, symbol: str) -> dict[bytes, bytes] | None:
+async def _latest_fields(
+    ctx: EngineContext, stream_name: str, symbol: str
+) -> dict[bytes, bytes] | None:
     upper = "+"
     for _ in range(20):
         rows: Any = await ctx.redis.xrevrange(stream_name, upper, "-", count=500)
@@ -162,7 +166,9 @@ def _add_api_routes(app: FastAPI, ctx: EngineContext) -> None:
             "history": [] if len(rows) == 0 else _frame_rows(rows),
         }
 
-    @app.post("/api/v1/exit-plan", response_model=ExitPlanResponse, summary="Exit plan for a position")
+    @app.post(
+        "/api/v1/exit-plan", response_model=ExitPlanResponse, summary="Exit plan for a position"
+    )
     async def exit_plan(request: ExitPlanRequest) -> ExitPlanResponse:
         canonical = _check_symbol(ctx, request.symbol)
         adjustments = await ctx.adapter.refresh(

@@ -61,12 +61,19 @@ class Engine:
         self.settings = settings
         self.redis = redis
         self.producer = StreamProducer(redis, batch_size=settings.producer_batch_size)
-        self.aggregator = AggregatorService(settings, redis, self.producer) if with_aggregator else None
+        self.aggregator = (
+            AggregatorService(settings, redis, self.producer) if with_aggregator else None
+        )
         self.features = FeatureAdapter(settings, redis, self.producer)
         self.adapter = CrossExchangeAdapter(
-            redis, settings.streams(), exit_params(settings), enabled=settings.cross_exchange_enabled
+            redis,
+            settings.streams(),
+            exit_params(settings),
+            enabled=settings.cross_exchange_enabled,
         )
-        self.context = EngineContext(settings, redis, self.adapter, FeatureLoader(redis, settings.streams()))
+        self.context = EngineContext(
+            settings, redis, self.adapter, FeatureLoader(redis, settings.streams())
+        )
         self.app = create_app(self.context)
 
     async def run(self, stop: asyncio.Event, serve_http: bool = True) -> None:
@@ -96,10 +103,14 @@ class Engine:
         stopper.cancel()
         await serving
         if not stop.is_set():
-            raise FatalError(f"HTTP server on {self.settings.api_host}:{self.settings.api_port} stopped")
+            raise FatalError(
+                f"HTTP server on {self.settings.api_host}:{self.settings.api_port} stopped"
+            )
 
 
-async def engine_main(settings: Settings, stop: asyncio.Event, with_aggregator: bool = True) -> None:
+async def engine_main(
+    settings: Settings, stop: asyncio.Event, with_aggregator: bool = True
+) -> None:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is required here (`cross-exchange run` embeds a Redis)")
     redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)

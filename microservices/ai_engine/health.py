@@ -40,7 +40,10 @@ async def group_info(redis: aredis.Redis, stream: Stream[Any]) -> dict[str, Any]
     for info in groups:
         name = info["name"].decode() if isinstance(info["name"], bytes) else str(info["name"])
         lag = info.get("lag")
-        out[name] = {"pending": int(info.get("pending", 0)), "lag": None if lag is None else int(lag)}
+        out[name] = {
+            "pending": int(info.get("pending", 0)),
+            "lag": None if lag is None else int(lag),
+        }
     return out
 
 
@@ -60,7 +63,9 @@ async def normalized_freshness(
     """Per symbol: age of its newest normalized entry and how many venues it merged."""
     stream = settings.streams().normalized
     rows: Any = await redis.xrevrange(stream.name, "+", "-", count=50 * len(settings.symbols))
-    out: dict[str, dict[str, Any]] = {s: {"age_s": None, "num_exchanges": 0} for s in settings.symbols}
+    out: dict[str, dict[str, Any]] = {
+        s: {"age_s": None, "num_exchanges": 0} for s in settings.symbols
+    }
     for entry_id, fields in rows:
         symbol = fields.get(b"symbol", b"").decode()
         if symbol in out and out[symbol]["age_s"] is None:

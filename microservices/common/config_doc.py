@@ -44,8 +44,6 @@ def config_table() -> str:
     return "\n".join(rows)
 
 
-
-
 def write_readme_table(path: str = "README.md") -> None:
     """Replace the table between the README's config-table markers."""
     with open(path, encoding="utf-8") as handle:

@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 logger = logging.getLogger(__name__)
-MainFn = Callable[[asyncio.Event], Awaitable[None]]
+MainFn = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:
@@ -33,7 +34,7 @@ def _on_signal(stop: asyncio.Event, sig: signal.Signals) -> None:
 async def supervise(main: MainFn, grace_s: float = 10.0) -> None:
     stop = asyncio.Event()
     install_signal_handlers(stop)
-    task = asyncio.create_task(main(stop), name="main")
+    task: asyncio.Task[None] = asyncio.create_task(main(stop), name="main")
     stopper = asyncio.create_task(stop.wait(), name="stop-wait")
     await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     if not task.done():

@@ -23,7 +23,9 @@ from microservices.data_collector.registry import build_exchange
 from microservices.data_collector.rest_client import RestClient
 
 
-async def backfill(settings: Settings, venue: str, symbol: str, kind: Kind, days: float) -> pd.DataFrame:
+async def backfill(
+    settings: Settings, venue: str, symbol: str, kind: Kind, days: float
+) -> pd.DataFrame:
     exchange = build_exchange(venue, settings.model_copy(update={"symbols": [symbol]}))
     if symbol not in exchange.symbols:
         raise FatalError(f"{venue} has no instrument for {symbol}")
@@ -33,7 +35,11 @@ async def backfill(settings: Settings, venue: str, symbol: str, kind: Kind, days
         client = RestClient(session, timeout_s=settings.rest_timeout_s)
         collector = ExchangeDataCollector({venue: exchange}, client)
         with tqdm(total=end - start + 1, unit="ms", unit_scale=True, desc=f"{venue} {kind}") as bar:
-            return await collector.fetch(kind, venue, symbol, start, end, progress=bar.update)
+
+            def advance(span_ms: int) -> None:
+                bar.update(span_ms)
+
+            return await collector.fetch(kind, venue, symbol, start, end, progress=advance)
 
 
 def write_frame(frame: pd.DataFrame, out: Path) -> None:

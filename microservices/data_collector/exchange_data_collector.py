@@ -57,7 +57,8 @@ def _row(record: RawRecord) -> dict[str, Any]:
         }  # fmt: skip
     if isinstance(record, OpenInterest):
         return base | {
-            "open_interest": record.open_interest, "open_interest_usd": record.open_interest_usd
+            "open_interest": record.open_interest,
+            "open_interest_usd": record.open_interest_usd,
         }
     raise TypeError(f"no history row for {type(record).__name__}")
 
@@ -197,7 +198,8 @@ class ExchangeDataCollector:
                     records = await self.current(venue, symbol)
                 except (TransientError, BadMessage) as exc:
                     logger.warning(
-                        "rest.poll_failed", extra={"exchange": venue, "symbol": symbol, "error": str(exc)}
+                        "rest.poll_failed",
+                        extra={"exchange": venue, "symbol": symbol, "error": str(exc)},
                     )
                     continue
                 for record in records:
@@ -213,7 +215,9 @@ class ExchangeDataCollector:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
-    async def safe_sync(self, kind: Kind, venue: str, symbol: str, lookback_ms: int) -> pd.DataFrame:
+    async def safe_sync(
+        self, kind: Kind, venue: str, symbol: str, lookback_ms: int
+    ) -> pd.DataFrame:
         """sync_history that logs and returns an empty frame on venue or Redis faults."""
         try:
             return await self.sync_history(kind, venue, symbol, lookback_ms)

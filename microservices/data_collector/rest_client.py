@@ -149,7 +149,10 @@ class RestClient:
         url = exchange.rest_url + request.path
         try:
             async with self._session.get(
-                url, params=request.params, timeout=self._timeout, headers={"User-Agent": USER_AGENT}
+                url,
+                params=request.params,
+                timeout=self._timeout,
+                headers={"User-Agent": USER_AGENT},
             ) as resp:
                 body = await resp.read()
                 self._account(exchange, resp)

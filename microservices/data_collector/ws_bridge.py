@@ -135,7 +135,8 @@ class WsConnectionRunner:
             return "stop"
         except websockets.ConnectionClosed as exc:
             logger.warning(
-                "ws.closed", extra={"conn": self.plan.label, "code": exc.rcvd.code if exc.rcvd else None}
+                "ws.closed",
+                extra={"conn": self.plan.label, "code": exc.rcvd.code if exc.rcvd else None},
             )
             return "closed"
         finally:

@@ -76,7 +76,9 @@ async def test_maxlen_trims_approximately(any_redis: aredis.Redis, stream_prefix
     assert newest[0][1][b"trade_id"] == b"999"
 
 
-async def test_undecodable_entries_go_to_dead_letter(any_redis: aredis.Redis, streams: Streams) -> None:
+async def test_undecodable_entries_go_to_dead_letter(
+    any_redis: aredis.Redis, streams: Streams
+) -> None:
     producer = StreamProducer(any_redis)
     producer.publish(streams.raw, f.trade(trade_id="1"))
     await producer.flush()
@@ -96,7 +98,9 @@ async def test_undecodable_entries_go_to_dead_letter(any_redis: aredis.Redis, st
     assert pending["pending"] == 0
 
 
-async def test_restart_drains_own_pending_entries(any_redis: aredis.Redis, streams: Streams) -> None:
+async def test_restart_drains_own_pending_entries(
+    any_redis: aredis.Redis, streams: Streams
+) -> None:
     producer = StreamProducer(any_redis)
     for i in range(5):
         producer.publish(streams.raw, f.trade(trade_id=str(i)))
@@ -112,7 +116,9 @@ async def test_restart_drains_own_pending_entries(any_redis: aredis.Redis, strea
     assert (await any_redis.xpending(streams.raw.name, "test-group"))["pending"] == 0
 
 
-async def test_entries_of_a_dead_consumer_are_reclaimed(any_redis: aredis.Redis, streams: Streams) -> None:
+async def test_entries_of_a_dead_consumer_are_reclaimed(
+    any_redis: aredis.Redis, streams: Streams
+) -> None:
     producer = StreamProducer(any_redis)
     for i in range(4):
         producer.publish(streams.raw, f.trade(trade_id=str(i)))
@@ -147,7 +153,9 @@ async def test_failing_handler_leaves_entries_pending_then_dead_letters_poison(
     assert b"delivered more than 2 times" in dead[0][1][b"dead_error"]
 
 
-async def test_blocking_run_loop_handles_and_stops(any_redis: aredis.Redis, streams: Streams) -> None:
+async def test_blocking_run_loop_handles_and_stops(
+    any_redis: aredis.Redis, streams: Streams
+) -> None:
     done = asyncio.Event()
     got: list[str] = []
 

@@ -63,6 +63,7 @@ async def _answers(client: httpx.AsyncClient) -> bool:
 async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
     settings, base = engine
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+
         async def intelligent() -> Any:
             body = (await client.get("/health")).json()
             return body if body["metrics"]["cross_exchange_intelligence"] else None
@@ -72,7 +73,13 @@ async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
         assert set(health["venues"]) == {"binance_futures", "bybit", "coinbase"}
         assert health["venues"]["bybit"]["state"] == "unknown"
         stats = health["cross_exchange_exitbrain_integration"]["adapter_stats"]
-        assert set(stats) == {"enabled", "use_local_mode", "total_reads", "fail_count", "last_update"}
+        assert set(stats) == {
+            "enabled",
+            "use_local_mode",
+            "total_reads",
+            "fail_count",
+            "last_update",
+        }
         assert health["streams"][settings.streams().raw.name]["length"] == 15
         assert "aggregator" in health["consumer_groups"][settings.streams().raw.name]
 
@@ -105,7 +112,9 @@ async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
             "symbol": "BTCUSDT", "side": "long", "entry_price": 100.0, "current_stop": 99.9})  # fmt: skip
         assert loose.json()["sl_price"] == pytest.approx(99.9) and loose.json()["stop_kept"] is True
 
-        bad = await client.post("/api/v1/exit-plan", json={"symbol": "BTCUSDT", "side": "up", "entry_price": -1})
+        bad = await client.post(
+            "/api/v1/exit-plan", json={"symbol": "BTCUSDT", "side": "up", "entry_price": -1}
+        )
         assert bad.status_code == 422
 
         status = (await client.get("/api/v1/exitbrain/status")).json()
@@ -117,7 +126,12 @@ async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
         assert "ce_consumer_lag" in exposition
 
         schema = (await client.get("/openapi.json")).json()
-        assert {"/health", "/metrics", "/api/v1/exit-plan", "/api/v1/cross-exchange/{symbol}"} <= set(schema["paths"])
+        assert {
+            "/health",
+            "/metrics",
+            "/api/v1/exit-plan",
+            "/api/v1/cross-exchange/{symbol}",
+        } <= set(schema["paths"])
 
 
 async def _ok_json(client: httpx.AsyncClient, path: str) -> Any:
@@ -126,13 +140,17 @@ async def _ok_json(client: httpx.AsyncClient, path: str) -> Any:
 
 
 async def test_health_is_503_when_redis_is_unreachable(settings_factory: Any) -> None:
-    settings: Settings = settings_factory(redis_url=f"redis://127.0.0.1:{free_port()}/0", api_port=free_port())
+    settings: Settings = settings_factory(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", api_port=free_port()
+    )
     redis = create_redis(settings.redis_url or "", socket_timeout_s=1.0)
     stop = asyncio.Event()
     engine = Engine(settings, redis)
     task = asyncio.create_task(engine._serve(stop))
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=10) as client:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.api_port}", timeout=10
+        ) as client:
             await wait_for(lambda: _answers(client))
             response = await client.get("/health")
             assert response.status_code == 503

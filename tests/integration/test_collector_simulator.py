@@ -84,16 +84,21 @@ def market(**overrides: Any) -> MarketConfig:
     return dataclasses.replace(base, **overrides)
 
 
-async def test_synthetic_markets_reach_exchange_raw(real_redis: aredis.Redis, base_settings: Settings) -> None:
+async def test_synthetic_markets_reach_exchange_raw(
+    real_redis: aredis.Redis, base_settings: Settings
+) -> None:
     config = SimulatorConfig(port=0, market=market())
     async with running(base_settings, config, real_redis) as (sim, collector, settings):
+
         def by_key(records: list[RawRecord]) -> Counter[tuple[str, str, str]]:
             return Counter((r.exchange, r.symbol, r.type) for r in records)
 
         async def complete() -> Any:
             seen = by_key(await raw_records(real_redis, settings))
             need = [(v, s, t) for v in VENUES for s in SYMBOLS for t in ("trade", "ticker")]
-            need += [(v, s, t) for v in PERPS for s in SYMBOLS for t in ("funding", "open_interest")]
+            need += [
+                (v, s, t) for v in PERPS for s in SYMBOLS for t in ("funding", "open_interest")
+            ]
             return seen if all(seen[k] > 0 for k in need) else None
 
         seen = await eventually(complete)
@@ -109,10 +114,13 @@ async def test_synthetic_markets_reach_exchange_raw(real_redis: aredis.Redis, ba
     assert collector.producer.dropped == 0
 
 
-async def test_drops_and_rate_limits_are_survived(real_redis: aredis.Redis, base_settings: Settings) -> None:
+async def test_drops_and_rate_limits_are_survived(
+    real_redis: aredis.Redis, base_settings: Settings
+) -> None:
     faults = FaultConfig(drop_every=150, rate_limit_burst=4, retry_after_s=1)
     config = SimulatorConfig(port=0, market=market(), faults=faults)
     async with running(base_settings, config, real_redis) as (sim, collector, settings):
+
         async def recovered() -> Any:
             stats = {v: sim.stats()["venues"].get(v, {}) for v in VENUES}
             reconnected = all(stats[v].get("ws_opened", 0) >= 3 for v in VENUES)
@@ -138,15 +146,20 @@ async def _grew(redis: aredis.Redis, settings: Settings, before: int) -> bool:
     return int(await redis.xlen(settings.streams().raw.name)) > before + 100
 
 
-async def test_replayed_real_frames_are_parsed(real_redis: aredis.Redis, base_settings: Settings) -> None:
+async def test_replayed_real_frames_are_parsed(
+    real_redis: aredis.Redis, base_settings: Settings
+) -> None:
     captures = (
         shared_fixture("bybit/ws/tardis-node_mappers-test_samples.jsonl"),
         shared_fixture("binance-futures/ws/tardis-node_mappers-test_samples.jsonl"),
     )
     config = SimulatorConfig(port=0, market=market(), synthetic=False, replay=captures,
                              venues=("binance_futures", "bybit"), after_replay="idle")  # fmt: skip
-    settings = base_settings.model_copy(update={"venues": ["binance_futures", "bybit"], "rest_enabled": False})
+    settings = base_settings.model_copy(
+        update={"venues": ["binance_futures", "bybit"], "rest_enabled": False}
+    )
     async with running(settings, config, real_redis) as (sim, collector, wired):
+
         async def replayed() -> Any:
             records = await raw_records(real_redis, wired)
             venues = {r.exchange for r in records}

@@ -22,7 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 APP_ENV_EXTRAS = {"SERVICE_ROLE"}
 
 
-def compose_config(file: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def compose_config(
+    file: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     if shutil.which("docker-compose") is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("docker-compose missing in CI: .ci/run must install it")
@@ -56,7 +58,9 @@ def check_app_services(services: dict[str, Any]) -> None:
         known = {field.upper() for field in Settings.model_fields} | APP_ENV_EXTRAS
         assert env_names <= known, env_names - known
         assert service["environment"]["REDIS_URL"].startswith("redis://")
-        Settings(**{k.lower(): v for k, v in service["environment"].items() if k not in APP_ENV_EXTRAS})
+        Settings(
+            **{k.lower(): v for k, v in service["environment"].items() if k not in APP_ENV_EXTRAS}
+        )
     assert services["ai-engine"]["environment"]["CROSS_EXCHANGE_ENABLED"] == "true"
     assert services["cross-exchange"]["environment"]["SERVICE_ROLE"] == "collector"
 
@@ -67,7 +71,9 @@ def test_local_compose_validates_and_matches_the_cli() -> None:
     assert services["redis"]["container_name"] == "quantum_redis"
     assert services["cross-exchange"]["container_name"] == "quantum_cross_exchange"
     ports = services["ai-engine"]["ports"]
-    assert any(str(p.get("published", p) if isinstance(p, dict) else p).find("8001") >= 0 for p in ports)
+    assert any(
+        str(p.get("published", p) if isinstance(p, dict) else p).find("8001") >= 0 for p in ports
+    )
 
 
 def test_vps_compose_is_hardened() -> None:

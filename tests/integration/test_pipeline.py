@@ -61,7 +61,9 @@ async def publish(redis: aredis.Redis, stream: Any, records: list[Any]) -> None:
     await producer.flush()
 
 
-async def test_raw_to_normalized_features_and_status(real_redis: aredis.Redis, settings: Settings) -> None:
+async def test_raw_to_normalized_features_and_status(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
     streams = settings.streams()
     await publish(real_redis, streams.raw, raw_records(NOW))
     producer = StreamProducer(real_redis)
@@ -70,7 +72,9 @@ async def test_raw_to_normalized_features_and_status(real_redis: aredis.Redis, s
     assert len(aggregator.emit(NOW + 100)) == 3
     await producer.flush()
 
-    entries = {f[b"symbol"].decode(): f for _, f in await real_redis.xrange(streams.normalized.name)}
+    entries = {
+        f[b"symbol"].decode(): f for _, f in await real_redis.xrange(streams.normalized.name)
+    }
     btc = {k.decode(): v.decode() for k, v in entries[b"BTCUSDT".decode()].items()}
     assert btc["avg_price"] == "101.0" and btc["median_price"] == "101.0"
     assert float(btc["price_divergence"]) == pytest.approx(math.sqrt(2 / 3))
@@ -78,7 +82,11 @@ async def test_raw_to_normalized_features_and_status(real_redis: aredis.Redis, s
     assert float(btc["funding_delta"]) == pytest.approx(0.0001)  # 0.0004 - 0.0003
     assert float(btc["avg_funding_rate"]) == pytest.approx(0.00035)
     assert btc["num_exchanges"] == "3"
-    assert (btc["binance_futures_price"], btc["bybit_price"], btc["coinbase_price"]) == ("100.0", "101.0", "102.0")
+    assert (btc["binance_futures_price"], btc["bybit_price"], btc["coinbase_price"]) == (
+        "100.0",
+        "101.0",
+        "102.0",
+    )
     assert btc["volatility_factor"] == "1.0" and btc["excluded"] == ""
     sol = {k.decode(): v.decode() for k, v in entries["SOLUSDT"].items()}
     assert sol["price_divergence"] == "0.0" and sol["exchange_divergence"] == "0.0"
@@ -95,19 +103,25 @@ async def test_raw_to_normalized_features_and_status(real_redis: aredis.Redis, s
     assert btc_features["funding_delta"] == pytest.approx(0.0001)
     assert btc_features["max_price_spread_bps"] == pytest.approx(2 / 101 * 1e4)
 
-    adapter = CrossExchangeAdapter(real_redis, streams, exit_params(settings), clock=lambda: NOW + 2_000)
+    adapter = CrossExchangeAdapter(
+        real_redis, streams, exit_params(settings), clock=lambda: NOW + 2_000
+    )
     adjustments = await adapter.refresh("BTCUSDT")
     assert adjustments.atr_multiplier == pytest.approx(1.6)
     assert adjustments.tp_multiplier == pytest.approx(1 + 0.8 * 0.0001)
     assert adjustments.sl_multiplier == pytest.approx(1 + 0.4 * 2 / 101)
-    status = streams.status.schema.decode((await real_redis.xrevrange(streams.status.name, count=1))[0][1])
+    status = streams.status.schema.decode(
+        (await real_redis.xrevrange(streams.status.name, count=1))[0][1]
+    )
     assert status.symbol == "BTCUSDT" and status.cross_exchange_active is True
     assert status.data_age_seconds == pytest.approx(1.9)
     assert status.total_reads == 1 and status.fail_count == 0
     assert await real_redis.xlen(streams.alerts.name) == 0
 
 
-async def test_aggregator_crash_and_restart_loses_nothing(real_redis: aredis.Redis, settings: Settings) -> None:
+async def test_aggregator_crash_and_restart_loses_nothing(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
     streams = settings.streams()
     records = [trade("bybit", "BTCUSDT", 100.0 + (i % 7), i, NOW + i) for i in range(300)]
     await publish(real_redis, streams.raw, records)

@@ -131,7 +131,10 @@ async def test_subscribes_through_the_combined_stream_url(venue: tuple[Venue, st
     state, base = venue
     conn, sink = runner(base)
     await run_until(conn, lambda: len(sink.records) >= 5)
-    assert state.paths[0] == "/binance/stream?streams=btcusdt@aggTrade/btcusdt@bookTicker/btcusdt@kline_1m"
+    assert (
+        state.paths[0]
+        == "/binance/stream?streams=btcusdt@aggTrade/btcusdt@bookTicker/btcusdt@kline_1m"
+    )
     assert sink.records[0].symbol == "BTCUSDT" and sink.records[0].price == 36500.5
 
 
@@ -154,7 +157,9 @@ async def test_silent_socket_is_replaced(venue: tuple[Venue, str]) -> None:
     assert len(sink.records) >= 6  # three frames from each connection before it went quiet
 
 
-async def test_rotation_opens_the_new_socket_before_closing_the_old(venue: tuple[Venue, str]) -> None:
+async def test_rotation_opens_the_new_socket_before_closing_the_old(
+    venue: tuple[Venue, str],
+) -> None:
     state, base = venue
     conn, sink = runner(base, rotate_after_s=0.4)
     await run_until(conn, lambda: state.connections >= 4 and len(sink.records) >= 200)

@@ -33,7 +33,7 @@ class FeatureLoader:
             rows: Any = await self.redis.xrevrange(self.stream.name, upper, "-", count=PAGE)
             if not rows:
                 return None
-            for entry_id, fields in rows:
+            for _entry_id, fields in rows:
                 if fields.get(b"symbol", b"").decode() == symbol:
                     try:
                         return self.stream.schema.decode(fields)

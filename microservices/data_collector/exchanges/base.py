@@ -200,7 +200,9 @@ class Exchange(ABC):
     @abstractmethod
     def parse_klines(self, symbol: str, payload: Any, recv_ms: int) -> list[Kline]: ...
 
-    def funding_history_request(self, symbol: str, start_ms: int, end_ms: int) -> RestRequest | None:
+    def funding_history_request(
+        self, symbol: str, start_ms: int, end_ms: int
+    ) -> RestRequest | None:
         return None
 
     def parse_funding_history(self, symbol: str, payload: Any, recv_ms: int) -> list[Funding]:

@@ -192,7 +192,10 @@ async def test_missing_symbol_and_missing_stream(
     ]
     [status] = await statuses(redis)
     assert (status.symbol, status.data_age_seconds, status.fail_count, status.total_reads) == (
-        "SOLUSDT", -1.0, 2, 2,
+        "SOLUSDT",
+        -1.0,
+        2,
+        2,
     )
 
 
@@ -286,7 +289,10 @@ async def test_disabled_adapter_never_touches_redis(
     assert state.outcome == "disabled"
     assert adj.local_mode is True
     assert (adj.atr_multiplier, adj.tp_multiplier, adj.sl_multiplier, adj.use_trailing) == (
-        1.0, 1.0, 1.0, True,
+        1.0,
+        1.0,
+        1.0,
+        True,
     )
     assert adj.reasoning == "Local mode: Cross-exchange disabled | ATR×1.00 TP×1.00 SL×1.00"
     assert sorted(await redis.keys("*")) == [STREAMS.normalized.name.encode()]

@@ -200,7 +200,10 @@ def test_fresh_read_causes_no_alert() -> None:
     fs = FailSafe(PARAMS)
     assert fs.record(fresh(), T0 + 2_100) == ()
     assert (fs.use_local_mode, fs.fail_count, fs.total_reads, fs.last_update_ms) == (
-        False, 0, 1, T0 + 2_100,
+        False,
+        0,
+        1,
+        T0 + 2_100,
     )
 
 

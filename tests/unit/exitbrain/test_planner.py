@@ -25,9 +25,15 @@ def adjustments(vf: float = 1.8, div: float = 0.05, fund: float = 0.125) -> Vola
     return compute_multipliers(state_from_snapshot(snap, T0, PARAMS), PARAMS)
 
 
-def plan(position: Position, adj: VolatilityAdjustments | None = None, *,
-         tp: float = 1.0, sl: float = 0.5, atr: float = 1.0,
-         previous: ExitPlan | None = None) -> ExitPlan:
+def plan(
+    position: Position,
+    adj: VolatilityAdjustments | None = None,
+    *,
+    tp: float = 1.0,
+    sl: float = 0.5,
+    atr: float = 1.0,
+    previous: ExitPlan | None = None,
+) -> ExitPlan:
     return build_exit_plan(position, adj or adjustments(), tp, sl, atr, PARAMS, previous)
 
 
@@ -45,7 +51,11 @@ def test_long_plan() -> None:
     assert p.use_trailing is True
     assert p.trailing_distance_pct == pytest.approx(2.08)
     assert (p.symbol, p.side, p.entry_price, p.stop_kept, p.local_mode) == (
-        "BTCUSDT", "long", 50_000.0, False, False,
+        "BTCUSDT",
+        "long",
+        50_000.0,
+        False,
+        False,
     )
     assert p.reasoning == (
         "long BTCUSDT @ 50000, TP 1.10% (1.00%×1.10), SL 0.51% (0.50%×1.02), "

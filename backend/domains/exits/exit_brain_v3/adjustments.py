@@ -42,8 +42,7 @@ def state_from_snapshot(
     if snap.num_exchanges < params.min_exchanges:
         outcome = "missing"
         reason = (
-            f"Only {snap.num_exchanges} exchange(s) for {snap.symbol}"
-            f" (need {params.min_exchanges})"
+            f"Only {snap.num_exchanges} exchange(s) for {snap.symbol} (need {params.min_exchanges})"
         )
     elif is_stale:
         outcome = "stale"
