@@ -41,7 +41,7 @@ collector_alive() {
     docker ps --format '{{.Names}}' | grep -qx quantum_cross_exchange || { echo "(container quantum_cross_exchange not running)"; return 1; }
   fi
   ttl=$(rcli TTL "${PREFIX}collector.health" 2>/dev/null | tr -dc '0-9-')
-  echo "(heartbeat ttl ${ttl:-none}s)"
+  echo "(heartbeat ttl ${ttl:-none}${ttl:+s})"
   [ -n "$ttl" ] && [ "$ttl" -gt 0 ]
 }
 

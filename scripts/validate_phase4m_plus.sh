@@ -45,12 +45,12 @@ check 8 "Latest status entry complete, adjustments applied" status_complete
 
 echo
 echo "[CROSS-EXCHANGE STATE] latest normalized entry:"
-newest_fields "${PREFIX}exchange.normalized" | paste - - | grep -E '^(symbol|volatility_factor|exchange_divergence|funding_delta|num_exchanges)\s' || echo "  (none)"
+{ newest_fields "${PREFIX}exchange.normalized" || true; } | paste - - | grep -E '^(symbol|volatility_factor|exchange_divergence|funding_delta|num_exchanges)\s' || echo "  (none)"
 echo "[FAIL-SAFE MONITORING]"
-alerts=$(xlen "${PREFIX}exitbrain.alerts")
+alerts=$(xlen "${PREFIX}exitbrain.alerts" || true)
 if [ "${alerts:-0}" -gt 0 ]; then
   echo "  ${alerts} alert(s); newest:"
-  newest_fields "${PREFIX}exitbrain.alerts" | paste - - | sed 's/^/  /'
+  { newest_fields "${PREFIX}exitbrain.alerts" || true; } | paste - - | sed 's/^/  /'
 else
   echo "  no fallback alerts (system operating normally)"
 fi
