@@ -18,7 +18,7 @@ import redis.asyncio as aredis
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common import metrics
 from microservices.common.clock import now_ms
-from microservices.common.consumer import StreamConsumer
+from microservices.common.consumer import StreamConsumer, consumer_from_settings
 from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
 from microservices.common.producer import StreamProducer
@@ -58,12 +58,9 @@ class AggregatorService:
         self.producer = producer
         self.emitted = 0
         self.last_snapshots: dict[str, NormalizedSnapshot] = {}
-        self.consumer: StreamConsumer[RawRecord] = StreamConsumer(
-            redis, self.streams.raw, self.handle, consumer=consumer_name,
-            batch_size=settings.consumer_batch_size, block_ms=settings.consumer_block_ms,
-            claim_idle_ms=settings.consumer_claim_idle_ms,
-            max_deliveries=settings.consumer_max_deliveries,
-        )  # fmt: skip
+        self.consumer: StreamConsumer[RawRecord] = consumer_from_settings(
+            redis, self.streams.raw, self.handle, settings, consumer_name
+        )
 
     async def handle(self, batch: list[tuple[str, RawRecord]]) -> None:
         update = self.state.update

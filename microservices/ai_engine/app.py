@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
-from backend.domains.exits.exit_brain_v3.models import Position
+from backend.domains.exits.exit_brain_v3.models import ExitPlan, Position
 from backend.domains.exits.exit_brain_v3.planner import build_exit_plan
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
@@ -52,25 +52,6 @@ class ExitPlanRequest(BaseModel):
     current_stop: float | None = Field(
         None, gt=0, lt=1e12, description="resting stop; never loosened"
     )
-
-
-class ExitPlanResponse(BaseModel):
-    symbol: str
-    side: str
-    entry_price: float
-    tp_price: float
-    sl_price: float
-    tp_pct: float
-    sl_pct: float
-    atr_pct: float
-    use_trailing: bool
-    trailing_distance_pct: float | None
-    atr_multiplier: float
-    tp_multiplier: float
-    sl_multiplier: float
-    local_mode: bool
-    stop_kept: bool
-    reasoning: str
 
 
 def _check_symbol(ctx: EngineContext, symbol: str) -> str:
@@ -166,10 +147,8 @@ def _add_api_routes(app: FastAPI, ctx: EngineContext) -> None:
             "history": [] if len(rows) == 0 else _frame_rows(rows),
         }
 
-    @app.post(
-        "/api/v1/exit-plan", response_model=ExitPlanResponse, summary="Exit plan for a position"
-    )
-    async def exit_plan(request: ExitPlanRequest) -> ExitPlanResponse:
+    @app.post("/api/v1/exit-plan", response_model=ExitPlan, summary="Exit plan for a position")
+    async def exit_plan(request: ExitPlanRequest) -> ExitPlan:
         canonical = _check_symbol(ctx, request.symbol)
         adjustments = await ctx.adapter.refresh(
             canonical, request.base_atr_pct, request.base_tp_pct, request.base_sl_pct
@@ -185,7 +164,7 @@ def _add_api_routes(app: FastAPI, ctx: EngineContext) -> None:
             )  # fmt: skip
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-        return ExitPlanResponse(**dataclasses.asdict(plan))
+        return plan
 
     @app.get("/api/v1/exitbrain/status", summary="ExitBrain adapter state and latest status")
     async def exitbrain_status() -> dict[str, Any]:

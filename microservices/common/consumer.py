@@ -255,6 +255,22 @@ class StreamConsumer(Generic[R]):
             await asyncio.wait_for(stop.wait(), timeout=self._backoff.delay(attempt - 1))
 
 
+def consumer_from_settings(
+    redis: aredis.Redis, stream: Stream[R], handler: Handler[R], settings: Any, consumer: str
+) -> StreamConsumer[R]:
+    """A consumer on the stream's group with the CONSUMER_* settings."""
+    return StreamConsumer(
+        redis,
+        stream,
+        handler,
+        consumer=consumer,
+        batch_size=settings.consumer_batch_size,
+        block_ms=settings.consumer_block_ms,
+        claim_idle_ms=settings.consumer_claim_idle_ms,
+        max_deliveries=settings.consumer_max_deliveries,
+    )
+
+
 def _id(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 

@@ -15,7 +15,7 @@ import redis.asyncio as aredis
 from microservices.ai_engine.features.engine import FeatureEngine
 from microservices.ai_engine.features.params import FeatureParams
 from microservices.common import metrics
-from microservices.common.consumer import StreamConsumer
+from microservices.common.consumer import StreamConsumer, consumer_from_settings
 from microservices.common.producer import StreamProducer
 from microservices.common.records import FeatureVector, NormalizedSnapshot
 from microservices.common.settings import Settings
@@ -45,12 +45,9 @@ class FeatureAdapter:
         self.engine = FeatureEngine(feature_params(settings))
         self.producer = producer
         self.latest: dict[str, FeatureVector] = {}
-        self.consumer: StreamConsumer[NormalizedSnapshot] = StreamConsumer(
-            redis, self.streams.normalized, self.handle, consumer=consumer_name,
-            batch_size=settings.consumer_batch_size, block_ms=settings.consumer_block_ms,
-            claim_idle_ms=settings.consumer_claim_idle_ms,
-            max_deliveries=settings.consumer_max_deliveries,
-        )  # fmt: skip
+        self.consumer: StreamConsumer[NormalizedSnapshot] = consumer_from_settings(
+            redis, self.streams.normalized, self.handle, settings, consumer_name
+        )
 
     async def handle(self, batch: list[tuple[str, NormalizedSnapshot]]) -> None:
         for _, snap in batch:
