@@ -123,3 +123,9 @@ def snapshot_summary(snap: NormalizedSnapshot) -> dict[str, Any]:
         "volatility_factor": round(snap.volatility_factor, 3),
         "excluded": snap.excluded,
     }
+
+
+if __name__ == "__main__":
+    from microservices.cli import main
+
+    raise SystemExit(main(["aggregator"]))
