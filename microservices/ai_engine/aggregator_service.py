@@ -126,6 +126,8 @@ def snapshot_summary(snap: NormalizedSnapshot) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    import sys
+
     from microservices.cli import main
 
-    raise SystemExit(main(["aggregator"]))
+    raise SystemExit(main(["aggregator", *sys.argv[1:]]))
