@@ -108,6 +108,9 @@ async def aggregator_main(settings: Settings, stop: asyncio.Event) -> None:
 def run_aggregator(settings: Settings) -> int:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is required for `aggregator` (`run` embeds a Redis)")
+    from microservices.data_collector.service import serve_metrics
+
+    serve_metrics(settings)
     run_until_stopped(lambda stop: aggregator_main(settings, stop))
     return 0
 

@@ -218,6 +218,12 @@ class Settings(BaseSettings):
     health_venue_stale_s: PosFloat = Field(
         30.0, description="a venue silent this long is reported stale in /health"
     )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Prometheus /metrics port for processes without the API (collector); 0 = off",
+    )
     simulator_host: str = Field("127.0.0.1", description="exchange simulator bind address")
     simulator_port: int = Field(
         8765, ge=0, le=65535, description="exchange simulator port (0 = any free port)"

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 import redis.asyncio as aredis
+from prometheus_client import start_http_server
 
 from microservices.common.backoff import Backoff
 from microservices.common.errors import FatalError
@@ -147,6 +148,13 @@ class Collector:
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.rest_poll_interval_s)
 
 
+def serve_metrics(settings: Settings) -> None:
+    """Expose this process's Prometheus metrics on METRICS_PORT (0 = off)."""
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.api_host)
+        logger.info("metrics.listening", extra={"port": settings.metrics_port})
+
+
 def append_csv(path: Path, frame: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, mode="a", header=not path.exists(), index=False)
@@ -165,5 +173,6 @@ async def collector_main(settings: Settings, stop: asyncio.Event, rest: bool = T
 def run_collector(settings: Settings, rest: bool = True) -> int:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is required for `collector` (`run` embeds a Redis)")
+    serve_metrics(settings)
     run_until_stopped(lambda stop: collector_main(settings, stop, rest=rest))
     return 0
