@@ -21,7 +21,7 @@ from microservices.common.clock import now_ms
 from microservices.common.consumer import StreamConsumer, consumer_from_settings
 from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
-from microservices.common.producer import StreamProducer
+from microservices.common.producer import StreamProducer, producing
 from microservices.common.records import NormalizedSnapshot, RawRecord
 from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
@@ -98,9 +98,8 @@ async def aggregator_main(settings: Settings, stop: asyncio.Event) -> None:
     producer = StreamProducer(redis, batch_size=settings.producer_batch_size)
     service = AggregatorService(settings, redis, producer)
     try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(producer.run(stop), name="producer")
-            group.create_task(service.run(stop), name="aggregator")
+        async with producing(producer):
+            await service.run(stop)
     finally:
         await redis.aclose()
 

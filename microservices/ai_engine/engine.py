@@ -23,7 +23,7 @@ from microservices.ai_engine.features.exchange_feature_adapter import FeatureAda
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
-from microservices.common.producer import StreamProducer
+from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
 
@@ -77,8 +77,7 @@ class Engine:
         self.app = create_app(self.context)
 
     async def run(self, stop: asyncio.Event, serve_http: bool = True) -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self.producer.run(stop), name="producer")
+        async with producing(self.producer), asyncio.TaskGroup() as group:
             if self.aggregator is not None:
                 group.create_task(self.aggregator.run(stop), name="aggregator")
             group.create_task(self.features.run(stop), name="features")

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as aredis
@@ -168,3 +168,19 @@ class StreamProducer:
                 "producer.shutdown_undelivered",
                 extra={"buffered": self.pending, "error": repr(exc)},
             )
+
+
+@contextlib.asynccontextmanager
+async def producing(producer: StreamProducer, drain_timeout_s: float = 5.0) -> AsyncIterator[None]:
+    """Run the producer's writer for the block and drain it after the block ends.
+
+    Everything that publishes runs inside the block, so its last records are written before
+    the writer stops (stopping both with one event would race the final publishes).
+    """
+    stop = asyncio.Event()
+    writer = asyncio.create_task(producer.run(stop, drain_timeout_s), name="producer")
+    try:
+        yield
+    finally:
+        stop.set()
+        await writer

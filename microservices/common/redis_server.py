@@ -82,7 +82,10 @@ class LocalRedis:
         ]  # fmt: skip
         if self._appendonly:
             args += ["--appendfsync", "always"]
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Own session: a Ctrl-C meant for us must not kill Redis before we have drained into it.
+        self._proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
 
     def _start_fake(self) -> None:
         from fakeredis import TcpFakeServer

@@ -21,7 +21,7 @@ from prometheus_client import start_http_server
 from microservices.common.backoff import Backoff
 from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
-from microservices.common.producer import StreamProducer
+from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
 from microservices.common.streams import COLLECTOR_HEALTH_TTL_S, collector_key
@@ -81,8 +81,11 @@ class Collector:
             extra={"venues": list(self.exchanges), "connections": len(self.runners),
                    "symbols": self.settings.symbols},
         )  # fmt: skip
-        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
-            group.create_task(self.producer.run(stop), name="producer")
+        async with (
+            aiohttp.ClientSession() as session,
+            producing(self.producer),
+            asyncio.TaskGroup() as group,
+        ):
             for runner in self.runners:
                 group.create_task(runner.run(stop), name=runner.plan.label)
             group.create_task(self._health_loop(stop), name="health")
