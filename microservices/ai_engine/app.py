@@ -8,7 +8,6 @@ configured allow-list (404 otherwise), lookbacks are limited, prices must be pos
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -27,6 +26,7 @@ from microservices.common import metrics
 from microservices.common.clock import iso_utc
 from microservices.common.consumer import consumer_lag
 from microservices.common.errors import SchemaError
+from microservices.common.records import NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
 
@@ -52,6 +52,39 @@ class ExitPlanRequest(BaseModel):
     current_stop: float | None = Field(
         None, gt=0, lt=1e12, description="resting stop; never loosened"
     )
+
+
+class CrossExchangeState(BaseModel):
+    """The newest exchange.normalized entry of a symbol (fields as in the stream)."""
+
+    timestamp: str = Field(description="ISO 8601 time of the snapshot")
+    snapshot: NormalizedSnapshot
+
+
+class FeaturesResponse(BaseModel):
+    symbol: str
+    timestamp: str = Field(description="ISO 8601 time of the latest vector")
+    latest: dict[str, float] = Field(description="every feature of FEATURE_NAMES")
+    history: list[dict[str, float | str]] = Field(description="oldest first; `timestamp` is ISO")
+
+
+class AdapterStats(BaseModel):
+    enabled: bool
+    use_local_mode: bool
+    total_reads: int
+    fail_count: int
+    last_update: str | None
+
+
+class SymbolStats(AdapterStats):
+    enabled: bool = True
+    latched: bool
+
+
+class ExitBrainStatusResponse(BaseModel):
+    adapter_stats: AdapterStats
+    symbols: dict[str, SymbolStats]
+    latest_status: dict[str, str] | None = Field(description="newest exitbrain.status entry")
 
 
 def _check_symbol(ctx: EngineContext, symbol: str) -> str:
@@ -115,7 +148,7 @@ def _add_api_routes(app: FastAPI, ctx: EngineContext) -> None:
     streams = ctx.settings.streams()
 
     @app.get("/api/v1/cross-exchange/{symbol}", summary="Latest normalized cross-venue state")
-    async def cross_exchange(symbol: SymbolPath) -> dict[str, Any]:
+    async def cross_exchange(symbol: SymbolPath) -> CrossExchangeState:
         canonical = _check_symbol(ctx, symbol)
         fields = await _redis_call(_latest_fields(ctx, streams.normalized.name, canonical))
         if fields is None:
@@ -124,28 +157,26 @@ def _add_api_routes(app: FastAPI, ctx: EngineContext) -> None:
             snap = streams.normalized.schema.decode(fields)
         except SchemaError as exc:
             raise HTTPException(502, f"stored entry is invalid: {exc}") from exc
-        body = dataclasses.asdict(snap)
-        body["timestamp"] = iso_utc(snap.ts_ms)
-        return body
+        return CrossExchangeState(timestamp=iso_utc(snap.ts_ms), snapshot=snap)
 
     @app.get("/api/v1/features/{symbol}", summary="Latest feature vector and recent history")
     async def features(
         symbol: SymbolPath,
         lookback: Annotated[int, Query(ge=0, le=MAX_LOOKBACK_S, description="seconds")] = 300,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    ) -> dict[str, Any]:
+    ) -> FeaturesResponse:
         canonical = _check_symbol(ctx, symbol)
         latest = await _redis_call(ctx.loader.latest(canonical))
         if latest is None:
             raise HTTPException(404, f"no features for {canonical} yet")
         history = await _redis_call(ctx.loader.frame(canonical, lookback)) if lookback else None
         rows = [] if history is None else history.tail(limit)
-        return {
-            "symbol": canonical,
-            "timestamp": iso_utc(latest.ts_ms),
-            "latest": latest.values,
-            "history": [] if len(rows) == 0 else _frame_rows(rows),
-        }
+        return FeaturesResponse(
+            symbol=canonical,
+            timestamp=iso_utc(latest.ts_ms),
+            latest=latest.values,
+            history=[] if len(rows) == 0 else _frame_rows(rows),
+        )
 
     @app.post("/api/v1/exit-plan", response_model=ExitPlan, summary="Exit plan for a position")
     async def exit_plan(request: ExitPlanRequest) -> ExitPlan:
@@ -167,16 +198,16 @@ def _add_api_routes(app: FastAPI, ctx: EngineContext) -> None:
         return plan
 
     @app.get("/api/v1/exitbrain/status", summary="ExitBrain adapter state and latest status")
-    async def exitbrain_status() -> dict[str, Any]:
+    async def exitbrain_status() -> ExitBrainStatusResponse:
         rows: Any = await _redis_call(ctx.redis.xrevrange(streams.status.name, "+", "-", count=1))
         latest = None
         if rows:
             latest = streams.status.schema.encode(streams.status.schema.decode(rows[0][1]))
-        return {
-            "adapter_stats": ctx.adapter.stats(),
-            "symbols": ctx.adapter.symbol_stats(),
-            "latest_status": latest,
-        }
+        return ExitBrainStatusResponse(
+            adapter_stats=AdapterStats(**ctx.adapter.stats()),
+            symbols={k: SymbolStats(**v) for k, v in ctx.adapter.symbol_stats().items()},
+            latest_status=latest,
+        )
 
 
 async def _redis_call(awaitable: Any) -> Any:

@@ -83,9 +83,11 @@ async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
         assert health["streams"][settings.streams().raw.name]["length"] == 15
         assert "aggregator" in health["consumer_groups"][settings.streams().raw.name]
 
-        state = (await client.get("/api/v1/cross-exchange/btcusdt")).json()
+        body = (await client.get("/api/v1/cross-exchange/btcusdt")).json()
+        state = body["snapshot"]
         assert state["avg_price"] == 101.0 and state["num_exchanges"] == 3
         assert state["venues"]["coinbase"]["price"] == 102.0
+        assert body["timestamp"].endswith("Z")
 
         missing = await client.get("/api/v1/cross-exchange/DOGEUSDT")
         assert missing.status_code == 404 and "configured symbols" in missing.json()["detail"]
