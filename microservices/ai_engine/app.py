@@ -119,7 +119,8 @@ def create_app(ctx: EngineContext) -> FastAPI:
     )
     app.state.ctx = ctx
     _add_health_routes(app, ctx)
-    _add_api_routes(app, ctx)
+    _add_market_routes(app, ctx)
+    _add_exit_routes(app, ctx)
     return app
 
 
@@ -144,7 +145,7 @@ def _add_health_routes(app: FastAPI, ctx: EngineContext) -> None:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def _add_api_routes(app: FastAPI, ctx: EngineContext) -> None:
+def _add_market_routes(app: FastAPI, ctx: EngineContext) -> None:
     streams = ctx.settings.streams()
 
     @app.get("/api/v1/cross-exchange/{symbol}", summary="Latest normalized cross-venue state")
@@ -177,6 +178,10 @@ def _add_api_routes(app: FastAPI, ctx: EngineContext) -> None:
             latest=latest.values,
             history=[] if len(rows) == 0 else _frame_rows(rows),
         )
+
+
+def _add_exit_routes(app: FastAPI, ctx: EngineContext) -> None:
+    streams = ctx.settings.streams()
 
     @app.post("/api/v1/exit-plan", response_model=ExitPlan, summary="Exit plan for a position")
     async def exit_plan(request: ExitPlanRequest) -> ExitPlan:
