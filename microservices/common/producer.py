@@ -1,12 +1,13 @@
 """Batched, outage-tolerant stream producer.
 
-`publish()` is synchronous and cheap: it encodes the record with its stream's schema and
-appends the XADD arguments to a bounded buffer. A background task (`run`) writes the buffer in
-non-transactional pipelines of up to `batch_size`, flushing when a batch is full or after
-`flush_interval_ms`. When Redis is down the buffer keeps the newest `buffer_size` records
-(the oldest are dropped and counted: for exits, fresh data matters more than old data), the
-writer retries with capped jittered backoff, and delivers what it holds once Redis is back.
-Delivery is at least once: a batch whose write failed midway is written again in full.
+`publish()` is synchronous and cheap: it packs the record with its stream's schema (RESP
+text) and appends it to a bounded buffer. A background task (`run`) writes the buffer in
+batches of up to `batch_size` (one batch-XADD script call per stream, see `batch_xadd`),
+flushing when a batch is full or after `flush_interval_ms`. When Redis is down the buffer
+keeps the newest `buffer_size` records (the oldest are dropped and counted: for exits, fresh
+data matters more than old data), the writer retries with capped jittered backoff, and
+delivers what it holds once Redis is back. Delivery is at least once: a write that failed
+midway is written again in full (one batch per stream is atomic, the next may not be).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import redis.asyncio as aredis
 
 from microservices.common import metrics
 from microservices.common.backoff import Backoff
+from microservices.common.batch_xadd import group_by_stream, write_batches
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.streams import Stream
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
-# One buffered XADD: (stream name, flat command arguments after the key)
-Pending = tuple[str, tuple[Any, ...]]
+# One buffered entry: (stream name, MAXLEN, (RESP argument count, RESP text of its fields))
+Pending = tuple[str, int, tuple[int, str]]
 
 
 class StreamProducer:
@@ -44,6 +46,10 @@ class StreamProducer:
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self._redis = redis
+        # one deadline for reading a write's replies: the client's own socket timeout
+        self._timeout_s: float | None = redis.connection_pool.connection_kwargs.get(
+            "socket_timeout"
+        )
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_ms / 1000
         self._buffer: deque[Pending] = deque()
@@ -62,12 +68,7 @@ class StreamProducer:
 
     def publish(self, stream: Stream[R], record: R) -> None:
         """Queue one record; never blocks and never raises on a Redis outage."""
-        fields = stream.schema.encode(record)
-        args: list[Any] = ["MAXLEN", "~", stream.maxlen, "*"]
-        for key, value in fields.items():
-            args.append(key)
-            args.append(value)
-        self._append((stream.name, tuple(args)))
+        self._append((stream.name, stream.maxlen, stream.schema.pack(record)))
 
     def _append(self, item: Pending) -> None:
         buffer = self._buffer
@@ -101,17 +102,12 @@ class StreamProducer:
 
     async def _write(self, batch: list[Pending]) -> None:
         started = time.perf_counter()
-        pipe = self._redis.pipeline(transaction=False)
-        for name, args in batch:
-            pipe.execute_command("XADD", name, *args)
-        await pipe.execute()
+        batches = group_by_stream(batch)
+        await write_batches(self._redis, batches, self._timeout_s)
         metrics.PUBLISH_BATCH_SECONDS.observe(time.perf_counter() - started)
         self.sent += len(batch)
-        counts: dict[str, int] = {}
-        for name, _ in batch:
-            counts[name] = counts.get(name, 0) + 1
-        for name, n in counts.items():
-            metrics.PUBLISHED.labels(name).inc(n)
+        for stream_batch in batches:
+            metrics.PUBLISHED.labels(stream_batch.name).inc(len(stream_batch.entries))
 
     async def run(self, stop: asyncio.Event, drain_timeout_s: float = 5.0) -> None:
         """Flush until `stop` is set, then try to drain what is left for `drain_timeout_s`."""

@@ -15,6 +15,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from microservices.common.clock import iso_utc, ms_to_seconds_str, parse_iso_ms
 from microservices.common.errors import SchemaError
+from microservices.common.raw_wire import FAST_ENCODERS, FAST_PACKERS, Packed
 from microservices.common.records import (
     ALERT_TYPES,
     ExitAlert,
@@ -29,6 +30,7 @@ from microservices.common.records import (
     Ticker,
     Trade,
 )
+from microservices.common.resp import pack_fields
 from microservices.common.schema_fields import (
     FieldSpec,
     decode_fields,
@@ -51,14 +53,30 @@ VENUE_RE: Final = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 
 
 class Schema(Generic[R]):
-    """Encoder/decoder pair for one stream's records."""
+    """Encoder/decoder pair for one stream's records.
 
-    def __init__(self, encode: Callable[[R], Fields], decode: Callable[[dict[str, str]], R]):
+    `pack` is the producer's path: the same fields as `encode`, as RESP text (see `resp`);
+    a schema may give a faster one than packing the `encode` dict.
+    """
+
+    def __init__(
+        self,
+        encode: Callable[[R], Fields],
+        decode: Callable[[dict[str, str]], R],
+        pack: Callable[[R], Packed] | None = None,
+    ):
         self._encode = encode
         self._decode = decode
+        self._pack = pack
 
     def encode(self, record: R) -> Fields:
         return self._encode(record)
+
+    def pack(self, record: R) -> Packed:
+        """(RESP argument count, RESP text) of the record's fields, for the batch XADD."""
+        if self._pack is not None:
+            return self._pack(record)
+        return pack_fields(self._encode(record))
 
     def decode(self, entry: RawEntry) -> R:
         """Decode raw stream fields (bytes or str) into a record; raises SchemaError."""
@@ -143,6 +161,17 @@ RAW_BODIES: Final[dict[str, tuple[type[RawRecord], tuple[FieldSpec, ...]]]] = {
 
 
 def encode_raw(record: RawRecord) -> Fields:
+    fast = FAST_ENCODERS.get(record.type)
+    return encode_raw_generic(record) if fast is None else fast(record)
+
+
+def pack_raw(record: RawRecord) -> Packed:
+    fast = FAST_PACKERS.get(record.type)
+    return pack_fields(encode_raw_generic(record)) if fast is None else fast(record)
+
+
+def encode_raw_generic(record: RawRecord) -> Fields:
+    """The reference encoding, driven by HEADER and RAW_BODIES (raw_wire must match it)."""
     out: Fields = {"type": record.type}
     for spec in HEADER:
         out[spec.wire] = encode_value(spec, getattr(record, spec.attr))
@@ -178,7 +207,7 @@ def check_raw(record: RawRecord) -> None:
         raise SchemaError(f"ticker bid {record.bid} above ask {record.ask}")
 
 
-RAW: Final[Schema[RawRecord]] = Schema(encode_raw, decode_raw)
+RAW: Final[Schema[RawRecord]] = Schema(encode_raw, decode_raw, pack_raw)
 
 
 # ---------------------------------------------------------------------- exchange.normalized
