@@ -1,0 +1,187 @@
+"""Benchmark 3: simulator -> collector -> Redis -> aggregator -> exchange.normalized, end to end.
+
+Four processes on the one machine: a real redis-server (LocalRedis), the exchange simulator
+(`python -m microservices.exchange_simulator`, synthetic market, `--rate` events/s per symbol
+per venue, `--tick-ms 10`), the collector (`python -m microservices.cli --env-file /dev/null
+collector --no-rest`, every venue pointed at the simulator) and the aggregator
+(`python -m benchmarks.e2e_aggregator`: the product's AggregatorService with latency probes).
+
+Per run: warm up, measure for `--window` seconds, then stop the simulator and the collector
+(its producer drains), wait until the aggregator has read everything, stop it. Reported:
+records/s folded by the aggregator in the window; latency percentiles (event -> state,
+receive -> state, event -> normalized entry); drops = simulator backlog drops + producer
+drops + (entries Redis added - entries the aggregator handled); the largest consumer-group
+lag seen (XINFO GROUPS, sampled every 0.5 s). A rate is "sustained" with zero drops, lag
+below 5,000 entries (MAXLEN is 10,000) and event -> state p99 below 1 s.
+
+    python -m benchmarks.bench_e2e [--rates 1000,5000,20000] [--symbols 50] [--runs 5]
+    python -m benchmarks.bench_e2e --find-max [--runs 1]   # 20k, 30k, 40k, ... until one fails
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+
+from benchmarks.common import machine
+from benchmarks.procs import PY, VENUES, Stack, cpu_seconds, symbols, wait_until
+from microservices.common.streams import build_streams
+
+WARMUP_S = 8.0
+LAG_BOUND = 5_000
+P99_BOUND_MS = 1_000.0
+
+
+def events_per_venue(records_per_s: float, n_symbols: int) -> float:
+    """Simulator --rate for a target total: about one record per event, 4 venues."""
+    return records_per_s / (n_symbols * len(VENUES))
+
+
+def _get(info: dict[Any, Any], key: str) -> Any:
+    return info.get(key, info.get(key.encode()))
+
+
+def redis_state(url: str) -> tuple[int, int, int]:
+    """(entries added to exchange.raw, aggregator lag, aggregator pending)."""
+    raw = build_streams().raw
+    with redis.Redis.from_url(url) as client:
+        info: Any = client.xinfo_stream(raw.name)
+        groups: Any = client.xinfo_groups(raw.name)
+    added = int(_get(info, "entries-added"))
+    group = next((g for g in groups if _get(g, "name") in ("aggregator", b"aggregator")), None)
+    if group is None:
+        return added, added, 0
+    lag = _get(group, "lag")
+    return added, added if lag is None else int(lag), int(_get(group, "pending"))
+
+
+def _producer_counters(log: Path) -> dict[str, Any]:
+    """`sent`/`dropped` from the collector's `collector.stopped` JSON log line."""
+    for line in reversed(log.read_bytes().splitlines()):
+        if b"collector.stopped" in line:
+            return dict(orjson.loads(line))
+    raise RuntimeError(f"no collector.stopped line in {log}")
+
+
+def one_run(target: float, n_symbols: int, window_s: float) -> dict[str, Any]:
+    run_dir = Path(tempfile.mkdtemp(prefix="ce-e2e-"))
+    stack = Stack(run_dir, symbols(n_symbols), events_per_venue(target, n_symbols))
+    try:
+        return _measure(stack, window_s) | {"target": target, "dir": str(run_dir)}
+    finally:
+        stack.stop()
+
+
+def _measure(stack: Stack, window_s: float) -> dict[str, Any]:
+    stack.start_base()
+    start_ms = int((time.time() + WARMUP_S) * 1000)
+    end_ms = start_ms + int(window_s * 1000)
+    out = stack.run_dir / "aggregator.json"
+    cmd = [PY, "-m", "benchmarks.e2e_aggregator", "--out", str(out),
+           "--start", str(start_ms), "--end", str(end_ms)]  # fmt: skip
+    stack.spawn("aggregator", cmd, stack.service_env())
+    stack.start_collector()
+    assert stack.redis is not None
+    url = stack.redis.url
+    wait_until(lambda: time.time() * 1000 >= start_ms, WARMUP_S + 5, "warm-up")
+    stack.check_alive()
+    sim0, cpu0 = stack.sim_stats(), {n: cpu_seconds(stack.pid(n)) for n in stack.procs}
+    max_lag = 0
+    while time.time() * 1000 < end_ms:
+        max_lag = max(max_lag, redis_state(url)[1])
+        time.sleep(0.5)
+    sim1, cpu1 = stack.sim_stats(), {n: cpu_seconds(stack.pid(n)) for n in stack.procs}
+    stack.check_alive()
+    stack.stop("simulator")
+    stack.stop("collector")
+    wait_until(lambda: redis_state(url)[1:] == (0, 0), 120, "aggregator to catch up")
+    added = redis_state(url)[0]
+    stack.stop("aggregator")
+    probe = orjson.loads(out.read_bytes())
+    producer = _producer_counters(stack.run_dir / "collector.log")
+    backlog = sim1["totals"]["frames_dropped_backlog"]
+    frames = sim1["totals"]["data_frames_sent"] - sim0["totals"]["data_frames_sent"]
+    cpu = {n: round(100 * (cpu1[n] - cpu0[n]) / window_s) for n in cpu1}
+    return {
+        "records_per_s": probe["in_window"] / window_s,
+        "frames_per_s": frames / window_s,
+        "drops": backlog + producer["dropped"] + (added - probe["handled"]),
+        "max_lag": max_lag,
+        "cpu_pct": cpu,
+        **{
+            k: probe[k] for k in ("event_to_state_ms", "recv_to_state_ms", "event_to_normalized_ms")
+        },
+    }
+
+
+def sustained(run: dict[str, Any]) -> bool:
+    p99 = run["event_to_state_ms"].get("p99", float("inf"))
+    return run["drops"] == 0 and run["max_lag"] < LAG_BOUND and p99 < P99_BOUND_MS
+
+
+def describe(target: float, runs: list[dict[str, Any]]) -> list[str]:
+    def mmm(values: list[float]) -> str:
+        return f"{min(values):,.0f} / {statistics.median(values):,.0f} / {max(values):,.0f}"
+
+    rows = [f"| {target:,.0f} | records/s | {mmm([r['records_per_s'] for r in runs])} |"]
+    for key in ("event_to_state_ms", "recv_to_state_ms", "event_to_normalized_ms"):
+        for q in ("p50", "p99"):
+            values = [r[key][q] for r in runs if r[key]]
+            rows.append(f"| {target:,.0f} | {key.removesuffix('_ms')} {q} ms | {mmm(values)} |")
+    rows.append(f"| {target:,.0f} | drops | {mmm([r['drops'] for r in runs])} |")
+    rows.append(f"| {target:,.0f} | max lag (entries) | {mmm([r['max_lag'] for r in runs])} |")
+    for name in runs[0]["cpu_pct"]:
+        cpu = [r["cpu_pct"][name] for r in runs]
+        rows.append(f"| {target:,.0f} | CPU % {name} | {mmm(cpu)} |")
+    ok = sum(sustained(r) for r in runs)
+    rows.append(f"| {target:,.0f} | sustained runs | {ok} of {len(runs)} |")
+    return rows
+
+
+def run(rates: list[float], n_symbols: int, runs: int, window_s: float) -> list[str]:
+    rows = ["| target records/s | metric | min / median / max |", "|---|---|---|"]
+    for target in rates:
+        results = [one_run(target, n_symbols, window_s) for _ in range(runs)]
+        rows += describe(target, results)
+        print("\n".join(rows[-1:]), flush=True)
+    return rows
+
+
+def find_max(n_symbols: int, runs: int, window_s: float, step: float) -> list[str]:
+    rows = ["| target records/s | metric | min / median / max |", "|---|---|---|"]
+    target = 20_000.0
+    while True:
+        results = [one_run(target, n_symbols, window_s) for _ in range(runs)]
+        rows += describe(target, results)
+        print(f"{target:,.0f}: sustained {[sustained(r) for r in results]}", flush=True)
+        if not all(sustained(r) for r in results):
+            return rows
+        target += step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rates", default="1000,5000,20000")
+    parser.add_argument("--symbols", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--window", type=float, default=20.0, help="measured seconds per run")
+    parser.add_argument("--find-max", action="store_true")
+    parser.add_argument("--step", type=float, default=10_000)
+    ns = parser.parse_args()
+    print(f"machine: {machine()}")
+    if ns.find_max:
+        rows = find_max(ns.symbols, ns.runs, ns.window, ns.step)
+    else:
+        rows = run([float(r) for r in ns.rates.split(",")], ns.symbols, ns.runs, ns.window)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
