@@ -15,6 +15,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from microservices.common.clock import iso_utc, ms_to_seconds_str, parse_iso_ms
 from microservices.common.errors import SchemaError
+from microservices.common.raw_decode import FALLBACK_ERRORS, decode_fast
 from microservices.common.raw_wire import FAST_ENCODERS, FAST_PACKERS, Packed
 from microservices.common.records import (
     ALERT_TYPES,
@@ -64,10 +65,13 @@ class Schema(Generic[R]):
         encode: Callable[[R], Fields],
         decode: Callable[[dict[str, str]], R],
         pack: Callable[[R], Packed] | None = None,
+        decode_fast: Callable[[RawEntry], R | None] | None = None,
     ):
         self._encode = encode
         self._decode = decode
         self._pack = pack
+        # returns the record only when `decode` would return the same one, else None/raises
+        self._decode_fast = decode_fast
 
     def encode(self, record: R) -> Fields:
         return self._encode(record)
@@ -80,6 +84,13 @@ class Schema(Generic[R]):
 
     def decode(self, entry: RawEntry) -> R:
         """Decode raw stream fields (bytes or str) into a record; raises SchemaError."""
+        if self._decode_fast is not None:
+            try:
+                record = self._decode_fast(entry)
+            except FALLBACK_ERRORS:
+                record = None  # the reference decoder below decides (and names the error)
+            if record is not None:
+                return record
         try:
             return self._decode(normalize_entry(entry))
         except SchemaError:
@@ -207,7 +218,7 @@ def check_raw(record: RawRecord) -> None:
         raise SchemaError(f"ticker bid {record.bid} above ask {record.ask}")
 
 
-RAW: Final[Schema[RawRecord]] = Schema(encode_raw, decode_raw, pack_raw)
+RAW: Final[Schema[RawRecord]] = Schema(encode_raw, decode_raw, pack_raw, decode_fast)
 
 
 # ---------------------------------------------------------------------- exchange.normalized

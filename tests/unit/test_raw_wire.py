@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microservices.common import schemas
+from microservices.common import schema_fields, schemas
+from microservices.common.raw_decode import decode_fast
 from microservices.common.raw_wire import seconds
 from microservices.common.records import Kline, Ticker
 from microservices.common.resp import command, pack_fields
@@ -81,3 +82,65 @@ def test_command_counts_bytes_of_non_ascii_arguments() -> None:
     reader.feed(raw)
     assert reader.gets() == [b"EVALSHA", "é".encode(), b"4", b"venue_symbol", "BTC-€".encode(),
                              b"x", b"1"]  # fmt: skip
+
+
+# ------------------------------------------------------------------ fast decoding
+
+
+def reference(entry: dict[bytes, bytes]) -> Any:
+    """What the spec-driven decoder gives: a record or the SchemaError text."""
+    try:
+        return schemas.decode_raw(schema_fields.normalize_entry(entry))
+    except (schemas.SchemaError, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        return f"error: {type(exc).__name__}"
+
+
+def decoded(entry: dict[bytes, bytes]) -> Any:
+    try:
+        return schemas.RAW.decode(entry)
+    except schemas.SchemaError:
+        return "error"
+
+
+def same(entry: dict[bytes, bytes]) -> None:
+    want, got = reference(entry), decoded(entry)
+    if isinstance(want, str):
+        assert got == "error"
+    else:
+        assert got == want
+
+
+def as_entry(record: Any) -> dict[bytes, bytes]:
+    return {k.encode(): v.encode() for k, v in schemas.encode_raw(record).items()}
+
+
+HOT = [r for r in f.raw_samples() if r.type in ("trade", "ticker", "kline")]
+ODD = [b"", b"NaN", b"inf", b"-1", b"0", b"1e400", b"\xff\xfe", b"BTC\n", b"buy", b"true",
+       b"1700000000.1234", b"17000.5", b" 5 ", b"\xd9\xa3", b"Binance", b"a_b", b"perp", b"x"]  # fmt: skip
+
+
+@pytest.mark.parametrize("record", HOT, ids=lambda r: f"{r.type}-{r.exchange}")
+def test_fast_decode_is_used_for_valid_entries(record: Any) -> None:
+    entry = as_entry(record)
+    assert decode_fast(entry) == record
+    same(entry)
+
+
+@given(
+    index=st.integers(0, len(HOT) - 1),
+    changes=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(ODD)), max_size=3),
+    drop=st.booleans(),
+    extra=st.booleans(),
+)
+def test_fast_decode_agrees_with_the_reference_on_mutated_entries(
+    index: int, changes: list[tuple[int, bytes]], drop: bool, extra: bool
+) -> None:
+    entry = as_entry(HOT[index])
+    keys = list(entry)
+    for position, value in changes:
+        entry[keys[position % len(keys)]] = value
+    if drop:
+        entry.pop(keys[len(changes) % len(keys)])
+    if extra:
+        entry[b"unexpected"] = b"\xff"
+    same(entry)

@@ -1,0 +1,139 @@
+"""Fast decoding of the hot `exchange.raw` entries (trade, ticker, kline) as Redis returns them
+(`dict[bytes, bytes]`), for the aggregator's read path.
+
+`decode_fast(entry)` returns a record only when it is sure the reference decoder
+(`schemas.decode_raw`) would return the same record; for anything else (another type, str
+keys, an extra or missing field, a value it does not recognise) it returns None or raises,
+and the caller falls back to the reference decoder, which gives the canonical SchemaError.
+Header fields are validated once per distinct (exchange, market, symbol, venue_symbol) and
+cached. Imports only records and schema_fields.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from microservices.common.records import Kline, Market, RawRecord, Side, Ticker, Trade
+from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS
+
+Head = tuple[str, Market, str, str]  # exchange, market, symbol, venue_symbol
+HEAD_CACHE_MAX: Final = 4096
+_MARKETS: Final[dict[bytes, Market]] = {b"spot": "spot", b"perp": "perp"}
+_SIDES: Final[dict[bytes, Side]] = {b"buy": "buy", b"sell": "sell"}
+_CLOSED: Final = {b"true": True, b"false": False, b"1": True, b"0": False}
+_heads: dict[tuple[bytes, bytes, bytes, bytes], Head] = {}
+
+
+def _is_symbol(text: bytes) -> bool:
+    return 2 <= len(text) <= 30 and text.isalnum() and text.isascii() and text.upper() == text
+
+
+def _is_venue(text: bytes) -> bool:
+    rest = text[1:].replace(b"_", b"")
+    return (
+        2 <= len(text) <= 31
+        and text.isascii()
+        and text[:1].isalpha()
+        and text.islower()
+        and (rest == b"" or (rest.isalnum() and rest.lower() == rest))
+    )
+
+
+def head(e: Mapping[bytes, bytes]) -> Head | None:
+    key = (e[b"exchange"], e[b"market"], e[b"symbol"], e[b"venue_symbol"])
+    found = _heads.get(key)
+    if found is not None:
+        return found
+    exchange, market, symbol, vsym = key
+    if not (_is_venue(exchange) and market in _MARKETS and _is_symbol(symbol) and vsym):
+        return None
+    if len(_heads) >= HEAD_CACHE_MAX:
+        _heads.clear()
+    found = _heads[key] = (exchange.decode(), _MARKETS[market], symbol.decode(), vsym.decode())
+    return found
+
+
+def ms(text: bytes) -> int:
+    """Like schema_fields.parse_ms for well-formed ASCII; ValueError otherwise."""
+    seconds, _, frac = text.partition(b".")
+    if not (seconds.isdigit() and (not frac or frac.isdigit())):
+        raise ValueError(text)
+    ts_ms = int(seconds) * 1000 + int((frac + b"000")[:3])
+    if not MIN_TS_MS <= ts_ms <= MAX_TS_MS:
+        raise ValueError(text)
+    return ts_ms
+
+
+def price(text: bytes) -> float:
+    value = float(text)
+    if not (0.0 < value < math.inf):
+        raise ValueError(text)
+    return value
+
+
+def qty(text: bytes) -> float:
+    value = float(text)
+    if not (0.0 <= value < math.inf):
+        raise ValueError(text)
+    return value
+
+
+def _trade(e: Mapping[bytes, bytes], h: Head) -> Trade | None:
+    trade_id = e[b"trade_id"]
+    if len(e) != 11 or not trade_id:
+        return None
+    return Trade(
+        exchange=h[0], market=h[1], symbol=h[2], venue_symbol=h[3],
+        ts_ms=ms(e[b"timestamp"]), recv_ms=ms(e[b"received_at"]), price=price(e[b"price"]),
+        size=qty(e[b"size"]), side=_SIDES[e[b"side"]], trade_id=trade_id.decode(),
+    )  # fmt: skip
+
+
+def _ticker(e: Mapping[bytes, bytes], h: Head) -> Ticker | None:
+    last_text = e.get(b"last")
+    if len(e) != (11 if last_text is None else 12):
+        return None
+    bid, ask = price(e[b"bid"]), price(e[b"ask"])
+    if bid > ask:
+        return None
+    return Ticker(
+        exchange=h[0], market=h[1], symbol=h[2], venue_symbol=h[3],
+        ts_ms=ms(e[b"timestamp"]), recv_ms=ms(e[b"received_at"]), bid=bid,
+        bid_size=qty(e[b"bid_size"]), ask=ask, ask_size=qty(e[b"ask_size"]),
+        last=None if not last_text else price(last_text),
+    )  # fmt: skip
+
+
+def _kline(e: Mapping[bytes, bytes], h: Head) -> Kline | None:
+    interval = e[b"interval"]
+    if len(e) != 15 or not interval:
+        return None
+    o, hi, lo, c = price(e[b"open"]), price(e[b"high"]), price(e[b"low"]), price(e[b"close"])
+    if not (lo <= o <= hi and lo <= c <= hi):
+        return None
+    return Kline(
+        exchange=h[0], market=h[1], symbol=h[2], venue_symbol=h[3],
+        ts_ms=ms(e[b"timestamp"]), recv_ms=ms(e[b"received_at"]),
+        open_time_ms=ms(e[b"open_time"]), interval=interval.decode(), open=o, high=hi, low=lo,
+        close=c, volume=qty(e[b"volume"]), closed=_CLOSED[e[b"closed"].lower()],
+    )  # fmt: skip
+
+
+DECODERS: Final[dict[bytes, Callable[[Mapping[bytes, bytes], Head], RawRecord | None]]] = {
+    b"trade": _trade,
+    b"ticker": _ticker,
+    b"kline": _kline,
+}
+# What a fast decoder may raise on input it does not handle (the caller then falls back).
+FALLBACK_ERRORS: Final = (KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError)
+
+
+def decode_fast(entry: Mapping[Any, Any]) -> RawRecord | None:
+    """The record, or None (or a FALLBACK_ERRORS exception) when the reference must decide."""
+    decoder = DECODERS.get(entry.get(b"type", b""))
+    if decoder is None:
+        return None
+    h = head(entry)
+    return None if h is None else decoder(entry, h)
