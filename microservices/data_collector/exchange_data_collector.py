@@ -12,9 +12,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import pandas as pd
 import redis.asyncio as aredis
 
 from microservices.common.clock import now_ms
@@ -25,6 +24,9 @@ from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.streams import Stream
 from microservices.data_collector.exchanges.base import Exchange, RestRequest
 from microservices.data_collector.rest_client import RestClient
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where frames are built: the live collector never needs it
 
 logger = logging.getLogger(__name__)
 Kind = Literal["ohlc", "funding", "open_interest"]
@@ -65,6 +67,8 @@ def _row(record: RawRecord) -> dict[str, Any]:
 
 def records_to_frame(kind: Kind, records: Iterable[RawRecord]) -> pd.DataFrame:
     """Records -> the unified DataFrame of `kind`: sorted, de-duplicated, UTC timestamps."""
+    import pandas as pd  # ~60 MB of RSS (with numpy and pyarrow): only history sync pays it
+
     frame = pd.DataFrame([_row(r) for r in records], columns=FRAME_COLUMNS[kind])
     if frame.empty:
         return frame
