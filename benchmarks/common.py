@@ -30,10 +30,9 @@ class Result:
         return statistics.median(self.runs)
 
     def row(self) -> str:
-        return (
-            f"| {self.name} | {min(self.runs):,.0f} | {self.median:,.0f} | {max(self.runs):,.0f} "
-            f"| {self.unit} | {self.note} |"
-        )
+        digits = 1 if max(abs(r) for r in self.runs) < 100 else 0
+        low, mid, high = (f"{v:,.{digits}f}" for v in (min(self.runs), self.median, max(self.runs)))
+        return f"| {self.name} | {low} | {mid} | {high} | {self.unit} | {self.note} |"
 
 
 def repeat(fn: Callable[[], float], runs: int = 5) -> list[float]:
