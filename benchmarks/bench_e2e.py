@@ -37,6 +37,7 @@ from microservices.common.streams import build_streams
 WARMUP_S = 8.0
 LAG_BOUND = 5_000
 P99_BOUND_MS = 1_000.0
+LATENCIES = ("event_to_state_ms", "recv_to_state_ms", "redis_to_state_ms", "event_to_normalized_ms")
 
 
 def events_per_venue(records_per_s: float, n_symbols: int) -> float:
@@ -70,9 +71,13 @@ def _producer_counters(log: Path) -> dict[str, Any]:
     raise RuntimeError(f"no collector.stopped line in {log}")
 
 
+# --tick-ms and --env (settings of the services, e.g. PRODUCER_FLUSH_INTERVAL_MS=1)
+OPTIONS: dict[str, Any] = {"tick_ms": 10, "env": {}}
+
+
 def one_run(target: float, n_symbols: int, window_s: float) -> dict[str, Any]:
     run_dir = Path(tempfile.mkdtemp(prefix="ce-e2e-"))
-    stack = Stack(run_dir, symbols(n_symbols), events_per_venue(target, n_symbols))
+    stack = Stack(run_dir, symbols(n_symbols), events_per_venue(target, n_symbols), **OPTIONS)
     try:
         return _measure(stack, window_s) | {"target": target, "dir": str(run_dir)}
     finally:
@@ -115,9 +120,7 @@ def _measure(stack: Stack, window_s: float) -> dict[str, Any]:
         "drops": backlog + producer["dropped"] + (added - probe["handled"]),
         "max_lag": max_lag,
         "cpu_pct": cpu,
-        **{
-            k: probe[k] for k in ("event_to_state_ms", "recv_to_state_ms", "event_to_normalized_ms")
-        },
+        **{k: probe[k] for k in LATENCIES},
     }
 
 
@@ -131,7 +134,7 @@ def describe(target: float, runs: list[dict[str, Any]]) -> list[str]:
         return f"{min(values):,.0f} / {statistics.median(values):,.0f} / {max(values):,.0f}"
 
     rows = [f"| {target:,.0f} | records/s | {mmm([r['records_per_s'] for r in runs])} |"]
-    for key in ("event_to_state_ms", "recv_to_state_ms", "event_to_normalized_ms"):
+    for key in LATENCIES:
         for q in ("p50", "p99"):
             values = [r[key][q] for r in runs if r[key]]
             rows.append(f"| {target:,.0f} | {key.removesuffix('_ms')} {q} ms | {mmm(values)} |")
@@ -174,8 +177,12 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=20.0, help="measured seconds per run")
     parser.add_argument("--find-max", action="store_true")
     parser.add_argument("--step", type=float, default=10_000)
+    parser.add_argument("--tick-ms", type=int, default=10, help="simulator market step")
+    parser.add_argument("--env", action="append", default=[], metavar="SETTING=VALUE")
     ns = parser.parse_args()
-    print(f"machine: {machine()}")
+    OPTIONS["tick_ms"] = ns.tick_ms
+    OPTIONS["env"] = dict(item.split("=", 1) for item in ns.env)
+    print(f"machine: {machine()}; simulator tick {ns.tick_ms} ms; settings {OPTIONS['env']}")
     if ns.find_max:
         rows = find_max(ns.symbols, ns.runs, ns.window, ns.step)
     else:

@@ -5,6 +5,8 @@ For every record folded in the measuring window [start, end] (epoch ms, wall clo
 - event -> state: now_ms() after `CrossExchangeState.update` minus the record's `ts_ms`
   (the simulator's event time);
 - receive -> state: the same minus `recv_ms` (when the collector received the frame);
+- Redis -> state: the same minus the entry id's time (when Redis added the entry), which
+  splits receive -> state into the collector's share and the aggregator's;
 - event -> normalized: when the next `exchange.normalized` entry of its symbol was written to
   Redis (after the producer's write returned) minus `ts_ms`.
 On SIGTERM it stops like the real service and writes percentiles and counts to `--out`.
@@ -37,6 +39,7 @@ class Probe:
         self.start_ms, self.end_ms = start_ms, end_ms
         self.event = array("q")
         self.recv = array("q")
+        self.redis = array("q")
         self.normalized = array("q")
         self.handled = 0
         self.in_window = 0
@@ -50,9 +53,11 @@ class Probe:
             return
         self.in_window += len(batch)
         event, recv, pending = self.event.append, self.recv.append, self.pending
-        for _, record in batch:
+        added = self.redis.append
+        for entry_id, record in batch:
             event(now - record.ts_ms)
             recv(now - record.recv_ms)
+            added(now - int(entry_id.partition("-")[0]))
             group = pending.get(record.symbol)
             if group is None:
                 group = pending[record.symbol] = []
@@ -73,6 +78,7 @@ class Probe:
             "in_window": self.in_window,
             "event_to_state_ms": percentiles(self.event),
             "recv_to_state_ms": percentiles(self.recv),
+            "redis_to_state_ms": percentiles(self.redis),
             "event_to_normalized_ms": percentiles(self.normalized),
         }
 

@@ -52,6 +52,7 @@ class Stack:
     symbols: list[str]
     rate: float  # simulator events/s per symbol per venue
     tick_ms: int = 10
+    env: dict[str, str] = field(default_factory=dict)  # extra settings for the services
     redis: LocalRedis | None = None
     sim_port: int = 0
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -78,6 +79,7 @@ class Stack:
             "VENUES": ",".join(VENUES),
             "LOG_FORMAT": "json",
             "REST_HISTORY_DIR": "",
+            **self.env,
             **extra,
         }
         base = f"127.0.0.1:{self.sim_port}"
