@@ -6,12 +6,19 @@ unique trade id (so duplicate detection does not short-cut the work). 50,000 fra
 are prepared up front (not timed); the timed loop is only `parser.parse(frame, recv_ms)`.
 
     python -m benchmarks.bench_parse [--frames 50000] [--runs 5]
+
+The last row times `cross-exchange normalize` as a whole process (interpreter start, imports,
+reading a capture file, parsing, encoding and writing every record as a JSON line) on the
+Binance USD-M mix written as a cryptofeed-style capture: frames / wall-clock seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -145,6 +152,19 @@ def measure(venue: str, frames: list[str]) -> tuple[float, int]:
     return len(frames) / (time.perf_counter() - started), records
 
 
+def normalize_process(frames: list[str]) -> float:
+    """frames/s of `python -m microservices.cli normalize` over a capture of `frames`."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl") as capture:
+        for frame in frames:
+            capture.write(orjson.dumps({"ts": 1.7e9, "dir": "recv", "frame": frame}) + b"\n")
+        capture.flush()
+        cmd = [sys.executable, "-m", "microservices.cli", "--env-file", "/dev/null",
+               "normalize", "--venue", "binance_futures", capture.name]  # fmt: skip
+        started = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return len(frames) / (time.perf_counter() - started)
+
+
 def run(count: int, runs: int) -> list[Result]:
     results = []
     mix: list[tuple[str, list[str]]] = []
@@ -170,6 +190,10 @@ def run(count: int, runs: int) -> list[Result]:
                 "target >= 400k",
             )
         )
+        per_run = repeat(lambda: normalize_process(mixed), runs)
+        note = f"{len(mixed):,} frames incl. process start; target within 2x of the mix"
+        results.append(Result("`cross-exchange normalize` process, same mix", "frames/s",
+                              per_run, note))  # fmt: skip
     return results
 
 
