@@ -31,7 +31,15 @@ import orjson
 import redis
 
 from benchmarks.common import machine
-from benchmarks.procs import PY, VENUES, Stack, cpu_seconds, symbols, wait_until
+from benchmarks.procs import (
+    PY,
+    VENUES,
+    Stack,
+    cpu_seconds,
+    exit_on_sigterm,
+    symbols,
+    wait_until,
+)
 from microservices.common.streams import build_streams
 
 WARMUP_S = 8.0
@@ -49,8 +57,9 @@ def _get(info: dict[Any, Any], key: str) -> Any:
     return info.get(key, info.get(key.encode()))
 
 
-def redis_state(url: str) -> tuple[int, int, int]:
-    """(entries added to exchange.raw, aggregator lag, aggregator pending)."""
+def redis_state(url: str) -> tuple[int, int, bool]:
+    """(entries added to exchange.raw, aggregator lag, caught up: everything delivered and
+    acknowledged). Lag counts entries Redis trimmed unread (XINFO reports nil then)."""
     raw = build_streams().raw
     with redis.Redis.from_url(url) as client:
         info: Any = client.xinfo_stream(raw.name)
@@ -58,9 +67,11 @@ def redis_state(url: str) -> tuple[int, int, int]:
     added = int(_get(info, "entries-added"))
     group = next((g for g in groups if _get(g, "name") in ("aggregator", b"aggregator")), None)
     if group is None:
-        return added, added, 0
+        return added, added, False
     lag = _get(group, "lag")
-    return added, added if lag is None else int(lag), int(_get(group, "pending"))
+    last_id, delivered = _get(info, "last-generated-id"), _get(group, "last-delivered-id")
+    caught_up = delivered == last_id and int(_get(group, "pending")) == 0
+    return added, added if lag is None else int(lag), caught_up
 
 
 def _producer_counters(log: Path) -> dict[str, Any]:
@@ -106,7 +117,7 @@ def _measure(stack: Stack, window_s: float) -> dict[str, Any]:
     stack.check_alive()
     stack.stop("simulator")
     stack.stop("collector")
-    wait_until(lambda: redis_state(url)[1:] == (0, 0), 120, "aggregator to catch up")
+    wait_until(lambda: redis_state(url)[2], 180, "aggregator to catch up")
     added = redis_state(url)[0]
     stack.stop("aggregator")
     probe = orjson.loads(out.read_bytes())
@@ -152,8 +163,9 @@ def run(rates: list[float], n_symbols: int, runs: int, window_s: float) -> list[
     rows = ["| target records/s | metric | min / median / max |", "|---|---|---|"]
     for target in rates:
         results = [one_run(target, n_symbols, window_s) for _ in range(runs)]
-        rows += describe(target, results)
-        print("\n".join(rows[-1:]), flush=True)
+        block = describe(target, results)
+        rows += block
+        print("\n".join(block), flush=True)
     return rows
 
 
@@ -180,6 +192,7 @@ def main() -> None:
     parser.add_argument("--tick-ms", type=int, default=10, help="simulator market step")
     parser.add_argument("--env", action="append", default=[], metavar="SETTING=VALUE")
     ns = parser.parse_args()
+    exit_on_sigterm()
     OPTIONS["tick_ms"] = ns.tick_ms
     OPTIONS["env"] = dict(item.split("=", 1) for item in ns.env)
     print(f"machine: {machine()}; simulator tick {ns.tick_ms} ms; settings {OPTIONS['env']}")

@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks.bench_e2e import events_per_venue
 from benchmarks.common import machine
-from benchmarks.procs import PY, Stack, free_port, rss_mb, symbols
+from benchmarks.procs import PY, Stack, exit_on_sigterm, free_port, rss_mb, symbols
 
 WARMUP_S = 15.0
 SERVICES = ("collector", "engine")
@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--runs", type=int, default=5)
     ns = parser.parse_args()
+    exit_on_sigterm()
     print(f"machine: {machine()}")
     runs = []
     for _ in range(ns.runs):

@@ -29,6 +29,11 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 VENUES = ("binance", "binance_futures", "bybit", "coinbase")
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM raises SystemExit, so `finally: stack.stop()` ends the services it started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def symbols(count: int) -> list[str]:
     return [f"{base}USDT" for base in BASES[:count]]
 

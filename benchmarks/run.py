@@ -15,6 +15,7 @@ from typing import Any
 
 from benchmarks import bench_e2e, bench_memory, bench_parse, bench_publish
 from benchmarks.common import Result, machine, table
+from benchmarks.procs import exit_on_sigterm
 
 ALL = ("parse", "publish", "e2e", "memory")
 
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one short run per benchmark")
     parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {ALL}")
     ns = parser.parse_args()
+    exit_on_sigterm()
     print(f"machine: {machine()}", flush=True)
     results: list[Result] = []
     for name in ns.only.split(","):
