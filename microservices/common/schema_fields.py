@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from microservices.common.clock import ms_to_seconds_str
+from microservices.common.clock import ms_to_seconds_str, parse_iso_ms
 from microservices.common.errors import SchemaError
 
 _SYMBOL_RE: Final = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -109,6 +109,18 @@ def parse_ms(name: str, text: str) -> int:
     if not seconds.isdigit() or (frac and not frac.isdigit()):
         raise SchemaError(f"field {name!r}: not a unix time in seconds: {text[:40]!r}")
     ts_ms = int(seconds) * 1000 + int((frac + "000")[:3])
+    if not MIN_TS_MS <= ts_ms <= MAX_TS_MS:
+        raise SchemaError(f"field {name!r}: time out of range: {text[:40]!r}")
+    return ts_ms
+
+
+def parse_iso(name: str, text: str) -> int:
+    """'2023-12-21T03:15:42Z' -> epoch ms; range-checked like `parse_ms`, so every accepted
+    time is one `iso_utc` writes back in the same form."""
+    try:
+        ts_ms = parse_iso_ms(text)
+    except (ValueError, OverflowError):
+        raise SchemaError(f"field {name!r}: not an ISO 8601 time: {text[:40]!r}") from None
     if not MIN_TS_MS <= ts_ms <= MAX_TS_MS:
         raise SchemaError(f"field {name!r}: time out of range: {text[:40]!r}")
     return ts_ms

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Generic, TypeVar
 
-from microservices.common.clock import iso_utc, ms_to_seconds_str, parse_iso_ms
+from microservices.common.clock import iso_utc, ms_to_seconds_str
 from microservices.common.errors import SchemaError
 from microservices.common.raw_decode import FALLBACK_ERRORS, decode_fast
 from microservices.common.raw_wire import FAST_ENCODERS, FAST_PACKERS, Packed
@@ -41,6 +41,7 @@ from microservices.common.schema_fields import (
     parse_bool,
     parse_float,
     parse_int,
+    parse_iso,
     parse_ms,
     require,
 )
@@ -391,7 +392,7 @@ def decode_status(entry: dict[str, str]) -> ExitStatus:
     floats = {name: parse_float(name, require(entry, name), "float") for name in STATUS_FLOATS}
     return ExitStatus(
         symbol=require(entry, "symbol"),
-        ts_ms=parse_iso_ms(require(entry, "timestamp")),
+        ts_ms=parse_iso("timestamp", require(entry, "timestamp")),
         cross_exchange_active=parse_bool(
             "cross_exchange_active", require(entry, "cross_exchange_active")
         ),
@@ -425,7 +426,7 @@ def decode_alert(entry: dict[str, str]) -> ExitAlert:
         raise SchemaError(f"field 'type': unknown alert type {kind!r}")
     return ExitAlert(
         symbol=require(entry, "symbol"),
-        ts_ms=parse_iso_ms(require(entry, "timestamp")),
+        ts_ms=parse_iso("timestamp", require(entry, "timestamp")),
         type=kind,
         reason=require(entry, "reason", allow_empty=True),
         fail_count=parse_int("fail_count", require(entry, "fail_count")),

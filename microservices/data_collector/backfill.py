@@ -20,7 +20,7 @@ from microservices.common.settings import Settings
 from microservices.data_collector.exchange_data_collector import ExchangeDataCollector, Kind
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.registry import build_exchange
-from microservices.data_collector.rest_client import RestClient
+from microservices.data_collector.rest_client import RestClient, rest_timeout
 
 
 async def backfill(
@@ -31,7 +31,7 @@ async def backfill(
         raise FatalError(f"{venue} has no instrument for {symbol}")
     end = now_ms()
     start = end - int(days * 86_400_000)
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=rest_timeout(settings)) as session:
         client = RestClient(session, timeout_s=settings.rest_timeout_s)
         collector = ExchangeDataCollector({venue: exchange}, client)
         with tqdm(total=end - start + 1, unit="ms", unit_scale=True, desc=f"{venue} {kind}") as bar:

@@ -90,6 +90,7 @@ class ExchangeDataCollector:
         self.client = client
         self.redis = redis
         self.cursor_key = cursor_key
+        self.published = 0  # records poll_current handed to the producer (all time)
 
     # ------------------------------------------------------------------ history
 
@@ -209,6 +210,7 @@ class ExchangeDataCollector:
                 for record in records:
                     producer.publish(raw, record)
                 published += len(records)
+        self.published += published
         return published
 
     async def run_polling(

@@ -5,6 +5,8 @@ Rules that keep an IP from ever being banned:
   pause until the next minute when Binance's `X-MBX-USED-WEIGHT-1M` says we are close to it;
 - after a 429/418 (or a 403 "too frequent" block) nothing is sent to that venue until the
   `Retry-After` window has passed: callers wait, they do not retry inside it;
+- one request in flight per venue: concurrent callers (polling, history sync) queue, so no
+  request is already on its way when a 429 opens a window (the venue counts those too);
 - 5xx, timeouts and connection errors are retried with capped jittered backoff;
 - a circuit breaker per endpoint opens after N consecutive failures and lets one probe through
   after `reset_s` (half-open).
@@ -32,6 +34,11 @@ logger = logging.getLogger(__name__)
 BUDGET_SHARE = 0.5  # use at most half of a venue's published weight limit
 DEFAULT_RETRY_AFTER_S = {429: 60.0, 418: 120.0, 403: 300.0}
 USER_AGENT = "cross-exchange-intelligence/0.1 (+public market data)"
+
+
+def rest_timeout(settings: Any) -> aiohttp.ClientTimeout:
+    """The session-wide default timeout (every request also passes its own)."""
+    return aiohttp.ClientTimeout(total=settings.rest_timeout_s)
 
 
 class RateLimited(TransientError):
@@ -84,6 +91,7 @@ class RestClient:
         self._sleep = sleep
         self._budgets: dict[str, VenueBudget] = {}
         self._circuits: dict[tuple[str, str], Circuit] = {}
+        self._in_flight: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -106,9 +114,11 @@ class RestClient:
         now = self._clock()
         if circuit.open_until > now:
             raise CircuitOpen(f"{exchange.name}{request.path}: circuit open")
-        await self._wait_for_budget(exchange, request.weight)
+        lock = self._in_flight.setdefault(exchange.name, asyncio.Lock())
         try:
-            payload = await self._send(exchange, request)
+            async with lock:  # bounded: _send has a timeout
+                await self._wait_for_budget(exchange, request.weight)
+                payload = await self._send(exchange, request)
         except (TransientError, BadMessage):
             self._fail(exchange.name, request.path, circuit)
             raise

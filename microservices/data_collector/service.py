@@ -28,7 +28,7 @@ from microservices.common.streams import COLLECTOR_HEALTH_TTL_S, collector_key
 from microservices.data_collector.exchange_data_collector import KINDS, ExchangeDataCollector
 from microservices.data_collector.exchanges.base import Exchange
 from microservices.data_collector.registry import build_exchanges
-from microservices.data_collector.rest_client import RestClient
+from microservices.data_collector.rest_client import RestClient, rest_timeout
 from microservices.data_collector.venue_status import VenueStatus
 from microservices.data_collector.ws_bridge import BridgeParams, WsConnectionRunner
 
@@ -74,6 +74,7 @@ class Collector:
         ]  # fmt: skip
         for runner in self.runners:
             self.status.register(runner.plan.label, runner.exchange.name)
+        self.rest_collector: ExchangeDataCollector | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info(
@@ -82,7 +83,7 @@ class Collector:
                    "symbols": self.settings.symbols},
         )  # fmt: skip
         async with (
-            aiohttp.ClientSession() as session,
+            aiohttp.ClientSession(timeout=rest_timeout(self.settings)) as session,
             producing(self.producer),
             asyncio.TaskGroup() as group,
         ):
@@ -96,7 +97,7 @@ class Collector:
                     circuit_failures=self.settings.rest_circuit_failures,
                     circuit_reset_s=self.settings.rest_circuit_reset_s,
                 )
-                rest = ExchangeDataCollector(
+                rest = self.rest_collector = ExchangeDataCollector(
                     self.exchanges, client, self.redis,
                     collector_key(self.settings.stream_prefix, "cursor"),
                 )  # fmt: skip
@@ -109,8 +110,16 @@ class Collector:
                     group.create_task(self._history_loop(rest, stop), name="rest-history")
         logger.info("collector.stopped", extra=self.counters())
 
+    def produced(self) -> int:
+        """Records handed to the producer so far: every record the WS parsers emitted plus
+        the REST poller's. produced == sent + dropped + buffered (+ re-sent, see producer)."""
+        parsed = sum(sum(runner.parser.stats.emitted.values()) for runner in self.runners)
+        polled = 0 if self.rest_collector is None else self.rest_collector.published
+        return parsed + polled
+
     def counters(self) -> dict[str, Any]:
         return {
+            "produced": self.produced(),
             "sent": self.producer.sent,
             "dropped": self.producer.dropped,
             "buffered": self.producer.pending,

@@ -60,14 +60,15 @@ class VenueStatus:
         conn.rejected = dict(rejected)
 
     def summary(self, now: int | None = None) -> dict[str, dict[str, Any]]:
-        """venue -> {state, connections, connected, last_message_age_s, reconnects, ...}."""
+        """venue -> {state, connections, connected, last_message_age_s, reconnects, records,
+        rejected (all but "ignored"), rejected_by_reason (every reason, "ignored" included)}."""
         now = now_ms() if now is None else now
         venues: dict[str, dict[str, Any]] = {}
         for conn in self._conns.values():
             item = venues.setdefault(
                 conn.venue,
                 {"connections": 0, "connected": 0, "last_message_ms": 0, "reconnects": 0,
-                 "records": 0, "rejected": 0, "last_cause": ""},
+                 "records": 0, "rejected": 0, "rejected_by_reason": {}, "last_cause": ""},
             )  # fmt: skip
             item["connections"] += 1
             item["connected"] += conn.state == "connected"
@@ -75,6 +76,9 @@ class VenueStatus:
             item["reconnects"] += conn.reconnects
             item["records"] += conn.records
             item["rejected"] += sum(v for k, v in conn.rejected.items() if k != "ignored")
+            reasons = item["rejected_by_reason"]
+            for reason, count in conn.rejected.items():
+                reasons[reason] = reasons.get(reason, 0) + count
             item["last_cause"] = conn.last_cause or item["last_cause"]
         for venue, item in venues.items():
             last = item["last_message_ms"]

@@ -91,6 +91,7 @@ class FaultConfig:
     retry_after_s: int = 2  # Retry-After of a 429
     ban_after_violations: int = 2  # requests inside a Retry-After window before a 418 (Binance)
     ban_s: int = 120  # Retry-After of a 418 ban
+    ban_burst: int = 0  # ban at once (418 for ban_s) this many times; venues with bans only
     server_error_burst: int = 0  # answer this many requests with 503 (armed at start/update)
     server_error_every: int = 0  # re-arm the 5xx burst after this many accepted requests
 
@@ -104,6 +105,7 @@ class FaultConfig:
             self.retry_after_s,
             self.ban_s,
             self.ban_after_violations,
+            self.ban_burst,
         )
         if any(c < 0 for c in counts) or self.latency_ms < 0:
             raise ValueError("fault counts, seconds and latency must be >= 0")
@@ -242,6 +244,7 @@ def _fault_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--retry-after", type=int, default=f.retry_after_s)
     g.add_argument("--ban-after", type=int, default=f.ban_after_violations)
     g.add_argument("--ban-seconds", type=int, default=f.ban_s)
+    g.add_argument("--ban-burst", type=int, default=f.ban_burst)
     g.add_argument("--server-error-burst", type=int, default=f.server_error_burst)
     g.add_argument("--server-error-every", type=int, default=f.server_error_every)
 
@@ -281,6 +284,7 @@ def _faults_from_args(ns: argparse.Namespace) -> FaultConfig:
         retry_after_s=ns.retry_after,
         ban_after_violations=ns.ban_after,
         ban_s=ns.ban_seconds,
+        ban_burst=ns.ban_burst,
         server_error_burst=ns.server_error_burst,
         server_error_every=ns.server_error_every,
     )

@@ -2,7 +2,9 @@
 
 Binance semantics: a 429 opens a Retry-After window; every request inside it is a violation,
 and after `ban_after_violations` of them the venue answers 418 (an IP ban) for `ban_s`.
-Venues without bans keep answering 429. Pure: the caller passes the clock readings.
+Venues without bans keep answering 429. `ban_burst` bans at once (a ban another client on
+the same IP earned, from this client's point of view). Pure: the caller passes the clock
+readings.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ class VenueLimiter:
         self._ban_until = 0.0
         self._violations = 0
         self._burst_left = 0
+        self._bans_left = 0
         self._errors_left = 0
         self._accepted = 0
 
     def arm(self, cfg: FaultConfig) -> None:
         """Start the configured bursts (at start-up and whenever the faults change)."""
         self._burst_left = cfg.rate_limit_burst
+        self._bans_left = cfg.ban_burst if self.bans else 0
         self._errors_left = cfg.server_error_burst
         self._accepted = 0
 
@@ -52,6 +56,10 @@ class VenueLimiter:
         if now_s < self._window_until:
             return self._inside_window(cfg, now_s)
         self._violations = 0
+        if self._bans_left > 0:  # an injected ban: this request is its first, not a violation
+            self._bans_left -= 1
+            self._ban_until = now_s + cfg.ban_s
+            return self._verdict(418, float(cfg.ban_s), violation=False)
         if self._burst_left > 0:
             self._burst_left -= 1
             return self._open_window(float(cfg.retry_after_s), now_s)

@@ -40,7 +40,13 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _ARMING = frozenset(
-    {"rate_limit_burst", "rate_limit_every", "server_error_burst", "server_error_every"}
+    {
+        "rate_limit_burst",
+        "rate_limit_every",
+        "server_error_burst",
+        "server_error_every",
+        "ban_burst",
+    }
 )
 
 
@@ -75,6 +81,13 @@ def apply_faults(ctx: SimContext, venue: str | None, changes: Mapping[str, Any])
             ctx.limiters[name].arm(ctx.faults.for_venue(name))
     logger.info("simulator.faults_changed venues=%s changes=%s", venues, dict(changes))
     return venues
+
+
+def reset_faults(ctx: SimContext) -> None:
+    """Every venue healthy again, pending 429/418/5xx bursts included."""
+    ctx.faults.reset()
+    for name, limiter in ctx.limiters.items():
+        limiter.arm(ctx.faults.for_venue(name))
 
 
 # ------------------------------------------------------------------------------ middleware
@@ -160,7 +173,7 @@ async def _post_faults(request: web.Request) -> web.Response:
         if not isinstance(body, dict):
             raise ValueError("body must be a JSON object")
         if body.pop("reset", False):
-            ctx.faults.reset()
+            reset_faults(ctx)
         venue = body.pop("venue", None)
         if body:
             apply_faults(ctx, venue, body)
@@ -233,7 +246,7 @@ class SimulatorHandle:
         apply_faults(self.ctx, venue, changes)
 
     def reset_faults(self) -> None:
-        self.ctx.faults.reset()
+        reset_faults(self.ctx)
 
 
 @contextlib.asynccontextmanager

@@ -77,3 +77,18 @@ def test_rate_limit_rearm_every_n_accepted() -> None:
         statuses.append(verdict.status)
         now += 5
     assert statuses == [429, 200, 200, 429, 200, 200]
+
+
+def test_injected_ban_then_service_after_it() -> None:
+    cfg = FaultConfig(ban_burst=1, ban_s=30)
+    limiter = VenueLimiter(None, bans=True)
+    limiter.arm(cfg)
+    first = limiter.check(cfg, 1, now_s=0.0, wall_ms=WALL)
+    assert (first.status, first.retry_after_s, first.violation) == (418, 30, False)
+    inside = limiter.check(cfg, 1, now_s=29.0, wall_ms=WALL)
+    assert (inside.status, inside.violation) == (418, True)
+    after = limiter.check(cfg, 1, now_s=30.0, wall_ms=WALL)
+    assert (after.status, after.violation) == (200, False)
+    quiet = VenueLimiter(None, bans=False)  # venues without bans ignore the fault
+    quiet.arm(cfg)
+    assert quiet.check(cfg, 1, now_s=0.0, wall_ms=WALL).status == 200

@@ -1,0 +1,219 @@
+"""kill -9 of the aggregator process under load, then a restart with the same consumer name.
+
+The test publishes raw records at a steady rate (~600/s: tickers and trades of three venues
+for two symbols, funding and open interest of the perps) while `cross-exchange aggregator`
+consumes them in small batches. It SIGKILLs the aggregator mid-stream, keeps publishing,
+restarts it, publishes more, and re-publishes copies of 150 earlier entries, the newest 20
+among them (what a producer re-send after a lost reply looks like). Then: the group has delivered and acknowledged every entry
+(entries-read == XLEN, pending 0, lag 0), and the last normalized entry of each symbol
+equals, field for field, the snapshot of an in-process aggregator that folded every
+distinct raw entry exactly once, evaluated at the same instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from typing import Any
+
+import pytest
+import redis.asyncio as aredis
+
+from microservices.ai_engine.aggregator_service import aggregator_params
+from microservices.ai_engine.cross_exchange_aggregator import CrossExchangeState
+from microservices.common.clock import now_ms
+from microservices.common.producer import StreamProducer
+from microservices.common.records import Funding, OpenInterest, Ticker, Trade
+from microservices.common.redis_server import LocalRedis
+from microservices.common.schemas import NORMALIZED
+from microservices.common.settings import Settings, load_settings
+from microservices.common.streams import Streams
+from tests.reliability.helpers import (
+    Services,
+    eventually,
+    group_info,
+    measure,
+    service_env,
+    stream_fields,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+VENUES = {"binance": "spot", "binance_futures": "perp", "bybit": "perp"}
+START = {"BTCUSDT": 65_000.0, "ETHUSDT": 3_200.0}
+SETTINGS = {
+    "symbols": SYMBOLS,
+    "venues": tuple(VENUES),
+    "maxlen_raw": 1_000_000,
+    "consumer_batch_size": 40,
+    "consumer_block_ms": 200,
+    "aggregator_volume_window_s": 2.0,
+}
+
+
+class Market:
+    """Random-walk quotes and trades; every record unique (ids, times, values)."""
+
+    def __init__(self) -> None:
+        self.rng = random.Random(42)
+        self.mid = dict(START)
+        self.trade_id = 0
+        self.last_ts = 0
+        self.ticks = 0
+
+    def tick(self) -> list[Any]:
+        self.ticks += 1
+        ts = max(now_ms(), self.last_ts + 1)
+        self.last_ts = ts
+        out: list[Any] = []
+        for symbol in SYMBOLS:
+            self.mid[symbol] *= 1 + self.rng.gauss(0, 2e-5)
+            for venue, market in VENUES.items():
+                mid = round(self.mid[symbol] * (1 + self.rng.uniform(-5e-5, 5e-5)), 2)
+                head = {
+                    "exchange": venue,
+                    "market": market,
+                    "symbol": symbol,
+                    "venue_symbol": symbol,
+                    "ts_ms": ts,
+                    "recv_ms": ts,
+                }
+                self.trade_id += 1
+                out.append(
+                    Ticker(**head, bid=mid - 0.01, bid_size=1.0, ask=mid + 0.01, ask_size=1.5)
+                )
+                out.append(
+                    Trade(
+                        **head,
+                        price=mid,
+                        size=round(self.rng.uniform(0.01, 2), 3),
+                        side="buy",
+                        trade_id=str(self.trade_id),
+                    )
+                )
+                if market == "perp" and self.ticks % 25 == 0:
+                    rate = round(self.rng.uniform(-3e-4, 3e-4), 6)
+                    out.append(Funding(**head, funding_rate=rate, funding_interval_h=8.0))
+                    out.append(OpenInterest(**head, open_interest=1_000.0 + self.ticks))
+        return out
+
+
+async def publish_for(
+    producer: StreamProducer, streams: Streams, market: Market, seconds: float
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for record in market.tick():
+            producer.publish(streams.raw, record)
+        await producer.flush()
+        await asyncio.sleep(0.02)
+
+
+async def test_aggregator_sigkill_loses_no_entry_and_duplicates_change_nothing(
+    redis_server: LocalRedis, real_redis: aredis.Redis, stream_prefix: str, services: Services
+) -> None:
+    settings: Settings = load_settings(
+        env_file=None, redis_url=redis_server.url, stream_prefix=stream_prefix, **SETTINGS
+    )
+    streams = settings.streams()
+    env = service_env(redis_server.url, stream_prefix, **SETTINGS)
+    producer, market = StreamProducer(real_redis), Market()
+    aggregator = services.start("aggregator", env)
+
+    async def consuming() -> bool:
+        with contextlib.suppress(AssertionError, aredis.ResponseError):
+            return (await group_info(real_redis, streams.raw.name, "aggregator"))[
+                "entries-read"
+            ] > 0
+        return False
+
+    await publish_for(producer, streams, market, 0.5)
+    await eventually(consuming, 30, "the aggregator to consume")
+    await publish_for(producer, streams, market, 1.5)
+    pending_at_kill = 0
+    for attempt in range(3):  # kill while a batch is read but not yet acknowledged
+        for _ in range(300):  # a burst of 3,600 records: the aggregator is busy reading
+            for record in market.tick():
+                producer.publish(streams.raw, record)
+        await producer.flush()
+        await asyncio.sleep(0.05)
+        aggregator.kill()
+        pending_at_kill = (await real_redis.xpending(streams.raw.name, "aggregator"))["pending"]
+        if pending_at_kill or attempt == 2:
+            break
+        aggregator = services.start("aggregator", env, name=f"aggregator-{attempt}")
+        await publish_for(producer, streams, market, 1.0)
+    assert pending_at_kill > 0, "three kills all landed between two batches"
+    await publish_for(producer, streams, market, 1.0)  # published while no aggregator runs
+    restarted_at = time.monotonic()
+    aggregator = services.start("aggregator", env, name="aggregator-restarted")
+    await eventually(lambda: caught_up(real_redis, streams), 30, "the restart to catch up")
+    recovery_s = time.monotonic() - restarted_at
+    await publish_for(producer, streams, market, 2.5)  # longer than the 2 s volume window
+    # copies of old entries and of the newest ones (whose trades are in the volume window)
+    await republish_copies(real_redis, streams.raw.name, 150)
+    group = await eventually(lambda: caught_up(real_redis, streams), 30, "the final catch-up")
+    settled_ms = now_ms()
+    finals = await eventually(
+        lambda: last_normalized(real_redis, streams, settled_ms),
+        10,
+        "a normalized entry per symbol after the catch-up",
+    )
+    assert await aggregator.terminate() == 0
+    rows = await stream_fields(real_redis, streams.raw.name)
+    assert group["entries-read"] == len(rows) and group["last-delivered-id"] == rows[-1][0]
+    consumers = await real_redis.xinfo_consumers(streams.raw.name, "aggregator")
+    assert [c["pending"] for c in consumers] == [0]  # one consumer name, nothing left pending
+
+    distinct = list({tuple(sorted(f.items())): f for _, f in rows}.values())
+    assert len(rows) - len(distinct) == 150
+    reference = CrossExchangeState(aggregator_params(settings))
+    for fields in distinct:
+        reference.update(streams.raw.schema.decode(fields))
+    for symbol, entry in finals.items():
+        at = round(float(entry["timestamp"]) * 1000)
+        expected = reference.snapshot(symbol, at)
+        assert expected is not None
+        wire = NORMALIZED.encode(expected)
+        diff = {
+            k: (entry.get(k), wire.get(k))
+            for k in entry.keys() | wire.keys()
+            if entry.get(k) != wire.get(k)
+        }
+        assert diff == {}, (symbol, diff)
+        assert expected.num_exchanges == 3 and expected.funding_delta is not None
+    measure(
+        "Aggregator kill -9",
+        f"SIGKILL under ~600 records/s with {pending_at_kill} entries read "
+        "but unacknowledged, + 150 duplicate entries",
+        "0 entries (every entry acknowledged; normalized output equal to a single pass)",
+        recovery_s,
+        "test_aggregator_kill",
+        entries=len(rows),
+    )
+
+
+async def caught_up(redis: aredis.Redis, streams: Streams) -> dict[str, Any] | None:
+    info = await group_info(redis, streams.raw.name, "aggregator")
+    return info if info["pending"] == 0 and info["lag"] == 0 else None
+
+
+async def republish_copies(redis: aredis.Redis, stream: str, count: int) -> None:
+    """XADD exact copies of `count` earlier entries (old and recent), like a re-sent batch."""
+    rows = await stream_fields(redis, stream)
+    picks = random.Random(7).sample(rows[: len(rows) - 20], count - 20) + rows[-20:]
+    for _, fields in picks:
+        await redis.xadd(stream, fields)  # type: ignore[arg-type]
+
+
+async def last_normalized(
+    redis: aredis.Redis, streams: Streams, after_ms: int
+) -> dict[str, dict[str, str]] | None:
+    newest: dict[str, dict[str, str]] = {}
+    for entry_id, fields in reversed(await stream_fields(redis, streams.normalized.name)):
+        if int(entry_id.split("-")[0]) <= after_ms:
+            break
+        newest.setdefault(fields["symbol"], fields)
+    return newest if set(newest) == set(SYMBOLS) else None
