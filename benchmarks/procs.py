@@ -44,6 +44,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes of the machine spent busy (every core, from /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLK_TCK
+
+
 def rss_mb(pid: int) -> float:
     pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
     return pages * PAGE / 2**20
@@ -106,6 +113,14 @@ class Stack:
 
     def pid(self, name: str) -> int:
         return self.procs[name].pid
+
+    def pids(self) -> dict[str, int]:
+        """Every process of the stack, redis-server included."""
+        out = {name: proc.pid for name, proc in self.procs.items()}
+        server = getattr(self.redis, "_proc", None)  # LocalRedis keeps its Popen private
+        if server is not None:
+            out["redis-server"] = server.pid
+        return out
 
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
