@@ -211,9 +211,13 @@ async def republish_copies(redis: aredis.Redis, stream: str, count: int) -> None
 async def last_normalized(
     redis: aredis.Redis, streams: Streams, after_ms: int
 ) -> dict[str, dict[str, str]] | None:
+    """The newest normalized entry of each symbol computed after `after_ms` (its `timestamp`,
+    the aggregator's clock when it polled, not the XADD time: a snapshot computed before the
+    last batch was folded can be written after it)."""
     newest: dict[str, dict[str, str]] = {}
     for entry_id, fields in reversed(await stream_fields(redis, streams.normalized.name)):
         if int(entry_id.split("-")[0]) <= after_ms:
             break
-        newest.setdefault(fields["symbol"], fields)
+        if round(float(fields["timestamp"]) * 1000) > after_ms:
+            newest.setdefault(fields["symbol"], fields)
     return newest if set(newest) == set(SYMBOLS) else None
