@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
 from backend.domains.exits.exit_brain_v3.models import ExitPlan, Position
 from backend.domains.exits.exit_brain_v3.planner import build_exit_plan
+from microservices.ai_engine.body_limit import BodySizeLimit
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
 from microservices.common import metrics
@@ -118,6 +119,7 @@ def create_app(ctx: EngineContext) -> FastAPI:
         description="Cross-venue market state, ML features and ExitBrain v3 exit plans.",
     )
     app.state.ctx = ctx
+    app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.api_max_body_bytes)
     _add_health_routes(app, ctx)
     _add_market_routes(app, ctx)
     _add_exit_routes(app, ctx)

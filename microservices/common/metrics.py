@@ -80,3 +80,8 @@ EXITBRAIN_LOCAL_MODE: Final = Gauge(
 EXITBRAIN_ALERTS: Final = Counter(
     "ce_exitbrain_alerts_total", "ExitBrain alerts published", ["type"]
 )
+
+# --- HTTP API
+API_REQUESTS_REFUSED: Final = Counter(
+    "ce_api_requests_refused_total", "HTTP requests refused before reaching a route", ["reason"]
+)

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     api_port: int = Field(
         8001, ge=1, le=65535, description="HTTP port of /health, /metrics and /api/v1"
     )
+    api_max_body_bytes: int = Field(
+        16_384, ge=1_024, le=1_048_576, description="larger HTTP request bodies get 413"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR"
     )

@@ -136,6 +136,31 @@ async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
         } <= set(schema["paths"])
 
 
+async def test_request_bodies_are_bounded(engine: tuple[Settings, str]) -> None:
+    settings, base = engine
+    limit = settings.api_max_body_bytes
+    position = b'{"symbol": "BTCUSDT", "side": "long", "entry_price": 100.0}'
+    padded = position[:-1] + b', "pad": "' + b"x" * limit + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked transfer
+        for start in range(0, len(padded), 4096):
+            yield padded[start : start + 4096]
+
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        declared = await client.post("/api/v1/exit-plan", content=padded, headers=headers)
+        assert declared.status_code == 413
+        assert declared.text == f"request body larger than {limit} bytes"
+        streamed = await client.post("/api/v1/exit-plan", content=chunks(), headers=headers)
+        assert streamed.status_code == 413
+        assert streamed.json() == {"detail": f"request body larger than {limit} bytes"}
+        small = await client.post("/api/v1/exit-plan", content=position, headers=headers)
+        assert small.status_code == 200
+        assert small.json()["symbol"] == "BTCUSDT"
+        exposition = (await client.get("/metrics")).text
+        assert 'ce_api_requests_refused_total{reason="body_too_large"} 2.0' in exposition
+
+
 async def _ok_json(client: httpx.AsyncClient, path: str) -> Any:
     response = await client.get(path)
     return response.json() if response.status_code == 200 else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -336,3 +337,23 @@ async def test_alerts_kept_while_down_are_bounded(
     kept = await alerts(redis)
     assert len(kept) == 100
     assert (kept[0].symbol, kept[-1].symbol) == ("S005USDT", "S104USDT")
+
+
+async def test_concurrent_refreshes_publish_each_alert_once(
+    adapter: CrossExchangeAdapter, redis: aredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ExitBrain loop and API requests refresh concurrently; their alert flushes
+    interleave at every XADD and must neither repeat an alert nor pop one twice."""
+    xadd = redis.xadd
+
+    async def yielding_xadd(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0)  # let the other refresh run while this write is in flight
+        return await xadd(*args, **kwargs)
+
+    monkeypatch.setattr(redis, "xadd", yielding_xadd)
+    symbols = [f"S{i}USDT" for i in range(6)]
+    await asyncio.gather(*(adapter.refresh(symbol) for symbol in symbols))
+    published = await alerts(redis)
+    assert sorted(a.symbol for a in published) == symbols
+    assert {a.type for a in published} == {"FALLBACK_TO_LOCAL"}
+    assert len(await statuses(redis)) == 6

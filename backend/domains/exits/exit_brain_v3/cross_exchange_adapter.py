@@ -8,6 +8,7 @@ never raise out of it: reads become fail-safe outcomes, publish failures are log
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -78,6 +79,7 @@ class CrossExchangeAdapter:
         self._failsafes: dict[str, FailSafe] = {}
         self._publish_failing = False
         self._pending_alerts: deque[ExitAlert] = deque()
+        self._flush_lock = asyncio.Lock()  # the loop and API requests publish concurrently
         self.alerts_dropped = 0  # alerts lost because Redis stayed down too long
 
     def _failsafe(self, symbol: str) -> FailSafe:
@@ -226,10 +228,20 @@ class CrossExchangeAdapter:
         await self._flush_alerts()
 
     async def _flush_alerts(self) -> None:
-        while self._pending_alerts:
-            if not await self._xadd(self._streams.alerts, self._pending_alerts[0]):
-                return
-            self._pending_alerts.popleft()
+        """Publish queued alerts oldest first; one flusher at a time, so none goes out twice."""
+        async with self._flush_lock:
+            while self._pending_alerts:
+                alert = self._pending_alerts.popleft()
+                if not await self._xadd(self._streams.alerts, alert):
+                    self._requeue(alert)
+                    return
+
+    def _requeue(self, alert: ExitAlert) -> None:
+        """Put an unsent alert back at the head, unless newer alerts filled the queue."""
+        if len(self._pending_alerts) >= MAX_PENDING_ALERTS:
+            self.alerts_dropped += 1
+        else:
+            self._pending_alerts.appendleft(alert)
 
     async def _xadd(self, stream: Stream[Any], record: Any) -> bool:
         """XADD with `MAXLEN ~`; False (logged once per outage) when Redis is unreachable."""
