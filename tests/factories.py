@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from microservices.common.derived_schemas import FEATURE_NAMES
 from microservices.common.records import (
     ExitAlert,
     ExitStatus,
@@ -17,7 +18,6 @@ from microservices.common.records import (
     Trade,
     VenueQuote,
 )
-from microservices.common.schemas import FEATURE_NAMES
 
 T0 = 1_700_000_000_123
 

@@ -17,8 +17,8 @@ from typing import Any, Final
 from microservices.common.clock import ms_to_seconds_str, parse_iso_ms
 from microservices.common.errors import SchemaError
 
-_SYMBOL_RE: Final = re.compile(r"^[A-Z0-9]{2,30}$")
-_VENUE_RE: Final = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+SYMBOL_RE: Final = re.compile(r"^[A-Z0-9]{2,30}$")
+VENUE_RE: Final = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 # Epoch-ms bounds that any real exchange timestamp falls within (2009-01-01 .. 2100-01-01).
 MIN_TS_MS: Final = 1_230_768_000_000
 MAX_TS_MS: Final = 4_102_444_800_000
@@ -153,9 +153,9 @@ def _parse_one(spec: FieldSpec, text: str) -> Any:
                 f"field {spec.wire!r}: market must be spot or perp, got {text[:20]!r}"
             )
         return text
-    if kind == "symbol" and not _SYMBOL_RE.match(text):
+    if kind == "symbol" and not SYMBOL_RE.match(text):
         raise SchemaError(f"field {spec.wire!r}: not a canonical symbol: {text[:40]!r}")
-    if kind == "venue" and not _VENUE_RE.match(text):
+    if kind == "venue" and not VENUE_RE.match(text):
         raise SchemaError(f"field {spec.wire!r}: not a venue id: {text[:40]!r}")
     return text
 

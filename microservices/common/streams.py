@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-from microservices.common import schemas
+from microservices.common import derived_schemas, schemas
 from microservices.common.schemas import Schema
 
 R = TypeVar("R")
@@ -44,11 +44,11 @@ class Stream(Generic[R]):
 
 RAW_SPEC: Final = StreamSpec("exchange.raw", 10_000, schemas.RAW, group="aggregator")
 NORMALIZED_SPEC: Final = StreamSpec(
-    "exchange.normalized", 10_000, schemas.NORMALIZED, group="feature_adapter"
+    "exchange.normalized", 10_000, derived_schemas.NORMALIZED, group="feature_adapter"
 )
-FEATURES_SPEC: Final = StreamSpec("exchange.features", 10_000, schemas.FEATURES)
-STATUS_SPEC: Final = StreamSpec("exitbrain.status", 1_000, schemas.STATUS)
-ALERTS_SPEC: Final = StreamSpec("exitbrain.alerts", 500, schemas.ALERTS)
+FEATURES_SPEC: Final = StreamSpec("exchange.features", 10_000, derived_schemas.FEATURES)
+STATUS_SPEC: Final = StreamSpec("exitbrain.status", 1_000, derived_schemas.STATUS)
+ALERTS_SPEC: Final = StreamSpec("exitbrain.alerts", 500, derived_schemas.ALERTS)
 DEAD_LETTER_MAXLEN: Final = 1_000
 
 

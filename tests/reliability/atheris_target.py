@@ -24,14 +24,20 @@ import orjson
 # install's own finder bypasses atheris's import hook, which instruments the bytecode).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 with atheris.instrument_imports(include=["microservices"]):
-    from microservices.common import schemas
+    from microservices.common import derived_schemas, schemas
     from microservices.common.errors import BadMessage, SchemaError
     from microservices.data_collector.exchanges import EXCHANGES
 
 RECV_MS = 1_700_000_000_999
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 VENUES = sorted(EXCHANGES)
-DECODERS = (schemas.RAW, schemas.NORMALIZED, schemas.FEATURES, schemas.STATUS, schemas.ALERTS)
+DECODERS = (
+    schemas.RAW,
+    derived_schemas.NORMALIZED,
+    derived_schemas.FEATURES,
+    derived_schemas.STATUS,
+    derived_schemas.ALERTS,
+)
 REST_METHODS = ("parse_klines", "parse_funding_history", "parse_open_interest_history",
                 "parse_current_funding", "parse_current_open_interest")  # fmt: skip
 TARGETS = len(VENUES) * 2 + len(DECODERS)

@@ -24,10 +24,10 @@ import redis.asyncio as aredis
 from microservices.ai_engine.aggregator_service import aggregator_params
 from microservices.ai_engine.cross_exchange_aggregator import CrossExchangeState
 from microservices.common.clock import now_ms
+from microservices.common.derived_schemas import NORMALIZED
 from microservices.common.producer import StreamProducer
 from microservices.common.records import Funding, OpenInterest, Ticker, Trade
 from microservices.common.redis_server import LocalRedis
-from microservices.common.schemas import NORMALIZED
 from microservices.common.settings import Settings, load_settings
 from microservices.common.streams import Streams
 from tests.reliability.helpers import (

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from microservices.common import schemas
+from microservices.common import derived_schemas, schemas
 from microservices.data_collector.exchanges import EXCHANGES
 from tests import factories as f
 from tests.fixture_paths import capture_frames, local_fixture
@@ -29,7 +29,13 @@ pytestmark = pytest.mark.slow
 TARGET = Path(__file__).with_name("atheris_target.py")
 RUNS = int(os.environ.get("ATHERIS_RUNS", "200000"))
 VENUES = sorted(EXCHANGES)
-DECODERS = (schemas.RAW, schemas.NORMALIZED, schemas.FEATURES, schemas.STATUS, schemas.ALERTS)
+DECODERS = (
+    schemas.RAW,
+    derived_schemas.NORMALIZED,
+    derived_schemas.FEATURES,
+    derived_schemas.STATUS,
+    derived_schemas.ALERTS,
+)
 SAMPLES = ([f.trade()], [f.snapshot()], [f.features()], [f.status()], [f.alert()])
 
 

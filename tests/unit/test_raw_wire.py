@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from microservices.common import schema_fields, schemas
+from microservices.common.clock import ms_to_seconds_str
 from microservices.common.raw_decode import decode_fast
 from microservices.common.raw_wire import seconds
 from microservices.common.records import Kline, Ticker
@@ -72,7 +73,7 @@ def test_klines_match(o: float, closed: bool, interval: str, open_time: int) -> 
 
 @given(ts=times)
 def test_seconds_matches_the_schema_time_format(ts: int) -> None:
-    assert seconds(ts) == schemas.ms_to_seconds_str(ts)
+    assert seconds(ts) == ms_to_seconds_str(ts)
 
 
 def test_command_counts_bytes_of_non_ascii_arguments() -> None:

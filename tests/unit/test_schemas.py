@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microservices.common import schemas
+from microservices.common import derived_schemas, schemas
 from microservices.common.errors import SchemaError
 from microservices.common.streams import build_streams
 from tests import factories as f
@@ -101,8 +101,8 @@ def test_non_utf8_bytes_rejected_cleanly() -> None:
 
 def test_normalized_round_trip_and_fields() -> None:
     snap = f.snapshot()
-    encoded = schemas.NORMALIZED.encode(snap)
-    assert schemas.NORMALIZED.decode(as_redis(encoded)) == snap
+    encoded = derived_schemas.NORMALIZED.encode(snap)
+    assert derived_schemas.NORMALIZED.decode(as_redis(encoded)) == snap
     assert encoded["binance_price"] == "99.0"
     assert encoded["bybit_funding_8h"] == "0.0003"
     assert encoded["num_exchanges"] == "3"
@@ -114,28 +114,28 @@ def test_normalized_round_trip_and_fields() -> None:
 def test_normalized_without_nbbo_round_trips() -> None:
     snap = f.snapshot(best_bid=None, best_bid_exchange=None, best_ask=None,
                       best_ask_exchange=None, excluded={})  # fmt: skip
-    assert schemas.NORMALIZED.decode(schemas.NORMALIZED.encode(snap)) == snap
+    assert derived_schemas.NORMALIZED.decode(derived_schemas.NORMALIZED.encode(snap)) == snap
 
 
 def test_normalized_rejects_missing_venue_price() -> None:
-    encoded = schemas.NORMALIZED.encode(f.snapshot())
+    encoded = derived_schemas.NORMALIZED.encode(f.snapshot())
     del encoded["bybit_price"]
     with pytest.raises(SchemaError, match="bybit_price"):
-        schemas.NORMALIZED.decode(encoded)
+        derived_schemas.NORMALIZED.decode(encoded)
 
 
 def test_features_round_trip_requires_every_feature() -> None:
     vector = f.features()
-    encoded = schemas.FEATURES.encode(vector)
-    assert schemas.FEATURES.decode(encoded) == vector
-    assert len(schemas.FEATURE_NAMES) == 27
+    encoded = derived_schemas.FEATURES.encode(vector)
+    assert derived_schemas.FEATURES.decode(encoded) == vector
+    assert len(derived_schemas.FEATURE_NAMES) == 27
     del encoded["lead_lag_coefficient"]
     with pytest.raises(SchemaError, match="lead_lag_coefficient"):
-        schemas.FEATURES.decode(encoded)
+        derived_schemas.FEATURES.decode(encoded)
 
 
 def test_status_has_exactly_the_seed_fields_plus_symbol() -> None:
-    encoded = schemas.STATUS.encode(f.status())
+    encoded = derived_schemas.STATUS.encode(f.status())
     seed_fields = {
         "timestamp", "cross_exchange_active", "data_age_seconds", "volatility_factor",
         "exchange_divergence", "funding_delta", "atr_multiplier", "tp_multiplier",
@@ -145,18 +145,18 @@ def test_status_has_exactly_the_seed_fields_plus_symbol() -> None:
     assert encoded["timestamp"] == "2023-12-21T03:15:42Z"
     assert encoded["cross_exchange_active"] == "true"
     assert encoded["atr_multiplier"] == "2.08"
-    assert schemas.STATUS.decode(as_redis(encoded)) == f.status()
+    assert derived_schemas.STATUS.decode(as_redis(encoded)) == f.status()
 
 
 def test_alert_round_trip_and_type_check() -> None:
-    encoded = schemas.ALERTS.encode(f.alert())
+    encoded = derived_schemas.ALERTS.encode(f.alert())
     assert encoded == {
         "timestamp": "2023-12-21T03:20:15Z", "symbol": "BTCUSDT", "type": "FALLBACK_TO_LOCAL",
         "reason": "Data stale (67.3s)", "fail_count": "1",
     }  # fmt: skip
-    assert schemas.ALERTS.decode(encoded) == f.alert()
+    assert derived_schemas.ALERTS.decode(encoded) == f.alert()
     with pytest.raises(SchemaError, match="unknown alert type"):
-        schemas.ALERTS.decode(encoded | {"type": "PANIC"})
+        derived_schemas.ALERTS.decode(encoded | {"type": "PANIC"})
 
 
 def test_stream_registry_names_and_maxlens() -> None:
@@ -186,10 +186,10 @@ def test_trade_round_trip_property(price: float, size: float, ts: int) -> None:
 def test_decoders_only_raise_schema_error(entry: dict[str, str]) -> None:
     for schema in (
         schemas.RAW,
-        schemas.NORMALIZED,
-        schemas.FEATURES,
-        schemas.STATUS,
-        schemas.ALERTS,
+        derived_schemas.NORMALIZED,
+        derived_schemas.FEATURES,
+        derived_schemas.STATUS,
+        derived_schemas.ALERTS,
     ):
         with contextlib.suppress(SchemaError):
             schema.decode(entry)

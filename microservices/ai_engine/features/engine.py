@@ -1,4 +1,4 @@
-"""FeatureEngine: normalized snapshot in, ML feature vector (schemas.FEATURE_NAMES) out.
+"""FeatureEngine: normalized snapshot in, ML feature vector (derived_schemas.FEATURE_NAMES) out.
 
 The pure core behind exchange_feature_adapter and feature_loader: keeps per-symbol rolling
 state incrementally (no pandas per message) and never reads the clock. Imports no redis,
@@ -18,8 +18,8 @@ from microservices.ai_engine.features.basic import (
 from microservices.ai_engine.features.dislocation import snapshot_features
 from microservices.ai_engine.features.history import SymbolHistory
 from microservices.ai_engine.features.params import FeatureParams
+from microservices.common.derived_schemas import FEATURE_NAMES
 from microservices.common.records import FeatureVector, NormalizedSnapshot
-from microservices.common.schemas import FEATURE_NAMES
 
 __all__ = ["FeatureEngine", "FeatureParams"]
 
@@ -57,7 +57,7 @@ class FeatureEngine:
 
     def update(self, snap: NormalizedSnapshot) -> FeatureVector:
         """Fold `snap` into its symbol's history and return its features, keyed exactly by
-        schemas.FEATURE_NAMES in that order."""
+        derived_schemas.FEATURE_NAMES in that order."""
         history = self._symbols.get(snap.symbol)
         if history is None:
             history = self._symbols[snap.symbol] = SymbolHistory(self._params)

@@ -12,9 +12,9 @@ import pandas as pd
 import redis.asyncio as aredis
 
 from microservices.common.clock import now_ms
+from microservices.common.derived_schemas import FEATURE_NAMES
 from microservices.common.errors import SchemaError
 from microservices.common.records import FeatureVector
-from microservices.common.schemas import FEATURE_NAMES
 from microservices.common.streams import Stream, Streams
 
 PAGE = 500

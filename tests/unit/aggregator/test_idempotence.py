@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
-from microservices.common import schemas
+from microservices.common import derived_schemas
 from microservices.common.records import AnyRaw, NormalizedSnapshot
 from tests.factories import assert_wire_round_trip
 from tests.unit.aggregator.builders import (
@@ -106,4 +106,4 @@ def test_snapshot_invariants(records: list[AnyRaw], at: int) -> None:
     assert min(prices) - 1e-9 <= snap.avg_price <= max(prices) + 1e-9
     assert not set(snap.venues) & set(snap.excluded)
     assert snap.arb_bps >= 0.0 and math.isfinite(snap.price_divergence)
-    assert_wire_round_trip(schemas.NORMALIZED, snap)
+    assert_wire_round_trip(derived_schemas.NORMALIZED, snap)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
-from microservices.common import schemas
+from microservices.common import derived_schemas
 from microservices.common.records import AnyRaw, NormalizedSnapshot
 from tests.factories import assert_wire_round_trip
 from tests.unit.aggregator.builders import (
@@ -230,10 +230,10 @@ def test_snapshot_round_trips_through_normalized_schema() -> None:
     )
     snap = snap_at(state, 100)
     assert snap.excluded == {"coinbase": "outlier", "okx": "stale"}
-    encoded = schemas.NORMALIZED.encode(snap)
+    encoded = derived_schemas.NORMALIZED.encode(snap)
     assert encoded["binance_price"] == "100.5"
     assert encoded["excluded"] == "coinbase:outlier,okx:stale"
-    assert_wire_round_trip(schemas.NORMALIZED, snap)
+    assert_wire_round_trip(derived_schemas.NORMALIZED, snap)
 
 
 def test_invalid_records_are_ignored() -> None:

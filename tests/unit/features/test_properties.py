@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from microservices.ai_engine.features.engine import FeatureEngine, FeatureParams
 from microservices.ai_engine.features.rolling import PairCorrelation, RollingStats
-from microservices.common import schemas
+from microservices.common import derived_schemas
 from microservices.common.records import NormalizedSnapshot, VenueQuote
 from tests.factories import assert_wire_round_trip
 from tests.unit.features.builders import snapshot
@@ -63,11 +63,11 @@ def test_features_always_complete_and_finite(sequence: list[NormalizedSnapshot])
     engine = FeatureEngine(FeatureParams(rolling_window=5))
     for snap in sequence:
         vector = engine.update(snap)
-        assert tuple(vector.values) == schemas.FEATURE_NAMES
+        assert tuple(vector.values) == derived_schemas.FEATURE_NAMES
         assert all(math.isfinite(v) for v in vector.values.values()), vector.values
         assert 0.0 <= vector.values["price_entropy"] <= 1.0
         assert -1.0 <= vector.values["price_sync_correlation"] <= 1.0
-        assert_wire_round_trip(schemas.FEATURES, vector)
+        assert_wire_round_trip(derived_schemas.FEATURES, vector)
 
 
 @settings(max_examples=100, deadline=None)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from microservices.ai_engine.features.engine import FeatureEngine, FeatureParams
-from microservices.common import schemas
+from microservices.common import derived_schemas
 from microservices.common.records import NormalizedSnapshot
 from tests.unit.features.builders import SYMBOL, T0, snapshot
 
@@ -26,7 +26,7 @@ def test_copied_fields_and_exact_feature_names() -> None:
         volatility_factor=2.5,
     )
     values = engine().update(snap).values
-    assert list(values) == list(schemas.FEATURE_NAMES)
+    assert list(values) == list(derived_schemas.FEATURE_NAMES)
     assert values["avg_price"] == 100.5
     assert values["price_divergence"] == 0.5
     assert values["funding_delta"] == 0.0004
