@@ -3,7 +3,9 @@
 History comes back as pandas DataFrames of one unified format per kind (`FRAME_COLUMNS`),
 fetched page by page so long ranges never exceed a venue's page limit. `sync_history` keeps
 a timestamp cursor per (venue, kind, symbol) in Redis, so a restart fetches only what is new.
-`poll_current` publishes each perp venue's current funding and open interest to exchange.raw.
+`poll_current` publishes each perp venue's current funding and open interest to exchange.raw;
+`refresh_funding_info` keeps the per-symbol funding intervals of venues that publish them
+separately (Binance USDⓈ-M `/fapi/v1/fundingInfo`) current, hourly.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -33,6 +36,7 @@ Kind = Literal["ohlc", "funding", "open_interest"]
 KINDS: Final[tuple[Kind, ...]] = ("ohlc", "funding", "open_interest")
 MINUTE_MS: Final = 60_000
 HOUR_MS: Final = 3_600_000
+FUNDING_INFO_REFRESH_S: Final = 3_600.0  # venues announce interval changes hours ahead
 FRAME_COLUMNS: Final[dict[Kind, list[str]]] = {
     "ohlc": ["timestamp", "exchange", "symbol", "open", "high", "low", "close", "volume", "closed"],
     "funding": [
@@ -213,10 +217,31 @@ class ExchangeDataCollector:
         self.published += published
         return published
 
+    async def refresh_funding_info(self) -> None:
+        """Ask every venue with a funding-info endpoint for its per-symbol intervals; on a
+        fault the venue keeps the intervals it had (8 h until the first answer)."""
+        for venue, exchange in self.exchanges.items():
+            request = exchange.funding_info_request()
+            if request is None:
+                continue
+            try:
+                payload = await self.client.get_json(exchange, request)
+                adjusted = exchange.apply_funding_info(payload)
+            except (TransientError, BadMessage) as exc:
+                logger.warning(
+                    "rest.funding_info_failed", extra={"exchange": venue, "error": str(exc)}
+                )
+                continue
+            logger.info("rest.funding_info", extra={"exchange": venue, "adjusted_h": adjusted})
+
     async def run_polling(
         self, producer: StreamProducer, raw: Stream[Any], stop: asyncio.Event, interval_s: float
     ) -> None:
+        info_due = 0.0
         while not stop.is_set():
+            if time.monotonic() >= info_due:
+                await self.refresh_funding_info()
+                info_due = time.monotonic() + FUNDING_INFO_REFRESH_S
             await self.poll_current(producer, raw)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)

@@ -56,6 +56,8 @@ class MarketConfig:
     divergence_venue: str = "coinbase"
     divergence_period_s: float = 600.0
     funding_rates: Mapping[str, float] = field(default_factory=_default_funding)
+    # "venue:SYMBOL" -> hours between settlements where not 8 (e.g. Binance's 4 h symbols)
+    funding_intervals_h: Mapping[str, int] = field(default_factory=dict)
     liquidations_per_min: float = 6.0  # per symbol per perp venue
     history_minutes: int = 1000  # 1m bars of synthetic history before the start
     start_prices: Mapping[str, float] = field(default_factory=dict)
@@ -71,6 +73,10 @@ class MarketConfig:
         bad = [v for v in (*self.basis_bps, *self.funding_rates) if v not in MARKET_VENUES]
         if bad or (self.divergence_venue and self.divergence_venue not in MARKET_VENUES):
             raise ValueError(f"unknown market venue in basis/funding/divergence: {bad}")
+        for key, hours in self.funding_intervals_h.items():
+            venue, _, symbol = key.partition(":")
+            if venue not in MARKET_VENUES or symbol not in self.symbols or not 1 <= hours <= 24:
+                raise ValueError(f"bad funding interval {key}={hours} (VENUE:SYMBOL=1..24)")
         if self.history_minutes < 1 or self.divergence_period_s <= 0:
             raise ValueError("history_minutes and divergence_period_s must be positive")
 
@@ -216,6 +222,10 @@ def _market_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--divergence-period", type=float, default=m.divergence_period_s)
     g.add_argument("--basis", action="append", metavar="VENUE=BPS")
     g.add_argument("--funding", action="append", metavar="VENUE=RATE_PER_8H")
+    g.add_argument(
+        "--funding-interval", action="append", metavar="VENUE:SYMBOL=HOURS",
+        help="settle SYMBOL on VENUE every HOURS (default 8); the rate scales with it",
+    )  # fmt: skip
     g.add_argument("--liquidations-per-min", type=float, default=m.liquidations_per_min)
     g.add_argument("--history-minutes", type=int, default=m.history_minutes)
     g.add_argument("--no-synthetic", action="store_true", help="serve replayed frames only")
@@ -265,6 +275,9 @@ def _market_from_args(ns: argparse.Namespace) -> MarketConfig:
         divergence_venue=ns.divergence_venue,
         divergence_period_s=ns.divergence_period,
         funding_rates=funding,
+        funding_intervals_h={
+            k: int(v) for k, v in _pairs(ns.funding_interval, "--funding-interval").items()
+        },
         liquidations_per_min=ns.liquidations_per_min,
         history_minutes=ns.history_minutes,
     )

@@ -92,5 +92,5 @@ def make_instrument(symbol: str, start_prices: dict[str, float] | None = None) -
     return Instrument(symbol, price, price_dp, qty_dp, 10.0**-price_dp, 10.0**-qty_dp)
 
 
-def next_funding_ms(now_ms: int) -> int:
-    return now_ms - now_ms % FUNDING_INTERVAL_MS + FUNDING_INTERVAL_MS
+def next_funding_ms(now_ms: int, interval_ms: int = FUNDING_INTERVAL_MS) -> int:
+    return now_ms - now_ms % interval_ms + interval_ms

@@ -115,8 +115,16 @@ class MarketModel:
     def book(self, venue: str, symbol: str) -> VenueBook:
         return self.books[(venue, symbol)]
 
-    def funding_rate(self, venue: str) -> float:
-        return self.cfg.funding_rates.get(venue, 0.0001)
+    def funding_interval_h(self, venue: str, symbol: str) -> int:
+        return self.cfg.funding_intervals_h.get(f"{venue}:{symbol}", 8)
+
+    def funding_rate(self, venue: str, symbol: str) -> float:
+        """The rate of one settlement: the venue's 8 h rate scaled to the symbol's interval."""
+        per_8h = self.cfg.funding_rates.get(venue, 0.0001)
+        return per_8h * self.funding_interval_h(venue, symbol) / 8
+
+    def next_funding_ms(self, venue: str, symbol: str, now_ms: int) -> int:
+        return next_funding_ms(now_ms, self.funding_interval_h(venue, symbol) * 3_600_000)
 
     def open_interest(self, venue: str, symbol: str, ts_ms: int) -> float:
         """Open interest in base units: a slow deterministic wave around a per-symbol level."""
@@ -286,8 +294,8 @@ class MarketModel:
             now,
             mark,
             self.true_price(book.symbol),
-            self.funding_rate(book.venue),
-            next_funding_ms(now),
+            self.funding_rate(book.venue, book.symbol),
+            self.next_funding_ms(book.venue, book.symbol, now),
             self.open_interest(book.venue, book.symbol, now),
         )
 

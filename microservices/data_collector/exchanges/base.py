@@ -180,11 +180,19 @@ class Exchange(ABC):
     oi_period_ms: ClassVar[int] = 300_000
     # how far back the venue serves open-interest history (None = no documented limit)
     oi_history_max_age_ms: ClassVar[int | None] = None
+    # funding interval of a symbol the venue has not said otherwise about (perps)
+    default_funding_interval_h: ClassVar[float] = 8.0
 
     def __init__(self, symbols: Sequence[str], ws_url: str, rest_url: str) -> None:
         self.symbols = tuple(s for s in symbols if venue_symbol(self.name, s) is not None)
         self.ws_url = ws_url.rstrip("/")
         self.rest_url = rest_url.rstrip("/")
+        # canonical symbol -> funding interval (h), as the venue last reported it (Bybit in its
+        # tickers, Binance USD-M in /fapi/v1/fundingInfo); shared by the parsers and REST code
+        self.funding_intervals: dict[str, float] = {}
+
+    def funding_interval_h(self, symbol: str) -> float:
+        return self.funding_intervals.get(symbol, self.default_funding_interval_h)
 
     # --- symbols
     def to_venue(self, canonical: str) -> str:
@@ -244,6 +252,16 @@ class Exchange(ABC):
         self, symbol: str, payload: Any, recv_ms: int
     ) -> list[OpenInterest]:
         return []
+
+    def funding_info_request(self) -> RestRequest | None:
+        """Venue-wide funding reference data (per-symbol intervals); None when the venue's
+        frames carry the interval themselves or it has no funding."""
+        return None
+
+    def apply_funding_info(self, payload: Any) -> dict[str, float]:
+        """Replace `funding_intervals` from the answer to `funding_info_request`; returns the
+        symbols whose interval differs from the default. BadMessage on a malformed answer."""
+        return {}
 
     def check_rest_payload(self, payload: Any) -> None:
         """Raise BadMessage when a 200 response carries a venue-level error (Bybit retCode)."""

@@ -6,7 +6,7 @@ REST. Ticker-delta and level-1 book merging live in `_bybit_state`. Pure: no I/O
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, ClassVar, Final, TypeVar
 
 import orjson
@@ -24,7 +24,6 @@ from microservices.common.records import (
     Trade,
 )
 from microservices.data_collector.exchanges._bybit_state import (
-    DEFAULT_FUNDING_INTERVAL_H,
     Head,
     TickerMerger,
     TopOfBook,
@@ -297,11 +296,6 @@ class Bybit(Exchange):
     oi_page_limit = 200
     oi_period_ms = 300_000
 
-    def __init__(self, symbols: Sequence[str], ws_url: str, rest_url: str) -> None:
-        super().__init__(symbols, ws_url, rest_url)
-        # canonical -> funding interval (h) seen in tickers; funding history rows lack it
-        self.funding_intervals: dict[str, float] = {}
-
     def ws_connections(self) -> list[WsConnectionPlan]:
         """A symbol's topics share a connection of at most `max_streams_per_connection`
         topics, subscribed in frames of `subscribe_chunk` args."""
@@ -386,7 +380,7 @@ class Bybit(Exchange):
         """Rows `{fundingRate, fundingRateTimestamp}`, oldest first; the interval is the one
         last seen in the symbol's tickers, else 8 h."""
         head = record_head(self, symbol)
-        interval = self.funding_intervals.get(symbol, DEFAULT_FUNDING_INTERVAL_H)
+        interval = self.funding_interval_h(symbol)  # as last seen in tickers; rows lack it
 
         def row_to_funding(row: Any) -> Funding:
             return Funding(

@@ -13,7 +13,6 @@ from aiohttp import web
 
 from microservices.common.clock import now_ms
 from microservices.exchange_simulator.bars import boundaries
-from microservices.exchange_simulator.market import FUNDING_INTERVAL_MS, next_funding_ms
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.venues.base import (
     RestError,
@@ -54,6 +53,7 @@ class FuturesRest(BinanceRest):
         return [
             *super().routes(prefix),
             web.get(api + "/fundingRate", self.funding_rate),
+            web.get(api + "/fundingInfo", self.funding_info),
             web.get(api + "/premiumIndex", self.premium_index),
             web.get(api + "/openInterest", self.open_interest),
             web.get(prefix + "/futures/data/openInterestHist", self.open_interest_hist),
@@ -108,16 +108,33 @@ class FuturesRest(BinanceRest):
             "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
         }
 
+    async def funding_info(self, request: web.Request) -> web.Response:
+        """Only the symbols whose funding interval (or cap/floor) differs from the default."""
+        dialect = self.dialect_of(request)
+        market, venue = dialect.market, dialect.market_venue
+        return json_response([
+            {
+                "symbol": dialect.venue_syms[symbol],
+                "adjustedFundingRateCap": "0.02000000",
+                "adjustedFundingRateFloor": "-0.02000000",
+                "fundingIntervalHours": market.funding_interval_h(venue, symbol),
+                "disclaimer": False,
+            }
+            for symbol in dialect.venue_syms
+            if market.funding_interval_h(venue, symbol) != 8
+        ])  # fmt: skip
+
     async def funding_rate(self, request: web.Request) -> web.Response:
         dialect, q = self.dialect_of(request), request.query
+        market, venue = dialect.market, dialect.market_venue
         limit = min(max(int_param(q, "limit", 100) or 100, 1), 1000)
-        times = boundaries(
-            FUNDING_INTERVAL_MS, int_param(q, "startTime"), int_param(q, "endTime"), limit, now_ms()
-        )
-        rate = fmt(dialect.market.funding_rate(dialect.market_venue), 8)
         rows = []
         for symbol in requested(request, dialect):
-            bars = dialect.market.book(dialect.market_venue, symbol).bars
+            interval_ms = market.funding_interval_h(venue, symbol) * 3_600_000
+            start, end = int_param(q, "startTime"), int_param(q, "endTime")
+            times = boundaries(interval_ms, start, end, limit, now_ms())
+            rate = fmt(market.funding_rate(venue, symbol), 8)
+            bars = market.book(venue, symbol).bars
             rows += [
                 {
                     "symbol": dialect.venue_syms[symbol],
@@ -144,9 +161,9 @@ class FuturesRest(BinanceRest):
             "markPrice": fmt(book.mid, 8),
             "indexPrice": fmt(index, 8),
             "estimatedSettlePrice": fmt(index, 8),
-            "lastFundingRate": fmt(market.funding_rate(dialect.market_venue), 8),
+            "lastFundingRate": fmt(market.funding_rate(dialect.market_venue, symbol), 8),
             "interestRate": "0.00010000",
-            "nextFundingTime": next_funding_ms(now),
+            "nextFundingTime": market.next_funding_ms(dialect.market_venue, symbol, now),
             "time": now,
         }
 

@@ -18,7 +18,6 @@ from microservices.exchange_simulator.market import (
     Liquidation,
     MarketModel,
     Trade,
-    next_funding_ms,
 )
 from microservices.exchange_simulator.venues.base import fmt
 
@@ -146,10 +145,10 @@ class LinearTickers:
             "openInterestValue": fmt(oi * book.mid, 2),
             "turnover24h": fmt(book.turnover_24h, 4),
             "volume24h": fmt(book.volume_24h, 4),
-            "fundingIntervalHour": "8",
+            "fundingIntervalHour": str(self.market.funding_interval_h(self.venue, s)),
             "fundingCap": "0.005",
-            "nextFundingTime": str(next_funding_ms(now)),
-            "fundingRate": rate_text(self.market.funding_rate(self.venue)),
+            "nextFundingTime": str(self.market.next_funding_ms(self.venue, s, now)),
+            "fundingRate": rate_text(self.market.funding_rate(self.venue, s)),
             "bid1Price": p(s, book.bid),
             "bid1Size": q(s, book.bid_qty),
             "ask1Price": p(s, book.ask),

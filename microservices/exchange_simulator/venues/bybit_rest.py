@@ -14,7 +14,6 @@ from aiohttp import web
 from microservices.common.clock import now_ms
 from microservices.common.symbols import canonical_symbol
 from microservices.exchange_simulator.bars import MINUTE_MS, boundaries
-from microservices.exchange_simulator.market import FUNDING_INTERVAL_MS
 from microservices.exchange_simulator.ratelimit import Verdict
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.venues.base import (
@@ -156,8 +155,10 @@ async def funding_history(request: web.Request) -> web.Response:
     if start is not None and end is None:
         raise params_error("params error: endTime is required when startTime is passed")
     limit = _limit(q, 200, 200)
-    times = boundaries(FUNDING_INTERVAL_MS, start, end, limit, now_ms())
-    rate = rate_text(dialect.market.funding_rate(dialect.market_venue))
+    market, venue = dialect.market, dialect.market_venue
+    interval_ms = market.funding_interval_h(venue, symbol) * 3_600_000
+    times = boundaries(interval_ms, start, end, limit, now_ms())
+    rate = rate_text(market.funding_rate(venue, symbol))
     rows = [
         {"symbol": dialect.venue_syms[symbol], "fundingRate": rate, "fundingRateTimestamp": str(t)}
         for t in reversed(times)

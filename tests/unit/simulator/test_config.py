@@ -27,6 +27,11 @@ def test_defaults_match_the_dataclasses() -> None:
     assert parse() == SimulatorConfig()
 
 
+def test_funding_interval_flag() -> None:
+    config = parse("--funding-interval", "binance_futures:SOLUSDT=4")
+    assert config.market.funding_intervals_h == {"binance_futures:SOLUSDT": 4}
+
+
 def test_flags() -> None:
     cfg = parse(
         "--port",

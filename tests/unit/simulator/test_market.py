@@ -87,6 +87,28 @@ def test_funding_differs_between_perp_venues() -> None:
     assert rates == {"binance_futures": 0.0001, "bybit": 0.0003}
 
 
+def test_funding_intervals_scale_the_rate_and_the_settlement_times() -> None:
+    cfg = MarketConfig(funding_intervals_h={"binance_futures:SOLUSDT": 4, "bybit:ETHUSDT": 1})
+    _, events = run(cfg, 100)
+    marks = {(e.venue, e.symbol): e for e in events if isinstance(e, Mark)}
+    sol, eth = marks[("binance_futures", "SOLUSDT")], marks[("bybit", "ETHUSDT")]
+    assert sol.funding_rate == pytest.approx(0.0001 * 4 / 8)
+    assert sol.next_funding_ms % (4 * 3_600_000) == 0
+    assert sol.next_funding_ms - sol.ts_ms <= 4 * 3_600_000
+    assert eth.funding_rate == pytest.approx(0.0003 / 8)
+    assert eth.next_funding_ms - eth.ts_ms <= 3_600_000
+    assert marks[("binance_futures", "BTCUSDT")].funding_rate == 0.0001
+
+
+@pytest.mark.parametrize(
+    "intervals",
+    [{"kraken:BTCUSDT": 4}, {"bybit:DOGEUSDT": 4}, {"bybit:BTCUSDT": 0}, {"bybit": 4}],
+)
+def test_bad_funding_intervals_are_refused(intervals: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="funding interval"):
+        MarketConfig(funding_intervals_h=intervals)
+
+
 def test_event_mix_and_quote_sanity() -> None:
     _, events = run(MarketConfig(rate=200, liquidations_per_min=120), 200)
     kinds = {type(e) for e in events}
