@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import redis.asyncio as aredis
 import uvicorn
@@ -18,9 +19,10 @@ from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExch
 from backend.domains.exits.exit_brain_v3.models import ExitParams
 from microservices.ai_engine.aggregator_service import AggregatorService
 from microservices.ai_engine.app import EngineContext, create_app
-from microservices.ai_engine.exitbrain_loop import run_exitbrain_loop
+from microservices.ai_engine.exitbrain_loop import run_exitbrain_loop, wait_for_fresh_data
 from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
 from microservices.ai_engine.features.feature_loader import FeatureLoader
+from microservices.common.clock import now_ms
 from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
 from microservices.common.producer import StreamProducer, producing
@@ -81,13 +83,26 @@ class Engine:
             if self.aggregator is not None:
                 group.create_task(self.aggregator.run(stop), name="aggregator")
             group.create_task(self.features.run(stop), name="features")
-            group.create_task(
-                run_exitbrain_loop(self.adapter, self.settings.symbols,
-                                   self.settings.exitbrain_interval_s, stop),
-                name="exitbrain",
-            )  # fmt: skip
+            group.create_task(self._exitbrain(stop), name="exitbrain")
             if serve_http:
                 group.create_task(self._serve(stop), name="http")
+
+    async def _exitbrain(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        if self.adapter.enabled:  # disabled: always local mode, nothing to wait for
+            await wait_for_fresh_data(self._fresh_normalized, s.exitbrain_warmup_s, stop)
+        await run_exitbrain_loop(self.adapter, s.symbols, s.exitbrain_interval_s, stop)
+
+    async def _fresh_normalized(self) -> bool:
+        """True when the newest exchange.normalized entry is younger than the staleness limit
+        (by its entry id, i.e. when Redis added it)."""
+        rows: Any = await self.redis.xrevrange(self.settings.streams().normalized.name, count=1)
+        if not rows:
+            return False
+        entry_id = rows[0][0]
+        text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        added_ms = int(text.split("-")[0])
+        return now_ms() - added_ms < self.settings.exitbrain_stale_after_s * 1000
 
     async def _serve(self, stop: asyncio.Event) -> None:
         config = uvicorn.Config(

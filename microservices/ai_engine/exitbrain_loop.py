@@ -1,7 +1,11 @@
 """The ExitBrain refresh loop: every interval, refresh each symbol's cross-exchange adjustments.
 
-Owns only scheduling and stopping. The adapter turns Redis read errors into fail-safe outcomes
-and swallows publish errors, so anything reaching this loop is logged and the loop goes on.
+Owns only scheduling and stopping. At start it waits (`wait_for_fresh_data`) until fresh
+normalized data exists or a warm-up time has passed, so that a cold start does not publish a
+FALLBACK_TO_LOCAL alert per symbol just because the aggregator has not emitted yet; data that
+never comes is still reported, after the warm-up. The adapter turns Redis read errors into
+fail-safe outcomes and swallows publish errors, so anything reaching this loop is logged and
+the loop goes on.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, Protocol
 
 from redis.exceptions import RedisError
@@ -26,6 +30,28 @@ class Refresher(Protocol):
     """What the loop needs from the adapter (CrossExchangeAdapter satisfies it)."""
 
     async def refresh(self, symbol: str) -> object: ...
+
+
+async def wait_for_fresh_data(
+    fresh: Callable[[], Awaitable[bool]], warmup_s: float, stop: asyncio.Event, poll_s: float = 0.5
+) -> bool:
+    """Poll `fresh()` until it is true (True), or `warmup_s` passed or `stop` was set (False).
+    Errors of `fresh()` (Redis not up yet) count as "not yet"."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + warmup_s
+    while not stop.is_set():
+        try:
+            if await fresh():
+                return True
+        except LOOP_ERRORS as exc:
+            logger.debug("exitbrain.warmup_probe_failed error=%r", exc)
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            logger.info("exitbrain.warmup_over without fresh data after %.1fs", warmup_s)
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=min(poll_s, remaining))
+    return False
 
 
 async def run_exitbrain_loop(

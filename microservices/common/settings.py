@@ -200,6 +200,10 @@ class Settings(BaseSettings):
         3, description="consecutive failures that latch local mode until a fresh read"
     )
     exitbrain_interval_s: PosFloat = Field(5.0, description="ExitBrain loop period per symbol")
+    exitbrain_warmup_s: float = Field(
+        30.0, ge=0, le=600,
+        description="at start the loop waits up to this long for fresh normalized data",
+    )  # fmt: skip
     exitbrain_default_use_trailing: bool = Field(True, description="use_trailing in local mode")
     exitbrain_min_tp_pct: PosFloat = Field(
         0.3, description="minimum take-profit distance, % of entry"

@@ -166,6 +166,58 @@ async def _ok_json(client: httpx.AsyncClient, path: str) -> Any:
     return response.json() if response.status_code == 200 else None
 
 
+async def test_cold_start_raises_no_fallback_alert(engine: tuple[Settings, str]) -> None:
+    """The loop waits for the first fresh snapshot (EXITBRAIN_WARMUP_S) before its first read,
+    so a start with data on its way publishes statuses but no FALLBACK_TO_LOCAL/RECOVERED."""
+    settings, _ = engine
+    streams = settings.streams()
+    redis = create_redis(settings.redis_url or "")
+    try:
+
+        async def every_symbol_has_a_status() -> bool:
+            rows: Any = await redis.xrange(streams.status.name)
+            found = {streams.status.schema.decode(f).symbol for _, f in rows}
+            return found >= set(settings.symbols)
+
+        await wait_for(every_symbol_has_a_status)
+        assert await redis.xlen(streams.alerts.name) == 0
+        [(_, newest)] = await redis.xrevrange(streams.status.name, count=1)
+        assert streams.status.schema.decode(newest).cross_exchange_active is True
+    finally:
+        await redis.aclose()
+
+
+async def test_without_data_the_fallback_comes_after_the_warmup(
+    redis_server: Any, settings_factory: Any
+) -> None:
+    settings: Settings = settings_factory(
+        redis_url=redis_server.url, api_port=free_port(), exitbrain_interval_s=0.2,
+        exitbrain_warmup_s=0.3,
+    )  # fmt: skip
+    streams = settings.streams()
+    redis = create_redis(settings.redis_url or "")
+    stop = asyncio.Event()
+    task = asyncio.create_task(Engine(settings, redis).run(stop, serve_http=False))
+    try:
+
+        async def alerts() -> list[Any]:
+            rows: Any = await redis.xrange(streams.alerts.name)
+            decoded = [streams.alerts.schema.decode(f) for _, f in rows]
+            return decoded if len(decoded) >= len(settings.symbols) else []
+
+        found = await wait_for(alerts)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=15)
+        await redis.aclose()
+    assert sorted((a.symbol, a.type) for a in found) == [
+        (symbol, "FALLBACK_TO_LOCAL") for symbol in sorted(settings.symbols)
+    ]
+    assert {a.reason for a in found} == {
+        f"No cross-exchange data for {s}" for s in settings.symbols
+    }
+
+
 async def test_health_is_503_when_redis_is_unreachable(settings_factory: Any) -> None:
     settings: Settings = settings_factory(
         redis_url=f"redis://127.0.0.1:{free_port()}/0", api_port=free_port()

@@ -11,7 +11,7 @@ import redis.asyncio as aredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
-from microservices.ai_engine.exitbrain_loop import run_exitbrain_loop
+from microservices.ai_engine.exitbrain_loop import run_exitbrain_loop, wait_for_fresh_data
 from microservices.common.streams import build_streams
 from tests.unit.exitbrain.helpers import T0, snapshot
 
@@ -96,3 +96,40 @@ async def test_loop_with_the_real_adapter_publishes_status(redis: aredis.Redis) 
     assert adapter.stats()["total_reads"] == 4
     assert adapter.symbol_stats()["BTCUSDT"]["use_local_mode"] is False
     assert adapter.symbol_stats()["ETHUSDT"]["use_local_mode"] is True
+
+
+class Probe:
+    """`fresh()` answers from a script: True/False, or an exception to raise."""
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    async def __call__(self) -> bool:
+        self.calls += 1
+        answer = self.answers.pop(0) if self.answers else False
+        if isinstance(answer, Exception):
+            raise answer
+        return bool(answer)
+
+
+async def test_warmup_ends_at_the_first_fresh_data_and_survives_probe_errors() -> None:
+    probe = Probe(False, RedisConnectionError("not up yet"), False, True, False)
+    arrived = await wait_for_fresh_data(probe, warmup_s=60, stop=asyncio.Event(), poll_s=0.001)
+    assert (arrived, probe.calls) == (True, 4)
+
+
+async def test_warmup_gives_up_after_its_time_without_data() -> None:
+    probe = Probe()
+    arrived = await wait_for_fresh_data(probe, warmup_s=0.05, stop=asyncio.Event(), poll_s=0.001)
+    assert arrived is False
+    assert probe.calls >= 2  # it kept asking until the warm-up was over
+
+
+async def test_warmup_of_zero_asks_once_and_stop_ends_it() -> None:
+    probe = Probe()
+    assert await wait_for_fresh_data(probe, warmup_s=0, stop=asyncio.Event()) is False
+    assert probe.calls == 1
+    stopped = asyncio.Event()
+    stopped.set()
+    assert await wait_for_fresh_data(Probe(True), warmup_s=60, stop=stopped) is False
