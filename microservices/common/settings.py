@@ -91,7 +91,9 @@ class Settings(BaseSettings):
     )
     binance_rest_url: str = Field("https://api.binance.com", description="Binance spot REST base")
     binance_futures_ws_url: str = Field(
-        "wss://fstream.binance.com", description="Binance USDⓈ-M WebSocket base"
+        "wss://fstream.binance.com",
+        description="Binance USDⓈ-M WebSocket base; /stream?streams= is appended, so a routed "
+        "prefix such as wss://fstream.binance.com/market works",
     )
     binance_futures_rest_url: str = Field(
         "https://fapi.binance.com", description="Binance USDⓈ-M REST base"
