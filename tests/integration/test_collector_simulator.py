@@ -114,6 +114,36 @@ async def test_synthetic_markets_reach_exchange_raw(
     assert collector.producer.dropped == 0
 
 
+async def test_per_symbol_funding_intervals_are_honoured(
+    real_redis: aredis.Redis, base_settings: Settings
+) -> None:
+    """Binance lists its non-8 h symbols only in /fapi/v1/fundingInfo; Bybit says the interval
+    in every ticker. A 4 h symbol's rate is per 4 h: rate / interval must be the 8 h rate / 8."""
+    intervals = {"binance_futures:SOLUSDT": 4, "bybit:ETHUSDT": 1}
+    config = SimulatorConfig(port=0, market=market(funding_intervals_h=intervals))
+    settings = base_settings.model_copy(update={"venues": list(PERPS)})
+    expected = {  # (venue, symbol) -> (interval h, rate per interval), 8 h rates 1e-4 / 3e-4
+        ("binance_futures", "SOLUSDT"): (4.0, 0.00005),
+        ("binance_futures", "BTCUSDT"): (8.0, 0.0001),
+        ("bybit", "ETHUSDT"): (1.0, 0.0000375),
+        ("bybit", "BTCUSDT"): (8.0, 0.0003),
+    }
+    async with running(settings, config, real_redis) as (sim, collector, wired):
+
+        async def latest_funding() -> Any:
+            records = [r for r in await raw_records(real_redis, wired) if r.type == "funding"]
+            latest = {(r.exchange, r.symbol): r for r in records}  # oldest first: newest wins
+            got = {k: (r.funding_interval_h, r.funding_rate) for k, r in latest.items()}
+            done = all(k in got and got[k][0] == v[0] for k, v in expected.items())
+            return got if done else None
+
+        got = await eventually(latest_funding)
+        assert collector.exchanges["binance_futures"].funding_intervals == {"SOLUSDT": 4.0}
+    for key, (hours, rate) in expected.items():
+        assert got[key][0] == hours, key
+        assert got[key][1] == pytest.approx(rate, rel=1e-6), key
+
+
 async def test_drops_and_rate_limits_are_survived(
     real_redis: aredis.Redis, base_settings: Settings
 ) -> None:

@@ -1,8 +1,8 @@
 """Binance wire parsing shared by spot and USDⓈ-M futures: the WS parser for combined-stream
 aggTrade/trade/bookTicker/kline frames, and the REST row/object helpers.
 
-Pure: imports only `exchanges.base`, `common` records/errors and orjson; no I/O library
-(aiohttp, websockets, redis) and no clock.
+Pure: imports only `exchanges.base`, `_binance_fast`, `common` records/errors, orjson and msgspec;
+no I/O library (aiohttp, websockets, redis) and no clock.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import orjson
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Kline, Side, Ticker, Trade
+from microservices.data_collector.exchanges._binance_fast import BinanceFastPath
 from microservices.data_collector.exchanges.base import (
     Exchange,
     TradeDeduper,
@@ -62,7 +63,7 @@ def trade_id(value: Any) -> str:
     return str(value)
 
 
-class BinanceParser(VenueParser):
+class BinanceParser(BinanceFastPath, VenueParser):
     """Parser of one Binance spot connection; the futures parser extends its handler table.
 
     Frames are `{"stream", "data"}` wrappers (combined streams) or raw payloads. The handler is
@@ -99,6 +100,13 @@ class BinanceParser(VenueParser):
         }
 
     def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
+        records = self._fast(frame, recv_ms)  # the plainly valid common frames (_binance_fast)
+        if records is not None:
+            return records
+        return self.parse_reference(frame, recv_ms)
+
+    def parse_reference(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
+        """The reference parser: every frame the fast path leaves, and all rejections."""
         try:
             msg = orjson.loads(frame)
             data = msg.get("data", msg)  # combined-stream wrapper or raw payload

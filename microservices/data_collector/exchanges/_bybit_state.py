@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from microservices.common.errors import BadMessage
-from microservices.common.records import AnyRaw, Funding, OpenInterest, Ticker
+from microservices.common.records import AnyRaw, Funding
+from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges.base import epoch_ms, price, qty, rate
 
 # Funding and open interest that moved only with the mark price are re-published at most this
@@ -145,8 +146,8 @@ class TickerMerger:
         crossed: bool = ticker and v["bid1Price"] > v["ask1Price"]
         if ticker and not crossed:
             out.append(
-                Ticker(
-                    **head,
+                build.ticker(
+                    head,
                     ts_ms=ts_ms,
                     recv_ms=recv_ms,
                     bid=v["bid1Price"],
@@ -160,8 +161,8 @@ class TickerMerger:
             out.append(self._funding(head, ts_ms, recv_ms, v))
         if oi:
             out.append(
-                OpenInterest(
-                    **head,
+                build.open_interest(
+                    head,
                     ts_ms=ts_ms,
                     recv_ms=recv_ms,
                     open_interest=v["openInterest"],
@@ -177,8 +178,8 @@ class TickerMerger:
             interval = DEFAULT_FUNDING_INTERVAL_H
         else:
             self.funding_intervals[head["symbol"]] = interval
-        return Funding(
-            **head,
+        return build.funding(
+            head,
             ts_ms=ts_ms,
             recv_ms=recv_ms,
             funding_rate=v["fundingRate"],

@@ -19,6 +19,9 @@ from microservices.data_collector.exchanges._binance_common import (
     parse_object,
     parse_rows,
 )
+from microservices.data_collector.exchanges._binance_fast import (
+    FUTURES_DECODERS,
+)
 from microservices.data_collector.exchanges.base import (
     RestRequest,
     VenueParser,
@@ -29,9 +32,9 @@ from microservices.data_collector.exchanges.base import (
 )
 from microservices.data_collector.exchanges.binance import BinanceBase
 
-# Binance's default funding interval. Neither markPriceUpdate nor fundingRate rows carry the
-# interval; symbols with a non-default one are listed by /fapi/v1/fundingInfo (not read here).
-FUNDING_INTERVAL_H: Final = 8.0
+# Symbols settling other than every 8 h are listed by /fapi/v1/fundingInfo, which the
+# collector polls (`apply_funding_info`); `Exchange.funding_interval_h` answers per symbol.
+MAX_FUNDING_INTERVAL_H: Final = 24
 ORDER_SIDES: Final[dict[str, Side]] = {"BUY": "buy", "SELL": "sell"}
 OI_PERIODS: Final = {300_000: "5m", 900_000: "15m", 1_800_000: "30m", 3_600_000: "1h"}
 
@@ -61,6 +64,7 @@ class BinanceFuturesParser(BinanceParser):
         "continuous_kline",
     }
     book_ticker_requires_event_time = True  # futures bookTicker has E (and T)
+    fast_decoders = FUTURES_DECODERS  # adds markPriceUpdate; no untyped spot bookTicker
 
     def _build_handlers(self) -> dict[Any, Handler]:
         handlers = super()._build_handlers()
@@ -91,7 +95,7 @@ class BinanceFuturesParser(BinanceParser):
                 ts_ms=epoch_ms(data["E"]),
                 recv_ms=recv_ms,
                 funding_rate=rate(funding_rate),
-                funding_interval_h=FUNDING_INTERVAL_H,
+                funding_interval_h=self._funding_interval_h(symbol),
                 next_funding_time_ms=None if next_ms == 0 else epoch_ms(next_ms),
                 mark_price=price(data["p"]),
                 index_price=None if index is None else price(index),
@@ -171,11 +175,33 @@ class BinanceFutures(BinanceBase):
                 **header,
                 ts_ms=epoch_ms(row["fundingTime"]),
                 funding_rate=rate(row["fundingRate"]),
-                funding_interval_h=FUNDING_INTERVAL_H,
+                funding_interval_h=self.funding_interval_h(symbol),
                 mark_price=None if mark is None else price(mark),
             )
 
         return parse_rows(payload, row_to_funding)
+
+    def funding_info_request(self) -> RestRequest:
+        # weight 0 in the docs, but it shares the 500 requests / 5 min bucket of fundingRate
+        return RestRequest("/fapi/v1/fundingInfo", {}, 1)
+
+    def apply_funding_info(self, payload: Any) -> dict[str, float]:
+        """Rows `{symbol, adjustedFundingRateCap, adjustedFundingRateFloor, fundingIntervalHours,
+        disclaimer}`, only for symbols whose cap, floor or interval was adjusted; any symbol
+        not listed settles every 8 h. A malformed row is skipped (its symbol gets 8 h)."""
+
+        def row_to_interval(row: Any) -> tuple[str, float] | None:
+            symbol = self.to_canonical(row["symbol"])
+            if symbol is None or symbol not in self.symbols:
+                return None
+            hours = row["fundingIntervalHours"]
+            if type(hours) is not int or not 1 <= hours <= MAX_FUNDING_INTERVAL_H:
+                raise BadMessage(f"bad fundingIntervalHours {hours!r}")
+            return symbol, float(hours)
+
+        self.funding_intervals = dict(parse_rows(payload, row_to_interval))
+        default = self.default_funding_interval_h
+        return {s: h for s, h in self.funding_intervals.items() if h != default}
 
     def current_funding_request(self, symbol: str) -> RestRequest:
         return RestRequest("/fapi/v1/premiumIndex", {"symbol": self.to_venue(symbol)}, 1)
@@ -195,7 +221,7 @@ class BinanceFutures(BinanceBase):
                     **header,
                     ts_ms=epoch_ms(obj["time"]),
                     funding_rate=rate(obj["lastFundingRate"]),
-                    funding_interval_h=FUNDING_INTERVAL_H,
+                    funding_interval_h=self.funding_interval_h(symbol),
                     next_funding_time_ms=None if next_ms == 0 else epoch_ms(next_ms),
                     mark_price=price(obj["markPrice"]),
                     index_price=None if index is None else price(index),

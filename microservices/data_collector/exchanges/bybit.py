@@ -16,13 +16,12 @@ from microservices.common.records import (
     AnyRaw,
     Funding,
     Kline,
-    Liquidation,
     Market,
     OpenInterest,
     Side,
-    Ticker,
-    Trade,
 )
+from microservices.data_collector.exchanges import _records as build
+from microservices.data_collector.exchanges._bybit_fast import BybitFastPath
 from microservices.data_collector.exchanges._bybit_state import (
     Head,
     TickerMerger,
@@ -101,7 +100,7 @@ def is_snapshot(msg: dict[str, Any]) -> bool:
     return kind == "snapshot"
 
 
-class BybitParser(VenueParser):
+class BybitParser(BybitFastPath, VenueParser):
     """Parser of one Bybit connection; dispatches on the topic prefix (`publicTrade.BTCUSDT`)."""
 
     def __init__(self, exchange: Bybit) -> None:
@@ -121,6 +120,15 @@ class BybitParser(VenueParser):
         self._handlers = {k: v for k, v in table.items() if k in exchange.parsed_topics}
 
     def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
+        # the textual test only picks who tries first: the fast path checks the frame itself
+        if type(frame) is str and frame.startswith('{"topic":"publicTrade.'):
+            records = self._fast_trades(frame, recv_ms)  # _bybit_fast
+            if records is not None:
+                return records
+        return self.parse_reference(frame, recv_ms)
+
+    def parse_reference(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
+        """The reference parser: every frame the fast path leaves, and all rejections."""
         try:
             msg = orjson.loads(frame)
             topic = msg.get("topic")
@@ -150,8 +158,8 @@ class BybitParser(VenueParser):
     def _trades(self, msg: dict[str, Any], vsym: str, recv_ms: int) -> list[AnyRaw]:
         head = self._head(vsym)
         trades = [
-            Trade(
-                **head,
+            build.trade(
+                head,
                 ts_ms=epoch_ms(t["T"]),
                 recv_ms=recv_ms,
                 price=price(t["p"]),
@@ -180,8 +188,8 @@ class BybitParser(VenueParser):
             if type(closed) is not bool:
                 raise BadMessage(f"bad confirm flag {closed!r}")
             out.append(
-                Kline(
-                    **head,
+                build.kline(
+                    head,
                     ts_ms=epoch_ms(k["timestamp"]),
                     recv_ms=recv_ms,
                     open_time_ms=epoch_ms(k["start"]),
@@ -219,8 +227,8 @@ class BybitParser(VenueParser):
         if bid[0] > ask[0]:
             raise Dropped("crossed_quote")
         return [
-            Ticker(
-                **head,
+            build.ticker(
+                head,
                 ts_ms=ts_ms,
                 recv_ms=recv_ms,
                 bid=bid[0],
@@ -239,8 +247,8 @@ class BybitParser(VenueParser):
                 {"T": data["updatedTime"], "S": data["side"], "v": data["size"], "p": data["price"]}
             ]
         return [
-            Liquidation(
-                **head,
+            build.liquidation(
+                head,
                 ts_ms=epoch_ms(i["T"]),
                 recv_ms=recv_ms,
                 price=price(i["p"]),

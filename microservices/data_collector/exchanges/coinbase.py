@@ -13,7 +13,8 @@ import orjson
 
 from microservices.common.clock import iso_utc, parse_iso_ms
 from microservices.common.errors import BadMessage
-from microservices.common.records import AnyRaw, Kline, Market, Side, Ticker, Trade
+from microservices.common.records import AnyRaw, Kline, Market, Side
+from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges.base import (
     Exchange,
     RestRequest,
@@ -185,8 +186,8 @@ class CoinbaseParser(VenueParser):
         if bid > ask:
             raise Dropped("crossed_quote")
         return [
-            Ticker(
-                **head,
+            build.ticker(
+                head,
                 ts_ms=iso_ms(msg["time"]),
                 recv_ms=recv_ms,
                 bid=bid,
@@ -201,8 +202,8 @@ class CoinbaseParser(VenueParser):
         """`match` and `last_match` (the last trade before we subscribed): a Trade, preceded
         by the 1m Kline it finished (Kline ts_ms = the bar's last millisecond)."""
         head, raw_id = self._head(msg["product_id"]), msg["trade_id"]
-        trade = Trade(
-            **head,
+        trade = build.trade(
+            head,
             ts_ms=iso_ms(msg["time"]),
             recv_ms=recv_ms,
             price=price(msg["price"]),
@@ -218,8 +219,8 @@ class CoinbaseParser(VenueParser):
             self.stats.reject(reason, msg["product_id"])
         if bar is None:
             return [trade]
-        kline = Kline(
-            **head,
+        kline = build.kline(
+            head,
             ts_ms=bar.minute_ms + MINUTE_MS - 1,
             recv_ms=recv_ms,
             open_time_ms=bar.minute_ms,

@@ -527,6 +527,13 @@ def test_ws_connections_three_symbols() -> None:
     assert (plan.subscribe, plan.symbols) == ((), ("BTCUSDT", "ETHUSDT", "SOLUSDT"))
 
 
+def test_ws_url_may_carry_a_routed_prefix() -> None:
+    """Binance's newer routed paths (/market, /public) go in BINANCE_FUTURES_WS_URL."""
+    exchange = BinanceFutures(["BTCUSDT"], "wss://fstream.binance.com/market/", REST_URL)
+    [plan] = exchange.ws_connections()
+    assert plan.url.startswith("wss://fstream.binance.com/market/stream?streams=btcusdt@aggTrade/")
+
+
 def test_ws_connections_fifty_symbols_chunked() -> None:
     plans = BinanceFutures(
         ALL_SYMBOLS, "ws://127.0.0.1:9000/binance_futures", REST_URL
@@ -703,3 +710,65 @@ def test_check_rest_payload() -> None:
         exchange.check_rest_payload(local_json("rest_error.json"))
     exchange.check_rest_payload(local_json("rest_premiumIndex.json"))
     exchange.check_rest_payload(local_json("rest_fundingRate.json"))
+
+
+def test_funding_info_sets_per_symbol_intervals() -> None:
+    """/fapi/v1/fundingInfo lists only adjusted symbols (here ETHUSDT at 4 h, SOLUSDT's cap
+    adjusted at 8 h, BLZUSDT not followed); every symbol it omits settles every 8 h."""
+    exchange = make()
+    request = exchange.funding_info_request()
+    assert (request.path, request.params, request.weight) == ("/fapi/v1/fundingInfo", {}, 1)
+    adjusted = exchange.apply_funding_info(local_json("rest_fundingInfo.json"))
+    assert adjusted == {"ETHUSDT": 4.0}
+    assert exchange.funding_intervals == {"ETHUSDT": 4.0, "SOLUSDT": 8.0}
+    assert [exchange.funding_interval_h(s) for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")] == [
+        8.0, 4.0, 8.0,
+    ]  # fmt: skip
+    # a later answer without ETHUSDT puts it back on 8 h
+    assert exchange.apply_funding_info([]) == {}
+    assert exchange.funding_interval_h("ETHUSDT") == 8.0
+
+
+def test_funding_info_flows_into_every_funding_record() -> None:
+    exchange = make()
+    exchange.apply_funding_info(local_json("rest_fundingInfo.json"))
+    parser = exchange.new_parser()
+    ws = parse_all(parser, local_frames("ws_markPrice.jsonl"))
+    assert [(f.symbol, f.funding_interval_h) for f in ws] == [("BTCUSDT", 8.0), ("ETHUSDT", 4.0)]
+    body = local_json("rest_premiumIndex.json")
+    [current] = exchange.parse_current_funding("ETHUSDT", dict(body, symbol="ETHUSDT"), RECV_MS)
+    assert (current.funding_rate, current.funding_interval_h) == (0.00012831, 4.0)
+    history = [dict(row, symbol="ETHUSDT") for row in local_json("rest_fundingRate.json")]
+    rows = exchange.parse_funding_history("ETHUSDT", history, RECV_MS)
+    assert {f.funding_interval_h for f in rows} == {4.0}
+    assert_round_trip([*ws, current, *rows])
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"symbol": "ETHUSDT", "fundingIntervalHours": "4"},  # a string, not a JSON integer
+        {"symbol": "ETHUSDT", "fundingIntervalHours": 0},
+        {"symbol": "ETHUSDT", "fundingIntervalHours": 25},
+        {"symbol": "ETHUSDT", "fundingIntervalHours": 4.5},
+        {"symbol": "ETHUSDT", "fundingIntervalHours": True},
+        {"symbol": "ETHUSDT"},
+        {"fundingIntervalHours": 4},
+        ["ETHUSDT", 4],
+        None,
+    ],
+)
+def test_funding_info_skips_bad_rows(row: Any) -> None:
+    exchange = make()
+    good = {"symbol": "SOLUSDT", "fundingIntervalHours": 4}
+    assert exchange.apply_funding_info([row, good]) == {"SOLUSDT": 4.0}
+    assert exchange.funding_interval_h("ETHUSDT") == 8.0
+
+
+@pytest.mark.parametrize("body", [{"code": -1003, "msg": "Too many requests"}, "[]", 4, None])
+def test_funding_info_rejects_a_body_that_is_not_a_list(body: Any) -> None:
+    exchange = make()
+    exchange.apply_funding_info([{"symbol": "ETHUSDT", "fundingIntervalHours": 4}])
+    with pytest.raises(BadMessage):
+        exchange.apply_funding_info(body)
+    assert exchange.funding_interval_h("ETHUSDT") == 4.0  # kept: the collector logs and retries
