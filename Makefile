@@ -18,7 +18,7 @@ test:
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy microservices backend
+	.venv/bin/mypy microservices backend benchmarks
 
 bench: install
 	.venv/bin/python -m benchmarks.run

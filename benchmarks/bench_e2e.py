@@ -142,8 +142,8 @@ def _measure(stack: Stack, window_s: float) -> dict[str, Any]:
 
 
 def sustained(run: dict[str, Any]) -> bool:
-    p99 = run["event_to_state_ms"].get("p99", float("inf"))
-    return run["drops"] == 0 and run["max_lag"] < LAG_BOUND and p99 < P99_BOUND_MS
+    p99 = float(run["event_to_state_ms"].get("p99", float("inf")))
+    return bool(run["drops"] == 0 and run["max_lag"] < LAG_BOUND and p99 < P99_BOUND_MS)
 
 
 def describe(target: float, runs: list[dict[str, Any]]) -> list[str]:

@@ -22,7 +22,8 @@ from typing import Any
 
 from benchmarks.bench_e2e import events_per_venue
 from benchmarks.common import machine
-from benchmarks.procs import PY, Stack, exit_on_sigterm, free_port, rss_mb, symbols
+from benchmarks.procs import PY, Stack, exit_on_sigterm, rss_mb, symbols
+from microservices.common.redis_server import free_port
 
 WARMUP_S = 15.0
 SERVICES = ("collector", "engine")

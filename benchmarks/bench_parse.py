@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import orjson
@@ -152,6 +153,11 @@ def measure(venue: str, frames: list[str]) -> tuple[float, int]:
     return len(frames) / (time.perf_counter() - started), records
 
 
+def rate_of(venue: str, frames: list[str]) -> float:
+    """frames/s of one `measure` run (for `repeat`)."""
+    return measure(venue, frames)[0]
+
+
 def normalize_process(frames: list[str]) -> float:
     """frames/s of `python -m microservices.cli normalize` over a capture of `frames`."""
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl") as capture:
@@ -176,12 +182,12 @@ def run(count: int, runs: int) -> list[Result]:
         if venue == "binance_futures" and label in ("aggTrade", "bookTicker", "kline"):
             mix.append((venue, frames))
         emitted = measure(venue, frames)[1]
-        per_run = repeat(lambda frames=frames, venue=venue: measure(venue, frames)[0], runs)
+        per_run = repeat(partial(rate_of, venue, frames), runs)
         note = f"{len(templates)} real template(s), {emitted / len(frames):.2f} records/frame"
         results.append(Result(f"{venue} {label}", "frames/s", per_run, note))
     if mix:
         mixed = [f for group in zip(*(frames for _, frames in mix), strict=True) for f in group]
-        per_run = repeat(lambda: measure("binance_futures", mixed)[0], runs)
+        per_run = repeat(partial(rate_of, "binance_futures", mixed), runs)
         results.append(
             Result(
                 "binance_futures aggTrade+bookTicker+kline mix",

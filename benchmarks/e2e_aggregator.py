@@ -87,7 +87,10 @@ def percentiles(values: array[int]) -> dict[str, float]:
     if not values:
         return {}
     data = sorted(values)
-    pick = lambda q: float(data[min(len(data) - 1, int(q * len(data)))])  # noqa: E731
+
+    def pick(q: float) -> float:
+        return float(data[min(len(data) - 1, int(q * len(data)))])
+
     return {"n": len(data), "p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99),
             "p999": pick(0.999), "max": float(data[-1])}  # fmt: skip
 
