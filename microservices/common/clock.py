@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MS = timedelta(milliseconds=1)
 
 
 def now_ms() -> int:
@@ -35,4 +38,4 @@ def parse_iso_ms(text: str) -> int:
     parsed = datetime.fromisoformat(cleaned)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return (parsed - UNIX_EPOCH) // ONE_MS  # exact floor: no float rounding of the fraction

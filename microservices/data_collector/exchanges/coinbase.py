@@ -11,10 +11,11 @@ from typing import Any, ClassVar, Final
 
 import orjson
 
-from microservices.common.clock import iso_utc, parse_iso_ms
+from microservices.common.clock import iso_utc
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Kline, Market, Side
 from microservices.data_collector.exchanges import _records as build
+from microservices.data_collector.exchanges._iso_time import iso_epoch_ms as iso_ms
 from microservices.data_collector.exchanges.base import (
     Exchange,
     RestRequest,
@@ -50,20 +51,10 @@ class Dropped(BadMessage):
         self.reason = reason
 
 
-def iso_ms(value: Any) -> int:
-    """Coinbase `time` ('2022-12-01T00:00:00.122581Z') -> epoch ms, range-checked."""
-    return epoch_ms(parse_iso_ms(value))
-
-
 def trade_id(value: Any) -> str:
     if type(value) not in (int, str) or value == "":
         raise BadMessage(f"bad trade id {value!r}")
     return str(value)
-
-
-def optional_qty(value: Any) -> float:
-    """Ticker sizes: frames before 2022 lack `best_bid_size`/`best_ask_size` -> 0.0."""
-    return 0.0 if value is None else qty(value)
 
 
 class Bar:
@@ -129,6 +120,23 @@ class CandleBuilder:
         return (bar, "") if bar.complete and follows else (None, "partial_bar")
 
 
+def minute_kline(head: dict[str, Any], bar: Bar, recv_ms: int) -> Kline:
+    """The closed 1m Kline of a finished bar (ts_ms = the bar's last millisecond)."""
+    return build.kline(
+        head,
+        ts_ms=bar.minute_ms + MINUTE_MS - 1,
+        recv_ms=recv_ms,
+        open_time_ms=bar.minute_ms,
+        interval="1m",
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        volume=round(bar.volume, 10),  # sizes have 8 decimals: drop float-sum noise
+        closed=True,
+    )
+
+
 class CoinbaseParser(VenueParser):
     """Parser of one ws-feed connection; dispatches on the message `type`."""
 
@@ -177,62 +185,51 @@ class CoinbaseParser(VenueParser):
         return head
 
     def _ticker(self, msg: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        """Best bid/ask with sizes (0.0 when an old frame lacks them) and the last price."""
-        head = self._head(msg["product_id"])
+        """Best bid/ask with sizes and the last price; frames before 2022 lack
+        `best_bid_size`/`best_ask_size`, whose sizes are then 0.0."""
+        product = msg["product_id"]
+        head = self._heads.get(product) or self._head(product)
         raw_bid, raw_ask, last = msg.get("best_bid"), msg.get("best_ask"), msg.get("price")
         if raw_bid is None or raw_ask is None:
             raise Dropped("no_quote")
         bid, ask = price(raw_bid), price(raw_ask)
         if bid > ask:
             raise Dropped("crossed_quote")
+        ts_ms = iso_ms(msg["time"])
+        bid_size, ask_size = msg.get("best_bid_size"), msg.get("best_ask_size")
         return [
             build.ticker(
                 head,
-                ts_ms=iso_ms(msg["time"]),
+                ts_ms=ts_ms,
                 recv_ms=recv_ms,
                 bid=bid,
-                bid_size=optional_qty(msg.get("best_bid_size")),
+                bid_size=0.0 if bid_size is None else qty(bid_size),
                 ask=ask,
-                ask_size=optional_qty(msg.get("best_ask_size")),
+                ask_size=0.0 if ask_size is None else qty(ask_size),
                 last=None if last is None else price(last),
             )
         ]
 
     def _match(self, msg: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
         """`match` and `last_match` (the last trade before we subscribed): a Trade, preceded
-        by the 1m Kline it finished (Kline ts_ms = the bar's last millisecond)."""
-        head, raw_id = self._head(msg["product_id"]), msg["trade_id"]
-        trade = build.trade(
-            head,
-            ts_ms=iso_ms(msg["time"]),
-            recv_ms=recv_ms,
-            price=price(msg["price"]),
-            size=qty(msg["size"]),
-            side=TAKER_SIDES[msg["side"]],
-            trade_id=trade_id(raw_id),
-        )
-        if self._trade_ids.seen(trade.symbol, trade.trade_id):
+        by the 1m Kline it finished."""
+        product = msg["product_id"]
+        head, raw_id = self._heads.get(product) or self._head(product), msg["trade_id"]
+        ts_ms, px, size = iso_ms(msg["time"]), price(msg["price"]), qty(msg["size"])
+        side = TAKER_SIDES[msg["side"]]
+        tid = str(raw_id) if type(raw_id) is int else trade_id(raw_id)
+        trade = build.trade(head, ts_ms=ts_ms, recv_ms=recv_ms, price=px, size=size, side=side,
+                            trade_id=tid)  # fmt: skip
+        symbol = head["symbol"]
+        if self._trade_ids.seen(symbol, tid):
             raise Dropped("duplicate")
         seq = raw_id if type(raw_id) is int else None
-        bar, reason = self._candles.add(trade.symbol, seq, trade.ts_ms, trade.price, trade.size)
+        bar, reason = self._candles.add(symbol, seq, ts_ms, px, size)
         if reason:
-            self.stats.reject(reason, msg["product_id"])
+            self.stats.reject(reason, product)
         if bar is None:
             return [trade]
-        kline = build.kline(
-            head,
-            ts_ms=bar.minute_ms + MINUTE_MS - 1,
-            recv_ms=recv_ms,
-            open_time_ms=bar.minute_ms,
-            interval="1m",
-            open=bar.open,
-            high=bar.high,
-            low=bar.low,
-            close=bar.close,
-            volume=round(bar.volume, 10),  # sizes have 8 decimals: drop float-sum noise
-            closed=True,
-        )
-        return [kline, trade]
+        return [minute_kline(head, bar, recv_ms), trade]
 
 
 class Coinbase(Exchange):
