@@ -17,6 +17,8 @@ from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Kline, Side, Ticker, Trade
 from microservices.data_collector.exchanges._binance_fast import BinanceFastPath
 from microservices.data_collector.exchanges.base import (
+    PARSE_ERRORS,
+    Dropped,
     Exchange,
     TradeDeduper,
     VenueParser,
@@ -32,19 +34,6 @@ KLINE_INTERVALS: Final = frozenset(
     {"1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
      "1M"}
 )  # fmt: skip
-# What parse() catches per frame: bad values (BadMessage) and wrong shapes or types
-# (orjson.JSONDecodeError is a ValueError).
-FRAME_ERRORS: Final = (BadMessage, KeyError, TypeError, ValueError, AttributeError)
-# What one bad REST row raises; the row is skipped and the rest of the page kept.
-ROW_ERRORS: Final = (BadMessage, KeyError, TypeError, ValueError, IndexError, AttributeError)
-
-
-class Dropped(BadMessage):
-    """A frame dropped on purpose; counted under `reason` rather than "malformed"."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def taker_side(buyer_is_maker: Any) -> Side:
@@ -114,7 +103,7 @@ class BinanceParser(BinanceFastPath, VenueParser):
             return self.stats.emit(handler(data, recv_ms))
         except Dropped as exc:
             self.stats.reject(exc.reason, frame)
-        except FRAME_ERRORS:
+        except PARSE_ERRORS:
             self.stats.reject("malformed", frame)
         return []
 
@@ -249,7 +238,7 @@ def parse_rows(payload: Any, parse_row: Callable[[Any], R | None]) -> list[R]:
     for row in payload:
         try:
             item = parse_row(row)
-        except ROW_ERRORS:
+        except PARSE_ERRORS:
             continue
         if item is not None:
             out.append(item)
@@ -262,5 +251,5 @@ def parse_object(payload: Any, parse_obj: Callable[[dict[str, Any]], R]) -> R:
         raise BadMessage(f"expected a JSON object, got {type(payload).__name__}")
     try:
         return parse_obj(payload)
-    except ROW_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise BadMessage(f"bad object: {exc!r}"[:300]) from exc

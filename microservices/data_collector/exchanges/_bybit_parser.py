@@ -18,6 +18,8 @@ from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges._bybit_fast import BybitFastPath
 from microservices.data_collector.exchanges._bybit_state import Head, TickerMerger, TopOfBook
 from microservices.data_collector.exchanges.base import (
+    PARSE_ERRORS,
+    Dropped,
     Exchange,
     TradeDeduper,
     VenueParser,
@@ -25,6 +27,7 @@ from microservices.data_collector.exchanges.base import (
     epoch_ms,
     price,
     qty,
+    text_trade_id,
 )
 
 if TYPE_CHECKING:
@@ -40,25 +43,6 @@ KNOWN_TOPICS: Final = frozenset(
     {"orderbook", "publicTrade", "tickers", "kline", "allLiquidation", "liquidation",
      "kline_lt", "tickers_lt", "lt", "insurance", "priceLimit", "adlAlert", "rpi_orderbook"}
 )  # fmt: skip
-# what parse() catches per frame and REST row: bad values, wrong shapes or types
-# (orjson.JSONDecodeError is a ValueError; OverflowError: int() of an infinite JSON number)
-PARSE_ERRORS: Final = (
-    BadMessage, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
-)  # fmt: skip
-
-
-class Dropped(BadMessage):
-    """A frame dropped on purpose, counted under `reason` rather than "malformed"."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def trade_id(value: Any) -> str:
-    if type(value) not in (str, int) or value == "":
-        raise BadMessage(f"bad trade id {value!r}")
-    return str(value)
 
 
 def record_head(exchange: Exchange, symbol: str) -> Head:
@@ -153,7 +137,7 @@ class BybitParser(BybitFastPath, VenueParser):
                 price=price(t["p"]),
                 size=qty(t["v"]),
                 side=TAKER_SIDES[t["S"]],
-                trade_id=trade_id(t["i"]),
+                trade_id=text_trade_id(t["i"]),
             )
             for t in msg["data"]
         ]

@@ -62,6 +62,26 @@ class ParseStats:
 # venue re-sends, seconds apart; 2,000 ids cover that for all but the busiest minutes. It was
 # 10,000: with 4 venues x 50 symbols that is up to ~2M ids and ~230 MB of collector RSS.
 DEDUPE_CAPACITY: Final = 2_000
+# what a parser catches per frame and REST row: bad values, wrong shapes or types
+# (orjson.JSONDecodeError is a ValueError; OverflowError: int() of an infinite JSON number)
+PARSE_ERRORS: Final = (
+    BadMessage, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+)  # fmt: skip
+
+
+class Dropped(BadMessage):
+    """A frame dropped on purpose, counted under `reason` rather than "malformed"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def text_trade_id(value: Any) -> str:
+    """A trade id sent as a JSON string or integer (Bybit, Coinbase), as text."""
+    if type(value) not in (str, int) or value == "":
+        raise BadMessage(f"bad trade id {value!r}")
+    return str(value)
 
 
 class TradeDeduper:

@@ -14,7 +14,6 @@ from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Funding, Liquidation, OpenInterest, Side
 from microservices.data_collector.exchanges._binance_common import (
     BinanceParser,
-    Dropped,
     Handler,
     parse_object,
     parse_rows,
@@ -23,6 +22,7 @@ from microservices.data_collector.exchanges._binance_fast import (
     FUTURES_DECODERS,
 )
 from microservices.data_collector.exchanges.base import (
+    Dropped,
     RestRequest,
     VenueParser,
     epoch_ms,

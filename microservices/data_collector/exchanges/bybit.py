@@ -14,13 +14,10 @@ import orjson
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Funding, Kline, Market, OpenInterest
-from microservices.data_collector.exchanges._bybit_parser import (
-    PARSE_ERRORS,
-    BybitParser,
-    record_head,
-)
+from microservices.data_collector.exchanges._bybit_parser import BybitParser, record_head
 from microservices.data_collector.exchanges._bybit_state import TickerMerger
 from microservices.data_collector.exchanges.base import (
+    PARSE_ERRORS,
     Exchange,
     RestRequest,
     VenueParser,

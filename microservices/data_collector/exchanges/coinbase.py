@@ -17,6 +17,8 @@ from microservices.common.records import AnyRaw, Kline, Market, Side
 from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges._iso_time import iso_epoch_ms as iso_ms
 from microservices.data_collector.exchanges.base import (
+    PARSE_ERRORS,
+    Dropped,
     Exchange,
     RestRequest,
     TradeDeduper,
@@ -26,6 +28,7 @@ from microservices.data_collector.exchanges.base import (
     epoch_ms,
     price,
     qty,
+    text_trade_id,
 )
 
 MINUTE_MS: Final = 60_000
@@ -36,25 +39,6 @@ IGNORED_TYPES: Final = frozenset(
     {"subscriptions", "heartbeat", "snapshot", "l2update", "status", "ticker_batch",
      "received", "open", "done", "change", "activate", "auction", "subscribe", "unsubscribe"}
 )  # fmt: skip
-# what parse() catches per frame and REST row: bad values, wrong shapes or types
-# (orjson.JSONDecodeError is a ValueError; OverflowError: int() of an infinite JSON number)
-PARSE_ERRORS: Final = (
-    BadMessage, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
-)  # fmt: skip
-
-
-class Dropped(BadMessage):
-    """A frame dropped on purpose, counted under `reason` rather than "malformed"."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def trade_id(value: Any) -> str:
-    if type(value) not in (int, str) or value == "":
-        raise BadMessage(f"bad trade id {value!r}")
-    return str(value)
 
 
 class Bar:
@@ -217,7 +201,7 @@ class CoinbaseParser(VenueParser):
         head, raw_id = self._heads.get(product) or self._head(product), msg["trade_id"]
         ts_ms, px, size = iso_ms(msg["time"]), price(msg["price"]), qty(msg["size"])
         side = TAKER_SIDES[msg["side"]]
-        tid = str(raw_id) if type(raw_id) is int else trade_id(raw_id)
+        tid = str(raw_id) if type(raw_id) is int else text_trade_id(raw_id)
         trade = build.trade(head, ts_ms=ts_ms, recv_ms=recv_ms, price=px, size=size, side=side,
                             trade_id=tid)  # fmt: skip
         symbol = head["symbol"]
