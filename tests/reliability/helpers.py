@@ -128,6 +128,15 @@ class ServiceProcess:
         the service's close handshakes meanwhile)."""
         return await asyncio.to_thread(self.stop, timeout_s)
 
+    def pause(self) -> None:
+        """SIGSTOP: freeze the process where it is (e.g. between a read and its XACK)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> int:
         """SIGKILL: a crash, no drain, no acknowledgement of what was in flight."""
         return self._end(signal.SIGKILL, 10.0)
