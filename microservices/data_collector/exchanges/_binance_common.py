@@ -15,7 +15,7 @@ import orjson
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Kline, Side, Ticker, Trade
-from microservices.data_collector.exchanges._binance_fast import BinanceFastPath
+from microservices.data_collector.exchanges._binance_fast import KLINE_INTERVALS, BinanceFastPath
 from microservices.data_collector.exchanges.base import (
     PARSE_ERRORS,
     Dropped,
@@ -28,12 +28,6 @@ from microservices.data_collector.exchanges.base import (
 R = TypeVar("R")
 INF: Final = math.inf
 Handler = Callable[[dict[str, Any], int], list[AnyRaw]]
-
-# Binance kline intervals; anything else in `k.i` is rejected.
-KLINE_INTERVALS: Final = frozenset(
-    {"1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
-     "1M"}
-)  # fmt: skip
 
 
 def taker_side(buyer_is_maker: Any) -> Side:

@@ -30,23 +30,23 @@ from typing import Annotated, Any, ClassVar, Final
 import msgspec
 
 from microservices.common.records import AnyRaw, Funding, Kline, Market, Ticker, Trade
+from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS  # epoch_ms() bounds
+from microservices.data_collector.exchanges._records import (
+    funding_init,
+    kline_init,
+    new_record,
+    ticker_init,
+    trade_init,
+)
 from microservices.data_collector.exchanges.base import Exchange, ParseStats, TradeDeduper, price
 
 FAST_MAX: Final = 2.0**63  # prices and sizes at or above this take the reference path
 U64_MAX: Final = 2**64 - 1  # orjson decodes larger integers as floats
-MIN_MS: Final = 1_230_768_000_000  # epoch_ms() bounds
-MAX_MS: Final = 4_102_444_800_000
-# == _binance_common.KLINE_INTERVALS (checked by the tests)
-INTERVALS: Final = frozenset(
+# Binance kline intervals; anything else in `k.i` is rejected (by the reference parser)
+KLINE_INTERVALS: Final = frozenset(
     {"1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
      "1M"}
 )  # fmt: skip
-
-_new = object.__new__
-_trade_init = Trade.__init__  # calling __init__ directly skips type.__call__'s kwargs dict
-_ticker_init = Ticker.__init__
-_kline_init = Kline.__init__
-_funding_init = Funding.__init__
 
 
 # Fields the parser does not read are typed, not `Any`: msgspec reads any integer into `Any`,
@@ -156,7 +156,7 @@ FUTURES_DECODERS: Final[tuple[Decode, ...]] = (
 
 
 def _epoch(value: Any) -> bool:
-    return type(value) is int and MIN_MS <= value <= MAX_MS
+    return type(value) is int and MIN_TS_MS <= value <= MAX_TS_MS
 
 
 class BinanceFastPath:
@@ -169,11 +169,6 @@ class BinanceFastPath:
     _agg_ids: TradeDeduper
     stats: ParseStats
     exchange: Exchange
-
-    def _funding_interval_h(self, symbol: str) -> float:
-        """Funding interval of a markPriceUpdate (the reference parser asks this too): 8 h
-        unless /fapi/v1/fundingInfo listed the symbol with another one."""
-        return self.exchange.funding_interval_h(symbol)
 
     def _fast(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw] | None:
         """The frame's records, or None to let the reference parser decide."""
@@ -215,8 +210,8 @@ class BinanceFastPath:
             return None
         symbol, vsym = known
         trade_id = str(tid)
-        record = _new(Trade)
-        _trade_init(record, exchange=self._venue, market=self._market, symbol=symbol,
+        record = new_record(Trade)
+        trade_init(record, exchange=self._venue, market=self._market, symbol=symbol,
                     venue_symbol=vsym, ts_ms=ts, recv_ms=recv_ms, price=px, size=size,
                     side="sell" if maker else "buy", trade_id=trade_id)  # fmt: skip
         if self._agg_ids.seen(symbol, trade_id):
@@ -235,8 +230,8 @@ class BinanceFastPath:
             and _epoch(ts)
         ):
             return None
-        record = _new(Ticker)
-        _ticker_init(record, exchange=self._venue, market=self._market, symbol=known[0],
+        record = new_record(Ticker)
+        ticker_init(record, exchange=self._venue, market=self._market, symbol=known[0],
                      venue_symbol=known[1], ts_ms=ts, recv_ms=recv_ms, bid=bid,
                      bid_size=bid_size, ask=ask, ask_size=ask_size)  # fmt: skip
         return record
@@ -250,14 +245,14 @@ class BinanceFastPath:
             and low <= c <= h
             and 0.0 < volume < FAST_MAX
             and type(interval) is str
-            and interval in INTERVALS
+            and interval in KLINE_INTERVALS
             and (closed is True or closed is False)
             and _epoch(ts)
             and _epoch(open_ms)
         ):
             return None
-        record = _new(Kline)
-        _kline_init(record, exchange=self._venue, market=self._market, symbol=known[0],
+        record = new_record(Kline)
+        kline_init(record, exchange=self._venue, market=self._market, symbol=known[0],
                     venue_symbol=known[1], ts_ms=ts, recv_ms=recv_ms, open_time_ms=open_ms,
                     interval=interval, open=o, high=h, low=low, close=c, volume=volume,
                     closed=closed)  # fmt: skip
@@ -284,11 +279,11 @@ class BinanceFastPath:
                 return None
         else:
             index = None
-        record = _new(Funding)
-        _funding_init(record, exchange=self._venue, market=self._market, symbol=known[0],
+        record = new_record(Funding)
+        funding_init(record, exchange=self._venue, market=self._market, symbol=known[0],
                       venue_symbol=known[1], ts_ms=d.E, recv_ms=recv_ms,
                       funding_rate=funding_rate,
-                      funding_interval_h=self._funding_interval_h(known[0]),
+                      funding_interval_h=self.exchange.funding_interval_h(known[0]),
                       next_funding_time_ms=next_ms or None, mark_price=mark,
                       index_price=index)  # fmt: skip
         return record

@@ -15,14 +15,13 @@ from typing import Annotated, Any, Final
 import msgspec
 
 from microservices.common.records import AnyRaw, Side, Trade
+from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS  # epoch_ms() bounds
 from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges.base import ParseStats, TradeDeduper
 
 FAST_MAX: Final = 2.0**63
 I64_MIN: Final = -(2**63)  # orjson reads integers outside [-2**63, 2**64) as floats
 U64_MAX: Final = 2**64 - 1
-MIN_MS: Final = 1_230_768_000_000  # epoch_ms() bounds
-MAX_MS: Final = 4_102_444_800_000
 SIDES: Final[dict[str, Side]] = {"Buy": "buy", "Sell": "sell"}
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
@@ -86,7 +85,7 @@ class BybitFastPath:
             ts, px, size, side, tid = t.T, t.p, t.v, t.S, _trade_id(t.i)
             if not (
                 type(ts) is int
-                and MIN_MS <= ts <= MAX_MS
+                and MIN_TS_MS <= ts <= MAX_TS_MS
                 and 0.0 < px < FAST_MAX
                 and 0.0 < size < FAST_MAX
                 and type(side) is str

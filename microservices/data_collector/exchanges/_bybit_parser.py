@@ -15,6 +15,7 @@ import orjson
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Side
 from microservices.data_collector.exchanges import _records as build
+from microservices.data_collector.exchanges._bybit_fast import SIDES as TAKER_SIDES
 from microservices.data_collector.exchanges._bybit_fast import BybitFastPath
 from microservices.data_collector.exchanges._bybit_state import Head, TickerMerger, TopOfBook
 from microservices.data_collector.exchanges.base import (
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 Handler = Callable[[dict[str, Any], str, int], list[AnyRaw]]
 
-TAKER_SIDES: Final[dict[Any, Side]] = {"Buy": "buy", "Sell": "sell"}
 # liquidation `S` is the liquidated POSITION's side; the forced order goes the other way
 FORCED_ORDER_SIDES: Final[dict[Any, Side]] = {"Buy": "sell", "Sell": "buy"}
 # v5 public topic prefixes: the ones a market does not parse are counted "ignored"

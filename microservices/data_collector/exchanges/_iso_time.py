@@ -21,11 +21,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from microservices.common.clock import ONE_MS, parse_iso_ms
+from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS  # epoch_ms() bounds
 from microservices.data_collector.exchanges.base import epoch_ms
 
 EPOCH: Final = datetime(1970, 1, 1)
-MIN_MS: Final = 1_230_768_000_000  # base.epoch_ms() bounds: 2009..2100 (checked again there)
-MAX_MS: Final = 4_102_444_800_000
 DATE_ONLY_MAX: Final = 11  # the longest date-only text ('YYYY-MM-DD') and its 'Z'
 
 _fromisoformat = datetime.fromisoformat
@@ -54,6 +53,6 @@ def iso_epoch_ms(value: Any) -> int:
             parsed = None
         if parsed is not None and parsed.tzinfo is None:
             number = (parsed - EPOCH) // ONE_MS
-            if MIN_MS <= number <= MAX_MS:
+            if MIN_TS_MS <= number <= MAX_TS_MS:
                 return number
     return epoch_ms(parse_iso_ms(value))

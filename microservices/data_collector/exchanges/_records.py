@@ -24,20 +24,20 @@ from microservices.common.records import (
 )
 
 Head = Mapping[str, Any]
-_new = object.__new__
-_trade_init = Trade.__init__
-_ticker_init = Ticker.__init__
-_kline_init = Kline.__init__
-_funding_init = Funding.__init__
-_oi_init = OpenInterest.__init__
-_liquidation_init = Liquidation.__init__
+new_record = object.__new__
+trade_init = Trade.__init__
+ticker_init = Ticker.__init__
+kline_init = Kline.__init__
+funding_init = Funding.__init__
+oi_init = OpenInterest.__init__
+liquidation_init = Liquidation.__init__
 
 
 def trade(
     head: Head, *, ts_ms: int, recv_ms: int, price: float, size: float, side: Side, trade_id: str
 ) -> Trade:
-    record = _new(Trade)
-    _trade_init(record, exchange=head["exchange"], market=head["market"],
+    record = new_record(Trade)
+    trade_init(record, exchange=head["exchange"], market=head["market"],
                 symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
                 recv_ms=recv_ms, price=price, size=size, side=side,
                 trade_id=trade_id)  # fmt: skip
@@ -48,8 +48,8 @@ def ticker(
     head: Head, *, ts_ms: int, recv_ms: int, bid: float, bid_size: float, ask: float,
     ask_size: float, last: float | None = None,
 ) -> Ticker:  # fmt: skip
-    record = _new(Ticker)
-    _ticker_init(record, exchange=head["exchange"], market=head["market"],
+    record = new_record(Ticker)
+    ticker_init(record, exchange=head["exchange"], market=head["market"],
                  symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
                  recv_ms=recv_ms, bid=bid, bid_size=bid_size, ask=ask, ask_size=ask_size,
                  last=last)  # fmt: skip
@@ -60,8 +60,8 @@ def kline(
     head: Head, *, ts_ms: int, recv_ms: int, open_time_ms: int, interval: str, open: float,
     high: float, low: float, close: float, volume: float, closed: bool,
 ) -> Kline:  # fmt: skip
-    record = _new(Kline)
-    _kline_init(record, exchange=head["exchange"], market=head["market"],
+    record = new_record(Kline)
+    kline_init(record, exchange=head["exchange"], market=head["market"],
                 symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
                 recv_ms=recv_ms, open_time_ms=open_time_ms, interval=interval, open=open,
                 high=high, low=low, close=close, volume=volume, closed=closed)  # fmt: skip
@@ -73,8 +73,8 @@ def funding(
     next_funding_time_ms: int | None = None, mark_price: float | None = None,
     index_price: float | None = None,
 ) -> Funding:  # fmt: skip
-    record = _new(Funding)
-    _funding_init(record, exchange=head["exchange"], market=head["market"],
+    record = new_record(Funding)
+    funding_init(record, exchange=head["exchange"], market=head["market"],
                   symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
                   recv_ms=recv_ms, funding_rate=funding_rate,
                   funding_interval_h=funding_interval_h,
@@ -87,8 +87,8 @@ def open_interest(
     head: Head, *, ts_ms: int, recv_ms: int, open_interest: float,
     open_interest_usd: float | None = None,
 ) -> OpenInterest:  # fmt: skip
-    record = _new(OpenInterest)
-    _oi_init(record, exchange=head["exchange"], market=head["market"], symbol=head["symbol"],
+    record = new_record(OpenInterest)
+    oi_init(record, exchange=head["exchange"], market=head["market"], symbol=head["symbol"],
              venue_symbol=head["venue_symbol"], ts_ms=ts_ms, recv_ms=recv_ms,
              open_interest=open_interest, open_interest_usd=open_interest_usd)  # fmt: skip
     return record
@@ -97,8 +97,8 @@ def open_interest(
 def liquidation(
     head: Head, *, ts_ms: int, recv_ms: int, price: float, size: float, side: Side
 ) -> Liquidation:
-    record = _new(Liquidation)
-    _liquidation_init(record, exchange=head["exchange"], market=head["market"],
+    record = new_record(Liquidation)
+    liquidation_init(record, exchange=head["exchange"], market=head["market"],
                       symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
                       recv_ms=recv_ms, price=price, size=size, side=side)  # fmt: skip
     return record

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Final
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Funding, Kline, Market, OpenInterest
+from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS
 from microservices.common.symbols import canonical_symbol, venue_symbol
 
 SAMPLE_CHARS = 300
@@ -153,7 +154,7 @@ def rate(value: Any) -> float:
 def epoch_ms(value: Any) -> int:
     """An epoch-ms timestamp (int or numeric string) within 2009..2100."""
     number = int(value)
-    if not 1_230_768_000_000 <= number <= 4_102_444_800_000:
+    if not MIN_TS_MS <= number <= MAX_TS_MS:
         raise BadMessage(f"bad timestamp {value!r}")
     return number
 

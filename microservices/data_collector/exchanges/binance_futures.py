@@ -95,7 +95,7 @@ class BinanceFuturesParser(BinanceParser):
                 ts_ms=epoch_ms(data["E"]),
                 recv_ms=recv_ms,
                 funding_rate=rate(funding_rate),
-                funding_interval_h=self._funding_interval_h(symbol),
+                funding_interval_h=self.exchange.funding_interval_h(symbol),
                 next_funding_time_ms=None if next_ms == 0 else epoch_ms(next_ms),
                 mark_price=price(data["p"]),
                 index_price=None if index is None else price(index),
