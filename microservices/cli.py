@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from microservices.common.errors import FatalError
+from microservices.common.help_format import DocumentedParser
 
 if TYPE_CHECKING:
     from microservices.common.settings import Settings
@@ -73,11 +74,11 @@ def _cmd_backfill(ns: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = DocumentedParser(  # subcommands inherit its class: every --help shows defaults
         prog="cross-exchange",
         description="Key-less cross-exchange market intelligence over Redis Streams.",
     )
-    parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    parser.add_argument("--env-file", default=".env", help="settings file")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="all services in one process (embedded Redis if no REDIS_URL)")

@@ -7,16 +7,22 @@ import asyncio
 import logging
 import sys
 
+from microservices.common.help_format import DocumentedParser
 from microservices.exchange_simulator.config import add_cli_arguments, config_from_args
 from microservices.exchange_simulator.server import serve_until_signalled
 
 
-def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def build_parser() -> argparse.ArgumentParser:
+    parser = DocumentedParser(
         prog="python -m microservices.exchange_simulator",
         description="Local Binance/Bybit/Coinbase exchange simulator (REST + WebSocket).",
     )
     add_cli_arguments(parser)
+    return parser
+
+
+def cli(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     ns = parser.parse_args(argv)
     try:
         config = config_from_args(ns)
