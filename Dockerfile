@@ -1,19 +1,24 @@
 # One image for both services (collector and ai-engine); the command picks the service.
-# Multi-stage: wheels are built in a throw-away stage; the runtime stage is slim and non-root.
-FROM python:3.11-slim AS build
+# Multi-stage: the virtualenv is built in a throw-away stage; the runtime stage is slim and non-root.
+# Base images are pinned by full version tag; dependencies come from the hash-checked lock.
+FROM python:3.11.14-slim-bookworm AS build
 WORKDIR /src
+RUN python -m venv /opt/venv
+COPY requirements/runtime.lock requirements/runtime.lock
+RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
+        --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY microservices ./microservices
 COPY backend ./backend
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The project itself, built with the locked setuptools; its dependencies are already there.
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation .
 
-FROM python:3.11-slim AS runtime
+FROM python:3.11.14-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 LOG_FORMAT=json API_HOST=0.0.0.0 \
-    REST_HISTORY_DIR=/data/history
+    REST_HISTORY_DIR=/data/history PATH=/opt/venv/bin:$PATH
 RUN groupadd --system app && useradd --system --gid app --home-dir /app --shell /usr/sbin/nologin app \
     && mkdir -p /data/history && chown -R app:app /data
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 USER app
 EXPOSE 8001

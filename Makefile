@@ -1,9 +1,12 @@
-# The two Quick-start commands: `make run` (live data) and `make test` (the whole suite).
-# Both install what they need first (scripts/bootstrap.sh).
-.PHONY: run demo test lint bench install
+# The two Quick-start commands: `make run` (live data) and `make test` (lint, types, the suite).
+# Both install what they need first (scripts/bootstrap.sh), from the lock files in requirements/.
+.PHONY: run demo test lint bench install install-dev lock
 
 install:
 	@bash scripts/bootstrap.sh
+
+install-dev:
+	@bash scripts/bootstrap.sh --test
 
 run: install
 	.venv/bin/cross-exchange run
@@ -11,14 +14,21 @@ run: install
 demo: install
 	.venv/bin/cross-exchange run --demo
 
-test:
-	@bash scripts/bootstrap.sh --test
+# What CI runs (.ci/run): lint and type errors block a change like a failing test.
+test: install-dev
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy microservices backend benchmarks
 	.venv/bin/python -m pytest -q
 
-lint: install
+lint: install-dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy microservices backend benchmarks
 
 bench: install
 	.venv/bin/python -m benchmarks.run
+
+# Re-resolve requirements/*.lock after changing dependencies in pyproject.toml.
+lock:
+	bash scripts/lock.sh

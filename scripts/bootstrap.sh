@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Prepare a fresh Debian/Ubuntu machine: Python >= 3.11 with venv, the project in .venv,
-# and (with --test) the system packages the test suite uses: redis-server, docker-compose.
-# Idempotent: re-running only installs what is missing or what pyproject.toml changed.
+# Prepare a fresh Debian/Ubuntu machine: Python >= 3.11 with venv, and the project in .venv
+# installed from the lock files of exact, hash-checked versions (requirements/*.lock):
+#   bootstrap.sh          runtime.lock (what `make run` needs)
+#   bootstrap.sh --test   dev.lock (runtime + test and lint tools) and the system packages the
+#                         suite uses: redis-server, redis-tools, curl, docker-compose
+# Idempotent: re-running installs only when a lock file or pyproject.toml changed.
+# Refresh the locks after changing dependencies in pyproject.toml: `make lock`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +35,7 @@ apt_install() {
 find_python() {
   for candidate in python3.13 python3.12 python3.11 python3; do
     if command -v "$candidate" >/dev/null 2>&1 &&
-       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
       echo "$candidate"; return 0
     fi
   done
@@ -55,13 +59,25 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
+# The stamp names the lock installed and the digest of it and pyproject.toml; a dev install
+# satisfies `make run` too (dev.lock is a superset of runtime.lock).
+digest_of() { cat pyproject.toml "requirements/$1.lock" | sha256sum | cut -d' ' -f1; }
 stamp=.venv/.installed
-digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-  echo "bootstrap: installing the project and its dependencies into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
-  echo "$digest" > "$stamp"
+current=$(cat "$stamp" 2>/dev/null || true)
+if [ "$want_test" -eq 1 ]; then kind=dev; else kind=runtime; fi
+if [ "$current" != "dev $(digest_of dev)" ] && [ "$current" != "$kind $(digest_of "$kind")" ]; then
+  echo "bootstrap: installing the locked dependencies (requirements/$kind.lock) into .venv"
+  rm -f "$stamp"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes \
+    -r "requirements/$kind.lock"
+  # The project itself, editable, with the locked setuptools (no unpinned build environment).
+  # setuptools' notes on editable installs are noise here: show its output only on failure.
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+      --no-build-isolation -e . >.venv/install-project.log 2>&1; then
+    cat .venv/install-project.log >&2
+    exit 1
+  fi
+  echo "$kind $(digest_of "$kind")" > "$stamp"
 fi
 
 if [ "$want_test" -eq 1 ]; then
@@ -72,6 +88,6 @@ if [ "$want_test" -eq 1 ]; then
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "bootstrap: installing ${missing[*]}"
-    apt_install "${missing[@]}" || echo "bootstrap: could not install ${missing[*]}; tests needing them will skip (they fail under CI=true)" >&2
+    apt_install "${missing[@]}" || echo "bootstrap: could not install ${missing[*]}; tests needing them skip (and fail under CI=true)" >&2
   fi
 fi

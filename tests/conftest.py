@@ -7,10 +7,8 @@ It is skipped only when the `redis-server` binary is missing, and never under CI
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import fakeredis
@@ -21,23 +19,40 @@ from microservices.common.redis_io import create_redis
 from microservices.common.redis_server import LocalRedis
 from microservices.common.settings import Settings, load_settings
 from microservices.common.streams import Streams, build_streams
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.tools import require_tools
 
 
 def require_redis_server() -> None:
-    if shutil.which("redis-server") is None:
-        if IN_CI:
-            pytest.fail("redis-server is missing in CI: .ci/run must install it")
-        pytest.skip("redis-server binary not installed (apt-get install redis-server)")
+    require_tools("redis-server")
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[LocalRedis]:
     require_redis_server()
-    server = LocalRedis(prefer="redis-server").start()
-    yield server
-    server.stop()
+    server = LocalRedis(prefer="redis-server")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def local_redis() -> Iterator[Callable[..., LocalRedis]]:
+    """Start private redis-servers (`local_redis(data_dir=..., appendonly=True)`); every one
+    is stopped at teardown, also when its start or the test's setup failed."""
+    require_redis_server()
+    started: list[LocalRedis] = []
+
+    def start(**kwargs: Any) -> LocalRedis:
+        server = LocalRedis(prefer="redis-server", **kwargs)
+        started.append(server)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Final, TypeVar
 
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from microservices.common.streams import Stream
 

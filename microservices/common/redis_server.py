@@ -69,6 +69,7 @@ class LocalRedis:
         else:
             self._start_fake()
         if not wait_for_port(self.host, self.port):
+            self.stop()  # a half-started server must not outlive this failed start
             raise RuntimeError(f"{self.kind} did not start on {self.host}:{self.port}")
         return self
 

@@ -8,6 +8,7 @@ outage the newest 1000 are delivered and the drop counter says 500.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ from microservices.common.redis_io import create_redis
 from microservices.common.redis_server import LocalRedis
 from microservices.common.streams import build_streams
 from tests import factories as f
-from tests.conftest import require_redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +33,10 @@ async def wait_until(predicate: Any, timeout_s: float = 30.0) -> None:
     await asyncio.wait_for(poll(), timeout=timeout_s)
 
 
-async def test_producer_survives_redis_crash_and_consumer_resumes(tmp_path: Path) -> None:
-    require_redis_server()
-    server = LocalRedis(data_dir=tmp_path, appendonly=True).start()
+async def test_producer_survives_redis_crash_and_consumer_resumes(
+    tmp_path: Path, local_redis: Callable[..., LocalRedis]
+) -> None:
+    server = local_redis(data_dir=tmp_path, appendonly=True)
     streams = build_streams("outage:")
     client = create_redis(server.url, socket_timeout_s=2.0)
     producer = StreamProducer(

@@ -1,7 +1,7 @@
 """A bounded coverage-guided fuzz run (atheris/libFuzzer) of the parsers and decoders.
 
-atheris is an optional dev dependency (Linux x86-64, CPython 3.11): the test skips when it is
-not installed. The target (atheris_target.py) runs as a subprocess, since libFuzzer ends its
+atheris is a dev dependency with wheels for Linux x86-64 only: the test skips elsewhere and
+fails in CI where the lock installs it (tests/tools.py). The target (atheris_target.py) runs as a subprocess, since libFuzzer ends its
 process, seeded with the repo's recorded frames, REST bodies and one valid entry per stream,
 for a fixed number of runs with a fixed seed. A crash (an exception outside the documented
 ones, or a record that does not survive the schema) makes libFuzzer exit non-zero and write
@@ -10,7 +10,6 @@ the input to the test's temporary folder.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -24,6 +23,7 @@ from microservices.data_collector.exchanges import EXCHANGES
 from tests import factories as f
 from tests.fixture_paths import capture_frames, local_fixture
 from tests.reliability.helpers import measure
+from tests.tools import require_atheris
 
 pytestmark = pytest.mark.slow
 TARGET = Path(__file__).with_name("atheris_target.py")
@@ -60,8 +60,7 @@ def write_seed_corpus(folder: Path) -> int:
 
 
 def test_atheris_bounded_run_finds_no_crash(tmp_path: Path) -> None:
-    if importlib.util.find_spec("atheris") is None:
-        pytest.skip("atheris not installed (optional dev dependency, Linux x86-64 / 3.11)")
+    require_atheris()
     seeds = write_seed_corpus(tmp_path / "corpus")
     result = subprocess.run(
         [sys.executable, str(TARGET), f"-runs={RUNS}", "-seed=1", "-max_len=4096",

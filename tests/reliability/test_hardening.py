@@ -15,7 +15,6 @@ inputs are bounded, and the VPS containers are locked down.
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 import sys
 import uuid
@@ -36,6 +35,7 @@ from microservices.exchange_simulator.config import SimulatorConfig
 from microservices.exchange_simulator.server import start_simulator
 from tests.integration.test_compose import rendered
 from tests.reliability.helpers import SIM_VENUES, Services, eventually, http_json, service_env
+from tests.tools import require_tools
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = f"pw-{uuid.uuid4().hex}"
@@ -46,8 +46,7 @@ SECRET = f"pw-{uuid.uuid4().hex}"
 
 @pytest.fixture
 def protected_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server binary not installed")
+    require_tools("redis-server")
     port = free_port()
     args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--dir", str(tmp_path), "--requirepass", SECRET]  # fmt: skip

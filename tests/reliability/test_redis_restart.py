@@ -12,6 +12,7 @@ produced, except for at most one re-sent batch (delivery is at least once).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ from microservices.common.redis_server import LocalRedis
 from microservices.common.streams import build_streams
 from microservices.exchange_simulator.config import MarketConfig, SimulatorConfig
 from microservices.exchange_simulator.server import SimulatorHandle, start_simulator
-from tests.conftest import require_redis_server
 from tests.reliability.helpers import (
     SIM_VENUES,
     ServiceProcess,
@@ -55,10 +55,9 @@ async def wait_for_event(service: ServiceProcess, name: str, after: int = 0) -> 
 
 
 async def test_redis_crash_under_load_loses_nothing_beyond_the_bounded_buffer(
-    tmp_path: Path, services: Services
+    tmp_path: Path, services: Services, local_redis: Callable[..., LocalRedis]
 ) -> None:
-    require_redis_server()
-    server = LocalRedis(data_dir=tmp_path / "redis", appendonly=True).start()
+    server = local_redis(data_dir=tmp_path / "redis", appendonly=True)
     streams = build_streams(PREFIX)
     redis = create_redis(server.url, socket_timeout_s=2.0)
     try:
