@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     norm = sub.add_parser("normalize", help="normalize a JSONL capture to exchange.raw records")
     norm.add_argument("--venue", required=True, help="venue id, e.g. binance_futures")
-    norm.add_argument("path", help="capture file in the fixtures' JSONL format")
+    norm.add_argument("path", help="capture file in the fixtures' JSONL format; - reads stdin")
     norm.set_defaults(func=_cmd_normalize)
 
     back = sub.add_parser("backfill", help="historical OHLC/funding/OI to Parquet or CSV")

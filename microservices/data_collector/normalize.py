@@ -1,14 +1,18 @@
 """`cross-exchange normalize --venue V PATH`: a JSONL capture -> exchange.raw records (JSONL).
 
-Reads the fixtures' capture formats: cryptofeed-style lines {"ts","dir","url","frame"} (only
-`dir == "recv"` frames) and tardis-style lines {"frame", "src", ...}. Each frame goes through
-the venue's own parser, exactly as the live bridge does; output lines carry the same fields as
-exchange.raw entries. A summary of emitted and rejected frames goes to stderr.
+Reads the fixtures' capture formats (PATH `-` is standard input): cryptofeed-style lines
+{"ts","dir","url","frame"} (only `dir == "recv"` frames) and tardis-style lines {"frame", "src",
+...}. Each frame goes through the venue's own parser, exactly as the live bridge does; output
+lines carry the same fields as exchange.raw entries. A summary of emitted and rejected frames
+goes to stderr; input with no line in the capture format is an error, not an empty result.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,25 +26,44 @@ from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import VenueParser
 
 
+@dataclass(slots=True)
+class CaptureLines:
+    """What a capture held: non-blank lines, and those in the capture format."""
+
+    lines: int = 0
+    capture_lines: int = 0  # JSON objects with a "frame", whatever their direction
+
+
 def capture_frames(path: Path) -> Iterator[tuple[str | bytes, int | None]]:
     """(frame, capture time in ms or None) for every received frame of a capture file."""
     with path.open("rb") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                item: Any = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                yield line, None  # not a capture line: let the parser reject it
-                continue
-            if not isinstance(item, dict) or item.get("frame") is None:
-                continue
-            if item.get("dir", "recv") != "recv":
-                continue
-            frame = item["frame"]
-            ts = item.get("ts")
-            ts_ms = int(ts * 1000) if isinstance(ts, int | float) else None
-            yield (frame if isinstance(frame, str) else orjson.dumps(frame)), ts_ms
+        yield from read_capture(handle)
+
+
+def read_capture(
+    lines: Iterable[bytes], seen: CaptureLines | None = None
+) -> Iterator[tuple[str | bytes, int | None]]:
+    """(frame, capture time in ms or None) for every received frame of capture lines; counts
+    the lines into `seen`."""
+    counts = CaptureLines() if seen is None else seen
+    for line in lines:
+        if not line.strip():
+            continue
+        counts.lines += 1
+        try:
+            item: Any = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            yield line, None  # not a capture line: let the parser reject it
+            continue
+        if not isinstance(item, dict) or item.get("frame") is None:
+            continue
+        counts.capture_lines += 1
+        if item.get("dir", "recv") != "recv":
+            continue
+        frame = item["frame"]
+        ts = item.get("ts")
+        ts_ms = int(ts * 1000) if isinstance(ts, int | float) else None
+        yield (frame if isinstance(frame, str) else orjson.dumps(frame)), ts_ms
 
 
 # records encoded per write: big enough that writes cost nothing, small enough to stream
@@ -58,17 +81,31 @@ def bytes_writer(out: IO[str]) -> Callable[[bytes], object]:
     return write
 
 
-def normalize_file(venue: str, path: str, out: IO[str], stats_to: IO[str] | None = None) -> int:
+def normalize_file(
+    venue: str,
+    path: str,
+    out: IO[str],
+    stats_to: IO[str] | None = None,
+    stdin: IO[bytes] | None = None,
+) -> int:
+    """Normalize the capture at `path` (`-`: `stdin`, by default the process's) to `out`.
+
+    Raises FatalError for an unknown venue, a missing file, or input with no capture line."""
     if venue not in EXCHANGES:
         raise FatalError(f"unknown venue {venue!r}; known: {', '.join(sorted(EXCHANGES))}")
-    source = Path(path)
-    if not source.is_file():
-        raise FatalError(f"no such capture file: {path}")
     exchange = EXCHANGES[venue](sorted(CANONICAL_SYMBOLS), ws_url="", rest_url="")
     parser = exchange.new_parser()
-    frames = write_records(parser, capture_frames(source), bytes_writer(out))
+    seen = CaptureLines()
+    with _open_capture(path, stdin) as handle:
+        frames = write_records(parser, read_capture(handle, seen), bytes_writer(out))
     if hasattr(out, "buffer"):
         out.buffer.flush()
+    if seen.capture_lines == 0:
+        name = "standard input" if path == "-" else path
+        raise FatalError(
+            f'no line of {name} is in the capture format (JSON objects with a "frame" field,'
+            f" one per line){'; it is empty' if seen.lines == 0 else ''}"
+        )
     if stats_to is not None:
         summary = {
             "venue": venue, "frames": frames, "emitted": parser.stats.emitted,
@@ -76,6 +113,18 @@ def normalize_file(venue: str, path: str, out: IO[str], stats_to: IO[str] | None
         }  # fmt: skip
         stats_to.write(orjson.dumps(summary).decode() + "\n")
     return 0
+
+
+@contextmanager
+def _open_capture(path: str, stdin: IO[bytes] | None) -> Iterator[IO[bytes]]:
+    if path == "-":
+        yield sys.stdin.buffer if stdin is None else stdin
+        return
+    source = Path(path)
+    if not source.is_file():
+        raise FatalError(f"no such capture file: {path}")
+    with source.open("rb") as handle:
+        yield handle
 
 
 def write_records(

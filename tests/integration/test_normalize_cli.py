@@ -75,3 +75,63 @@ def test_normalize_rejects_unknown_venue(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "unknown venue 'krakenx'" in result.stderr
+
+
+def normalize_cli(
+    venue: str, source: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "microservices.cli", "--env-file", "/dev/null", "normalize",
+         "--venue", venue, source],
+        input=stdin, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_normalize_reads_stdin_given_dash(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.jsonl"
+    capture.write_bytes(b"".join(
+        f.read_bytes() for f in sorted(local_fixture("exchanges/bybit").glob("ws_*.jsonl"))
+    ))  # fmt: skip
+    from_file = normalize_cli("bybit", str(capture))
+    from_stdin = normalize_cli("bybit", "-", stdin=capture.read_bytes())
+    assert from_stdin.returncode == 0, from_stdin.stderr.decode()
+    records = [orjson.loads(line) for line in from_stdin.stdout.splitlines()]
+    assert len(records) > 0 and {r["exchange"] for r in records} == {"bybit"}
+    assert from_stdin.stdout == from_file.stdout  # same records, same order, same times
+    summary = orjson.loads(from_stdin.stderr.splitlines()[-1])
+    assert summary["frames"] == orjson.loads(from_file.stderr.splitlines()[-1])["frames"]
+
+
+BARE_FRAMES = (  # exchange frames without the capture wrapper, and plain text
+    b'{"stream": "btcusdt@aggTrade", "data": {"e": "aggTrade", "s": "BTCUSDT", "p": "1"}}\n'
+    b"not json at all\n"
+    b"\n"
+    b'{"ts": 1700000000.1, "dir": "recv"}\n'
+)
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+def test_normalize_says_when_no_line_is_a_capture_line(via: str, tmp_path: Path) -> None:
+    path = tmp_path / "bare.jsonl"
+    path.write_bytes(BARE_FRAMES)
+    if via == "file":
+        result = normalize_cli("binance_futures", str(path))
+        name = str(path)
+    else:
+        result = normalize_cli("binance_futures", "-", stdin=BARE_FRAMES)
+        name = "standard input"
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"cross-exchange: no line of {name} is in the capture format")
+    assert '"frame"' in lines[0]
+
+
+def test_normalize_empty_stdin_is_not_a_capture() -> None:
+    result = normalize_cli("coinbase", "-", stdin=b"")
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr.decode().splitlines() == [
+        "cross-exchange: no line of standard input is in the capture format "
+        '(JSON objects with a "frame" field, one per line); it is empty'
+    ]
