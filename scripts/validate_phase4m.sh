@@ -12,27 +12,28 @@ collector_venues_connected() {
   [ -n "$raw" ] || { echo "(no collector heartbeat: is the collector running?)"; return 1; }
   python3 -c '
 import json, sys
-lines = sys.argv[1].splitlines()
+lines = sys.stdin.read().splitlines()
 pairs = dict(zip(lines[0::2], lines[1::2]))
 venues = {k: json.loads(v) for k, v in pairs.items() if not k.startswith("_")}
 down = [k for k, v in venues.items() if v.get("state") != "connected" or not v.get("records")]
 print(f"({len(venues) - len(down)}/{len(venues)} venues connected with data" + (f"; not: {down})" if down else ")"))
-sys.exit(1 if down or not venues else 0)' "$raw"
+sys.exit(1 if down or not venues else 0)' <<<"$raw"
 }
 
 aggregator_keeping_up() {
-  python3 - "$(rcli XINFO GROUPS "${PREFIX}exchange.raw" 2>/dev/null)" <<'PY'
+  local groups
+  groups=$(rcli XINFO GROUPS "${PREFIX}exchange.raw" 2>/dev/null) || true
+  python3 -c '
 import sys
-lines = sys.argv[1].splitlines()
+lines = sys.stdin.read().splitlines()
 info = {}
 for i in range(0, len(lines) - 1, 2):
     info.setdefault(lines[i], lines[i + 1])
 if info.get("name") != "aggregator":
-    print("(no 'aggregator' consumer group on exchange.raw)"); sys.exit(1)
-lag = info.get("lag", "0")
-print(f"(group aggregator: pending {info.get('pending')}, lag {lag})")
-sys.exit(0 if lag in ("", "0") or int(lag) < 5000 else 1)
-PY
+    print("(no aggregator consumer group on exchange.raw)"); sys.exit(1)
+lag, pending = info.get("lag", "0"), info.get("pending")
+print(f"(group aggregator: pending {pending}, lag {lag})")
+sys.exit(0 if lag in ("", "0") or int(lag) < 5000 else 1)' <<<"$groups"
 }
 
 collector_alive() {

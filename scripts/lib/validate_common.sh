@@ -2,11 +2,13 @@
 # Shared helpers of the validation scripts. Where the checks look:
 #   Redis: $REDIS_URL (redis-cli -u), else the docker container $REDIS_CONTAINER (quantum_redis)
 #          when it is running, else redis-cli -h $REDIS_HOST -p $REDIS_PORT (127.0.0.1:6379).
-#   API:   ${API_URL:-http://localhost:8001}
+#   API:   $API_URL, else http://localhost:$API_PORT (8001)
 # Each check prints one PASS/FAIL line; `summary` prints the totals and sets the exit status.
+# Data goes to python3 on stdin, never as an argument: an argument is limited to 128 KB
+# (MAX_ARG_STRLEN) and /features answers grow past that within a minute of running.
 
 PREFIX="${STREAM_PREFIX:-quantum:stream:}"
-API_URL="${API_URL:-http://localhost:8001}"
+API_URL="${API_URL:-http://localhost:${API_PORT:-8001}}"
 REDIS_CONTAINER="${REDIS_CONTAINER:-quantum_redis}"
 PASSED=0
 FAILED=0
@@ -90,23 +92,21 @@ recent_entry() {  # recent_entry KEY MAX_AGE_S
   [ "$age" -le "$2" ]
 }
 
-health_json() { curl -sf --max-time 5 "$API_URL/health"; }
-
-json_check() {  # json_check URL PYTHON_EXPR (on variable d) -> passes when truthy
+json_check() {  # json_check URL PYTHON_EXPR (on variable d) [LABEL] -> passes when truthy
   local body
   body=$(curl -s --max-time 5 "$1") || { echo "(no answer from $1)"; return 1; }
   python3 -c '
 import json, sys
 try:
-    d = json.loads(sys.argv[1])
+    d = json.load(sys.stdin)
 except ValueError:
     print("(not JSON)"); sys.exit(1)
 try:
-    ok = eval(sys.argv[2])
+    ok = eval(sys.argv[1])
 except Exception as exc:
     print(f"({type(exc).__name__}: {exc})"); sys.exit(1)
-print(f"({sys.argv[3]})" if ok else f"(got: {str(d)[:160]})")
-sys.exit(0 if ok else 1)' "$body" "$2" "${3:-ok}"
+print(f"({sys.argv[2]})" if ok else f"(got: {str(d)[:160]})")
+sys.exit(0 if ok else 1)' "$2" "${3:-ok}" <<<"$body"
 }
 
 header() {

@@ -3,6 +3,8 @@
 The stack is `cross-exchange run --demo` as a separate process with no REDIS_URL, so this also
 checks the all-in-one run: it prints the embedded Redis address, `redis-cli PING` answers, and
 within the first seconds /health reports cross-exchange intelligence with all four venues.
+Before the scripts run, the features stream gets extra copies of its newest BTCUSDT vector, so
+the `/features` answer check 6 reads is as large as after minutes of data (over 200 KB).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from microservices.common.redis_server import free_port
 
@@ -55,9 +58,17 @@ def health(api: str) -> dict[str, Any] | None:
     return body
 
 
-def run_script(name: str, redis_port: int, api: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "STREAM_PREFIX")}
-    env |= {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "API_URL": api}
+def run_script(
+    name: str, redis_port: int, api: str, *, via_port: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run a script against the stack; `via_port` leaves API_URL unset and sets API_PORT."""
+    unset = ("REDIS_URL", "STREAM_PREFIX", "API_URL", "API_PORT")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    if via_port:
+        env["API_PORT"] = api.rsplit(":", 1)[1]
+    else:
+        env["API_URL"] = api
     return subprocess.run(
         ["bash", str(REPO / "scripts" / name)], env=env, capture_output=True, text=True, timeout=120
     )
@@ -113,13 +124,44 @@ def test_run_demo_serves_everything(demo_stack: dict[str, Any]) -> None:
         assert field in status
 
 
+FEATURES_PATH = "/api/v1/features/BTCUSDT?lookback=60"  # what check 6 of validate_phase4m reads
+FEATURES_MIN_BYTES = 200_000
+
+
+def enlarge_features(redis_port: int, api: str) -> int:
+    """Append copies of the newest BTCUSDT feature vector until the /features answer of check 6
+    exceeds FEATURES_MIN_BYTES (as it does after minutes of data); returns its size in bytes."""
+    client = redis.Redis(port=redis_port)
+    stream = "quantum:stream:exchange.features"
+
+    def newest_btc() -> Any:
+        rows: Any = client.xrevrange(stream, count=200)
+        return next((fields for _, fields in rows if fields.get(b"symbol") == b"BTCUSDT"), None)
+
+    try:
+        newest = wait_until(newest_btc, timeout_s=30, what="a BTCUSDT feature vector")
+        pipe = client.pipeline(transaction=False)
+        for _ in range(600):
+            pipe.xadd(stream, newest)
+        pipe.execute()
+    finally:
+        client.close()
+    response = httpx.get(api + FEATURES_PATH, timeout=10)
+    assert response.status_code == 200
+    return len(response.content)
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_validation_passes_against_the_live_stack(demo_stack: dict[str, Any], script: str) -> None:
     wait_until(lambda: (h := health(demo_stack["api"])) and h["status"] == "ok", 45, "status ok")
-    result = run_script(script, demo_stack["redis_port"], demo_stack["api"])
+    size = enlarge_features(demo_stack["redis_port"], demo_stack["api"])
+    assert size > FEATURES_MIN_BYTES
+    result = run_script(script, demo_stack["redis_port"], demo_stack["api"], via_port=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(" PASS ") == 8
     assert "VALIDATION PASSED" in result.stdout
+    port = demo_stack["api"].rsplit(":", 1)[1]
+    assert f"api: http://localhost:{port}" in result.stdout  # API_PORT used, API_URL unset
 
 
 def test_validation_fails_when_the_stack_is_stopped(demo_stack: dict[str, Any]) -> None:
