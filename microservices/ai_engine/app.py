@@ -21,6 +21,7 @@ from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExch
 from backend.domains.exits.exit_brain_v3.models import ExitPlan, Position
 from backend.domains.exits.exit_brain_v3.planner import build_exit_plan
 from microservices.ai_engine.body_limit import BodySizeLimit
+from microservices.ai_engine.docs import add_offline_docs
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
 from microservices.common import metrics
@@ -117,7 +118,10 @@ def create_app(ctx: EngineContext) -> FastAPI:
         title="Cross-Exchange Intelligence",
         version="0.1.0",
         description="Cross-venue market state, ML features and ExitBrain v3 exit plans.",
+        docs_url=None,  # /docs and /redoc come from add_offline_docs: no CDN
+        redoc_url=None,
     )
+    add_offline_docs(app)
     app.state.ctx = ctx
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.api_max_body_bytes)
     _add_health_routes(app, ctx)
