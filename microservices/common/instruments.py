@@ -272,16 +272,19 @@ class ParsedListing:
             self.flagged[reason] = self.flagged.get(reason, 0) + count
 
 
-def decode_body(body: object, result: ParsedListing) -> object:
-    """JSON text or bytes -> Python value; undecodable text counts "bad_json" and gives `[]`
-    (nothing to parse, nothing counted twice). Already decoded values pass through."""
-    if not isinstance(body, bytes | bytearray | memoryview | str):
-        return body
-    try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        result.skip("bad_json")
-        return []
+def decode_body(body: object, result: ParsedListing) -> object | None:
+    """JSON text or bytes -> Python value; already decoded values pass through. None, counted
+    as "bad_json" or "empty_body", when there is nothing to parse."""
+    value = body
+    if isinstance(body, bytes | bytearray | memoryview | str):
+        try:
+            value = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            result.skip("bad_json")
+            return None
+    if value is None:
+        result.skip("empty_body")
+    return value
 
 
 RowParser = Callable[[Any, ParsedListing], Instrument]

@@ -159,22 +159,26 @@ def _parse_futures_row(venue: str) -> RowParser:
     return parse
 
 
-def _symbols(body: object, result: ParsedListing) -> object:
+def _parse(body: object, parse_row: RowParser) -> ParsedListing:
+    result = ParsedListing()
     data = decode_body(body, result)
-    return data.get("symbols") if isinstance(data, dict) else data
+    if data is None:
+        return result
+    if not isinstance(data, dict):
+        result.skip("not_an_object")
+        return result
+    return parse_rows(data.get("symbols"), parse_row, result)
 
 
 def parse_spot_listing(body: object, venue: str = "binance") -> ParsedListing:
     """Binance spot `/api/v3/exchangeInfo` body (bytes, text or decoded) -> instruments."""
-    result = ParsedListing()
-    return parse_rows(_symbols(body, result), _parse_spot_row(venue), result)
+    return _parse(body, _parse_spot_row(venue))
 
 
 def parse_futures_listing(body: object, venue: str = "binance_futures") -> ParsedListing:
     """Binance USDⓈ-M `/fapi/v1/exchangeInfo` body -> perpetuals and dated futures. The
     funding interval is not in this listing (it is in `/fapi/v1/fundingInfo`): left None."""
-    result = ParsedListing()
-    return parse_rows(_symbols(body, result), _parse_futures_row(venue), result)
+    return _parse(body, _parse_futures_row(venue))
 
 
 def _delivery_ms(yymmdd: str) -> int:
