@@ -25,7 +25,7 @@ from microservices.ai_engine.docs import add_offline_docs
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
 from microservices.common import metrics
-from microservices.common.clock import iso_utc
+from microservices.common.clock import iso_utc, now_ms
 from microservices.common.consumer import consumer_lag
 from microservices.common.errors import SchemaError
 from microservices.common.records import NormalizedSnapshot
@@ -68,6 +68,15 @@ class FeaturesResponse(BaseModel):
     timestamp: str = Field(description="ISO 8601 time of the latest vector")
     latest: dict[str, float] = Field(description="every feature of FEATURE_NAMES")
     history: list[dict[str, float | str]] = Field(description="oldest first; `timestamp` is ISO")
+    retained_seconds: float | None = Field(
+        description="seconds of history exchange.features holds now, from its oldest entry to "
+        "now (MAXLEN_FEATURES trims older entries; see the README's retention table); null "
+        "when the stream is empty"
+    )
+    truncated: bool = Field(
+        description="true when the lookback asked for is longer than retained_seconds: "
+        "`history` then starts later than asked (trimmed, or not collected yet)"
+    )
 
 
 class AdapterStats(BaseModel):
@@ -176,13 +185,19 @@ def _add_market_routes(app: FastAPI, ctx: EngineContext) -> None:
         latest = await _redis_call(ctx.loader.latest(canonical))
         if latest is None:
             raise HTTPException(404, f"no features for {canonical} yet")
-        history = await _redis_call(ctx.loader.frame(canonical, lookback)) if lookback else None
+        now = now_ms()
+        frame = ctx.loader.frame(canonical, lookback, now) if lookback else None
+        history = None if frame is None else await _redis_call(frame)
         rows = [] if history is None else history.tail(limit)
+        oldest = await _redis_call(ctx.loader.oldest_ms())
+        retained_s = None if oldest is None else max(now - oldest, 0) / 1000
         return FeaturesResponse(
             symbol=canonical,
             timestamp=iso_utc(latest.ts_ms),
             latest=latest.values,
             history=[] if len(rows) == 0 else _frame_rows(rows),
+            retained_seconds=retained_s,
+            truncated=lookback > 0 and (retained_s is None or lookback > retained_s),
         )
 
 

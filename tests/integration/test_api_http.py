@@ -241,3 +241,45 @@ async def test_health_is_503_when_redis_is_unreachable(settings_factory: Any) ->
         stop.set()
         await asyncio.wait_for(task, timeout=10)
         await redis.aclose()
+
+
+async def test_features_say_when_the_lookback_exceeds_the_retained_history(
+    redis_server: Any, settings_factory: Any
+) -> None:
+    """The oldest entry exchange.features still holds bounds every lookback: the response
+    reports that span (`retained_seconds`) and `truncated: true` when more was asked for."""
+    from microservices.common.derived_schemas import FEATURE_NAMES
+    from microservices.common.records import FeatureVector
+
+    settings: Settings = settings_factory(redis_url=redis_server.url, api_port=free_port())
+    features = settings.streams().features
+    redis = create_redis(settings.redis_url or "")
+    now = now_ms()
+    # ten minutes of history, one vector a minute; entry ids carry the times
+    for minutes_ago in range(10, 0, -1):
+        ts = now - minutes_ago * 60_000
+        vector = FeatureVector(symbol="BTCUSDT", ts_ms=ts, values=dict.fromkeys(FEATURE_NAMES, 1.0))
+        await redis.xadd(features.name, features.schema.encode(vector), id=f"{ts}-0")
+    stop = asyncio.Event()
+    task = asyncio.create_task(Engine(settings, redis)._serve(stop))
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.api_port}", timeout=10
+        ) as client:
+            await wait_for(lambda: _answers(client))
+            inside = (await client.get("/api/v1/features/BTCUSDT?lookback=300")).json()
+            beyond = (await client.get("/api/v1/features/BTCUSDT?lookback=86400")).json()
+            latest_only = (await client.get("/api/v1/features/BTCUSDT?lookback=0")).json()
+            schema = (await client.get("/openapi.json")).json()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        await redis.aclose()
+    for body in (inside, beyond, latest_only):
+        assert 600 <= body["retained_seconds"] < 86_400  # the oldest entry is 10 min old
+    assert inside["truncated"] is False and len(inside["history"]) == 4  # 4, 3, 2, 1 min ago
+    assert beyond["truncated"] is True and len(beyond["history"]) == 10
+    assert latest_only["truncated"] is False and latest_only["history"] == []
+    props = schema["components"]["schemas"]["FeaturesResponse"]["properties"]
+    assert "MAXLEN_FEATURES" in props["retained_seconds"]["description"]
+    assert "lookback" in props["truncated"]["description"]

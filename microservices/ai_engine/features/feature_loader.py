@@ -43,6 +43,14 @@ class FeatureLoader:
             upper = "(" + rows[-1][0].decode()
         return None
 
+    async def oldest_ms(self) -> int | None:
+        """Time in ms (from its entry id) of the oldest entry the stream still holds, None when
+        it is empty. MAXLEN trims older ones, so no lookback reaches past it."""
+        rows: Any = await self.redis.xrange(self.stream.name, "-", "+", count=1)
+        if not rows:
+            return None
+        return int(rows[0][0].decode().partition("-")[0])
+
     async def frame(self, symbol: str, lookback_s: float, now: int | None = None) -> pd.DataFrame:
         """Vectors for `symbol` whose stream ids fall within the last `lookback_s` seconds.
 
