@@ -37,7 +37,7 @@ def render(
         lines.append(f"{symbol:<9} avg {snap.avg_price:,.2f}  {prices}")
         lines.append(
             f"{'':<9} divergence {snap.exchange_divergence * 1e4:6.2f} bps  "
-            f"funding_delta {snap.funding_delta:+.6f}  vol_factor {snap.volatility_factor:.2f}"
+            f"funding_delta {snap.funding_delta:+.4f} %/8h  vol_factor {snap.volatility_factor:.2f}"
             + (f"  excluded {snap.excluded}" if snap.excluded else "")
         )
         status = statuses.get(symbol)

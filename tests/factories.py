@@ -70,12 +70,12 @@ def snapshot(**overrides: Any) -> NormalizedSnapshot:
     base: dict[str, Any] = {
         "symbol": "BTCUSDT", "ts_ms": T0, "avg_price": 100.0, "median_price": 100.0,
         "price_divergence": 0.81649658093, "exchange_divergence": 0.02,
-        "funding_delta": 0.0002, "avg_funding_rate": 0.0002, "volatility_factor": 1.0,
+        "funding_delta": -0.02, "avg_funding_rate": -0.015, "volatility_factor": 1.0,
         "num_exchanges": 3,
         "venues": {
             "binance": VenueQuote(price=99.0, bid=98.9, ask=99.1, bid_size=1.0, ask_size=2.0,
                                   volume=10.0, age_ms=120),
-            "bybit": VenueQuote(price=100.0, funding_8h=0.0003, open_interest_usd=5e8, age_ms=40),
+            "bybit": VenueQuote(price=100.0, funding_8h=-0.025, open_interest_usd=5e8, age_ms=40),
             "coinbase": VenueQuote(price=101.0, age_ms=900),
         },
         "best_bid": 98.9, "best_bid_exchange": "binance", "best_ask": 99.1,

@@ -60,13 +60,20 @@ class CrossExchangeState(BaseModel):
     """The newest exchange.normalized entry of a symbol (fields as in the stream)."""
 
     timestamp: str = Field(description="ISO 8601 time of the snapshot")
-    snapshot: NormalizedSnapshot
+    snapshot: NormalizedSnapshot = Field(
+        description="funding_delta (max - min of perp funding with the sign of its mean: > 0 "
+        "when longs pay), avg_funding_rate and venues.*.funding_8h are in percent per 8 h "
+        "(0.015 = 0.015 %)"
+    )
 
 
 class FeaturesResponse(BaseModel):
     symbol: str
     timestamp: str = Field(description="ISO 8601 time of the latest vector")
-    latest: dict[str, float] = Field(description="every feature of FEATURE_NAMES")
+    latest: dict[str, float] = Field(
+        description="every feature of FEATURE_NAMES; funding_delta (signed cross-venue spread) "
+        "and avg_funding_rate in percent per 8 h"
+    )
     history: list[dict[str, float | str]] = Field(description="oldest first; `timestamp` is ISO")
     retained_seconds: float | None = Field(
         description="seconds of history exchange.features holds now, from its oldest entry to "
@@ -95,7 +102,10 @@ class SymbolStats(AdapterStats):
 class ExitBrainStatusResponse(BaseModel):
     adapter_stats: AdapterStats
     symbols: dict[str, SymbolStats]
-    latest_status: dict[str, str] | None = Field(description="newest exitbrain.status entry")
+    latest_status: dict[str, str] | None = Field(
+        description="newest exitbrain.status entry; funding_delta in percent per 8 h, "
+        "tp_multiplier = 1 + 0.8 * funding_delta clamped to EXITBRAIN_TP_MULTIPLIER_MIN/MAX"
+    )
 
 
 def _check_symbol(ctx: EngineContext, symbol: str) -> str:

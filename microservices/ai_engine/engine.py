@@ -36,6 +36,8 @@ def exit_params(settings: Settings) -> ExitParams:
     return ExitParams(
         atr_coef=settings.exitbrain_atr_coef,
         tp_coef=settings.exitbrain_tp_coef,
+        tp_multiplier_min=settings.exitbrain_tp_multiplier_min,
+        tp_multiplier_max=settings.exitbrain_tp_multiplier_max,
         sl_coef=settings.exitbrain_sl_coef,
         trailing_max_vol=settings.exitbrain_trailing_max_vol,
         vol_cap=settings.exitbrain_vol_cap,

@@ -2,7 +2,9 @@
 `exitbrain.status` and `exitbrain.alerts` (SPEC section 3; the `Schema` type is in `schemas`).
 
 Floats are written with 12 significant digits (`encode_derived`); timestamps are seconds
-(normalized, features) or ISO 8601 (status, alerts) as the seeds show them.
+(normalized, features) or ISO 8601 (status, alerts) as the seeds show them. Every funding
+field here (`funding_delta`, `avg_funding_rate`, `<venue>_funding_8h`) is in percent per 8 h
+(0.015 = 0.015 %); only `exchange.raw`'s `funding_rate` is a fraction per settlement interval.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ VENUE_FIELDS: Final = (
     "bid_size",
     "ask_size",
     "volume",
-    "funding_8h",
+    "funding_8h",  # percent per 8 h (0.01 = 0.01 %), perp venues with fresh funding only
     "open_interest_usd",
 )
 NORMALIZED_FLOATS: Final = (
@@ -47,8 +49,8 @@ NORMALIZED_FLOATS: Final = (
     "median_price",
     "price_divergence",
     "exchange_divergence",
-    "funding_delta",
-    "avg_funding_rate",
+    "funding_delta",  # max - min of perp funding, sign of their mean; percent per 8 h
+    "avg_funding_rate",  # mean perp funding, percent per 8 h
     "volatility_factor",
     "arb_bps",
 )
@@ -119,7 +121,7 @@ NORMALIZED: Final[Schema[NormalizedSnapshot]] = Schema(encode_normalized, decode
 SEED_FEATURES: Final = (
     "avg_price",
     "price_divergence",
-    "funding_delta",
+    "funding_delta",  # copied from exchange.normalized: signed spread, percent per 8 h
     "price_momentum",
     "volatility_spread",
     "binance_bybit_ratio",
@@ -144,6 +146,7 @@ CROSS_FEATURES: Final = (
     "cross_exchange_vol_ratio",
     "vol_dispersion",
 )
+# avg_funding_rate: copied from exchange.normalized, percent per 8 h
 CONTEXT_FEATURES: Final = ("exchange_divergence", "volatility_factor", "avg_funding_rate")
 FEATURE_NAMES: Final = SEED_FEATURES + CROSS_FEATURES + CONTEXT_FEATURES
 
@@ -173,7 +176,7 @@ STATUS_FLOATS: Final = (
     "data_age_seconds",
     "volatility_factor",
     "exchange_divergence",
-    "funding_delta",
+    "funding_delta",  # as read from exchange.normalized: signed spread, percent per 8 h
     "atr_multiplier",
     "tp_multiplier",
     "sl_multiplier",

@@ -109,7 +109,7 @@ class VenueQuote:
     bid_size: float | None = None
     ask_size: float | None = None
     volume: float | None = None  # traded base volume over the aggregator's volume window
-    funding_8h: float | None = None  # funding rate converted to an 8-hour equivalent
+    funding_8h: float | None = None  # funding in percent per 8 h (0.01 = 0.01 %), perps only
     open_interest_usd: float | None = None  # latest open interest in quote units (perps)
     age_ms: int = 0  # now - receive time of the observation the price came from
 
@@ -124,8 +124,10 @@ class NormalizedSnapshot:
     median_price: float
     price_divergence: float  # population std of included venue prices, quote units
     exchange_divergence: float  # (max - min) / median, a fraction
-    funding_delta: float  # max - min of 8h-equivalent funding across perp venues
-    avg_funding_rate: float  # mean 8h-equivalent funding across perp venues (0 if none)
+    # Funding in percent per 8 h (0.015 = 0.015 %). funding_delta: max - min across perp
+    # venues with the sign of their mean (> 0: longs pay; 0 with fewer than two perp venues).
+    funding_delta: float
+    avg_funding_rate: float  # mean funding across perp venues, percent per 8 h (0 if none)
     volatility_factor: float  # short-window realized vol / long-window, capped
     num_exchanges: int
     venues: dict[str, VenueQuote] = field(default_factory=dict)
@@ -156,7 +158,7 @@ class ExitStatus:
     data_age_seconds: float
     volatility_factor: float
     exchange_divergence: float
-    funding_delta: float
+    funding_delta: float  # as in exchange.normalized: signed spread, percent per 8 h
     atr_multiplier: float
     tp_multiplier: float
     sl_multiplier: float

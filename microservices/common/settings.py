@@ -190,7 +190,15 @@ class Settings(BaseSettings):
     exitbrain_atr_coef: float = Field(
         0.6, description="atr_multiplier = 1 + coef * volatility_factor"
     )
-    exitbrain_tp_coef: float = Field(0.8, description="tp_multiplier = 1 + coef * funding_delta")
+    exitbrain_tp_coef: float = Field(
+        0.8, description="tp_multiplier = 1 + coef * funding_delta (percent per 8 h)"
+    )
+    exitbrain_tp_multiplier_min: PosFloat = Field(
+        0.5, le=1.0, description="lower clamp of tp_multiplier (named in reasoning when applied)"
+    )
+    exitbrain_tp_multiplier_max: float = Field(
+        1.5, ge=1.0, description="upper clamp of tp_multiplier (named in reasoning when applied)"
+    )
     exitbrain_sl_coef: float = Field(
         0.4, description="sl_multiplier = 1 + coef * min(exchange_divergence, cap)"
     )
@@ -199,7 +207,7 @@ class Settings(BaseSettings):
     )
     exitbrain_vol_cap: PosFloat = Field(5.0, description="volatility_factor cap before use")
     exitbrain_max_failures: PosInt = Field(
-        3, description="consecutive failures that latch local mode until a fresh read"
+        3, description="consecutive read failures that switch to local mode until a fresh read"
     )
     exitbrain_interval_s: PosFloat = Field(5.0, description="ExitBrain loop period per symbol")
     exitbrain_warmup_s: float = Field(

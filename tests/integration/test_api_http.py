@@ -105,7 +105,7 @@ async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
         assert plan.status_code == 200, plan.text
         body = plan.json()
         assert body["local_mode"] is False
-        assert body["tp_pct"] == pytest.approx(1.0 * (1 + 0.8 * 0.0001))
+        assert body["tp_pct"] == pytest.approx(1.0 * 1.008)  # funding_delta +0.01 %/8h
         assert body["sl_pct"] == pytest.approx(0.5 * (1 + 0.4 * 2 / 101))
         assert body["tp_price"] == pytest.approx(100.0 * (1 + body["tp_pct"] / 100))
         assert body["sl_price"] == pytest.approx(100.0 * (1 - body["sl_pct"] / 100))

@@ -29,7 +29,9 @@ PRICES = {
     "SOLUSDT": {"binance_futures": 5.0, "bybit": 5.0, "coinbase": 5.0},
 }
 MARKET = {"binance_futures": "perp", "bybit": "perp", "coinbase": "spot"}
-FUNDING = {"binance_futures": (0.0003, 8.0), "bybit": (0.00005, 1.0)}  # bybit 1h -> 0.0004 / 8h
+# Raw rates are fractions per interval; derived fields are percent per 8 h: binance_futures
+# 0.0003 per 8 h -> 0.03; bybit 0.00005 per 1 h -> 0.0004 per 8 h -> 0.04.
+FUNDING = {"binance_futures": (0.0003, 8.0), "bybit": (0.00005, 1.0)}
 
 
 def trade(venue: str, symbol: str, price: float, n: int, ts: int) -> Trade:
@@ -79,8 +81,10 @@ async def test_raw_to_normalized_features_and_status(
     assert btc["avg_price"] == "101.0" and btc["median_price"] == "101.0"
     assert float(btc["price_divergence"]) == pytest.approx(math.sqrt(2 / 3))
     assert float(btc["exchange_divergence"]) == pytest.approx(2 / 101)
-    assert float(btc["funding_delta"]) == pytest.approx(0.0001)  # 0.0004 - 0.0003
-    assert float(btc["avg_funding_rate"]) == pytest.approx(0.00035)
+    assert float(btc["binance_futures_funding_8h"]) == pytest.approx(0.03)
+    assert float(btc["bybit_funding_8h"]) == pytest.approx(0.04)
+    assert float(btc["funding_delta"]) == pytest.approx(0.01)  # mean > 0: +(0.04 - 0.03)
+    assert float(btc["avg_funding_rate"]) == pytest.approx(0.035)
     assert btc["num_exchanges"] == "3"
     assert (btc["binance_futures_price"], btc["bybit_price"], btc["coinbase_price"]) == (
         "100.0",
@@ -100,7 +104,8 @@ async def test_raw_to_normalized_features_and_status(
     btc_features = vectors["BTCUSDT"].values
     assert btc_features["avg_price"] == 101.0 and btc_features["num_exchanges"] == 3.0
     assert btc_features["binance_bybit_ratio"] == pytest.approx(100 / 101)
-    assert btc_features["funding_delta"] == pytest.approx(0.0001)
+    assert btc_features["funding_delta"] == pytest.approx(0.01)
+    assert btc_features["avg_funding_rate"] == pytest.approx(0.035)
     assert btc_features["max_price_spread_bps"] == pytest.approx(2 / 101 * 1e4)
 
     adapter = CrossExchangeAdapter(
@@ -108,13 +113,15 @@ async def test_raw_to_normalized_features_and_status(
     )
     adjustments = await adapter.refresh("BTCUSDT")
     assert adjustments.atr_multiplier == pytest.approx(1.6)
-    assert adjustments.tp_multiplier == pytest.approx(1 + 0.8 * 0.0001)
+    assert adjustments.tp_multiplier == pytest.approx(1.008)  # 1 + 0.8 * 0.01
     assert adjustments.sl_multiplier == pytest.approx(1 + 0.4 * 2 / 101)
     status = streams.status.schema.decode(
         (await real_redis.xrevrange(streams.status.name, count=1))[0][1]
     )
     assert status.symbol == "BTCUSDT" and status.cross_exchange_active is True
     assert status.data_age_seconds == pytest.approx(1.9)
+    assert status.funding_delta == pytest.approx(0.01)
+    assert status.tp_multiplier == pytest.approx(1.008)
     assert status.total_reads == 1 and status.fail_count == 0
     assert await real_redis.xlen(streams.alerts.name) == 0
 

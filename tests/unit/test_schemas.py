@@ -104,7 +104,8 @@ def test_normalized_round_trip_and_fields() -> None:
     encoded = derived_schemas.NORMALIZED.encode(snap)
     assert derived_schemas.NORMALIZED.decode(as_redis(encoded)) == snap
     assert encoded["binance_price"] == "99.0"
-    assert encoded["bybit_funding_8h"] == "0.0003"
+    assert encoded["bybit_funding_8h"] == "-0.025"  # percent per 8 h, signed
+    assert encoded["funding_delta"] == "-0.02"
     assert encoded["num_exchanges"] == "3"
     assert encoded["exchanges"] == "binance,bybit,coinbase"
     assert encoded["excluded"] == "okx:stale"

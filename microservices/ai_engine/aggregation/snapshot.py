@@ -103,7 +103,7 @@ def _quote(
     if venue.has_volume():
         quote.volume = venue.volume.total(now_ms)
     if _funding_fresh(venue, now_ms, p):
-        quote.funding_8h = venue.funding_8h()
+        quote.funding_8h = venue.funding_8h_pct()
     quote.open_interest_usd = venue.open_interest_usd(price)
     return quote
 
@@ -120,8 +120,9 @@ def build_snapshot(symbol: str, state: SymbolState, now_ms: int) -> NormalizedSn
     """The cross-venue snapshot of `symbol` at `now_ms`, or None below min_exchanges.
 
     included = fresh venues minus outliers. Aggregates over included prices: mean, median,
-    population std, (max - min) / median. Funding: mean and max - min of the 8h-equivalent
-    rates of included perp venues whose funding was received within funding_stale_after_ms.
+    population std, (max - min) / median. Funding (percent per 8 h): mean and signed spread
+    (`funding_aggregates`) of the 8h-equivalent rates of included perp venues whose funding
+    was received within funding_stale_after_ms.
     NBBO over included venues with a fresh ticker. USD books (Coinbase) and USDT books are
     compared and averaged as if the two quotes were equal. Feeds avg_price to the volatility
     sampler.

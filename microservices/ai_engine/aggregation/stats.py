@@ -44,13 +44,21 @@ def summarize_prices(prices: list[float]) -> PriceSummary:
     )
 
 
-def funding_aggregates(rates_8h: list[float]) -> tuple[float, float]:
-    """(mean, max - min) of 8h-equivalent funding rates: (0, 0) for none, delta 0 for one."""
-    if not rates_8h:
+def funding_aggregates(rates_8h_pct: list[float]) -> tuple[float, float]:
+    """(avg_funding_rate, funding_delta) of per-venue funding in percent per 8 h (SPEC 4).
+
+    avg_funding_rate is the mean. funding_delta is the spread max - min carrying the sign of
+    the mean: positive when longs pay on balance, negative when shorts pay, 0.0 when the mean
+    is exactly 0. (0, 0) without venues; funding_delta is 0 with fewer than two venues.
+    E.g. [0.01, 0.03] -> (0.02, +0.02); [-0.01, -0.05] -> (-0.03, -0.04).
+    """
+    if not rates_8h_pct:
         return 0.0, 0.0
-    avg = math.fsum(rates_8h) / len(rates_8h)
-    delta = max(rates_8h) - min(rates_8h) if len(rates_8h) >= 2 else 0.0
-    return avg, delta
+    avg = math.fsum(rates_8h_pct) / len(rates_8h_pct)
+    if len(rates_8h_pct) < 2 or avg == 0.0:
+        return avg, 0.0
+    spread = max(rates_8h_pct) - min(rates_8h_pct)
+    return avg, spread if avg > 0.0 else -spread
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,9 +247,12 @@ class VenueState:
             return self.kline_close, self.kline_recv
         return None
 
-    def funding_8h(self) -> float:
-        """Funding converted to an 8-hour equivalent: rate * 8 / interval_h."""
-        return self.funding_rate * 8.0 / self.funding_interval_h
+    def funding_8h_pct(self) -> float:
+        """Funding as percent per 8 hours: rate (fraction per interval) * 100 * 8 / interval_h.
+
+        E.g. 0.00005 per 4 h settlement -> 0.01 (%/8h); 0.0001 per 8 h -> 0.01.
+        """
+        return self.funding_rate * 800.0 / self.funding_interval_h
 
     def open_interest_usd(self, price: float) -> float | None:
         """Reported USD open interest, else contracts * `price`; None before any OI record."""

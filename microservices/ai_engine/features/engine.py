@@ -33,7 +33,8 @@ class FeatureEngine:
     """Turns each symbol's snapshots, fed in time order, into feature vectors.
 
     Seed 000 (one snapshot unless noted):
-      avg_price, price_divergence, funding_delta: copied (quote units; 8h funding fraction).
+      avg_price, price_divergence, funding_delta: copied (quote units; funding_delta is the
+        signed cross-venue funding spread in percent per 8 h).
       price_momentum: % change of avg_price vs the latest snapshot at or before
         ts - momentum_window_ms; 0.0 until the symbol's history spans that long.
       volatility_spread: population std of avg_price over the last rolling_window snapshots
@@ -45,7 +46,7 @@ class FeatureEngine:
         excluded, else 0.0. num_exchanges: included venues.
     Seed 003: see dislocation.py (single snapshot) and history.py (rolling: price_sync_
       correlation, lead_lag_coefficient, cross_exchange_vol_ratio, vol_dispersion).
-    Context: exchange_divergence, volatility_factor, avg_funding_rate copied.
+    Context: exchange_divergence, volatility_factor, avg_funding_rate (percent per 8 h) copied.
     Every value is finite; each feature documents its fallback for missing data.
     """
 

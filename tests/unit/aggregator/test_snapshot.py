@@ -126,19 +126,67 @@ def test_venue_price_rule() -> None:
     assert snap_at(state, 3_000).venues["binance"].price == 101.5  # kline only as a last resort
 
 
+# Raw funding_rate is a fraction per settlement interval; every derived funding field is in
+# percent per 8 h: rate * 100 * 8 / interval_h.
 @pytest.mark.parametrize(
-    ("rate", "interval_h", "expected_8h"),
-    [(0.0001, 1.0, 0.0008), (0.0001, 4.0, 0.0002), (0.0001, 8.0, 0.0001), (-0.0003, 8.0, -0.0003)],
+    ("rate", "interval_h", "expected_pct_8h"),
+    [
+        (0.0001, 1.0, 0.08),  # 0.01 % per hour -> 8 settlements -> 0.08 %/8h
+        (0.00005, 4.0, 0.01),  # 0.005 % per 4 h -> 2 settlements -> 0.01 %/8h
+        (0.0001, 8.0, 0.01),
+        (-0.0003, 8.0, -0.03),
+    ],
 )
-def test_funding_converted_to_8h(rate: float, interval_h: float, expected_8h: float) -> None:
+def test_funding_converted_to_percent_per_8h(
+    rate: float, interval_h: float, expected_pct_8h: float
+) -> None:
     state = state_with(
         quote("binance", 100.0), quote("bybit", 100.0), funding("bybit", rate, interval_h)
     )
     snap = snap_at(state)
-    assert snap.venues["bybit"].funding_8h == pytest.approx(expected_8h)
+    assert snap.venues["bybit"].funding_8h == pytest.approx(expected_pct_8h)
     assert snap.venues["binance"].funding_8h is None  # spot venue
-    assert snap.avg_funding_rate == pytest.approx(expected_8h)
+    assert snap.avg_funding_rate == pytest.approx(expected_pct_8h)
     assert snap.funding_delta == 0.0  # one perp venue
+
+
+def two_perps(
+    rate_a: float, interval_a: float, rate_b: float, interval_b: float
+) -> NormalizedSnapshot:
+    return snap_at(
+        state_with(
+            quote("binance_futures", 100.0),
+            quote("bybit", 100.0),
+            funding("binance_futures", rate_a, interval_a),
+            funding("bybit", rate_b, interval_b),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("rates", "avg", "delta"),
+    [
+        # +0.01 and +0.03 %/8h: longs pay on balance -> +(0.03 - 0.01)
+        ((0.0001, 8.0, 0.0003, 8.0), 0.02, 0.02),
+        # -0.01 and -0.05 %/8h: shorts pay -> -(0.05 - 0.01) = -0.04; mean -0.03
+        ((-0.0001, 8.0, -0.0005, 8.0), -0.03, -0.04),
+        # -0.01 and +0.03: mean +0.01 > 0 -> +0.04
+        ((-0.0001, 8.0, 0.0003, 8.0), 0.01, 0.04),
+        # +0.01 and -0.03: mean -0.01 < 0 -> -0.04
+        ((0.0001, 8.0, -0.0003, 8.0), -0.01, -0.04),
+        # -0.02 and +0.02: nobody pays on balance -> 0
+        ((-0.0002, 8.0, 0.0002, 8.0), 0.0, 0.0),
+        # 0.00005 per 4 h = 0.01 %/8h, 0.0003 per 8 h = 0.03 %/8h
+        ((0.00005, 4.0, 0.0003, 8.0), 0.02, 0.02),
+    ],
+)
+def test_funding_delta_is_the_spread_with_the_sign_of_the_mean(
+    rates: tuple[float, float, float, float], avg: float, delta: float
+) -> None:
+    snap = two_perps(*rates)
+    assert snap.avg_funding_rate == pytest.approx(avg, abs=1e-12)
+    assert snap.funding_delta == pytest.approx(delta, abs=1e-12)
+    assert snap.venues["binance_futures"].funding_8h == pytest.approx(rates[0] * 800 / rates[1])
 
 
 def test_funding_average_and_delta_over_two_perps() -> None:
@@ -146,12 +194,12 @@ def test_funding_average_and_delta_over_two_perps() -> None:
         quote("binance", 100.0),
         quote("binance_futures", 100.0),
         quote("bybit", 100.0),
-        funding("binance_futures", 0.0002, 4.0),  # 0.0004 per 8 h
-        funding("bybit", 0.0001, 1.0),  # 0.0008 per 8 h
+        funding("binance_futures", 0.0002, 4.0),  # 0.04 % per 8 h
+        funding("bybit", 0.0001, 1.0),  # 0.08 % per 8 h
     )
     snap = snap_at(state)
-    assert snap.avg_funding_rate == pytest.approx(0.0006)
-    assert snap.funding_delta == pytest.approx(0.0004)
+    assert snap.avg_funding_rate == pytest.approx(0.06)
+    assert snap.funding_delta == pytest.approx(0.04)  # mean > 0: +(0.08 - 0.04)
     # funding older than funding_stale_after_ms (180 s) drops out
     for venue, mid in (("binance", 100.0), ("binance_futures", 100.0)):
         state.update(quote(venue, mid, 200_000))
@@ -159,7 +207,7 @@ def test_funding_average_and_delta_over_two_perps() -> None:
     state.update(quote("bybit", 100.0, 200_000))
     snap = snap_at(state, 200_000)
     assert snap.venues["bybit"].funding_8h is None
-    assert snap.avg_funding_rate == pytest.approx(0.0004)
+    assert snap.avg_funding_rate == pytest.approx(0.04)
     assert snap.funding_delta == 0.0
 
 

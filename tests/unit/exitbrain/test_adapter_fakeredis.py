@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aredis
 
 from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
-from backend.domains.exits.exit_brain_v3.models import ExitParams
+from backend.domains.exits.exit_brain_v3.models import ExitParams, VolatilityAdjustments
 from microservices.common.clock import iso_utc
 from microservices.common.records import ExitAlert, ExitStatus, NormalizedSnapshot
 from microservices.common.redis_io import create_redis
@@ -357,3 +357,93 @@ async def test_concurrent_refreshes_publish_each_alert_once(
     assert sorted(a.symbol for a in published) == symbols
     assert {a.type for a in published} == {"FALLBACK_TO_LOCAL"}
     assert len(await statuses(redis)) == 6
+
+
+async def add_broken(redis: aredis.Redis, symbol: str = "BTCUSDT") -> None:
+    """A newest entry for `symbol` that fails to decode: each read of it is a read error."""
+    fields: dict[Any, Any] = STREAMS.normalized.schema.encode(snapshot(symbol))
+    fields["avg_price"] = "abc"
+    await redis.xadd(STREAMS.normalized.name, fields)
+
+
+def multipliers(item: ExitStatus | VolatilityAdjustments) -> tuple[float, float, float]:
+    return (item.atr_multiplier, item.tp_multiplier, item.sl_multiplier)
+
+
+async def test_three_failure_latch_keeps_last_good_then_falls_back_once_and_recovers(
+    adapter: CrossExchangeAdapter, redis: aredis.Redis, clock: FakeClock
+) -> None:
+    # vf 1.8, divergence 0.01, funding +0.015 %/8h -> ATR×2.08, TP×1.012, SL×1.004
+    await add(redis, snapshot(volatility_factor=1.8, funding_delta=0.015))
+    good = await adapter.refresh("BTCUSDT")  # read at T0 + 2.1 s
+    assert multipliers(good) == pytest.approx((2.08, 1.012, 1.004))
+    await add_broken(redis)
+    error = "Read error: SchemaError: field 'avg_price': not a number: 'abc'"
+    for n, now in ((1, T0 + 7_100), (2, T0 + 12_100)):
+        clock.now = now
+        held = await adapter.refresh("BTCUSDT")
+        assert held.local_mode is False
+        assert multipliers(held) == multipliers(good)
+        assert adapter.symbol_stats()["BTCUSDT"]["fail_count"] == n
+    assert await alerts(redis) == []
+    first, second = (await statuses(redis))[1:]
+    assert (first.cross_exchange_active, first.fail_count, first.data_age_seconds) == (True, 1, 7.1)
+    assert multipliers(first) == multipliers(good)
+    assert first.funding_delta == 0.015
+    assert first.reasoning.endswith(f"| Kept last good data (7.1s) after 1 failure: {error}")
+    assert (second.cross_exchange_active, second.fail_count) == (True, 2)
+    assert adapter.stats()["use_local_mode"] is False
+
+    clock.now = T0 + 17_100
+    local = await adapter.refresh("BTCUSDT")
+    assert local.local_mode is True
+    assert multipliers(local) == (1.0, 1.0, 1.0)
+    reason = f"3 consecutive failures, last: {error}"
+    assert brief(await alerts(redis)) == [("BTCUSDT", "FALLBACK_TO_LOCAL", reason, 3)]
+    third = (await statuses(redis))[-1]
+    assert (third.cross_exchange_active, third.fail_count) == (False, 3)
+    assert third.reasoning == f"Local mode: {reason} | ATR×1.00 TP×1.00 SL×1.00"
+    clock.now = T0 + 22_100
+    await adapter.refresh("BTCUSDT")
+    assert len(await alerts(redis)) == 1  # once per transition
+
+    await add(redis, snapshot(ts_ms=T0 + 25_000, funding_delta=-0.04))
+    clock.now = T0 + 27_100
+    back = await adapter.refresh("BTCUSDT")
+    assert back.local_mode is False
+    assert back.tp_multiplier == pytest.approx(0.968)  # shorts pay: 1 - 0.8*0.04
+    clock.now = T0 + 28_100
+    await adapter.refresh("BTCUSDT")
+    assert brief(await alerts(redis))[1:] == [("BTCUSDT", "RECOVERED", "Fresh data (2.1s)", 0)]
+    assert adapter.symbol_stats()["BTCUSDT"]["fail_count"] == 0
+    assert [s.fail_count for s in await statuses(redis)] == [0, 1, 2, 3, 4, 0, 0]
+
+
+async def test_redis_down_briefly_keeps_the_last_good_multipliers(
+    adapter: CrossExchangeAdapter, redis: aredis.Redis, server: fakeredis.FakeServer
+) -> None:
+    await add(redis, snapshot(volatility_factor=1.8, funding_delta=0.015))
+    good = await adapter.refresh("BTCUSDT")
+    server.connected = False
+    for _ in range(2):
+        held = await adapter.refresh("BTCUSDT")  # must not raise
+        assert held.local_mode is False
+        assert multipliers(held) == multipliers(good)
+    local = await adapter.refresh("BTCUSDT")
+    assert local.local_mode is True
+    server.connected = True
+    await adapter.refresh("BTCUSDT")
+    assert [a.type for a in await alerts(redis)] == ["FALLBACK_TO_LOCAL", "RECOVERED"]
+
+
+async def test_large_funding_delta_is_clamped_in_the_status_entry(
+    adapter: CrossExchangeAdapter, redis: aredis.Redis
+) -> None:
+    await add(redis, snapshot(funding_delta=0.9))  # 1 + 0.8*0.9 = 1.72 -> 1.5
+    adj = await adapter.refresh("BTCUSDT")
+    assert adj.tp_multiplier == 1.5
+    [status] = await statuses(redis)
+    assert (status.funding_delta, status.tp_multiplier) == (0.9, 1.5)
+    assert status.reasoning == (
+        "Vol:1.00 Div:0.010 Fund:0.9000 | ATR×1.60 TP×1.50 SL×1.00 | TP×1.720 clamped to max 1.50"
+    )

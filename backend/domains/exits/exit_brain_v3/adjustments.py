@@ -8,7 +8,7 @@ in its docstring.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from backend.domains.exits.exit_brain_v3.models import (
@@ -21,7 +21,8 @@ from microservices.common.records import AlertType, NormalizedSnapshot
 
 NEUTRAL_VOLATILITY: Final = 1.0
 UNKNOWN_AGE_S: Final = -1.0
-MAX_ABS_FUNDING_DELTA: Final = 1.0  # keeps tp_multiplier > 0 for any tp_coef < 1
+# funding_delta is in percent per 8 h; a spread beyond 100 % per 8 h is broken data.
+MAX_ABS_FUNDING_DELTA: Final = 100.0
 
 
 def state_from_snapshot(
@@ -94,7 +95,7 @@ def effective_divergence(exchange_divergence: float, params: ExitParams) -> floa
 
 
 def effective_funding(funding_delta: float) -> float:
-    """funding_delta clamped to [-1, 1] (a funding rate beyond 100 % is broken data); NaN -> 0."""
+    """funding_delta (percent per 8 h) clamped to [-100, 100]; NaN -> 0 (neutral)."""
     if math.isnan(funding_delta):
         return 0.0
     return max(-MAX_ABS_FUNDING_DELTA, min(funding_delta, MAX_ABS_FUNDING_DELTA))
@@ -105,18 +106,34 @@ def _check_base(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
+def tp_multiplier(funding_delta: float, params: ExitParams) -> tuple[float, str]:
+    """(tp_multiplier, clamp note): 1 + tp_coef * funding_delta (percent per 8 h), clamped to
+    [tp_multiplier_min, tp_multiplier_max]; the note ("" when unclamped) names the clamp.
+
+    E.g. +0.015 -> 1.012 (seed 001); +0.9 -> 1.72 -> 1.5, "TP×1.720 clamped to max 1.50".
+    """
+    raw = 1.0 + params.tp_coef * effective_funding(funding_delta)
+    low, high = params.tp_multiplier_min, params.tp_multiplier_max
+    if raw > high:
+        return high, f"TP×{raw:.3f} clamped to max {high:.2f}"
+    if raw < low:
+        return low, f"TP×{raw:.3f} clamped to min {low:.2f}"
+    return raw, ""
+
+
 def _data_multipliers(
     state: CrossExchangeState, params: ExitParams
-) -> tuple[float, float, float, bool, str]:
-    """(atr, tp, sl, use_trailing, reasoning head) from usable data."""
+) -> tuple[float, float, float, bool, str, list[str]]:
+    """(atr, tp, sl, use_trailing, reasoning head, reasoning notes) from usable data."""
     vf = effective_volatility(state.volatility_factor, params)
     div = effective_divergence(state.exchange_divergence, params)
     fund = effective_funding(state.funding_delta)
     atr = 1.0 + params.atr_coef * vf
-    tp = 1.0 + params.tp_coef * fund
+    tp, clamp = tp_multiplier(fund, params)
     sl = 1.0 + params.sl_coef * div
     head = f"Vol:{vf:.2f} Div:{div:.3f} Fund:{fund:.4f}"
-    return atr, tp, sl, vf < params.trailing_max_vol, head
+    notes = [note for note in (clamp, state.reason) if note]  # reason: why data is held
+    return atr, tp, sl, vf < params.trailing_max_vol, head, notes
 
 
 def compute_multipliers(
@@ -131,19 +148,22 @@ def compute_multipliers(
 
     In local mode every multiplier is exactly 1.0 and use_trailing is
     `params.default_use_trailing`. Otherwise (vf capped at vol_cap, divergence at
-    divergence_cap): atr = 1 + atr_coef*vf, tp = 1 + tp_coef*funding_delta,
-    sl = 1 + sl_coef*divergence, use_trailing = vf < trailing_max_vol.
-    Raises ValueError when a base is negative or not finite.
+    divergence_cap): atr = 1 + atr_coef*vf, tp = 1 + tp_coef*funding_delta (percent per 8 h)
+    clamped to [tp_multiplier_min, tp_multiplier_max], sl = 1 + sl_coef*divergence,
+    use_trailing = vf < trailing_max_vol. `reasoning` names a TP clamp and, for held data,
+    why it is held. Raises ValueError when a base is negative or not finite.
     """
     _check_base("base_atr", base_atr)
     _check_base("base_tp", base_tp)
     _check_base("base_sl", base_sl)
+    notes: list[str] = []
     if state.local_mode:
         atr = tp = sl = 1.0
         use_trailing = params.default_use_trailing
         head = f"Local mode: {state.reason}"
     else:
-        atr, tp, sl, use_trailing, head = _data_multipliers(state, params)
+        atr, tp, sl, use_trailing, head, notes = _data_multipliers(state, params)
+    reasoning = " | ".join([head, f"ATR×{atr:.2f} TP×{tp:.2f} SL×{sl:.2f}", *notes])
     return VolatilityAdjustments(
         atr_multiplier=atr,
         tp_multiplier=tp,
@@ -152,7 +172,7 @@ def compute_multipliers(
         adjusted_atr=base_atr * atr,
         adjusted_tp=base_tp * tp,
         adjusted_sl=base_sl * sl,
-        reasoning=f"{head} | ATR×{atr:.2f} TP×{tp:.2f} SL×{sl:.2f}",
+        reasoning=reasoning,
         local_mode=state.local_mode,
     )
 
@@ -166,30 +186,42 @@ class AlertEvent:
     fail_count: int
 
 
-class FailSafe:
-    """Fail-safe state of one symbol. Feed it every read with `record`; it returns the alerts.
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one read leads to: the state to compute with and the alerts to publish."""
 
-    Alerts are published on transitions only, never repeated while a condition lasts:
+    state: CrossExchangeState  # the read, the held last good data, or a local-mode state
+    alerts: tuple[AlertEvent, ...]
+
+
+class FailSafe:
+    """Fail-safe state of one symbol (SPEC 6). Feed it every read with `record`.
+
+    A failed read (error, missing data) counts a failure. While fewer than `max_failures`
+    consecutive failures have happened and the last good (ok) data is at most
+    `stale_after_s` old, that data is kept ("held": its multipliers, no alert). At
+    `max_failures`, without good data young enough, or on a read of stale data, the symbol is
+    in local mode until the next fresh read. Alerts are published on transitions only:
 
     | read outcome               | state before            | alerts (in order)                |
     |----------------------------|-------------------------|----------------------------------|
-    | stale                      | fresh (or first read)   | FALLBACK_TO_LOCAL, DATA_STALE    |
-    | missing / error            | fresh (or first read)   | FALLBACK_TO_LOCAL                |
+    | missing / error, data held | fresh or held           | none                             |
+    | missing / error, not held  | fresh or held           | FALLBACK_TO_LOCAL                |
+    | stale                      | fresh or held           | FALLBACK_TO_LOCAL, DATA_STALE    |
     | stale                      | local, not yet stale    | DATA_STALE                       |
     | any failure                | local otherwise         | none                             |
     | ok                         | local                   | RECOVERED "Fresh data (2.1s)"    |
     | ok, divergence > threshold | divergence was below    | PRICE_DIVERGENCE                 |
     | ok, venue excluded "stale" | venue was not excluded  | EXCHANGE_DOWN (one per venue)    |
 
-    Every failure increments `fail_count` and makes this calculation local; an ok read resets
-    it to 0 and leaves local mode. `latched` (fail_count >= max_failures) marks the seed's
-    "permanent" fallback: it, too, only ends with a fresh read. Divergence and venue alerts are
-    evaluated on ok reads only and re-arm when the condition clears on a later ok read.
+    An ok read resets `fail_count` to 0 (held or local before). Divergence and venue alerts
+    are evaluated on ok reads only and re-arm when the condition clears on a later ok read.
     """
 
     __slots__ = (
         "_divergence_high",
         "_down",
+        "_last_good",
         "_params",
         "_stale_announced",
         "fail_count",
@@ -204,27 +236,47 @@ class FailSafe:
         self.fail_count = 0
         self.total_reads = 0
         self.last_update_ms: int | None = None  # time of the last fresh (ok) read
+        self._last_good: CrossExchangeState | None = None
         self._stale_announced = False
         self._divergence_high = False
         self._down: frozenset[str] = frozenset()
 
     @property
     def latched(self) -> bool:
+        """True once max_failures consecutive failures happened (until a fresh read)."""
         return self.fail_count >= self._params.max_failures
 
-    def record(self, state: CrossExchangeState, now_ms: int) -> tuple[AlertEvent, ...]:
-        """Account one read attempt that produced `state` at `now_ms`; return its alerts."""
+    def record(self, state: CrossExchangeState, now_ms: int) -> Verdict:
+        """Account one read attempt that produced `state` at `now_ms`."""
         self.total_reads += 1
-        if state.local_mode:
-            return self._record_failure(state)
-        return self._record_ok(state, now_ms)
-
-    def _record_failure(self, state: CrossExchangeState) -> tuple[AlertEvent, ...]:
+        if not state.local_mode:
+            return Verdict(state, self._record_ok(state, now_ms))
         self.fail_count += 1
+        if self.use_local_mode or state.outcome == "stale":
+            return Verdict(state, self._fall_back(state, state.reason))
+        good = self._last_good
+        if good is None:
+            return Verdict(state, self._fall_back(state, state.reason))
+        age_s = max(now_ms - good.ts_ms, 0) / 1000.0
+        if age_s > self._params.stale_after_s:
+            return self._local(state, f"Data stale ({age_s:.1f}s), last failure: {state.reason}")
+        if self.latched:
+            n = self.fail_count
+            return self._local(state, f"{n} consecutive failures, last: {state.reason}")
+        s = "" if self.fail_count == 1 else "s"
+        reason = f"Kept last good data ({age_s:.1f}s) after {self.fail_count} failure{s}: "
+        held = replace(good, data_age_seconds=age_s, outcome="held", reason=reason + state.reason)
+        return Verdict(held, ())
+
+    def _local(self, state: CrossExchangeState, reason: str) -> Verdict:
+        local = replace(state, reason=reason)
+        return Verdict(local, self._fall_back(local, reason))
+
+    def _fall_back(self, state: CrossExchangeState, reason: str) -> tuple[AlertEvent, ...]:
         alerts: list[AlertEvent] = []
         if not self.use_local_mode:
             self.use_local_mode = True
-            alerts.append(AlertEvent("FALLBACK_TO_LOCAL", state.reason, self.fail_count))
+            alerts.append(AlertEvent("FALLBACK_TO_LOCAL", reason, self.fail_count))
         if state.outcome == "stale" and not self._stale_announced:
             self._stale_announced = True
             alerts.append(AlertEvent("DATA_STALE", state.reason, self.fail_count))
@@ -239,6 +291,7 @@ class FailSafe:
         self.fail_count = 0
         self._stale_announced = False
         self.last_update_ms = now_ms
+        self._last_good = state
         alerts.extend(self._divergence_alerts(state))
         alerts.extend(self._exchange_alerts(state))
         return tuple(alerts)

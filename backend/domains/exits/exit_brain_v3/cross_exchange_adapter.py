@@ -91,7 +91,11 @@ class CrossExchangeAdapter:
     # ------------------------------------------------------------------------------ reading
 
     async def get_global_volatility_state(self, symbol: str = "BTCUSDT") -> CrossExchangeState:
-        """Read `symbol`'s newest normalized snapshot, run the fail-safe, publish its alerts."""
+        """Read `symbol`'s newest normalized snapshot, run the fail-safe, publish its alerts.
+
+        Returns the state to compute with: the fresh read, the last good data held through a
+        failed read (outcome "held"), or a local-mode state.
+        """
         if not self.enabled:
             return no_data_state(symbol, "disabled", "Cross-exchange disabled")
         try:
@@ -104,11 +108,11 @@ class CrossExchangeAdapter:
             state = no_data_state(symbol, "error", reason)
         failsafe = self._failsafe(symbol)
         was_latched = failsafe.latched
-        alerts = failsafe.record(state, now)
-        self._log_transition(state, failsafe, was_latched)
-        for alert in alerts:
+        verdict = failsafe.record(state, now)
+        self._log_transition(verdict.state, failsafe, was_latched)
+        for alert in verdict.alerts:
             await self._publish_alert(symbol, alert, now)
-        return state
+        return verdict.state
 
     async def _latest_snapshot(self, symbol: str) -> NormalizedSnapshot | None:
         """Newest entry for `symbol`, paging back through at most the stream's MAXLEN."""
@@ -145,7 +149,9 @@ class CrossExchangeAdapter:
         return sizes
 
     def _log_transition(self, state: CrossExchangeState, failsafe: FailSafe, was: bool) -> None:
-        if failsafe.latched and not was:
+        if state.outcome == "held":
+            logger.info("exitbrain.data_held symbol=%s reason=%s", state.symbol, state.reason)
+        elif failsafe.latched and not was:
             logger.warning(
                 "exitbrain.local_mode_latched symbol=%s fail_count=%d reason=%s",
                 state.symbol,

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 PositionSide = Literal["long", "short"]
-# How a read of `exchange.normalized` for one symbol went. "ok" is the only non-local outcome.
-ReadOutcome = Literal["ok", "stale", "missing", "error", "disabled"]
+# How a read of `exchange.normalized` for one symbol went. "ok": fresh data; "held": the read
+# failed but the last good data (younger than stale_after_s, fewer than max_failures
+# consecutive failures) is used instead. Every other outcome means local mode.
+ReadOutcome = Literal["ok", "held", "stale", "missing", "error", "disabled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,14 +21,16 @@ class ExitParams:
     """Coefficients and fail-safe settings (SPEC 6; defaults from seed 001)."""
 
     atr_coef: float = 0.6  # atr_multiplier = 1 + atr_coef * volatility_factor
-    tp_coef: float = 0.8  # tp_multiplier = 1 + tp_coef * funding_delta
+    tp_coef: float = 0.8  # tp_multiplier = 1 + tp_coef * funding_delta (percent per 8 h)
+    tp_multiplier_min: float = 0.5  # tp_multiplier is clamped to [min, max]
+    tp_multiplier_max: float = 1.5
     sl_coef: float = 0.4  # sl_multiplier = 1 + sl_coef * min(divergence, divergence_cap)
     trailing_max_vol: float = 3.0  # trailing only while volatility_factor < this
     vol_cap: float = 5.0  # volatility_factor is capped here before use
     divergence_cap: float = 1.0  # exchange_divergence (fraction) is capped here before use
     divergence_alert: float = 0.02  # PRICE_DIVERGENCE when exchange_divergence rises above
     stale_after_s: float = 60.0  # data older than this puts the symbol in local mode
-    max_failures: int = 3  # consecutive failures after which local mode is latched
+    max_failures: int = 3  # consecutive failures that switch to local mode
     default_use_trailing: bool = True  # use_trailing in local mode
     min_tp_pct: float = 0.3  # floor of the TP distance, percent of entry
     min_sl_pct: float = 0.15  # floor of the SL distance, percent of entry
@@ -37,26 +41,27 @@ class ExitParams:
 class CrossExchangeState:
     """The adapter's view of one symbol's cross-exchange state at read time.
 
-    `outcome` says whether the values can be used ("ok") or the symbol is in local mode, with
-    `reason` saying why ("Data stale (67.3s)"). Without data the values are neutral
-    (divergence 0, funding 0, volatility 1) and `data_age_seconds` is -1.0 (unknown).
+    `outcome` says whether the values can be used ("ok", or "held": the last good values kept
+    through a failed read) or the symbol is in local mode, with `reason` saying why
+    ("Data stale (67.3s)"). Without data the values are neutral (divergence 0, funding 0,
+    volatility 1) and `data_age_seconds` is -1.0 (unknown).
     """
 
     symbol: str
     exchange_divergence: float  # (max - min) / median across venues, a fraction
-    funding_delta: float  # max - min of 8h-equivalent funding across perp venues
+    funding_delta: float  # max - min of perp funding, sign of their mean; percent per 8 h
     volatility_factor: float  # short / long realized volatility, as published (uncapped)
     num_exchanges: int
     data_age_seconds: float  # read time - snapshot time; -1.0 when there is no snapshot
     is_stale: bool  # True when no usable snapshot is fresher than stale_after_s
     ts_ms: int  # snapshot time (epoch ms); 0 when there is no snapshot
     outcome: ReadOutcome = "ok"
-    reason: str = ""  # why the symbol is in local mode; "" when outcome is "ok"
+    reason: str = ""  # why local mode, or why data is held; "" when outcome is "ok"
     down_exchanges: tuple[str, ...] = ()  # venues the aggregator excluded as stale
 
     @property
     def local_mode(self) -> bool:
-        return self.outcome != "ok"
+        return self.outcome not in ("ok", "held")
 
 
 @dataclass(frozen=True, slots=True)
