@@ -18,7 +18,9 @@ from typing import Final, Protocol
 
 from redis.exceptions import RedisError
 
+from microservices.common.causes import short_cause
 from microservices.common.errors import CrossExchangeError
+from microservices.common.metrics import EXITBRAIN_LOCAL_MODE
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ class Refresher(Protocol):
     """What the loop needs from the adapter (CrossExchangeAdapter satisfies it)."""
 
     async def refresh(self, symbol: str) -> object: ...
+
+    def in_local_mode(self, symbol: str) -> bool: ...
 
 
 async def wait_for_fresh_data(
@@ -44,10 +48,10 @@ async def wait_for_fresh_data(
             if await fresh():
                 return True
         except LOOP_ERRORS as exc:
-            logger.debug("exitbrain.warmup_probe_failed error=%r", exc)
+            logger.debug("exitbrain.warmup_probe_failed", extra={"cause": short_cause(exc)})
         remaining = deadline - loop.time()
         if remaining <= 0:
-            logger.info("exitbrain.warmup_over without fresh data after %.1fs", warmup_s)
+            logger.info("exitbrain.warmup_over", extra={"fresh": False, "after_s": warmup_s})
             return False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=min(poll_s, remaining))
@@ -58,7 +62,9 @@ async def run_exitbrain_loop(
     adapter: Refresher, symbols: Sequence[str], interval_s: float, stop: asyncio.Event
 ) -> None:
     """Refresh every symbol, then wait `interval_s` (or until `stop` is set); until stopped."""
-    logger.info("exitbrain.loop_started symbols=%s interval_s=%s", ",".join(symbols), interval_s)
+    logger.info(
+        "exitbrain.loop_started", extra={"symbols": ",".join(symbols), "interval_s": interval_s}
+    )
     while not stop.is_set():
         for symbol in symbols:
             if stop.is_set():
@@ -66,7 +72,8 @@ async def run_exitbrain_loop(
             try:
                 await adapter.refresh(symbol)
             except LOOP_ERRORS:
-                logger.exception("exitbrain.refresh_failed symbol=%s", symbol)
+                logger.exception("exitbrain.refresh_failed", extra={"symbol": symbol})
+            EXITBRAIN_LOCAL_MODE.labels(symbol).set(1.0 if adapter.in_local_mode(symbol) else 0.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval_s)
     logger.info("exitbrain.loop_stopped")

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import fakeredis
 import pytest
 import redis.asyncio as aredis
+from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
@@ -33,6 +34,9 @@ class ScriptedAdapter:
             raise RedisConnectionError("boom")
         return None
 
+    def in_local_mode(self, symbol: str) -> bool:
+        return False
+
 
 async def test_refreshes_each_symbol_every_round_and_survives_errors() -> None:
     stop = asyncio.Event()
@@ -45,6 +49,9 @@ async def test_bug_errors_propagate() -> None:
     class Broken:
         async def refresh(self, symbol: str) -> object:
             raise ZeroDivisionError
+
+        def in_local_mode(self, symbol: str) -> bool:
+            return False
 
     with pytest.raises(ZeroDivisionError):
         await run_exitbrain_loop(Broken(), ["BTCUSDT"], 0, asyncio.Event())
@@ -61,6 +68,9 @@ async def test_stops_promptly_during_a_long_interval() -> None:
             Counting.calls += 1
             first_round.set()
             return None
+
+        def in_local_mode(self, symbol: str) -> bool:
+            return False
 
     task = asyncio.create_task(run_exitbrain_loop(Counting(), ["BTCUSDT"], 3600, stop))
     await first_round.wait()
@@ -91,11 +101,17 @@ async def test_loop_with_the_real_adapter_publishes_status(redis: aredis.Redis) 
                 stop.set()
             return result
 
+        def in_local_mode(self, symbol: str) -> bool:
+            return adapter.in_local_mode(symbol)
+
     await asyncio.wait_for(run_exitbrain_loop(StopAfterTwo(), ["BTCUSDT", "ETHUSDT"], 0, stop), 5)
     assert await redis.xlen(streams.status.name) == 4
     assert adapter.stats()["total_reads"] == 4
     assert adapter.symbol_stats()["BTCUSDT"]["use_local_mode"] is False
     assert adapter.symbol_stats()["ETHUSDT"]["use_local_mode"] is True
+    # the ce_exitbrain_local_mode gauge follows each symbol's mode
+    assert REGISTRY.get_sample_value("ce_exitbrain_local_mode", {"symbol": "BTCUSDT"}) == 0.0
+    assert REGISTRY.get_sample_value("ce_exitbrain_local_mode", {"symbol": "ETHUSDT"}) == 1.0
 
 
 class Probe:

@@ -283,6 +283,11 @@ class CrossExchangeAdapter:
             "last_update": iso_utc(max(updates)) if updates else None,
         }
 
+    def in_local_mode(self, symbol: str) -> bool:
+        """Whether `symbol` is in local (neutral) mode now; True when the integration is off."""
+        failsafe = self._failsafes.get(symbol)
+        return (not self.enabled) or failsafe is None or failsafe.use_local_mode
+
     def symbol_stats(self) -> dict[str, dict[str, Any]]:
         """Per-symbol fail-safe state (same fields as `stats`, plus `latched`)."""
         return {
