@@ -192,18 +192,18 @@ def resolve_symbols(
     volumes_usd: Mapping[str, float] | None = None,
     usd_quotes: Collection[str] = USD_EQUIVALENTS,
 ) -> Resolution:
-    """Followed symbols for a selection: explicit names (canonical symbols, group keys or
-    aliased names) map to their followed symbol; selectors consider trading instruments only,
-    `top:N` ranks `volumes_usd` (followed symbol -> 24 h USD volume; none given selects
-    nothing). Unknown explicit names come back with close matches."""
+    """Followed symbols for a selection. Explicit names (canonical symbols, group keys, aliased
+    names, `BTC-USD` spellings) map to their followed symbol. Selectors consider trading
+    instruments only; `top:N` ranks `volumes_usd` (followed symbol -> 24 h USD volume; none
+    given selects nothing). Unknown explicit names come back with close followed symbols."""
     known = known_symbols(instruments, usd_quotes)
     quotes = {inst.quote for inst in instruments}
     chosen: dict[str, None] = {}
     unknown: dict[str, tuple[str, ...]] = {}
     for name in selection.explicit:
-        key = known.get(name) or _aliased(name, known, quotes)
+        key = known.get(name) or known.get(name.replace("-", "")) or _aliased(name, known, quotes)
         if key is None:
-            unknown[name] = close_matches(name, known)
+            unknown[name] = close_matches(name, known.values())
         else:
             chosen.setdefault(key)
     tradable = [inst for inst in instruments if inst.status == "trading"]
