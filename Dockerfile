@@ -22,7 +22,8 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 USER app
 EXPOSE 8001
-# The collector's check reads its Redis heartbeat; the engine's calls GET /health.
+# Liveness only, so an exchange or Redis outage never restarts a container: the engine's
+# check calls GET /health/live, the collector's reads the age of COLLECTOR_LIVE_FILE.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-m", "microservices.healthcheck"]
 CMD ["python", "-m", "microservices.ai_engine"]

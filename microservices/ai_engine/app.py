@@ -1,4 +1,4 @@
-"""FastAPI service (port 8001): /health, /metrics and the /api/v1 endpoints.
+"""FastAPI service (port 8001): /health (readiness), /health/live (liveness), /metrics, /api/v1.
 
 `create_app(context)` builds the app around an `EngineContext` (settings, Redis client,
 ExitBrain adapter, feature loader). Inputs are validated and bounded: symbols must be in the
@@ -150,10 +150,16 @@ def create_app(ctx: EngineContext) -> FastAPI:
 
 
 def _add_health_routes(app: FastAPI, ctx: EngineContext) -> None:
-    @app.get("/health", summary="Service health (503 when Redis is unreachable)")
+    @app.get("/health", summary="Readiness: 503 when Redis is unreachable or status is down")
     async def health() -> JSONResponse:
         status, body = await gather_health(ctx.redis, ctx.settings, ctx.adapter.stats())
         return JSONResponse(body, status_code=status)
+
+    @app.get("/health/live", summary="Liveness: 200 while the process serves")
+    async def live() -> dict[str, str]:
+        # touches neither Redis nor the venues: container healthchecks call this, and an
+        # exchange or Redis outage must not get a container restarted
+        return {"status": "alive"}
 
     @app.get("/metrics", summary="Prometheus exposition", response_class=Response)
     async def prometheus_metrics() -> Response:

@@ -2,7 +2,8 @@
 
 `gather_health` reads stream lengths and ages, consumer-group lag, the collector's per-venue
 state (the `<prefix>collector.health` hash) and the freshness of normalized data per symbol;
-`overall_status` turns that into ok / degraded / down. Redis unreachable -> `down` (503).
+`overall_status` turns that into ok / degraded / down. /health is readiness: `down` (Redis
+unreachable, or no venue connected and no fresh data) answers 503. Liveness is /health/live.
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ async def gather_health(
         }
     fresh_s = settings.exitbrain_stale_after_s
     any_fresh = any(s["age_s"] is not None and s["age_s"] <= fresh_s for s in symbols.values())
+    status = overall_status(venue_info["venues"], symbols, adapter_stats, fresh_s)
     body = {
-        "status": overall_status(venue_info["venues"], symbols, adapter_stats, fresh_s),
+        "status": status,
         "timestamp": iso_utc(now),
         "redis": {"connected": True},
         "metrics": {
@@ -130,4 +132,4 @@ async def gather_health(
         "streams": stream_rows,
         "consumer_groups": groups,
     }
-    return 200, body
+    return (503 if status == "down" else 200), body

@@ -2,7 +2,8 @@
 
 Owns one Redis client, one producer, one aiohttp session; runs every connection plan of the
 configured venues, the REST poller and history sync, and a once-a-second health publisher
-(`<prefix>collector.health`, a hash with a TTL that the engine's /health reads).
+(`<prefix>collector.health`, a hash with a TTL that the engine's /health reads) that also
+touches COLLECTOR_LIVE_FILE, the container's liveness signal.
 """
 
 from __future__ import annotations
@@ -128,7 +129,11 @@ class Collector:
 
     async def _health_loop(self, stop: asyncio.Event) -> None:
         key = collector_key(self.settings.stream_prefix, "health")
+        live_file = self.settings.collector_live_file
+        live = Path(live_file) if live_file else None
         while not stop.is_set():
+            if live is not None:
+                live.touch()  # liveness (container healthcheck): before Redis, which may hang
             for runner in self.runners:
                 runner.sync_stats()
             summary = self.status.summary()
