@@ -1,7 +1,8 @@
 """Both compose files validate with a real compose implementation and match the code.
 
 Uses `docker-compose config` (Debian's docker-compose package; `make test` installs it). No
-Docker daemon is needed: `config` only parses, interpolates and validates.
+Docker daemon is needed: `config` only parses, interpolates and validates. Every setting written
+in a `.env` beside a compose file reaches both app containers; their healthchecks are liveness.
 """
 
 from __future__ import annotations
@@ -16,31 +17,47 @@ from typing import Any
 import pytest
 import yaml
 
-from microservices.common.settings import Settings
+from microservices.common.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ENV_EXTRAS = {"SERVICE_ROLE"}
+SETTING_VARS = {field.upper() for field in Settings.model_fields}
+APP_SERVICES = ("cross-exchange", "ai-engine")
 
 
 def compose_config(
-    file: str, env: dict[str, str] | None = None
+    file: str, env: dict[str, str] | None = None, cwd: Path = REPO
 ) -> subprocess.CompletedProcess[str]:
     if shutil.which("docker-compose") is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("docker-compose missing in CI: .ci/run must install it")
         pytest.skip("docker-compose not installed (apt-get install docker-compose)")
-    full_env = {k: v for k, v in os.environ.items() if k != "REDIS_PASSWORD"} | (env or {})
+    # the shell outranks .env in compose: no setting of this process may leak into the render
+    ignored = SETTING_VARS | {"REDIS_PASSWORD"}
+    full_env = {k: v for k, v in os.environ.items() if k not in ignored} | (env or {})
     return subprocess.run(
-        ["docker-compose", "-f", file, "config"], cwd=REPO, env=full_env,
+        ["docker-compose", "-f", file, "config"], cwd=cwd, env=full_env,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
 
-def rendered(file: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = compose_config(file, env)
+def rendered(file: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> dict[str, Any]:
+    result = compose_config(file, env, cwd)
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = yaml.safe_load(result.stdout)
     return data
+
+
+def rendered_with_dotenv(file: str, dotenv: str, tmp_path: Path) -> dict[str, Any]:
+    """`docker-compose config` of `file` with `dotenv` as the .env beside it (as users do)."""
+    (tmp_path / file).write_text((REPO / file).read_text())
+    (tmp_path / ".env").write_text(dotenv)
+    return rendered(file, cwd=tmp_path)
+
+
+def container_settings(service: dict[str, Any]) -> Settings:
+    env = {k.lower(): v for k, v in service["environment"].items() if k not in APP_ENV_EXTRAS}
+    return Settings(**env)
 
 
 def check_app_services(services: dict[str, Any]) -> None:
@@ -55,19 +72,32 @@ def check_app_services(services: dict[str, Any]) -> None:
         assert importlib.util.find_spec(command[2] + ".__main__") is not None
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
         env_names = set(service["environment"])
-        known = {field.upper() for field in Settings.model_fields} | APP_ENV_EXTRAS
-        assert env_names <= known, env_names - known
-        assert service["environment"]["REDIS_URL"].startswith("redis://")
-        Settings(
-            **{k.lower(): v for k, v in service["environment"].items() if k not in APP_ENV_EXTRAS}
+        assert env_names == SETTING_VARS | APP_ENV_EXTRAS, env_names ^ (
+            SETTING_VARS | APP_ENV_EXTRAS
         )
+        assert service["environment"]["REDIS_URL"].startswith("redis://")
+        settings = container_settings(service)
+        assert settings.api_host == "0.0.0.0"
+        assert settings.log_format in ("json", "auto")  # auto: JSON too, containers have no TTY
+        assert settings.rest_history_dir == "/data/history"
+        # liveness, with a start period: an exchange outage never restarts a container
+        check = service["healthcheck"]
+        assert check["test"] == ["CMD", "python", "-m", "microservices.healthcheck"]
+        assert check["start_period"] == "30s"
     assert services["ai-engine"]["environment"]["CROSS_EXCHANGE_ENABLED"] == "true"
-    assert services["cross-exchange"]["environment"]["SERVICE_ROLE"] == "collector"
+    assert services["ai-engine"]["environment"]["SERVICE_ROLE"] == "engine"
+    collector = services["cross-exchange"]["environment"]
+    assert collector["SERVICE_ROLE"] == "collector"
+    assert collector["COLLECTOR_LIVE_FILE"] == "/tmp/collector.live"
+    assert collector["METRICS_PORT"] == "9101"
 
 
 def test_local_compose_validates_and_matches_the_cli() -> None:
     services = rendered("docker-compose.yml")["services"]
     check_app_services(services)
+    for name in APP_SERVICES:  # without a .env every setting is its default, logs are JSON
+        settings = container_settings(services[name])
+        assert settings.log_format == "json" and settings.aggregator_min_exchanges == 2
     assert services["redis"]["container_name"] == "quantum_redis"
     assert services["cross-exchange"]["container_name"] == "quantum_cross_exchange"
     ports = services["ai-engine"]["ports"]
@@ -98,6 +128,41 @@ def test_vps_compose_is_hardened() -> None:
     api_ports = services["ai-engine"]["ports"]
     assert all("127.0.0.1" in str(p) for p in api_ports)
     assert set(data["volumes"]) == {"redis-data", "history-data"}
+
+
+@pytest.mark.parametrize("file", ["docker-compose.yml", "docker-compose.vps.yml"])
+def test_every_setting_of_dotenv_reaches_both_containers(file: str, tmp_path: Path) -> None:
+    dotenv = (
+        "AGGREGATOR_MIN_EXCHANGES=3\nREST_POLL_INTERVAL_S=15\nSYMBOLS=BTCUSDT,ETHUSDT\n"
+        "LOG_LEVEL=DEBUG\nEXITBRAIN_TP_COEF=0.5\nAPI_PORT=8002\nREDIS_PASSWORD=pw-for-test\n"
+    )
+    services = rendered_with_dotenv(file, dotenv, tmp_path)["services"]
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["AGGREGATOR_MIN_EXCHANGES"] == "3"
+        assert env["REST_POLL_INTERVAL_S"] == "15"
+        settings = container_settings(services[name])
+        assert settings.aggregator_min_exchanges == 3
+        assert settings.rest_poll_interval_s == 15.0
+        assert settings.symbols == ["BTCUSDT", "ETHUSDT"]
+        assert settings.log_level == "DEBUG" and settings.exitbrain_tp_coef == 0.5
+        assert settings.api_port == 8002
+    assert any("8002:8002" in str(port) for port in services["ai-engine"]["ports"])
+
+
+@pytest.mark.parametrize("file", ["docker-compose.yml", "docker-compose.vps.yml"])
+def test_env_example_copied_to_dotenv_keeps_the_container_layout(file: str, tmp_path: Path) -> None:
+    """`cp .env.example .env` (README, deploy step 2) sets API_HOST=127.0.0.1, REDIS_URL= and a
+    relative REST_HISTORY_DIR: the containers keep their own values for those four."""
+    dotenv = (REPO / ".env.example").read_text() + "REDIS_PASSWORD=pw-for-test\n"
+    services = rendered_with_dotenv(file, dotenv, tmp_path)["services"]
+    check_app_services(services)
+    defaults = load_settings(env_file=None)
+    layout = {"redis_url", "api_host", "rest_history_dir", "collector_live_file", "log_format"}
+    for name in APP_SERVICES:
+        settings = container_settings(services[name])
+        differ = {f for f in Settings.model_fields if getattr(settings, f) != getattr(defaults, f)}
+        assert differ - {"metrics_port"} <= layout, differ
 
 
 def test_vps_compose_refuses_to_start_without_a_password() -> None:
