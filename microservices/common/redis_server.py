@@ -3,21 +3,28 @@
 `LocalRedis` prefers a real `redis-server` binary (spawned on a free loopback port, no
 persistence unless a data dir is given) and falls back to fakeredis's TCP server, so
 `cross-exchange run` works with nothing installed. Either way it prints nothing itself; the
-caller announces `embedded redis listening on 127.0.0.1:PORT`.
+caller announces `embedded redis listening on 127.0.0.1:PORT`. The server dies with its owner:
+the binary gets a parent-death signal (Linux), the fakeredis server is a thread of ours.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 Kind = Literal["redis-server", "fakeredis"]
+PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -35,6 +42,30 @@ def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> bool:
         except OSError:
             time.sleep(0.02)
     return False
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that has the child SIGKILLed when this process dies, however it dies
+    (SIGKILL, the OOM killer): Linux's PR_SET_PDEATHSIG, kept across exec.
+
+    The kernel sends it when the *thread* that forked exits, so it is armed only when forking
+    from the main thread (it lives as long as the process); from other threads, and off
+    Linux, this returns None (no guard).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    sigkill = int(signal.SIGKILL)
+    parent = os.getpid()
+
+    def arm() -> None:  # in the child between fork and exec: nothing that takes locks
+        prctl(PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 class LocalRedis:
@@ -83,10 +114,12 @@ class LocalRedis:
         ]  # fmt: skip
         if self._appendonly:
             args += ["--appendfsync", "always"]
-        # Own session: a Ctrl-C meant for us must not kill Redis before we have drained into it.
+        # Own session: a Ctrl-C meant for us must not kill Redis before we have drained into it;
+        # a parent-death signal: it must not outlive us either (SIGKILL, OOM killer).
         self._proc = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=die_with_parent(),
+        )  # fmt: skip
 
     def _start_fake(self) -> None:
         from fakeredis import TcpFakeServer

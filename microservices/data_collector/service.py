@@ -21,7 +21,7 @@ from prometheus_client import start_http_server
 
 from microservices.common.backoff import Backoff
 from microservices.common.errors import FatalError
-from microservices.common.lifecycle import run_until_stopped
+from microservices.common.lifecycle import cancel_on_stop, run_until_stopped
 from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
@@ -86,8 +86,14 @@ class Collector:
         async with (
             aiohttp.ClientSession(timeout=rest_timeout(self.settings)) as session,
             producing(self.producer),
-            asyncio.TaskGroup() as group,
         ):
+            # Stop cancels connects, requests and waits at once: only the producer's drain
+            # (leaving `producing`) may use the shutdown grace period.
+            await cancel_on_stop(stop, self._run_tasks(session, stop))
+        logger.info("collector.stopped", extra=self.counters())
+
+    async def _run_tasks(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:
             for runner in self.runners:
                 group.create_task(runner.run(stop), name=runner.plan.label)
             group.create_task(self._health_loop(stop), name="health")
@@ -109,7 +115,6 @@ class Collector:
                 )  # fmt: skip
                 if self.settings.rest_history_dir:
                     group.create_task(self._history_loop(rest, stop), name="rest-history")
-        logger.info("collector.stopped", extra=self.counters())
 
     def produced(self) -> int:
         """Records handed to the producer so far: every record the WS parsers emitted plus
