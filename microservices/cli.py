@@ -73,6 +73,16 @@ def _cmd_backfill(ns: argparse.Namespace, settings: Settings) -> int:
     return run_backfill(settings, ns)
 
 
+def _positive_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not days > 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return days
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = DocumentedParser(  # subcommands inherit its class: every --help shows defaults
         prog="cross-exchange",
@@ -109,12 +119,42 @@ def build_parser() -> argparse.ArgumentParser:
     norm.add_argument("path", help="capture file in the fixtures' JSONL format; - reads stdin")
     norm.set_defaults(func=_cmd_normalize)
 
-    back = sub.add_parser("backfill", help="historical OHLC/funding/OI to Parquet or CSV")
-    back.add_argument("--venue", required=True)
-    back.add_argument("--symbol", required=True, help="canonical symbol, e.g. BTCUSDT")
-    back.add_argument("--days", type=float, default=1.0)
-    back.add_argument("--kind", choices=["ohlc", "funding", "open_interest"], default="ohlc")
-    back.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    back = sub.add_parser(
+        "backfill",
+        help="historical OHLC/funding/OI to Parquet or CSV",
+        description="History of one kind for every venue x symbol given, into ONE file with "
+        "`exchange` and `symbol` columns, sorted by exchange, symbol and time; finished bars "
+        "only. A network or venue error prints one line (venue, endpoint, cause) and exits 1.",
+    )
+    back.add_argument(
+        "--venue",
+        action="append",
+        required=True,
+        help="venue id, repeatable or comma-separated (binance,bybit)",
+    )
+    back.add_argument(
+        "--symbol",
+        action="append",
+        required=True,
+        help="canonical symbol, repeatable or comma-separated (BTCUSDT,ETHUSDT)",
+    )
+    back.add_argument(
+        "--days",
+        type=_positive_days,
+        default=1.0,
+        help="how far back from now in days, > 0, fractions allowed",
+    )
+    back.add_argument(
+        "--kind",
+        choices=["ohlc", "funding", "open_interest"],
+        default="ohlc",
+        help="1m bars, funding rates or open interest",
+    )
+    back.add_argument(
+        "--out",
+        required=True,
+        help="output file, .parquet or .csv: all venues and symbols in one file",
+    )
     back.set_defaults(func=_cmd_backfill)
     return parser
 

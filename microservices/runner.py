@@ -2,7 +2,8 @@
 
 Without REDIS_URL it starts a loopback Redis (a real `redis-server` when installed, else
 fakeredis's TCP server) and prints `embedded redis listening on 127.0.0.1:PORT`. With
-`--demo` it also starts the exchange simulator and points every venue at it: fully offline.
+`--demo` it also starts the exchange simulator and points every venue at it: fully offline,
+with the simulated history written to DEMO_HISTORY_DIR instead of REST_HISTORY_DIR.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ async def demo_simulator(settings: Settings) -> AsyncIterator[Settings]:
     config = SimulatorConfig(host="127.0.0.1", port=0)
     async with start_simulator(config) as sim:
         announce(f"exchange simulator listening on {sim.base_url}")
-        yield simulator_settings(settings, sim.base_url, sim.ws_base)
+        demo = simulator_settings(settings, sim.base_url, sim.ws_base)
+        # simulated bars never go into the live history files
+        yield demo.model_copy(update={"rest_history_dir": settings.demo_history_dir})
 
 
 async def run_all_main(

@@ -18,7 +18,6 @@ from typing import Final, Protocol
 
 from redis.exceptions import RedisError
 
-from microservices.common.causes import short_cause
 from microservices.common.errors import CrossExchangeError
 from microservices.common.metrics import EXITBRAIN_LOCAL_MODE
 
@@ -48,7 +47,7 @@ async def wait_for_fresh_data(
             if await fresh():
                 return True
         except LOOP_ERRORS as exc:
-            logger.debug("exitbrain.warmup_probe_failed", extra={"cause": short_cause(exc)})
+            logger.debug("exitbrain.warmup_probe_failed", extra={"error": type(exc).__name__})
         remaining = deadline - loop.time()
         if remaining <= 0:
             logger.info("exitbrain.warmup_over", extra={"fresh": False, "after_s": warmup_s})

@@ -140,9 +140,20 @@ class Settings(BaseSettings):
         30.0, description="how long a circuit stays open before one probe"
     )
     rest_history_dir: str = Field(
-        "data/history", description="CSV per venue/kind/symbol; empty disables sync"
+        "data/history",
+        description="CSV per venue/kind/symbol, one row per time (re-fetched rows replace); "
+        "the newest row is the resume point; empty disables sync",
     )
-    rest_history_lookback_h: PosFloat = Field(6.0, description="--- aggregator (SPEC section 4)")
+    demo_history_dir: str = Field(
+        "data/demo/history",
+        description="where `run --demo` writes its simulated history instead of REST_HISTORY_DIR",
+    )
+    rest_history_lookback_h: PosFloat = Field(
+        6.0, description="history sync reaches back at most this far (first run, after a gap)"
+    )
+    rest_error_log_interval_s: PosFloat = Field(
+        60.0, description="REST failures are logged once per venue and cause per interval, counted"
+    )
 
     # --- aggregator (SPEC section 4)
     aggregator_min_exchanges: PosInt = Field(

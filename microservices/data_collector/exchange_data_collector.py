@@ -1,8 +1,11 @@
 """REST collector: historical OHLC, funding and open interest, and polling of current values.
 
 History comes back as pandas DataFrames of one unified format per kind (`FRAME_COLUMNS`),
-fetched page by page so long ranges never exceed a venue's page limit. `sync_history` keeps
-a timestamp cursor per (venue, kind, symbol) in Redis, so a restart fetches only what is new.
+fetched page by page so long ranges never exceed a venue's page limit. `sync_history` starts
+after a timestamp cursor per (venue, kind, symbol) kept in Redis and after the newest row the
+caller already stored (`history_store`: that one survives restarts), so only what is new is
+fetched. Per-symbol failures are logged folded: one `rest.failed` per venue and cause per
+interval, with a count.
 `poll_current` publishes each perp venue's current funding and open interest to exchange.raw;
 `refresh_funding_info` keeps the per-symbol funding intervals of venues that publish them
 separately (Binance USDⓈ-M `/fapi/v1/fundingInfo`) current, hourly.
@@ -21,12 +24,14 @@ import redis.asyncio as aredis
 
 from microservices.common.clock import now_ms
 from microservices.common.errors import BadMessage, TransientError
+from microservices.common.log_fold import FoldedLog
 from microservices.common.producer import StreamProducer
 from microservices.common.records import Funding, Kline, OpenInterest, RawRecord
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.streams import Stream
 from microservices.data_collector.exchanges.base import Exchange, RestRequest
 from microservices.data_collector.rest_client import RestClient
+from microservices.data_collector.rest_errors import failure_fields
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where frames are built: the live collector never needs it
@@ -82,6 +87,13 @@ def records_to_frame(kind: Kind, records: Iterable[RawRecord]) -> pd.DataFrame:
     return frame
 
 
+def closed_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """OHLC rows of finished bars: a bar still open is not final."""
+    if frame.empty:
+        return frame
+    return frame[frame["closed"].astype(bool)].reset_index(drop=True)
+
+
 class ExchangeDataCollector:
     def __init__(
         self,
@@ -89,18 +101,21 @@ class ExchangeDataCollector:
         client: RestClient,
         redis: aredis.Redis | None = None,
         cursor_key: str = "quantum:stream:collector.cursor",
+        error_log_interval_s: float = 60.0,
     ) -> None:
         self.exchanges = exchanges
         self.client = client
         self.redis = redis
         self.cursor_key = cursor_key
         self.published = 0  # records poll_current handed to the producer (all time)
+        # per-symbol failures of polls and history syncs: one line per venue and cause
+        self.failures = FoldedLog(logger, "rest.failed", error_log_interval_s)
 
     # ------------------------------------------------------------------ history
 
     async def fetch(
         self, kind: Kind, venue: str, symbol: str, start_ms: int, end_ms: int,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> pd.DataFrame:  # fmt: skip
         """History of `kind` for [start_ms, end_ms], paginated; empty frame if unsupported."""
         exchange = self.exchanges[venue]
@@ -113,10 +128,20 @@ class ExchangeDataCollector:
                 break
             payload = await self.client.get_json(exchange, request)
             rows = self._parse_history(kind, exchange, symbol, payload)
-            records.extend(r for r in rows if start_ms <= _history_ts(r) <= end_ms)
+            kept = [r for r in rows if start_ms <= _history_ts(r) <= end_ms]
+            records.extend(kept)
             if progress is not None:
-                progress(page_end - page_start + 1)
+                progress(len(kept))  # rows (bars), not time
         return records_to_frame(kind, records)
+
+    @staticmethod
+    def supports(kind: Kind, exchange: Exchange, symbol: str) -> bool:
+        """Whether the venue serves `kind` history at all (spot venues have no funding)."""
+        if kind == "ohlc":
+            return True
+        if kind == "funding":
+            return exchange.funding_history_request(symbol, 0, HOUR_MS) is not None
+        return exchange.open_interest_history_request(symbol, 0, HOUR_MS) is not None
 
     @staticmethod
     def pages(kind: Kind, exchange: Exchange, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
@@ -153,18 +178,20 @@ class ExchangeDataCollector:
         return exchange.parse_open_interest_history(symbol, payload, received)
 
     async def sync_history(
-        self, kind: Kind, venue: str, symbol: str, lookback_ms: int, now: int | None = None
-    ) -> pd.DataFrame:
-        """Rows newer than the stored cursor (or the lookback); advances the cursor."""
+        self, kind: Kind, venue: str, symbol: str, lookback_ms: int, now: int | None = None,
+        since_ms: int | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
+        """Rows newer than the cursor and `since_ms` (the newest row the caller already
+        stored), within the lookback; advances the Redis cursor."""
         end = now_ms() if now is None else now
         field = f"{venue}:{kind}:{symbol}"
-        cursor = await self._get_cursor(field)
-        start = max(end - lookback_ms, cursor + 1) if cursor is not None else end - lookback_ms
+        known = [t for t in (await self._get_cursor(field), since_ms) if t is not None]
+        start = max([end - lookback_ms, *(t + 1 for t in known)])
         if start > end:
             return records_to_frame(kind, [])
         frame = await self.fetch(kind, venue, symbol, start, end)
-        if kind == "ohlc" and not frame.empty:
-            frame = frame[frame["closed"]].reset_index(drop=True)  # an open bar is not final
+        if kind == "ohlc":
+            frame = closed_only(frame)
         if not frame.empty:
             newest = int(frame["timestamp"].iloc[-1].value // 1_000_000)
             await self._set_cursor(field, newest)
@@ -206,16 +233,19 @@ class ExchangeDataCollector:
                 try:
                     records = await self.current(venue, symbol)
                 except (TransientError, BadMessage) as exc:
-                    logger.warning(
-                        "rest.poll_failed",
-                        extra={"exchange": venue, "symbol": symbol, "error": str(exc)},
-                    )
+                    self.failed(venue, symbol, exc)
                     continue
                 for record in records:
                     producer.publish(raw, record)
                 published += len(records)
         self.published += published
+        self.failures.flush()
         return published
+
+    def failed(self, venue: str, symbol: str, exc: Exception) -> None:
+        """Count a per-symbol REST failure into the folded `rest.failed` log line."""
+        endpoint, cause = failure_fields(exc)
+        self.failures.add({"exchange": venue, "cause": cause}, symbol=symbol, endpoint=endpoint)
 
     async def refresh_funding_info(self) -> None:
         """Ask every venue with a funding-info endpoint for its per-symbol intervals; on a
@@ -228,8 +258,10 @@ class ExchangeDataCollector:
                 payload = await self.client.get_json(exchange, request)
                 adjusted = exchange.apply_funding_info(payload)
             except (TransientError, BadMessage) as exc:
+                endpoint, cause = failure_fields(exc)
                 logger.warning(
-                    "rest.funding_info_failed", extra={"exchange": venue, "error": str(exc)}
+                    "rest.funding_info_failed",
+                    extra={"exchange": venue, "endpoint": endpoint, "cause": cause},
                 )
                 continue
             logger.info("rest.funding_info", extra={"exchange": venue, "adjusted_h": adjusted})
@@ -245,18 +277,16 @@ class ExchangeDataCollector:
             await self.poll_current(producer, raw)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        self.failures.flush(force=True)
 
     async def safe_sync(
-        self, kind: Kind, venue: str, symbol: str, lookback_ms: int
+        self, kind: Kind, venue: str, symbol: str, lookback_ms: int, since_ms: int | None = None
     ) -> pd.DataFrame:
         """sync_history that logs and returns an empty frame on venue or Redis faults."""
         try:
-            return await self.sync_history(kind, venue, symbol, lookback_ms)
+            return await self.sync_history(kind, venue, symbol, lookback_ms, since_ms=since_ms)
         except (TransientError, BadMessage, *TRANSIENT_REDIS_ERRORS) as exc:
-            logger.warning(
-                "rest.history_failed",
-                extra={"exchange": venue, "symbol": symbol, "kind": kind, "error": str(exc)},
-            )
+            self.failed(venue, symbol, exc)
             return records_to_frame(kind, [])
 
 

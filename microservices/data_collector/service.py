@@ -28,6 +28,7 @@ from microservices.common.settings import Settings
 from microservices.common.streams import COLLECTOR_HEALTH_TTL_S, collector_key
 from microservices.data_collector.exchange_data_collector import KINDS, ExchangeDataCollector
 from microservices.data_collector.exchanges.base import Exchange
+from microservices.data_collector.history_store import HistoryStore
 from microservices.data_collector.registry import build_exchanges
 from microservices.data_collector.rest_client import RestClient, rest_timeout
 from microservices.data_collector.venue_status import VenueStatus
@@ -107,6 +108,7 @@ class Collector:
                 rest = self.rest_collector = ExchangeDataCollector(
                     self.exchanges, client, self.redis,
                     collector_key(self.settings.stream_prefix, "cursor"),
+                    error_log_interval_s=self.settings.rest_error_log_interval_s,
                 )  # fmt: skip
                 group.create_task(
                     rest.run_polling(self.producer, self.streams.raw, stop,
@@ -156,18 +158,31 @@ class Collector:
 
     async def _history_loop(self, rest: ExchangeDataCollector, stop: asyncio.Event) -> None:
         lookback_ms = int(self.settings.rest_history_lookback_h * 3_600_000)
-        root = Path(self.settings.rest_history_dir)
+        store = HistoryStore(Path(self.settings.rest_history_dir))
         while not stop.is_set():
-            for venue, exchange in self.exchanges.items():
-                for symbol in exchange.symbols:
-                    for kind in KINDS:
-                        frame = await rest.safe_sync(kind, venue, symbol, lookback_ms)
-                        if not frame.empty:
-                            append_csv(root / venue / kind / f"{symbol}.csv", frame)
-                    if stop.is_set():
-                        return
+            await sync_history_files(rest, store, lookback_ms, stop)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.rest_poll_interval_s)
+
+
+async def sync_history_files(
+    rest: ExchangeDataCollector, store: HistoryStore, lookback_ms: int, stop: asyncio.Event
+) -> int:
+    """One pass over every venue, symbol and kind into `store`; returns the rows written.
+
+    The files are the resume point (a Redis cursor dies with an embedded Redis); their I/O
+    runs off the event loop.
+    """
+    written = 0
+    for venue, exchange in rest.exchanges.items():
+        for symbol in exchange.symbols:
+            for kind in KINDS:
+                since = await asyncio.to_thread(store.newest_ms, venue, kind, symbol)
+                frame = await rest.safe_sync(kind, venue, symbol, lookback_ms, since)
+                written += await asyncio.to_thread(store.write, venue, kind, symbol, frame)
+            if stop.is_set():
+                return written
+    return written
 
 
 def serve_metrics(settings: Settings) -> None:
@@ -175,11 +190,6 @@ def serve_metrics(settings: Settings) -> None:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.api_host)
         logger.info("metrics.listening", extra={"port": settings.metrics_port})
-
-
-def append_csv(path: Path, frame: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, mode="a", header=not path.exists(), index=False)
 
 
 async def collector_main(settings: Settings, stop: asyncio.Event, rest: bool = True) -> None:
