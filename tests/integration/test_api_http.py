@@ -259,7 +259,8 @@ async def test_features_say_when_the_lookback_exceeds_the_retained_history(
     for minutes_ago in range(10, 0, -1):
         ts = now - minutes_ago * 60_000
         vector = FeatureVector(symbol="BTCUSDT", ts_ms=ts, values=dict.fromkeys(FEATURE_NAMES, 1.0))
-        await redis.xadd(features.name, features.schema.encode(vector), id=f"{ts}-0")
+        fields: dict[Any, Any] = dict(features.schema.encode(vector))
+        await redis.xadd(features.name, fields, id=f"{ts}-0")
     stop = asyncio.Event()
     task = asyncio.create_task(Engine(settings, redis)._serve(stop))
     try:
