@@ -20,6 +20,8 @@ def _default(name: str) -> str:
     value = Settings.model_fields[name].default
     if isinstance(value, list):
         return ",".join(value)
+    if isinstance(value, dict):
+        return ",".join(f"{key}:{item:g}" for key, item in value.items()) or "(none)"
     if value is None:
         return "(unset)"
     if isinstance(value, bool):

@@ -20,6 +20,7 @@ from microservices.common.symbols import CANONICAL_SYMBOLS, SYMBOL_TABLE
 PosInt = Annotated[int, Field(gt=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 CsvList = Annotated[list[str], NoDecode]
+VenueSeconds = Annotated[dict[str, float], NoDecode]  # "bybit:60,coinbase:20"
 
 DEFAULT_VENUES = ["binance", "binance_futures", "bybit", "coinbase"]
 
@@ -118,7 +119,26 @@ class Settings(BaseSettings):
     ws_healthy_reset_s: PosFloat = Field(
         60.0, description="a connection up this long resets the backoff"
     )
-    ws_silence_timeout_s: PosFloat = Field(30.0, description="no frame for this long: reconnect")
+    ws_silence_timeout_s: PosFloat = Field(
+        30.0,
+        description="no market data or heartbeat for this long (pings and acks do not count): "
+        "reconnect, and /health reports the venue silent",
+    )
+    ws_silence_timeout_overrides: VenueSeconds = Field(
+        {},
+        description="per-venue silence timeouts, e.g. bybit:60,coinbase:20 (for venues of "
+        "illiquid symbols); other venues use WS_SILENCE_TIMEOUT_S",
+    )
+    ws_ping_interval_s: PosFloat = Field(
+        20.0,
+        description="seconds between client pings: WebSocket protocol pings, and a venue's own "
+        "(Bybit's JSON ping) when this is shorter than its 20 s",
+    )
+    ws_geo_block_retry_s: PosFloat = Field(
+        600.0,
+        description="a venue refusing this IP's region (HTTP 451/403 at the handshake) is "
+        "retried after this long, never sooner",
+    )
     ws_open_timeout_s: PosFloat = Field(10.0, description="handshake timeout")
     ws_rotate_after_s: PosFloat = Field(
         23.5 * 3600,
@@ -269,6 +289,30 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("ws_silence_timeout_overrides", mode="before")
+    @classmethod
+    def _split_venue_seconds(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        pairs = [item.strip() for item in value.split(",") if item.strip()]
+        out: dict[str, str] = {}
+        for pair in pairs:
+            venue, sep, seconds = pair.partition(":")
+            if not sep:
+                raise ValueError(f"expected venue:seconds, got {pair!r}")
+            out[venue.strip().lower()] = seconds.strip()
+        return out
+
+    @field_validator("ws_silence_timeout_overrides")
+    @classmethod
+    def _known_venue_seconds(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(SYMBOL_TABLE))
+        if unknown:
+            raise ValueError(f"unknown venue(s) {unknown}; known: {sorted(SYMBOL_TABLE)}")
+        if any(not seconds > 0 for seconds in value.values()):
+            raise ValueError("every timeout must be > 0 seconds")
+        return value
+
     @field_validator("symbols")
     @classmethod
     def _known_symbols(cls, value: list[str]) -> list[str]:
@@ -326,6 +370,10 @@ class Settings(BaseSettings):
         if self.ws_reconnect_base_s > self.ws_reconnect_cap_s:
             raise ValueError("WS_RECONNECT_BASE_S exceeds WS_RECONNECT_CAP_S")
         return self
+
+    def silence_timeout_s(self, venue: str) -> float:
+        """The venue's WebSocket silence timeout: its override, else WS_SILENCE_TIMEOUT_S."""
+        return self.ws_silence_timeout_overrides.get(venue, self.ws_silence_timeout_s)
 
     def streams(self) -> Streams:
         return build_streams(

@@ -42,9 +42,11 @@ def bridge_params(settings: Settings, exchange: Exchange) -> BridgeParams:
     return BridgeParams(
         backoff=Backoff(base_s=settings.ws_reconnect_base_s, cap_s=settings.ws_reconnect_cap_s),
         healthy_reset_s=settings.ws_healthy_reset_s,
-        silence_timeout_s=settings.ws_silence_timeout_s,
+        silence_timeout_s=settings.silence_timeout_s(exchange.name),
         open_timeout_s=settings.ws_open_timeout_s,
         rotate_after_s=min(limits) if exchange.max_connection_age_s else None,
+        ping_interval_s=settings.ws_ping_interval_s,
+        geo_block_retry_s=settings.ws_geo_block_retry_s,
     )
 
 
@@ -75,7 +77,9 @@ class Collector:
             for plan in ex.ws_connections()
         ]  # fmt: skip
         for runner in self.runners:
-            self.status.register(runner.plan.label, runner.exchange.name)
+            self.status.register(
+                runner.plan.label, runner.exchange.name, runner.params.silence_timeout_s
+            )
         self.rest_collector: ExchangeDataCollector | None = None
 
     async def run(self, stop: asyncio.Event) -> None:

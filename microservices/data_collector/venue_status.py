@@ -3,6 +3,13 @@
 The collector keeps one `VenueStatus`, updates it from the bridges (cheap attribute writes on
 the hot path) and publishes `summary()` to Redis every second (see service.py), so the
 engine's /health can report per-venue state even when it runs in another process.
+
+A connection is live while its socket is open and has delivered market data or a heartbeat
+(never a ping, pong or ack) within its venue's silence timeout. A venue is `connected` only
+when every connection is live, `degraded` when some are, `silent` when sockets are open but
+its feed has been quiet for the timeout (across reconnects), `connecting` while a reopened
+socket awaits its first data, else `disconnected`. `last_cause` is the short reason of the
+last reconnect (`silent 30s`, `refused`, `HTTP 451 geo-block`).
 """
 
 from __future__ import annotations
@@ -17,26 +24,50 @@ from microservices.common.clock import now_ms
 @dataclass(slots=True)
 class ConnectionState:
     venue: str
+    silence_timeout_s: float = 30.0
     state: str = "connecting"  # connecting | connected | reconnecting
-    last_frame_ms: int = 0
+    last_frame_ms: int = 0  # last frame that proved the feed alive (data or heartbeat)
     connected_since_ms: int = 0
+    first_connected_ms: int = 0
     reconnects: int = 0
     last_cause: str = ""
+    retry_delay_s: float = 0.0  # wait before the latest reconnect attempt
     records: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+
+    def live(self, now: int) -> bool:
+        """Open, and fed data or a heartbeat since opening, within the silence timeout."""
+        return (
+            self.state == "connected"
+            and self.last_frame_ms >= self.connected_since_ms
+            and now - self.last_frame_ms < self.silence_timeout_s * 1000
+        )
+
+    def silent(self, now: int) -> bool:
+        """Open, not live, and no data on any socket for the timeout since the first open."""
+        quiet_since = max(self.last_frame_ms, self.first_connected_ms)
+        return (
+            self.state == "connected"
+            and not self.live(now)
+            and now - quiet_since >= self.silence_timeout_s * 1000
+        )
 
 
 class VenueStatus:
     def __init__(self) -> None:
         self._conns: dict[str, ConnectionState] = {}
 
-    def register(self, label: str, venue: str) -> None:
-        self._conns.setdefault(label, ConnectionState(venue=venue))
+    def register(self, label: str, venue: str, silence_timeout_s: float = 30.0) -> None:
+        self._conns.setdefault(label, ConnectionState(venue, silence_timeout_s))
 
     def connected(self, label: str) -> None:
         conn = self._conns[label]
+        if conn.state == "connected":  # a rotation's successor: the connection never went down
+            return
         conn.state = "connected"
         conn.connected_since_ms = now_ms()
+        if not conn.first_connected_ms:
+            conn.first_connected_ms = conn.connected_since_ms
         metrics.WS_CONNECTED.labels(conn.venue).inc()
 
     def disconnected(self, label: str) -> None:
@@ -50,6 +81,7 @@ class VenueStatus:
         conn.state = "reconnecting"
         conn.reconnects += 1
         conn.last_cause = cause
+        conn.retry_delay_s = round(delay_s, 3)
 
     def frame(self, label: str, received_ms: int) -> None:
         self._conns[label].last_frame_ms = received_ms
@@ -60,18 +92,24 @@ class VenueStatus:
         conn.rejected = dict(rejected)
 
     def summary(self, now: int | None = None) -> dict[str, dict[str, Any]]:
-        """venue -> {state, connections, connected, last_message_age_s, reconnects, records,
-        rejected (all but "ignored"), rejected_by_reason (every reason, "ignored" included)}."""
+        """venue -> {state, connections, connected (sockets open), live (fed within the
+        silence timeout), last_message_age_s (data or heartbeat), silence_timeout_s,
+        reconnects, last_cause, retry_delay_s, records, rejected (all but "ignored"),
+        rejected_by_reason (every reason, "ignored" included)}."""
         now = now_ms() if now is None else now
         venues: dict[str, dict[str, Any]] = {}
         for conn in self._conns.values():
             item = venues.setdefault(
                 conn.venue,
-                {"connections": 0, "connected": 0, "last_message_ms": 0, "reconnects": 0,
-                 "records": 0, "rejected": 0, "rejected_by_reason": {}, "last_cause": ""},
+                {"connections": 0, "connected": 0, "live": 0, "silent": 0, "last_message_ms": 0,
+                 "silence_timeout_s": conn.silence_timeout_s, "reconnects": 0, "records": 0,
+                 "rejected": 0, "rejected_by_reason": {}, "last_cause": "", "retry_delay_s": 0.0},
             )  # fmt: skip
             item["connections"] += 1
             item["connected"] += conn.state == "connected"
+            item["live"] += conn.live(now)
+            item["silent"] += conn.silent(now)
+            item["retry_delay_s"] = max(item["retry_delay_s"], conn.retry_delay_s)
             item["last_message_ms"] = max(item["last_message_ms"], conn.last_frame_ms)
             item["reconnects"] += conn.reconnects
             item["records"] += conn.records
@@ -89,8 +127,12 @@ class VenueStatus:
 
 
 def _state(item: dict[str, Any]) -> str:
-    if item["connected"] == item["connections"] and item["connected"] > 0:
+    if item["live"] == item["connections"] and item["live"] > 0:
         return "connected"
-    if item["connected"] > 0:
+    if item["live"] > 0:
         return "degraded"
+    if item["silent"] > 0:
+        return "silent"
+    if item["connected"] > 0:
+        return "connecting"
     return "disconnected"

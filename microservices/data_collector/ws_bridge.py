@@ -2,8 +2,12 @@
 
 Venue quirks live in the venue modules; this loop only knows the plan (URL and subscribe
 frames), the venue's optional app-level ping, and its maximum connection age. Behaviour:
-- a silence watchdog: no frame for `silence_timeout_s` closes the socket and reconnects;
-- reconnects use capped, jittered exponential backoff, reset after a healthy period;
+- a silence watchdog: no frame proving the feed alive (market data or a heartbeat, as the
+  venue's parser decides; never a ping, pong or ack) for `silence_timeout_s` closes the
+  socket and reconnects;
+- reconnects use capped, jittered exponential backoff, reset after a healthy period; a venue
+  refusing this IP's region (HTTP 451/403) is retried only every `geo_block_retry_s`, and a
+  handshake's Retry-After is honoured; /health gets the short cause (`common.causes`);
 - before the venue's lifetime limit (Binance 24 h) a new connection is opened while the old
   one keeps being read, and the old one is closed once the new one delivers: no gap; the
   parser (and its trade-id dedupe) is shared across connections, so the overlap adds nothing;
@@ -17,7 +21,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -25,6 +29,7 @@ from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketExcepti
 
 from microservices.common import metrics
 from microservices.common.backoff import Backoff
+from microservices.common.causes import GEO_BLOCK_STATUSES, http_status, retry_delay_s, short_cause
 from microservices.common.clock import now_ms
 from microservices.common.logs import SampledLogger
 from microservices.common.producer import StreamProducer
@@ -36,15 +41,32 @@ logger = logging.getLogger(__name__)
 samples = SampledLogger(logger, interval_s=30.0)
 TRANSIENT_WS_ERRORS = (OSError, TimeoutError, WebSocketException, InvalidHandshake, InvalidURI)
 MAX_FRAME_BYTES = 1 << 22
+PING_TIMEOUT_S = 20.0  # protocol pings unanswered this long close the connection
+EndKind = Literal["stop", "rotate", "silence", "closed", "error", "blocked"]
 
 
 @dataclass(frozen=True, slots=True)
 class BridgeParams:
     backoff: Backoff
     healthy_reset_s: float = 60.0
-    silence_timeout_s: float = 30.0
+    silence_timeout_s: float = 30.0  # the venue's (WS_SILENCE_TIMEOUT_S or its override)
     open_timeout_s: float = 10.0
     rotate_after_s: float | None = None  # min(venue limit, setting); None disables rotation
+    ping_interval_s: float = 20.0  # protocol pings; app-level pings at least this often
+    geo_block_retry_s: float = 600.0  # fixed wait after HTTP 451/403 at the handshake
+
+
+class Ended(NamedTuple):
+    """Why a connection ended: `kind` labels metrics, `cause` is the short text for /health."""
+
+    kind: EndKind
+    cause: str = ""
+    error: BaseException | None = None  # a failure to open, for Retry-After and geo-blocks
+
+
+def failed(exc: BaseException) -> Ended:
+    kind: EndKind = "blocked" if http_status(exc) in GEO_BLOCK_STATUSES else "error"
+    return Ended(kind, short_cause(exc), exc)
 
 
 class WsConnectionRunner:
@@ -75,26 +97,26 @@ class WsConnectionRunner:
     async def run(self, stop: asyncio.Event) -> None:
         ws: ClientConnection | None = None
         while not stop.is_set():
-            cause = "error"
+            ended = Ended("error")
             try:
                 if ws is None:
                     ws = await self._open()
                 connected_at = time.monotonic()
-                cause = await self._serve(ws, stop)
-                if cause == "rotate":
+                ended = await self._serve(ws, stop)
+                if ended.kind == "rotate":
                     ws = await self._rotate(ws, stop)
                     continue
                 self._mark_healthy_if_long(connected_at)
             except TRANSIENT_WS_ERRORS as exc:
-                cause = "error"
-                self._log_failure(exc)
+                ended = failed(exc)
+                self._log_failure(exc, ended.cause)
             finally:
-                if ws is not None and cause != "rotate":
+                if ws is not None and ended.kind != "rotate":
                     await self._close(ws)
                     ws = None
             if stop.is_set():
                 break
-            await self._wait_before_reconnect(cause, stop)
+            await self._wait_before_reconnect(ended, stop)
         if ws is not None:  # stopped right after a rotation handed over a fresh socket
             await self._close(ws)
         self.sync_stats()
@@ -105,8 +127,8 @@ class WsConnectionRunner:
             open_timeout=self.params.open_timeout_s,
             max_size=MAX_FRAME_BYTES,
             compression=None,
-            ping_interval=20,
-            ping_timeout=20,
+            ping_interval=self.params.ping_interval_s,
+            ping_timeout=PING_TIMEOUT_S,
         )
         for message in self.plan.subscribe:
             await ws.send(message)
@@ -114,8 +136,8 @@ class WsConnectionRunner:
         logger.info("ws.connected", extra={"exchange": self.exchange.name, "conn": self.plan.label})
         return ws
 
-    async def _serve(self, ws: ClientConnection, stop: asyncio.Event) -> str:
-        """Receive until closed, silent, rotation due, or stop; returns the cause."""
+    async def _serve(self, ws: ClientConnection, stop: asyncio.Event) -> Ended:
+        """Receive until closed, silent, rotation due, or stop; says which."""
         pinger = self._start_pinger(ws)
         deadline = self._rotation_deadline()
         silence = self.params.silence_timeout_s
@@ -130,45 +152,47 @@ class WsConnectionRunner:
                     # the loop waits again from the last one. Cancelling recv() is safe.
                     async with asyncio.timeout_at(due):
                         while not stop.is_set():
-                            frame = await ws.recv()
-                            last = clock()
-                            self.handle(frame)
-                    return "stop"
+                            if self.handle(await ws.recv()):  # pings and acks do not count
+                                last = clock()
+                    return Ended("stop")
                 except TimeoutError:
                     now = clock()
                     if deadline is not None and now >= deadline:
-                        return "rotate"
+                        return Ended("rotate")
                     if now - last >= silence:
                         logger.warning(
                             "ws.silent", extra={"conn": self.plan.label, "after_s": silence}
                         )
-                        return "silence"
-            return "stop"
+                        return Ended("silence", f"silent {silence:g}s")
+            return Ended("stop")
         except websockets.ConnectionClosed as exc:
+            cause = short_cause(exc)
             logger.warning(
                 "ws.closed",
-                extra={"conn": self.plan.label, "code": exc.rcvd.code if exc.rcvd else None},
-            )
-            return "closed"
+                extra={"conn": self.plan.label, "code": exc.rcvd.code if exc.rcvd else None,
+                       "reason": cause},
+            )  # fmt: skip
+            return Ended("closed", cause)
         finally:
             if pinger is not None:
                 pinger.cancel()
 
     async def _rotate(self, old: ClientConnection, stop: asyncio.Event) -> ClientConnection:
-        """Open the replacement while still reading the old socket; switch on its first frame."""
+        """Open the replacement while still reading the old socket; switch on its first live
+        frame (data, not an ack)."""
         pump = asyncio.create_task(self._pump(old), name=f"{self.plan.label}-rotate-pump")
         try:
             new = await self._open()
             async with asyncio.timeout(self.params.silence_timeout_s):
-                first = await new.recv()
-            self.handle(first)
+                while not self.handle(await new.recv()):
+                    pass
         except BaseException:
             pump.cancel()
             raise
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pump
-        await self._close(old)
+        await self._close(old, still_connected=True)
         metrics.WS_RECONNECTS.labels(self.exchange.name, "rotate").inc()
         logger.info("ws.rotated", extra={"conn": self.plan.label})
         return new
@@ -180,14 +204,17 @@ class WsConnectionRunner:
 
     # ------------------------------------------------------------------ per frame
 
-    def handle(self, frame: str | bytes) -> None:
+    def handle(self, frame: str | bytes) -> bool:
+        """Parse and publish one frame; True when it proved the feed alive."""
         received = now_ms()
-        records = self.parser.parse(frame, received)
-        self.status.frame(self.plan.label, received)
+        records, alive = self.parser.parse_with_liveness(frame, received)
+        if alive:
+            self.status.frame(self.plan.label, received)
         publish = self.producer.publish
         raw = self.raw
         for record in records:
             publish(raw, record)
+        return alive
 
     def sync_stats(self) -> None:
         """Turn cumulative parser stats into Prometheus counters and log new reject samples."""
@@ -217,6 +244,7 @@ class WsConnectionRunner:
         interval = self.exchange.ping_interval_s
         if message is None or interval is None:
             return None
+        interval = min(interval, self.params.ping_interval_s)
         return asyncio.create_task(self._ping_loop(ws, message, interval))
 
     async def _ping_loop(self, ws: ClientConnection, message: str, interval: float) -> None:
@@ -234,25 +262,30 @@ class WsConnectionRunner:
         if time.monotonic() - connected_at >= self.params.healthy_reset_s:
             self.attempt = 0
 
-    def _log_failure(self, exc: BaseException) -> None:
+    def _log_failure(self, exc: BaseException, cause: str) -> None:
         samples.warning(
-            f"{self.plan.label}:connect", "ws.connect_failed", conn=self.plan.label, error=repr(exc)
-        )
+            f"{self.plan.label}:connect", "ws.connect_failed", conn=self.plan.label, reason=cause,
+            error=repr(exc)[:300],
+        )  # fmt: skip
 
-    async def _close(self, ws: ClientConnection) -> None:
-        self.status.disconnected(self.plan.label)
+    async def _close(self, ws: ClientConnection, still_connected: bool = False) -> None:
+        """Close a socket; `still_connected` when a rotation already opened its successor."""
+        if not still_connected:
+            self.status.disconnected(self.plan.label)
         with contextlib.suppress(*TRANSIENT_WS_ERRORS):
             async with asyncio.timeout(2.0):
                 await ws.close()
 
-    async def _wait_before_reconnect(self, cause: str, stop: asyncio.Event) -> None:
-        delay = self.params.backoff.delay(self.attempt)
+    async def _wait_before_reconnect(self, ended: Ended, stop: asyncio.Event) -> None:
+        backoff = self.params.backoff.delay(self.attempt)
+        delay = retry_delay_s(ended.error, backoff, self.params.geo_block_retry_s)
         self.attempt += 1
-        metrics.WS_RECONNECTS.labels(self.exchange.name, cause).inc()
-        self.status.reconnecting(self.plan.label, cause, delay)
+        metrics.WS_RECONNECTS.labels(self.exchange.name, ended.kind).inc()
+        self.status.reconnecting(self.plan.label, ended.cause or ended.kind, delay)
         logger.info(
             "ws.reconnect_scheduled",
-            extra={"conn": self.plan.label, "cause": cause, "delay_s": round(delay, 2)},
-        )
+            extra={"conn": self.plan.label, "cause": ended.kind, "reason": ended.cause,
+                   "delay_s": round(delay, 2)},
+        )  # fmt: skip
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)

@@ -80,8 +80,9 @@ class WsSession:
             self.stats.frames_dropped_backlog += len(dropped)
         self._wake.set()
 
-    def send_control(self, message: dict[str, Any]) -> None:
-        self.enqueue([(CONTROL, CONTROL_KEY, orjson.dumps(message))])
+    def send_control(self, message: dict[str, Any], key: str = CONTROL_KEY) -> None:
+        """Queue an ack, pong or error: sent even while the connection is silenced."""
+        self.enqueue([(CONTROL, key, orjson.dumps(message))])
 
     def close_later(self) -> None:
         self.enqueue([(CLOSE, CONTROL_KEY, b"")])
@@ -229,3 +230,4 @@ class WsSession:
                 await self.close(WSCloseCode.POLICY_VIOLATION, b"pong timeout")
                 return
             await self.ws.ping(str(math.floor(loop.time() * 1000)).encode())
+            self.stats.pings_sent += 1

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CONTROL_KEY = "_control"  # acks, pongs, subscription replies, errors
+CONTROL_KEY = "_control"  # acks, subscription replies, errors
+PONG_KEY = "_pong"  # a venue's own JSON pong (Bybit); a silenced connection still sends it
 
 
 @dataclass(slots=True)
@@ -25,6 +26,8 @@ class VenueStats:
     frames_dropped_backlog: int = 0  # not sent because the client read too slowly
     drops: int = 0  # connections closed by the drop_every fault
     server_closes: int = 0  # connections closed by protocol rules (idle, no subscribe, no pong)
+    pings_sent: int = 0  # protocol pings the server sent (Binance); silence does not stop them
+    pongs_sent: int = 0  # protocol pongs and JSON pongs answering the client's pings
     rest_requests: dict[str, int] = field(default_factory=dict)  # path -> requests
     rest_total: int = 0
     rest_inside_retry_after: int = 0  # requests that arrived inside a Retry-After/ban window
@@ -37,6 +40,8 @@ class VenueStats:
         self.frames_by_stream[key] = self.frames_by_stream.get(key, 0) + 1
         if data:
             self.data_frames_sent += 1
+        elif key == PONG_KEY:
+            self.pongs_sent += 1
 
 
 @dataclass(slots=True)

@@ -816,6 +816,52 @@ async def test_silence_keeps_the_socket_open() -> None:
         assert sim.stats()["venues"]["binance"]["data_frames_sent"] == 3
 
 
+BYBIT_BOOK_SUB = json.dumps({"op": "subscribe", "args": ["orderbook.1.BTCUSDT"]})
+COINBASE_SUB = json.dumps(
+    {"type": "subscribe", "product_ids": ["BTC-USD"], "channels": ["ticker", "heartbeat"]}
+)
+
+
+@pytest.mark.parametrize(
+    ("venue", "path", "subscribe"),
+    [
+        ("binance", "/binance/ws/btcusdt@bookTicker", None),
+        ("binance_futures", "/binance_futures/ws/btcusdt@bookTicker", None),
+        ("bybit", "/bybit/v5/public/linear", BYBIT_BOOK_SUB),
+        ("bybit", "/bybit/v5/public/spot", BYBIT_BOOK_SUB),
+        ("coinbase", "/coinbase", COINBASE_SUB),
+    ],
+)
+async def test_a_silenced_socket_still_pings_and_pongs(
+    venue: str, path: str, subscribe: str | None
+) -> None:
+    """Silence stops market data (heartbeats included) and nothing else: Binance's server
+    pings, Bybit's JSON pongs and protocol pongs keep flowing, as when a real feed stalls."""
+    async with simulator(binance_ping_interval_s=0.05, futures_ping_interval_s=0.05) as sim:
+        sim.set_faults(venue, silence_after=0)
+
+        def stats() -> dict[str, Any]:
+            return sim.stats()["venues"][venue]  # type: ignore[no-any-return]
+
+        async with connect(sim.ws_base + path, ping_interval=None) as ws:
+            if subscribe is not None:
+                await ws.send(subscribe)
+                await recv_json(ws)  # the ack: a control frame, never silenced
+            for _ in range(3):
+                if venue == "bybit":
+                    await ws.send(json.dumps({"req_id": "p", "op": "ping"}))
+                    assert (await recv_json(ws))["ret_msg"] == "pong"
+                else:
+                    async with asyncio.timeout(TIMEOUT):
+                        await (await ws.ping())
+            if venue.startswith("binance"):
+                await wait_for(lambda: stats()["pings_sent"] >= 3)  # answered by the client
+            await wait_for(lambda: stats()["frames_suppressed"] > 0)
+        final = stats()
+    assert final["data_frames_sent"] == 0
+    assert final["pongs_sent"] == 3
+
+
 async def test_latency_still_delivers() -> None:
     async with simulator() as sim:
         sim.set_faults(None, latency_ms=30)

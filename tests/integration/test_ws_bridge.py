@@ -1,4 +1,5 @@
-"""The WebSocket loop against a tiny local venue: reconnects, silence, rotation without gap.
+"""The WebSocket loop against a tiny local venue: reconnects, silence (acks do not count as
+data), rotation without gap, and the causes /health shows (geo-block, Retry-After).
 
 The server speaks Binance's combined-stream format and streams aggTrade frames whose trade ids
 come from one global sequence, so frames seen on two overlapping connections carry the same
@@ -34,6 +35,7 @@ class Venue:
         self.paths: list[str] = []
         self.frames_per_connection: int | None = None
         self.silent_after: int | None = None
+        self.acks_while_silent = False  # a silent socket keeps sending subscribe acks
         self.garbage_every: int | None = None
 
     def frame(self, trade_id: int) -> str:
@@ -64,6 +66,8 @@ class Venue:
         while not ws.closed:
             await asyncio.sleep(0.005)
             if self.silent_after is not None and sent >= self.silent_after:
+                if self.acks_while_silent:
+                    await ws.send_str('{"result":null,"id":1}')
                 continue
             for trade_id in range(last + 1, self.sequence + 1):
                 if self.garbage_every and trade_id % self.garbage_every == 0:
@@ -104,11 +108,12 @@ def runner(base: str, **params: Any) -> tuple[WsConnectionRunner, Collected]:
     plan = exchange.ws_connections()[0]
     sink = Collected()
     status = VenueStatus()
-    status.register(plan.label, "binance")
     defaults: dict[str, Any] = {"backoff": Backoff(base_s=0.01, cap_s=0.05, jitter=0.0),
                                 "silence_timeout_s": 5.0}  # fmt: skip
+    bridge = BridgeParams(**(defaults | params))
+    status.register(plan.label, "binance", bridge.silence_timeout_s)
     conn = WsConnectionRunner(exchange, plan, sink, build_streams("t:").raw, status,  # type: ignore[arg-type]
-                              BridgeParams(**(defaults | params)))  # fmt: skip
+                              bridge)  # fmt: skip
     return conn, sink
 
 
@@ -153,8 +158,35 @@ async def test_silent_socket_is_replaced(venue: tuple[Venue, str]) -> None:
     state.silent_after = 3
     conn, sink = runner(base, silence_timeout_s=0.3)
     await run_until(conn, lambda: state.connections >= 3)
-    assert conn.status.summary()["binance"]["last_cause"] == "silence"
+    assert conn.status.summary()["binance"]["last_cause"] == "silent 0.3s"
     assert len(sink.records) >= 6  # three frames from each connection before it went quiet
+
+
+async def test_acks_do_not_keep_a_silent_socket(venue: tuple[Venue, str]) -> None:
+    """A socket that only sends control frames (acks, pongs) is as silent as a quiet one."""
+    state, base = venue
+    state.silent_after, state.acks_while_silent = 3, True
+    conn, sink = runner(base, silence_timeout_s=0.3)
+    await run_until(conn, lambda: state.connections >= 3)
+    summary = conn.status.summary()["binance"]
+    assert summary["last_cause"] == "silent 0.3s" and summary["reconnects"] >= 2
+    assert conn.parser.stats.rejected["ignored"] > 10  # the acks kept coming
+    assert len(sink.records) >= 6
+
+
+async def test_rotation_keeps_the_venue_connected(venue: tuple[Venue, str]) -> None:
+    state, base = venue
+    conn, _ = runner(base, rotate_after_s=0.2)
+    seen: list[str] = []
+
+    def sample_until_rotated_twice() -> bool:
+        if state.connections >= 2:  # from the first rotation on
+            seen.append(conn.status.summary()["binance"]["state"])
+        return state.connections >= 4
+
+    await run_until(conn, sample_until_rotated_twice)
+    assert seen and set(seen) == {"connected"}  # never "reconnecting" across a rotation
+    assert conn.status.summary()["binance"]["reconnects"] == 0  # rotations are not reconnects
 
 
 async def test_rotation_opens_the_new_socket_before_closing_the_old(
@@ -182,7 +214,50 @@ async def test_unreachable_venue_backs_off_within_the_cap() -> None:
     conn, sink = runner("ws://127.0.0.1:9/binance", backoff=Backoff(base_s=0.01, cap_s=0.02))
     await run_until(conn, lambda: conn.attempt >= 5)
     assert sink.records == []
-    assert conn.status.summary()["binance"]["state"] == "disconnected"
+    summary = conn.status.summary()["binance"]
+    assert (summary["state"], summary["last_cause"]) == ("disconnected", "refused")
+
+
+@pytest.fixture
+async def refusing() -> AsyncIterator[tuple[list[web.Request], dict[str, Any], str]]:
+    """A venue answering every handshake with an HTTP error (`answer`: status, headers)."""
+    seen: list[web.Request] = []
+    answer: dict[str, Any] = {"status": 451, "headers": {}}
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request)
+        return web.Response(status=answer["status"], headers=answer["headers"], text="blocked")
+
+    app = web.Application()
+    app.router.add_get("/binance/stream", handle)
+    server = TestServer(app)
+    await server.start_server()
+    yield seen, answer, f"ws://127.0.0.1:{server.port}/binance"
+    await server.close()
+
+
+async def test_geo_blocked_venue_is_reported_and_retried_slowly(
+    refusing: tuple[list[web.Request], dict[str, Any], str],
+) -> None:
+    seen, _, base = refusing
+    conn, _ = runner(base, geo_block_retry_s=900.0)  # the backoff alone would retry in 10 ms
+    await run_until(conn, lambda: conn.status.summary()["binance"]["reconnects"] >= 1)
+    summary = conn.status.summary()["binance"]
+    assert summary["last_cause"] == "HTTP 451 geo-block"
+    assert summary["retry_delay_s"] == 900.0
+    assert len(seen) == 1
+
+
+async def test_handshake_retry_after_is_honoured(
+    refusing: tuple[list[web.Request], dict[str, Any], str],
+) -> None:
+    seen, answer, base = refusing
+    answer.update(status=429, headers={"Retry-After": "120"})
+    conn, _ = runner(base)
+    await run_until(conn, lambda: conn.status.summary()["binance"]["reconnects"] >= 1)
+    summary = conn.status.summary()["binance"]
+    assert (summary["last_cause"], summary["retry_delay_s"]) == ("429", 120.0)
+    assert len(seen) == 1
 
 
 def test_backoff_never_exceeds_its_cap() -> None:

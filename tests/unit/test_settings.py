@@ -64,6 +64,13 @@ def test_lists_come_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) ->
         ({"CROSS_EXCHANGE_ENABLED": "perhaps"}, "invalid setting CROSS_EXCHANGE_ENABLED"),
         ({"CONSUMER_BLOCK_MS": "9000"}, "CONSUMER_BLOCK_MS must stay below"),
         ({"STREAM_PREFIX": "a b"}, "invalid setting STREAM_PREFIX"),
+        (
+            {"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:30,krakenx:5"},
+            "invalid setting WS_SILENCE_TIMEOUT_OVERRIDES: .*unknown venue.*krakenx",
+        ),
+        ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit=30"}, "WS_SILENCE_TIMEOUT_OVERRIDES: .*venue:sec"),
+        ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:0"}, "WS_SILENCE_TIMEOUT_OVERRIDES: .*> 0"),
+        ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:soon"}, "WS_SILENCE_TIMEOUT_OVERRIDES"),
     ],
 )
 def test_bad_config_fails_at_start_naming_the_setting(
@@ -73,6 +80,18 @@ def test_bad_config_fails_at_start_naming_the_setting(
         monkeypatch.setenv(key, value)
     with pytest.raises(FatalError, match=message):
         load_settings(env_file=None)
+
+
+def test_silence_timeout_per_venue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WS_SILENCE_TIMEOUT_S", "30")
+    monkeypatch.setenv("WS_SILENCE_TIMEOUT_OVERRIDES", " Bybit:90 , coinbase:12.5 ")
+    s = load_settings(env_file=None)
+    assert s.ws_silence_timeout_overrides == {"bybit": 90.0, "coinbase": 12.5}
+    assert [s.silence_timeout_s(v) for v in ("bybit", "coinbase", "binance")] == [90, 12.5, 30]
+    assert (
+        load_settings(env_file=None, ws_silence_timeout_overrides="").silence_timeout_s("bybit")
+        == 30
+    )
 
 
 def test_redis_password_is_redacted() -> None:

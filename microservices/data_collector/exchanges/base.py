@@ -3,7 +3,8 @@
 A venue module owns its wire: URLs and paths, subscribe and ping messages, field names and
 unit conversion. Parsing is pure: `VenueParser.parse(frame, recv_ms)` returns records (or
 `[]`) for every input and never raises; rejected frames are counted in `ParseStats` with a
-short sample for the log. No I/O here: the WS bridge and REST collector do the talking.
+short sample for the log. The parser also decides which frames prove the feed alive (see
+`VenueParser.parse_with_liveness`). No I/O here: the WS bridge and REST collector do the talking.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS
 from microservices.common.symbols import canonical_symbol, venue_symbol
 
 SAMPLE_CHARS = 300
+# Reject reasons of frames that do not prove the market feed alive: control frames (subscribe
+# acks, pongs, venue errors), frames of channels we did not subscribe ("ignored"), and frames
+# not understood. Any other frame is market data or a heartbeat, even when it yields no record
+# (a duplicate trade, an unfollowed symbol, a delta that changed nothing): the feed is alive.
+CONTROL_REASONS: Final = frozenset(
+    {"ignored", "venue_error", "subscribe_failed", "malformed", "unknown_event", "unknown_topic"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +55,13 @@ class ParseStats:
     emitted: dict[str, int] = field(default_factory=dict)  # record type -> count
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
     samples: dict[str, str] = field(default_factory=dict)  # reason -> truncated frame
+    control_reasons: frozenset[str] = CONTROL_REASONS
+    control: int = 0  # frames rejected for a reason in `control_reasons`
 
     def reject(self, reason: str, frame: str | bytes | Any) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        if reason in self.control_reasons:
+            self.control += 1
         text = frame if isinstance(frame, str) else repr(frame)
         self.samples[reason] = text[:SAMPLE_CHARS]
 
@@ -175,13 +187,26 @@ def check_ohlc(o: float, h: float, low: float, c: float) -> None:
 class VenueParser(ABC):
     """Per-connection parser; may keep state (ticker deltas, dedupe, candle building)."""
 
+    # reject reasons that say nothing about the feed being alive (a venue may add its own)
+    control_reasons: ClassVar[frozenset[str]] = CONTROL_REASONS
+
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
-        self.stats = ParseStats()
+        self.stats = ParseStats(control_reasons=self.control_reasons)
 
     @abstractmethod
     def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
         """Records carried by one frame; `[]` for acks, pongs and anything rejected."""
+
+    def parse_with_liveness(self, frame: str | bytes, recv_ms: int) -> tuple[list[AnyRaw], bool]:
+        """`parse()` plus whether the frame proves the market feed alive: it carried records,
+        or it was market data or a heartbeat that yielded none. Pings, pongs, subscribe acks,
+        errors, unsubscribed channels and garbage never do (`control_reasons`); the WS bridge
+        resets its silence timer only on live frames."""
+        stats = self.stats
+        control = stats.control
+        records = self.parse(frame, recv_ms)
+        return records, bool(records) or stats.control == control
 
 
 class Exchange(ABC):
@@ -191,6 +216,9 @@ class Exchange(ABC):
     market: ClassVar[Market]
     # app-level ping (text) and its period; None when the venue uses protocol pings only
     ping_interval_s: ClassVar[float | None] = None
+    # a subscribed channel that keeps flowing while nothing trades (candle updates, mark price,
+    # level-1 book, heartbeat), so a connection of illiquid symbols never looks silent
+    always_flowing: ClassVar[str] = ""
     max_streams_per_connection: ClassVar[int] = 200
     # proactive reconnect before a server-side lifetime limit (Binance: 24 h); None = never
     max_connection_age_s: ClassVar[float | None] = None

@@ -33,6 +33,7 @@ class BinanceBase(Exchange):
     # Binance closes every connection after 24 h; reconnect a little earlier on our terms
     max_connection_age_s = 23.5 * 3600
     ping_interval_s = None  # the server pings; the WebSocket library answers with pongs
+    always_flowing = "kline_1m"  # an update every ~2 s while the bar is open, trades or not
 
     def ws_connections(self) -> list[WsConnectionPlan]:
         """Combined-stream URLs with the streams in the query (nothing to send after open).

@@ -138,6 +138,7 @@ class BinanceFutures(BinanceBase):
     )
     # REQUEST_WEIGHT per IP per minute as published in /fapi/v1/exchangeInfo `rateLimits`;
     # read the live value there at runtime.
+    always_flowing = "markPrice@1s"  # every second, trades or not
     rest_weight_per_minute = 2400
     kline_page_limit = 1500  # /fapi/v1/klines maximum
     funding_page_limit = 1000

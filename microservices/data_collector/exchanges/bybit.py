@@ -69,6 +69,7 @@ class Bybit(Exchange):
     # args per subscribe frame: 100 topics are ~2.5k chars (limit: 21,000 per connection)
     subscribe_chunk: ClassVar[int] = 100
     ping_interval_s = 20.0
+    always_flowing = "tickers"  # every 100 ms: mark and index prices move without trades
     max_streams_per_connection = 200
     # Bybit's per-IP HTTP limit is 600 requests per 5 s (7,200/min), each market endpoint
     # weighing 1; breaking it means a ~10 min 403 ban, so stay below it: 6,000/min.
@@ -243,4 +244,5 @@ class BybitSpot(Bybit):
     ws_path = "/v5/public/spot"
     topics = ("publicTrade.{}", "orderbook.1.{}", "kline.1.{}")
     parsed_topics = frozenset({"publicTrade", "orderbook", "kline"})
+    always_flowing = "orderbook.1"  # level 1 repeats its snapshot every 3 s when idle
     subscribe_chunk = 10  # spot accepts at most 10 args per subscribe request

@@ -36,7 +36,7 @@ MINUTE_MS: Final = 60_000
 TAKER_SIDES: Final[dict[Any, Side]] = {"buy": "sell", "sell": "buy"}
 # message types this collector does not use (other channels, control frames): "ignored"
 IGNORED_TYPES: Final = frozenset(
-    {"subscriptions", "heartbeat", "snapshot", "l2update", "status", "ticker_batch",
+    {"subscriptions", "snapshot", "l2update", "status", "ticker_batch",
      "received", "open", "done", "change", "activate", "auction", "subscribe", "unsubscribe"}
 )  # fmt: skip
 
@@ -133,6 +133,7 @@ class CoinbaseParser(VenueParser):
             "ticker": self._ticker,
             "match": self._match,
             "last_match": self._match,
+            "heartbeat": self._heartbeat,
         }
 
     def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
@@ -167,6 +168,13 @@ class CoinbaseParser(VenueParser):
             }
             self._heads[product] = head
         return head
+
+    def _heartbeat(self, msg: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
+        """The heartbeat channel (every second per product, with its sequence): no record, but
+        it proves the feed alive while nothing trades (`parse_with_liveness`)."""
+        if type(msg["sequence"]) is not int or type(msg["product_id"]) is not str:
+            raise BadMessage(f"bad heartbeat {msg!r}"[:200])
+        return []
 
     def _ticker(self, msg: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
         """Best bid/ask with sizes and the last price; frames before 2022 lack
@@ -223,6 +231,7 @@ class Coinbase(Exchange):
     name = "coinbase"
     market: ClassVar[Market] = "spot"
     channels: ClassVar[tuple[str, ...]] = ("ticker", "matches", "heartbeat")
+    always_flowing = "heartbeat"  # every second per product
     rest_weight_per_minute = 600  # public REST: about 10 requests/s per IP
     kline_page_limit = 300  # candles per request
 

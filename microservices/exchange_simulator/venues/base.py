@@ -164,8 +164,9 @@ async def _read_loop(session: WsSession, options: WsOptions) -> None:
             return
         if msg.type is WSMsgType.TEXT:
             session.dialect.on_message(session, msg.data)
-        elif msg.type is WSMsgType.PING:
+        elif msg.type is WSMsgType.PING:  # answered whatever the faults: the socket is open
             await ws.pong(msg.data)
+            session.stats.pongs_sent += 1
         elif msg.type is WSMsgType.PONG:
             session.last_pong = loop.time()
         elif msg.type is not WSMsgType.BINARY:

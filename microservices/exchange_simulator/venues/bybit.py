@@ -23,6 +23,7 @@ from microservices.exchange_simulator.market import (
 )
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.session import DATA, Item, WsSession
+from microservices.exchange_simulator.stats import PONG_KEY
 from microservices.exchange_simulator.venues.base import (
     Dialect,
     Rendered,
@@ -96,7 +97,7 @@ class BybitDialect(Dialect):
             reply["ret_msg"] = "pong"
             if self.spot and "req_id" not in msg:
                 del reply["req_id"]
-            session.send_control(reply)
+            session.send_control(reply, PONG_KEY)
         elif op in ("subscribe", "unsubscribe"):
             self._subscription(session, op, args, reply)
         else:
