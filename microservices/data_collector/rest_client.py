@@ -27,8 +27,17 @@ import orjson
 
 from microservices.common import metrics
 from microservices.common.backoff import Backoff
+from microservices.common.causes import short_cause
 from microservices.common.errors import BadMessage, TransientError
 from microservices.data_collector.exchanges.base import Exchange, RestRequest
+from microservices.data_collector.rest_errors import (
+    CircuitOpen,
+    RateLimited,
+    RequestFailed,
+    RequestRejected,
+)
+
+__all__ = ["CircuitOpen", "RateLimited", "RestClient", "rest_timeout"]
 
 logger = logging.getLogger(__name__)
 BUDGET_SHARE = 0.5  # use at most half of a venue's published weight limit
@@ -39,17 +48,6 @@ USER_AGENT = "cross-exchange-intelligence/0.1 (+public market data)"
 def rest_timeout(settings: Any) -> aiohttp.ClientTimeout:
     """The session-wide default timeout (every request also passes its own)."""
     return aiohttp.ClientTimeout(total=settings.rest_timeout_s)
-
-
-class RateLimited(TransientError):
-    def __init__(self, venue: str, status: int, retry_after_s: float) -> None:
-        super().__init__(f"{venue} answered {status}; retry after {retry_after_s:.1f}s")
-        self.status = status
-        self.retry_after_s = retry_after_s
-
-
-class CircuitOpen(TransientError):
-    pass
 
 
 @dataclass(slots=True)
@@ -113,7 +111,7 @@ class RestClient:
         circuit = self._circuit(exchange.name, request.path)
         now = self._clock()
         if circuit.open_until > now:
-            raise CircuitOpen(f"{exchange.name}{request.path}: circuit open")
+            raise CircuitOpen(exchange.name, request.path)
         lock = self._in_flight.setdefault(exchange.name, asyncio.Lock())
         try:
             async with lock:  # bounded: _send has a timeout
@@ -169,12 +167,15 @@ class RestClient:
                 self._check_status(exchange, request, resp.status, resp.headers, body)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             metrics.REST_REQUESTS.labels(exchange.name, request.path, "error").inc()
-            raise TransientError(f"{exchange.name}{request.path}: {exc!r}") from exc
+            raise RequestFailed(exchange.name, request.path, short_cause(exc)) from exc
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise BadMessage(f"{exchange.name}{request.path}: body is not JSON") from exc
-        exchange.check_rest_payload(payload)
+            raise RequestRejected(exchange.name, request.path, "body is not JSON") from exc
+        try:
+            exchange.check_rest_payload(payload)
+        except BadMessage as exc:  # a venue error code in a 200 answer (Bybit retCode)
+            raise RequestRejected(exchange.name, request.path, "venue error", str(exc)) from exc
         return payload
 
     def _account(self, exchange: Exchange, resp: aiohttp.ClientResponse) -> None:
@@ -202,10 +203,11 @@ class RestClient:
                 "rest.rate_limited",
                 extra={"exchange": exchange.name, "status": status, "retry_after_s": wait},
             )
-            raise RateLimited(exchange.name, status, wait)
+            raise RateLimited(exchange.name, request.path, status, wait)
         if status >= 500:
-            raise TransientError(f"{exchange.name}{request.path}: HTTP {status}")
-        raise BadMessage(f"{exchange.name}{request.path}: HTTP {status}: {body[:200]!r}")
+            raise RequestFailed(exchange.name, request.path, f"HTTP {status}")
+        detail = body[:120].decode("utf-8", "replace")
+        raise RequestRejected(exchange.name, request.path, f"HTTP {status}", detail)
 
     def _fail(self, venue: str, path: str, circuit: Circuit) -> None:
         circuit.failures += 1

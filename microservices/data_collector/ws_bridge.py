@@ -181,6 +181,7 @@ class WsConnectionRunner:
         """Open the replacement while still reading the old socket; switch on its first live
         frame (data, not an ack)."""
         pump = asyncio.create_task(self._pump(old), name=f"{self.plan.label}-rotate-pump")
+        new: ClientConnection | None = None
         try:
             new = await self._open()
             async with asyncio.timeout(self.params.silence_timeout_s):
@@ -188,6 +189,8 @@ class WsConnectionRunner:
                     pass
         except BaseException:
             pump.cancel()
+            if new is not None:  # it never delivered: drop it too (run() closes the old one)
+                await self._close(new, still_connected=True)
             raise
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -265,7 +268,7 @@ class WsConnectionRunner:
     def _log_failure(self, exc: BaseException, cause: str) -> None:
         samples.warning(
             f"{self.plan.label}:connect", "ws.connect_failed", conn=self.plan.label, reason=cause,
-            error=repr(exc)[:300],
+            error=type(exc).__name__,  # the cause says it; reprs of handshake errors are long
         )  # fmt: skip
 
     async def _close(self, ws: ClientConnection, still_connected: bool = False) -> None:

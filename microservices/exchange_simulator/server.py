@@ -79,7 +79,7 @@ def apply_faults(ctx: SimContext, venue: str | None, changes: Mapping[str, Any])
     if _ARMING & set(changes):
         for name in venues:
             ctx.limiters[name].arm(ctx.faults.for_venue(name))
-    logger.info("simulator.faults_changed venues=%s changes=%s", venues, dict(changes))
+    logger.info("simulator.faults_changed", extra={"venues": venues, "changes": dict(changes)})
     return venues
 
 
@@ -283,11 +283,13 @@ async def run_simulator(config: SimulatorConfig, stop_event: asyncio.Event) -> N
     """Serve until `stop_event` is set; logs where each venue is reachable."""
     async with start_simulator(config) as sim:
         logger.info(
-            "simulator.started base_url=%s ws_base=%s venues=%s symbols=%s",
-            sim.base_url,
-            sim.ws_base,
-            ",".join(config.venues),
-            ",".join(config.market.symbols),
+            "simulator.started",
+            extra={
+                "base_url": sim.base_url,
+                "ws_base": sim.ws_base,
+                "venues": ",".join(config.venues),
+                "symbols": ",".join(config.market.symbols),
+            },
         )
         await stop_event.wait()
     logger.info("simulator.stopped")

@@ -1,9 +1,11 @@
-"""REST history against the simulator: pagination, the Redis timestamp cursor, the backfill
-command, and the collector process serving its own Prometheus metrics."""
+"""REST history against the simulator: pagination, the Redis timestamp cursor, history files
+that resume after a restart without duplicates, the demo's own history directory, folded
+failure logs, the backfill command, and the collector process serving its own metrics."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -16,17 +18,23 @@ import aiohttp
 import httpx
 import pandas as pd
 import pytest
+from fakeredis import FakeAsyncRedis
 
+from microservices.common.backoff import Backoff
+from microservices.common.log_fold import FoldedLog
 from microservices.common.redis_server import free_port
+from microservices.data_collector import exchange_data_collector
 from microservices.data_collector.exchange_data_collector import (
     FRAME_COLUMNS,
     ExchangeDataCollector,
 )
+from microservices.data_collector.history_store import HistoryStore
 from microservices.data_collector.registry import build_exchanges
 from microservices.data_collector.rest_client import RestClient
-from microservices.exchange_simulator.config import MarketConfig, SimulatorConfig
+from microservices.data_collector.service import sync_history_files
+from microservices.exchange_simulator.config import FaultConfig, MarketConfig, SimulatorConfig
 from microservices.exchange_simulator.server import SimulatorHandle, start_simulator
-from microservices.runner import simulator_settings
+from microservices.runner import demo_simulator, simulator_settings
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
@@ -84,6 +92,83 @@ async def test_pagination_and_cursor(
         oi = await rest.fetch("open_interest", "bybit", "BTCUSDT", now - 3_600_000, now)
         assert len(oi) >= 10 and (oi["open_interest"] > 0).all()
         assert (await rest.fetch("funding", "coinbase", "BTCUSDT", now - 3_600_000, now)).empty
+
+
+async def history_run(root: Path, seed: int, settings_factory: Any) -> int:
+    """One collector run against a fresh simulator and a fresh (embedded) Redis, as
+    `run --demo` twice: the Redis cursor of the previous run is gone, the files remain."""
+    market = MarketConfig(symbols=("BTCUSDT",), seed=seed, history_minutes=1000)
+    async with (
+        start_simulator(SimulatorConfig(port=0, market=market)) as sim,
+        aiohttp.ClientSession() as session,
+    ):
+        base = settings_factory(symbols="BTCUSDT", venues="binance_futures")
+        settings = simulator_settings(base, sim.base_url, sim.ws_base)
+        redis = FakeAsyncRedis()
+        rest = ExchangeDataCollector(build_exchanges(settings), RestClient(session), redis, "cur")
+        written = await sync_history_files(rest, HistoryStore(root), 120 * MINUTE, asyncio.Event())
+        await redis.aclose()
+        return written
+
+
+async def test_history_files_resume_after_a_restart_without_duplicates(
+    tmp_path: Path, settings_factory: Any
+) -> None:
+    first = await history_run(tmp_path, 1, settings_factory)
+    ohlc_path = tmp_path / "binance_futures" / "ohlc" / "BTCUSDT.csv"
+    oi_path = tmp_path / "binance_futures" / "open_interest" / "BTCUSDT.csv"
+    ohlc, oi = pd.read_csv(ohlc_path), pd.read_csv(oi_path)
+    assert 119 <= len(ohlc) <= 120 and ohlc["closed"].all() and len(oi) >= 20
+    assert first == len(ohlc) + len(oi) + _rows(tmp_path / "binance_futures" / "funding")
+    # a restart with other prices (seed 2): only bars after the newest stored one are asked
+    again = await history_run(tmp_path, 2, settings_factory)
+    assert again <= 3  # at most the minute (and OI period) that passed between the runs
+    after, oi_after = pd.read_csv(ohlc_path), pd.read_csv(oi_path)
+    assert after["timestamp"].is_unique and oi_after["timestamp"].is_unique
+    assert after["timestamp"].is_monotonic_increasing
+    assert len(after) + len(oi_after) <= len(ohlc) + len(oi) + again
+    # the stored bars are untouched: the same timestamps with the same prices
+    pd.testing.assert_frame_equal(after.iloc[: len(ohlc)], ohlc)
+
+
+def _rows(directory: Path) -> int:
+    return sum(len(pd.read_csv(path)) for path in directory.glob("*.csv"))
+
+
+async def test_the_demo_writes_history_apart(tmp_path: Path, settings_factory: Any) -> None:
+    live, demo_dir = tmp_path / "history", tmp_path / "demo"
+    settings = settings_factory(rest_history_dir=str(live), demo_history_dir=str(demo_dir))
+    async with demo_simulator(settings) as demo:
+        assert demo.rest_history_dir == str(demo_dir)
+        assert demo.binance_futures_rest_url.startswith("http://127.0.0.1:")
+
+
+async def test_repeated_poll_failures_fold_into_one_line(
+    settings_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    faults = {"bybit": FaultConfig(server_error_burst=1000)}
+    config = SimulatorConfig(port=0, venue_faults=faults)
+    async with start_simulator(config) as sim, aiohttp.ClientSession() as session:
+        base = settings_factory(symbols="BTCUSDT,ETHUSDT,SOLUSDT", venues="bybit")
+        settings = simulator_settings(base, sim.base_url, sim.ws_base)
+        client = RestClient(session, circuit_failures=1000, backoff=Backoff(0.0, 0.0),
+                            sleep=lambda s: asyncio.sleep(0))  # fmt: skip
+        rest = ExchangeDataCollector(build_exchanges(settings), client)
+        now = [0.0]
+        rest.failures = FoldedLog(
+            exchange_data_collector.logger, "rest.failed", 60.0, clock=lambda: now[0]
+        )
+        caplog.set_level(logging.WARNING, logger=exchange_data_collector.__name__)
+        for now[0] in (0.0, 10.0, 61.0):  # three polls of three symbols, all answered 503
+            assert await rest.poll_current(None, None) == 0  # type: ignore[arg-type]
+    lines = [r for r in caplog.records if r.name == exchange_data_collector.__name__]
+    assert [r.getMessage() for r in lines] == ["rest.failed", "rest.failed"]
+    fields = [(r.exchange, r.cause, r.count, r.endpoint, r.symbol) for r in lines]  # type: ignore[attr-defined]
+    assert fields == [
+        ("bybit", "HTTP 503", 1, "/v5/market/tickers", "BTCUSDT"),
+        ("bybit", "HTTP 503", 6, "/v5/market/tickers", "BTCUSDT,ETHUSDT,SOLUSDT"),
+    ]
+    assert sim.stats()["venues"]["bybit"]["rest_5xx"] == 9 * 4  # four attempts per request
 
 
 def env_for(sim: SimulatorHandle, **extra: str) -> dict[str, str]:

@@ -105,7 +105,9 @@ async def serve_ws(
     session = WsSession(ws, request, ctx, dialect, mode, conn_id, seed)
     session.stats.ws_opened += 1
     ctx.hub.add(session)
-    logger.debug("sim.ws_opened venue=%s path=%s conn=%s", session.venue, request.path, conn_id)
+    logger.debug(
+        "sim.ws_opened", extra={"venue": session.venue, "path": request.path, "conn": conn_id}
+    )
     tasks = [asyncio.create_task(session.run_sender(), name="sim.sender")]
     if options.ping_interval_s:
         pinger = session.run_pinger(options.ping_interval_s, options.pong_timeout_s)
@@ -134,11 +136,13 @@ async def _finish(session: WsSession, tasks: list[asyncio.Task[None]]) -> None:
         await session.ws.close()
     session.stats.ws_closed += 1
     logger.debug(
-        "sim.ws_closed venue=%s conn=%s data_frames=%d code=%s",
-        session.venue,
-        session.conn_id,
-        session.faults.data_frames,
-        session.ws.close_code,
+        "sim.ws_closed",
+        extra={
+            "venue": session.venue,
+            "conn": session.conn_id,
+            "data_frames": session.faults.data_frames,
+            "code": session.ws.close_code,
+        },
     )
 
 
