@@ -32,6 +32,8 @@ class Venue:
     def __init__(self) -> None:
         self.sequence = 0
         self.connections = 0
+        self.closed = 0
+        self.acks_only_from: int | None = None  # connections from this number on send acks only
         self.paths: list[str] = []
         self.frames_per_connection: int | None = None
         self.silent_after: int | None = None
@@ -53,12 +55,20 @@ class Venue:
         await ws.prepare(request)
         self.connections += 1
         self.paths.append(request.path_qs)
-        sender = asyncio.create_task(self.stream(ws))
+        number = self.connections
+        acks_only = self.acks_only_from is not None and number >= self.acks_only_from
+        sender = asyncio.create_task(self.acks(ws) if acks_only else self.stream(ws))
         async for msg in ws:  # reading is what notices the client's close frame
             if msg.type == WSMsgType.ERROR:
                 break
         sender.cancel()
+        self.closed += 1
         return ws
+
+    async def acks(self, ws: web.WebSocketResponse) -> None:
+        while not ws.closed:
+            await asyncio.sleep(0.005)
+            await ws.send_str('{"result":null,"id":1}')
 
     async def stream(self, ws: web.WebSocketResponse) -> None:
         sent = 0
@@ -199,6 +209,16 @@ async def test_rotation_opens_the_new_socket_before_closing_the_old(
     assert len(set(ids)) == len(ids)  # overlap duplicates were dropped by trade id
     assert sorted(ids) == list(range(min(ids), max(ids) + 1))  # and nothing was missed
     assert conn.parser.stats.rejected.get("duplicate", 0) >= 0
+
+
+async def test_a_replacement_that_never_delivers_is_closed(venue: tuple[Venue, str]) -> None:
+    """A rotation whose new socket only sends acks gives up on it and closes it, then
+    reconnects: no socket is left open behind the runner's back."""
+    state, base = venue
+    state.acks_only_from = 2
+    conn, _ = runner(base, rotate_after_s=0.2, silence_timeout_s=0.3)
+    await run_until(conn, lambda: state.connections >= 3 and state.closed >= state.connections - 1)
+    assert conn.status.summary()["binance"]["reconnects"] >= 1
 
 
 async def test_garbage_frames_are_counted_and_skipped(venue: tuple[Venue, str]) -> None:
