@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 from microservices.common.settings import Settings, load_settings
+from tests.tools import require_tools
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ENV_EXTRAS = {"SERVICE_ROLE"}
@@ -28,10 +28,7 @@ APP_SERVICES = ("cross-exchange", "ai-engine")
 def compose_config(
     file: str, env: dict[str, str] | None = None, cwd: Path = REPO
 ) -> subprocess.CompletedProcess[str]:
-    if shutil.which("docker-compose") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("docker-compose missing in CI: .ci/run must install it")
-        pytest.skip("docker-compose not installed (apt-get install docker-compose)")
+    require_tools("docker-compose")
     # the shell outranks .env in compose: no setting of this process may leak into the render
     ignored = SETTING_VARS | {"REDIS_PASSWORD"}
     full_env = {k: v for k, v in os.environ.items() if k not in ignored} | (env or {})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,18 +24,11 @@ import pytest
 import redis
 
 from microservices.common.redis_server import free_port
+from tests.tools import require_tools
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = ("validate_phase4m.sh", "validate_phase4m_plus.sh")
-
-
-def require_tools() -> None:
-    missing = [tool for tool in ("redis-cli", "curl", "redis-server") if shutil.which(tool) is None]
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{missing} missing in CI: .ci/run must install them")
-        pytest.skip(f"needs {missing}")
 
 
 def wait_until(predicate: Any, timeout_s: float, what: str) -> Any:
@@ -76,7 +68,7 @@ def run_script(
 
 @pytest.fixture(scope="module")
 def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    require_tools()
+    require_tools("redis-cli", "curl", "redis-server")
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env |= {"API_PORT": str(api_port), "EXITBRAIN_INTERVAL_S": "1", "LOG_FORMAT": "json"}
