@@ -1,19 +1,18 @@
-"""Build the configured venues from settings (endpoints come from `<VENUE>_WS_URL/_REST_URL`)."""
+"""Build the configured venues from settings (endpoints come from their packages' URL settings)."""
 
 from __future__ import annotations
 
 from microservices.common.settings import Settings
-from microservices.data_collector.exchanges import EXCHANGES, endpoint_prefix
+from microservices.data_collector.exchanges import EXCHANGES, endpoint_setting
 from microservices.data_collector.exchanges.base import Exchange
 
 
 def build_exchange(venue: str, settings: Settings) -> Exchange:
-    prefix = endpoint_prefix(venue)
     cls = EXCHANGES[venue]
     return cls(
         settings.symbols,
-        ws_url=getattr(settings, f"{prefix}_ws_url"),
-        rest_url=getattr(settings, f"{prefix}_rest_url"),
+        ws_url=getattr(settings, endpoint_setting(venue, "ws").name),
+        rest_url=getattr(settings, endpoint_setting(venue, "rest").name),
     )
 
 

@@ -1,7 +1,8 @@
 """Simulator configuration: frozen dataclasses plus the command-line flags that build them.
 
 `add_cli_arguments()` and `config_from_args()` are shared by `python -m
-microservices.exchange_simulator` and the project CLI. Imports nothing from the simulator.
+microservices.exchange_simulator` and the project CLI. Imports nothing from the simulator;
+venue lists and per-venue defaults come from the exchange registry (plain data, no dialects).
 """
 
 from __future__ import annotations
@@ -12,31 +13,53 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Final, Literal
 
-from microservices.common.symbols import SYMBOL_TABLE
+from microservices.common.symbols import CANONICAL_SYMBOLS
+from microservices.data_collector import exchanges
 
-# URL venues: one path prefix each; Bybit serves both /v5/public/linear and /v5/public/spot.
-VENUES: Final = ("binance", "binance_futures", "bybit", "coinbase")
-# Market venues: one synthetic price each ("bybit" is the linear perp, "bybit_spot" the spot book).
-MARKET_VENUES: Final = ("binance", "binance_futures", "bybit", "bybit_spot", "coinbase")
 MALFORMED_KINDS: Final = ("invalid_json", "nan_price", "negative_price", "unknown_topic", "binary")
 AfterReplay = Literal["synthetic", "idle", "close"]
 DropMode = Literal["close", "abort"]
 
 
+def url_venues() -> tuple[str, ...]:
+    """URL venues, one path prefix each (Bybit's serves /v5/public/linear and /spot): those of
+    the registered exchange packages that have a simulator dialect."""
+    return tuple(exchanges.simulators())
+
+
+def market_venues() -> tuple[str, ...]:
+    """Market venues, one synthetic price each ("bybit" the linear perp, "bybit_spot" the spot
+    book): the registered venues served by those URL venues."""
+    served = set(exchanges.simulators())
+    return tuple(v for v, spec in exchanges.venue_specs().items() if spec.url_venue in served)
+
+
+def _simulated(venue: str) -> exchanges.SimulatedMarket:
+    return exchanges.venue_specs()[venue].simulated
+
+
 def _default_basis() -> dict[str, float]:
     # bps over the true price: perps trade a little rich, Coinbase (USD) a little cheap
-    return {
-        "binance": 0.0,
-        "binance_futures": 2.0,
-        "bybit": 3.0,
-        "bybit_spot": 0.5,
-        "coinbase": -1.5,
-    }
+    return {venue: _simulated(venue).basis_bps for venue in market_venues()}
 
 
 def _default_funding() -> dict[str, float]:
     # funding rate per 8 h interval, as the venues quote it
-    return {"binance_futures": 0.0001, "bybit": 0.0003}
+    rates = {venue: _simulated(venue).funding_rate_8h for venue in market_venues()}
+    return {venue: rate for venue, rate in rates.items() if rate is not None}
+
+
+def _default_volume_shares() -> dict[str, float]:
+    return {venue: _simulated(venue).volume_share for venue in market_venues()}
+
+
+def _default_oi_shares() -> dict[str, float]:
+    return {venue: _simulated(venue).oi_share for venue in market_venues()}
+
+
+def _default_perp_venues() -> frozenset[str]:
+    specs = exchanges.venue_specs()
+    return frozenset(venue for venue in market_venues() if specs[venue].market == "perp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +84,27 @@ class MarketConfig:
     liquidations_per_min: float = 6.0  # per symbol per perp venue
     history_minutes: int = 1000  # 1m bars of synthetic history before the start
     start_prices: Mapping[str, float] = field(default_factory=dict)
+    # per market venue, from its exchange package: relative traded volume and open interest,
+    # and which venues are perps (mark prices, funding, liquidations)
+    volume_shares: Mapping[str, float] = field(default_factory=_default_volume_shares)
+    oi_shares: Mapping[str, float] = field(default_factory=_default_oi_shares)
+    perp_venues: frozenset[str] = field(default_factory=_default_perp_venues)
 
     def __post_init__(self) -> None:
-        unknown = [s for s in self.symbols if s not in SYMBOL_TABLE["binance"]]
+        unknown = [s for s in self.symbols if s not in CANONICAL_SYMBOLS]
         if unknown or not self.symbols:
             raise ValueError(f"unknown or empty symbols: {unknown or self.symbols}")
         if self.rate < 0 or self.volatility < 0 or not 0 <= self.trade_share <= 1:
             raise ValueError("rate and volatility must be >= 0, trade_share within [0, 1]")
         if not 0 <= self.correlation < 1:
             raise ValueError("correlation must be within [0, 1)")
-        bad = [v for v in (*self.basis_bps, *self.funding_rates) if v not in MARKET_VENUES]
-        if bad or (self.divergence_venue and self.divergence_venue not in MARKET_VENUES):
+        known = market_venues()
+        bad = [v for v in (*self.basis_bps, *self.funding_rates) if v not in known]
+        if bad or (self.divergence_venue and self.divergence_venue not in known):
             raise ValueError(f"unknown market venue in basis/funding/divergence: {bad}")
         for key, hours in self.funding_intervals_h.items():
             venue, _, symbol = key.partition(":")
-            if venue not in MARKET_VENUES or symbol not in self.symbols or not 1 <= hours <= 24:
+            if venue not in known or symbol not in self.symbols or not 1 <= hours <= 24:
                 raise ValueError(f"bad funding interval {key}={hours} (VENUE:SYMBOL=1..24)")
         if self.history_minutes < 1 or self.divergence_period_s <= 0:
             raise ValueError("history_minutes and divergence_period_s must be positive")
@@ -130,7 +159,7 @@ class FaultConfig:
 class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 8765  # 0 = pick a free port
-    venues: tuple[str, ...] = VENUES
+    venues: tuple[str, ...] = field(default_factory=url_venues)
     market: MarketConfig = field(default_factory=MarketConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)  # applies to every venue...
     venue_faults: Mapping[str, FaultConfig] = field(default_factory=dict)  # ...unless overridden
@@ -151,9 +180,10 @@ class SimulatorConfig:
     futures_weight_limit_1m: int = 2400
 
     def __post_init__(self) -> None:
-        bad = [v for v in (*self.venues, *self.venue_faults) if v not in VENUES]
+        known = url_venues()
+        bad = [v for v in (*self.venues, *self.venue_faults) if v not in known]
         if bad or not self.venues:
-            raise ValueError(f"venues must be a non-empty subset of {VENUES}, got {bad}")
+            raise ValueError(f"venues must be a non-empty subset of {known}, got {bad}")
         if not 0 <= self.port <= 65535 or self.tick_ms < 1 or self.replay_speed < 0:
             raise ValueError("port within 0..65535, tick_ms >= 1, replay_speed >= 0")
         if self.after_replay not in ("synthetic", "idle", "close"):

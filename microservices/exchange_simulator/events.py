@@ -1,5 +1,5 @@
 """What the synthetic market emits (trades, quotes, bars, marks, liquidations) and its
-instruments. Plain immutable values; the dialects in `venues/` render them as frames.
+instruments. Plain immutable values; the exchange packages' dialects render them as frames.
 """
 
 from __future__ import annotations

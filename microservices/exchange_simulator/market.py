@@ -1,8 +1,8 @@
 """Synthetic correlated markets: one true price per symbol; each venue sees it with a basis.
 
 Pure: no I/O, no asyncio, never reads the clock. Deterministic given the MarketConfig (seed),
-`start_ms` and the `now_ms` values passed to `step()`. Venue dialects (`venues/`) turn the
-events into frames; `bars.py` keeps the 1m klines built from the trades.
+`start_ms` and the `now_ms` values passed to `step()`. Venue dialects (each exchange package's
+`simulator/`) turn the events into frames; `bars.py` keeps the 1m klines built from the trades.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Final
 
 from microservices.exchange_simulator.bars import Bar, BarSeries, backfill, scale
 from microservices.exchange_simulator.book import VenueBook
-from microservices.exchange_simulator.config import MARKET_VENUES, MarketConfig
+from microservices.exchange_simulator.config import MarketConfig, market_venues
 from microservices.exchange_simulator.events import (
     FUNDING_INTERVAL_MS,
     BarUpdate,
@@ -43,24 +43,16 @@ __all__ = [
 ]
 
 SECONDS_PER_YEAR: Final = 365 * 86_400
-PERP_VENUES: Final = frozenset({"binance_futures", "bybit"})
-VOLUME_SHARE: Final = {
-    "binance": 1.0,
-    "binance_futures": 2.5,
-    "bybit": 1.2,
-    "bybit_spot": 0.3,
-    "coinbase": 0.4,
-}
 OI_NOTIONAL: Final = {"BTCUSDT": 8e9, "ETHUSDT": 4e9, "SOLUSDT": 1.5e9}
-OI_VENUE_SHARE: Final = {"binance_futures": 1.0, "bybit": 0.6}
 
 
 class MarketModel:
     """Advance with `step(now_ms, active)`; read books, klines, funding and open interest."""
 
     def __init__(
-        self, cfg: MarketConfig, start_ms: int, venues: Sequence[str] = MARKET_VENUES
+        self, cfg: MarketConfig, start_ms: int, venues: Sequence[str] | None = None
     ) -> None:
+        venues = market_venues() if venues is None else venues
         self.cfg, self.start_ms, self.now_ms = cfg, start_ms, start_ms
         self.instruments = {s: make_instrument(s, dict(cfg.start_prices)) for s in cfg.symbols}
         self._rng = random.Random(f"{cfg.seed}:true")
@@ -89,7 +81,7 @@ class MarketModel:
 
     def _new_book(self, venue: str, inst: Instrument) -> VenueBook:
         factor = 1 + self.cfg.basis_bps.get(venue, 0.0) / 1e4
-        share = VOLUME_SHARE.get(venue, 1.0)
+        share = self.cfg.volume_shares.get(venue, 1.0)
         true_bars = self._true_history[inst.symbol]
         bars = BarSeries(
             self.start_ms,
@@ -130,7 +122,7 @@ class MarketModel:
         """Open interest in base units: a slow deterministic wave around a per-symbol level."""
         inst = self.instruments[symbol]
         notional = OI_NOTIONAL.get(symbol, 2e8 * (0.5 + unit(symbol)))
-        level = notional * OI_VENUE_SHARE.get(venue, 0.5) / inst.start_price
+        level = notional * self.cfg.oi_shares.get(venue, 0.5) / inst.start_price
         phase = 2 * math.pi * unit(venue + symbol)
         wave = 0.04 * math.sin(2 * math.pi * ts_ms / 21_600_000 + phase)
         ripple = 0.01 * math.sin(2 * math.pi * ts_ms / 1_020_000 + 2 * phase)
@@ -216,7 +208,7 @@ class MarketModel:
             elapsed = second - book.last_second if book.last_second else 1
             book.last_second = second
             out.append(BarUpdate(book.venue, book.symbol, now, book.bars.current.freeze(), False))
-            if book.venue in PERP_VENUES:
+            if book.venue in self.cfg.perp_venues:
                 out.append(self._mark(book, now))
                 chance = self.cfg.liquidations_per_min / 60 * min(elapsed, 60)
                 if book.rng.random() < chance:

@@ -2,7 +2,8 @@
 
 Reads the fixtures' JSONL formats: cryptofeed (`{"ts","dir","url","frame"}`, only `recv`
 frames are replayed) and tardis samples (`{"ts","frame","src",...}`, `synthetic` lines
-skipped). The venue comes from the capture URL, else from the file path. No sockets here.
+skipped). The venue comes from the capture URL, else from the file path, as the exchange
+packages' simulator dialects recognise them (`venues/registry.py`). No sockets here.
 """
 
 from __future__ import annotations
@@ -18,14 +19,6 @@ import orjson
 
 logger = logging.getLogger(__name__)
 
-_PATH_VENUES = (
-    ("binance-futures", "binance_futures"),
-    ("binance_futures", "binance_futures"),
-    ("binance", "binance"),
-    ("bybit", "bybit"),
-    ("coinbase", "coinbase"),
-)
-
 
 class ReplayFrame(NamedTuple):
     ts: float | None  # capture time in seconds (None: unknown, no pacing)
@@ -35,25 +28,17 @@ class ReplayFrame(NamedTuple):
 
 def venue_of_url(url: str) -> str | None:
     """Market venue of a capture URL (real venue hosts or this simulator's path prefixes)."""
+    from microservices.exchange_simulator.venues import registry  # it imports session -> us
+
     parts = urlsplit(url)
-    host, path = (parts.hostname or "").lower(), parts.path.lower()
-    if "fstream" in host or "fapi" in host or path.startswith("/binance_futures"):
-        return "binance_futures"
-    if "binance" in host or path.startswith("/binance"):
-        return "binance"
-    if "bybit" in host or path.startswith("/bybit"):
-        return "bybit_spot" if path.rstrip("/").endswith("/spot") else "bybit"
-    if "coinbase" in host or path.startswith("/coinbase"):
-        return "coinbase"
-    return None
+    return registry.venue_of_url((parts.hostname or "").lower(), parts.path.lower())
 
 
 def venue_of_path(path: Path) -> str | None:
-    text = str(path).lower()
-    for needle, venue in _PATH_VENUES:
-        if needle in text:
-            return venue
-    return None
+    """URL venue named in a capture's file path (`fixtures/binance-futures/...`)."""
+    from microservices.exchange_simulator.venues import registry
+
+    return registry.venue_of_path(path)
 
 
 def _seconds(value: Any) -> float | None:
@@ -77,6 +62,8 @@ def _frame(text: str, ts: float | None) -> ReplayFrame:
 
 def load_capture(path: Path) -> dict[str, list[ReplayFrame]]:
     """Frames of one capture file by market venue, in file order."""
+    from microservices.exchange_simulator.venues import registry
+
     by_venue: dict[str, list[ReplayFrame]] = {}
     path_venue = venue_of_path(path)
     url_venue: str | None = None
@@ -91,10 +78,9 @@ def load_capture(path: Path) -> dict[str, list[ReplayFrame]]:
             if frame is None or item.get("synthetic") or item.get("dir", "recv") != "recv":
                 continue
             venue = url_venue or path_venue
-            if venue == "bybit" and "spot" in str(item.get("src", "")):
-                venue = "bybit_spot"
             if venue is None:
                 raise ValueError(f"{path}: cannot tell the venue (no known URL or path)")
+            venue = registry.frame_venue(venue, item)
             text = frame if isinstance(frame, str) else orjson.dumps(frame).decode()
             by_venue.setdefault(venue, []).append(_frame(text, _seconds(item.get("ts"))))
     return by_venue

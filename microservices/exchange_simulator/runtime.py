@@ -23,7 +23,7 @@ from microservices.exchange_simulator.ratelimit import VenueLimiter
 from microservices.exchange_simulator.replay import ReplayLibrary
 from microservices.exchange_simulator.session import DATA, Item, WsSession
 from microservices.exchange_simulator.stats import SimStats
-from microservices.exchange_simulator.venues.base import Dialect, Rendered
+from microservices.exchange_simulator.venues.base import Dialect, Rendered, RestSpec
 
 
 class Hub:
@@ -104,6 +104,7 @@ class SimContext:
     hub: Hub
     faults: FaultState
     limiters: dict[str, VenueLimiter]
+    rest_specs: dict[str, RestSpec]  # URL venue -> how it prices and refuses REST requests
     replay: ReplayLibrary
     stats: SimStats = field(default_factory=SimStats)
     _rng: random.Random = field(default_factory=lambda: random.Random(0))

@@ -21,7 +21,7 @@ import orjson
 from aiohttp import WSCloseCode, web
 
 from microservices.common.clock import now_ms
-from microservices.exchange_simulator.config import VENUES, SimulatorConfig
+from microservices.exchange_simulator.config import SimulatorConfig
 from microservices.exchange_simulator.faults import FaultState
 from microservices.exchange_simulator.market import MarketModel
 from microservices.exchange_simulator.ratelimit import VenueLimiter, Verdict
@@ -30,11 +30,11 @@ from microservices.exchange_simulator.runtime import CTX_KEY, Hub, SimContext, c
 from microservices.exchange_simulator.stats import VenueStats
 from microservices.exchange_simulator.venues.base import RestError, RestSpec, json_response
 from microservices.exchange_simulator.venues.registry import (
-    REST_SPECS,
-    ROUTES,
     build_dialects,
     market_venues,
+    sim_venues,
 )
+from microservices.exchange_simulator.venues.spec import SimVenue
 
 logger = logging.getLogger(__name__)
 
@@ -50,24 +50,22 @@ _ARMING = frozenset(
 )
 
 
-def _limiter(config: SimulatorConfig, venue: str) -> VenueLimiter:
-    limits = {
-        "binance": config.binance_weight_limit_1m,
-        "binance_futures": config.futures_weight_limit_1m,
-    }
-    limiter = VenueLimiter(limits.get(venue), bans=REST_SPECS[venue].bans)
-    limiter.arm(config.faults_for(venue))
+def _limiter(config: SimulatorConfig, venue: SimVenue) -> VenueLimiter:
+    limiter = VenueLimiter(venue.weight_limit(config), bans=venue.rest.bans)
+    limiter.arm(config.faults_for(venue.url_venue))
     return limiter
 
 
 def build_context(config: SimulatorConfig) -> SimContext:
     market = MarketModel(config.market, now_ms(), market_venues(config.venues))
+    served = sim_venues()
     return SimContext(
         config=config,
         market=market,
         hub=Hub(market, build_dialects(config.venues, market)),
         faults=FaultState(config.faults, config.venue_faults, config.venues),
-        limiters={v: _limiter(config, v) for v in config.venues},
+        limiters={v: _limiter(config, served[v]) for v in config.venues},
+        rest_specs={v: served[v].rest for v in config.venues},
         replay=ReplayLibrary.load(config.replay),
         _rng=random.Random(f"{config.market.seed}:connections"),
     )
@@ -97,8 +95,8 @@ def reset_faults(ctx: SimContext) -> None:
 async def rest_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Per-venue REST accounting, latency, 429/418/5xx faults and Binance weight headers."""
     venue = request.path.split("/", 2)[1]
-    spec = REST_SPECS.get(venue)
     ctx = ctx_of(request)
+    spec = ctx.rest_specs.get(venue)
     if spec is None or venue not in ctx.limiters or _is_upgrade(request):
         return await handler(request)
     path, stats = request.path[len(venue) + 1 :], ctx.stats.venue(venue)
@@ -213,9 +211,9 @@ def create_app(config: SimulatorConfig) -> web.Application:
     """The simulator as an aiohttp application (run it with any aiohttp runner)."""
     app = web.Application(middlewares=[rest_middleware])
     app[CTX_KEY] = build_context(config)
-    for venue in VENUES:
-        if venue in config.venues:
-            app.add_routes(ROUTES[venue]())
+    for url_venue, served in sim_venues().items():
+        if url_venue in config.venues:
+            app.add_routes(served.routes())
     app.add_routes(_control_routes())
     app.cleanup_ctx.append(_pump)
     app.on_shutdown.append(_close_sessions)

@@ -2,7 +2,7 @@
 
 The hub puts market frames on the queue; the sender writes them, applying this connection's
 faults (latency, silence, malformed frames, drops) and counting only frames actually written.
-What a client message means is the venue dialect's business (`venues/`).
+What a client message means is the venue dialect's business (`exchanges/<exchange>/simulator/`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 from microservices.common.backoff import Backoff
 from microservices.common.records import Trade
 from microservices.common.streams import build_streams
-from microservices.data_collector.exchanges.binance import Binance
+from microservices.data_collector.exchanges.binance.spot import Binance
 from microservices.data_collector.venue_status import VenueStatus
 from microservices.data_collector.ws_bridge import BridgeParams, WsConnectionRunner
 

@@ -1,26 +1,99 @@
-"""The venue registry: adding a venue is its module plus one line here."""
+"""The exchange registry: one line per exchange package; every venue list derives from it.
+
+Adding an exchange is its package (`exchanges/<exchange>/`, exposing `PACKAGE`) and one entry
+in `PACKAGES`. Settings, the collector, the runner, the simulator, `normalize`, `backfill`, the
+test helpers and the benchmarks read venues, endpoint settings and simulator dialects from the
+functions below; `register()`/`registered()` add a package at run time (tests).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
+from microservices.data_collector.exchanges import binance, bybit, coinbase
 from microservices.data_collector.exchanges.base import Exchange
-from microservices.data_collector.exchanges.binance import Binance
-from microservices.data_collector.exchanges.binance_futures import BinanceFutures
-from microservices.data_collector.exchanges.bybit import Bybit, BybitSpot
-from microservices.data_collector.exchanges.coinbase import Coinbase
+from microservices.data_collector.exchanges.package import (
+    EndpointKind,
+    EndpointSetting,
+    ExchangePackage,
+    PackageRegistry,
+    SimulatedMarket,
+    UrlVenue,
+    VenueSpec,
+)
 
-EXCHANGES: Final[dict[str, type[Exchange]]] = {
-    "binance": Binance,
-    "binance_futures": BinanceFutures,
-    "bybit": Bybit,
-    "bybit_spot": BybitSpot,
-    "coinbase": Coinbase,
-}
+PACKAGES: Final = (binance.PACKAGE, bybit.PACKAGE, coinbase.PACKAGE)
 
-# Which settings fields (<prefix>_ws_url, <prefix>_rest_url) hold a venue's endpoints.
-ENDPOINT_SETTINGS: Final[dict[str, str]] = {"bybit_spot": "bybit"}
+REGISTRY: Final = PackageRegistry(PACKAGES)
+# venue id -> Exchange class (a live view: packages registered later appear in it)
+EXCHANGES: Final[Mapping[str, type[Exchange]]] = REGISTRY.exchanges()
+register = REGISTRY.register
+unregister = REGISTRY.unregister
+registered = REGISTRY.registered
 
 
-def endpoint_prefix(venue: str) -> str:
-    return ENDPOINT_SETTINGS.get(venue, venue)
+def packages() -> tuple[ExchangePackage, ...]:
+    return REGISTRY.packages()
+
+
+def venue_specs() -> Mapping[str, VenueSpec]:
+    """venue id -> VenueSpec of every registered venue, in registration order."""
+    return REGISTRY.venues()
+
+
+def venue_ids() -> tuple[str, ...]:
+    return tuple(REGISTRY.venues())
+
+
+def default_venues() -> list[str]:
+    """What VENUES defaults to: the venues whose spec says `default=True`."""
+    return [venue for venue, spec in REGISTRY.venues().items() if spec.default]
+
+
+def venues_with(feature: str) -> tuple[str, ...]:
+    """Venues whose `has` map says they serve `feature` ("funding", "open_interest", ...)."""
+    return tuple(venue for venue, spec in REGISTRY.venues().items() if spec.has[feature])
+
+
+def url_venues() -> Mapping[str, UrlVenue]:
+    """URL venue -> its endpoint settings (one per simulator path prefix)."""
+    return REGISTRY.url_venues()
+
+
+def endpoint_settings() -> tuple[EndpointSetting, ...]:
+    """Every registered endpoint setting (BINANCE_WS_URL, ...), in registration order."""
+    return REGISTRY.endpoint_settings()
+
+
+def endpoint_setting(venue: str, kind: EndpointKind) -> EndpointSetting:
+    return REGISTRY.endpoint_setting(venue, kind)
+
+
+def simulators() -> Mapping[str, str]:
+    """URL venue -> module path of the simulator dialect serving it (loaded on demand)."""
+    return REGISTRY.simulators()
+
+
+__all__ = [
+    "EXCHANGES",
+    "PACKAGES",
+    "REGISTRY",
+    "EndpointSetting",
+    "ExchangePackage",
+    "SimulatedMarket",
+    "UrlVenue",
+    "VenueSpec",
+    "default_venues",
+    "endpoint_setting",
+    "endpoint_settings",
+    "packages",
+    "register",
+    "registered",
+    "simulators",
+    "unregister",
+    "url_venues",
+    "venue_ids",
+    "venue_specs",
+    "venues_with",
+]

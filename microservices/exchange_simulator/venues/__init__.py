@@ -1,5 +1,6 @@
-"""Venue dialects of the simulator, one module per venue (REST in `*_rest.py`).
+"""The simulator's generic venue plumbing; the dialects live in the exchange packages.
 
-`registry.py` maps URL venues to their routes, REST specs and dialects; this package
-initializer imports nothing so that `base.py` can be imported without the venues.
+`base.py` is what every dialect builds on (connection lifecycle, REST errors, formatting),
+`spec.py` what an exchange package's `simulator` module declares, and `registry.py` loads
+those from the exchange registry. This initializer imports nothing.
 """

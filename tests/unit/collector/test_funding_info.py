@@ -11,8 +11,8 @@ import pytest
 from microservices.common.errors import TransientError
 from microservices.data_collector.exchange_data_collector import ExchangeDataCollector
 from microservices.data_collector.exchanges.base import Exchange, RestRequest
-from microservices.data_collector.exchanges.binance_futures import BinanceFutures
-from microservices.data_collector.exchanges.bybit import Bybit
+from microservices.data_collector.exchanges.binance.futures import BinanceFutures
+from microservices.data_collector.exchanges.bybit.exchange import Bybit
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 

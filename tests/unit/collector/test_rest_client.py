@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestServer
 from microservices.common.backoff import Backoff
 from microservices.common.errors import BadMessage, TransientError
 from microservices.data_collector.exchanges.base import RestRequest
-from microservices.data_collector.exchanges.binance import Binance
-from microservices.data_collector.exchanges.bybit import Bybit
+from microservices.data_collector.exchanges.binance.spot import Binance
+from microservices.data_collector.exchanges.bybit.exchange import Bybit
 from microservices.data_collector.rest_client import CircuitOpen, RateLimited, RestClient
 
 

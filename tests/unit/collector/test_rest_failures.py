@@ -13,7 +13,7 @@ from microservices.common.errors import TransientError
 from microservices.common.log_fold import FoldedLog
 from microservices.common.redis_server import free_port
 from microservices.data_collector.exchanges.base import RestRequest
-from microservices.data_collector.exchanges.binance import Binance
+from microservices.data_collector.exchanges.binance.spot import Binance
 from microservices.data_collector.rest_client import RestClient
 from microservices.data_collector.rest_errors import failure_fields
 

@@ -17,9 +17,9 @@ from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Kline, Ticker, Trade
 from microservices.common.schemas import RAW
 from microservices.common.symbols import BASES
-from microservices.data_collector.exchanges._binance_common import BinanceParser
 from microservices.data_collector.exchanges.base import VenueParser
-from microservices.data_collector.exchanges.binance import Binance
+from microservices.data_collector.exchanges.binance.parser import BinanceParser
+from microservices.data_collector.exchanges.binance.spot import Binance
 from tests.fixture_paths import capture_frames, local_fixture, shared_fixture, tardis_frames
 
 RECV_MS = 1_700_000_000_999

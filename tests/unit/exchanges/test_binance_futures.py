@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from microservices.common.errors import BadMessage
 from microservices.common.records import Funding, Kline, Liquidation, OpenInterest, Ticker, Trade
 from microservices.data_collector.exchanges.base import VenueParser
-from microservices.data_collector.exchanges.binance_futures import (
+from microservices.data_collector.exchanges.binance.futures import (
     BinanceFutures,
     BinanceFuturesParser,
 )

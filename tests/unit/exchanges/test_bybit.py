@@ -26,7 +26,7 @@ from microservices.common.records import (
 from microservices.common.schemas import RAW
 from microservices.common.symbols import BASES, canonical_symbol
 from microservices.data_collector.exchanges.base import VenueParser
-from microservices.data_collector.exchanges.bybit import Bybit, BybitSpot
+from microservices.data_collector.exchanges.bybit.exchange import Bybit, BybitSpot
 from tests.fixture_paths import capture_frames, local_fixture, shared_fixture, tardis_frames
 
 RECV_MS = 1_700_000_060_000

@@ -19,7 +19,7 @@ from microservices.common.records import AnyRaw, Kline, Ticker, Trade
 from microservices.common.schemas import RAW
 from microservices.common.symbols import BASES
 from microservices.data_collector.exchanges.base import VenueParser
-from microservices.data_collector.exchanges.coinbase import Coinbase
+from microservices.data_collector.exchanges.coinbase.exchange import Coinbase
 from tests.fixture_paths import capture_frames, local_fixture, shared_fixture, tardis_frames
 
 RECV_MS = 1_700_000_060_000

@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 
 from microservices.common.records import Trade
 from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS
-from microservices.data_collector.exchanges import _binance_fast
-from microservices.data_collector.exchanges._binance_common import KLINE_INTERVALS
 from microservices.data_collector.exchanges.base import Exchange, VenueParser
-from microservices.data_collector.exchanges.binance import Binance
-from microservices.data_collector.exchanges.binance_futures import BinanceFutures
+from microservices.data_collector.exchanges.binance import fast as _binance_fast
+from microservices.data_collector.exchanges.binance.futures import BinanceFutures
+from microservices.data_collector.exchanges.binance.parser import KLINE_INTERVALS
+from microservices.data_collector.exchanges.binance.spot import Binance
 from tests.fixture_paths import SHARED_FIXTURES, capture_frames, local_fixture
 
 RECV_MS = 1_700_000_060_000

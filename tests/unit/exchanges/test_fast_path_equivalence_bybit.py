@@ -1,4 +1,4 @@
-"""Differential tests of the Bybit `publicTrade` fast path (`_bybit_fast`) against the
+"""Differential tests of the Bybit `publicTrade` fast path (`exchanges/bybit/fast.py`) against the
 reference parser; the harness and value strategies are test_fast_path_equivalence's."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microservices.data_collector.exchanges.bybit import Bybit, BybitSpot
+from microservices.data_collector.exchanges.bybit.exchange import Bybit, BybitSpot
 from tests.fixture_paths import SHARED_FIXTURES, capture_frames, local_fixture
 from tests.unit.exchanges.test_fast_path_equivalence import (
     ANY,

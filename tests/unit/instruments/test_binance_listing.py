@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from microservices.common.instruments import Instrument
-from microservices.data_collector.exchanges._binance_listing import (
+from microservices.data_collector.exchanges.binance.listing import (
     parse_futures_listing,
     parse_spot_listing,
     symbol_instrument,

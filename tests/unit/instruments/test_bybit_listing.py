@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from microservices.common.instruments import Instrument, ParsedListing
-from microservices.data_collector.exchanges._bybit_listing import (
+from microservices.data_collector.exchanges.bybit.listing import (
     parse_instruments_page,
     symbol_instrument,
 )

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from microservices.common.instruments import Instrument, group_key
-from microservices.data_collector.exchanges._coinbase_listing import (
+from microservices.data_collector.exchanges.coinbase.listing import (
     parse_products,
     symbol_instrument,
 )

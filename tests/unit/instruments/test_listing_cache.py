@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from microservices.common.instruments import Instrument, make_instrument
-from microservices.data_collector.exchanges._coinbase_listing import parse_products
+from microservices.data_collector.exchanges.coinbase.listing import parse_products
 from microservices.data_collector.listing_cache import (
     FORMAT_VERSION,
     CachedListing,

@@ -12,11 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microservices.common.instruments import ParsedListing
-from microservices.data_collector.exchanges import (
-    _binance_listing,
-    _bybit_listing,
-    _coinbase_listing,
-)
+from microservices.data_collector.exchanges.binance import listing as _binance_listing
+from microservices.data_collector.exchanges.bybit import listing as _bybit_listing
+from microservices.data_collector.exchanges.coinbase import listing as _coinbase_listing
 from tests.fixture_paths import local_fixture
 
 JSON = st.recursive(

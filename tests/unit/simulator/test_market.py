@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from microservices.exchange_simulator.bars import MINUTE_MS, boundaries
-from microservices.exchange_simulator.config import MARKET_VENUES, MarketConfig
+from microservices.exchange_simulator.config import MarketConfig, market_venues
 from microservices.exchange_simulator.events import make_instrument
 from microservices.exchange_simulator.market import (
     BarUpdate,
@@ -21,7 +21,7 @@ from microservices.exchange_simulator.market import (
 )
 
 START = 1_700_000_000_000
-ALL_PAIRS = frozenset((v, s) for v in MARKET_VENUES for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT"))
+ALL_PAIRS = frozenset((v, s) for v in market_venues() for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT"))
 
 
 def run(cfg: MarketConfig, steps: int, step_ms: int = 50) -> tuple[MarketModel, list[object]]:
@@ -73,7 +73,7 @@ def test_venue_prices_stay_within_the_band(divergence: float) -> None:
     for i in range(1, 400):
         model.step(START + i * 50, ALL_PAIRS)
         for symbol in cfg.symbols:
-            mids = [model.book(v, symbol).mid for v in MARKET_VENUES]
+            mids = [model.book(v, symbol).mid for v in market_venues()]
             spread_bps = (max(mids) / min(mids) - 1) * 1e4
             assert spread_bps <= band
             widest = max(widest, spread_bps)

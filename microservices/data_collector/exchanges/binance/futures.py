@@ -12,15 +12,6 @@ from typing import Any, ClassVar, Final
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Funding, Liquidation, OpenInterest, Side
-from microservices.data_collector.exchanges._binance_common import (
-    BinanceParser,
-    Handler,
-    parse_object,
-    parse_rows,
-)
-from microservices.data_collector.exchanges._binance_fast import (
-    FUTURES_DECODERS,
-)
 from microservices.data_collector.exchanges.base import (
     Dropped,
     RestRequest,
@@ -30,7 +21,16 @@ from microservices.data_collector.exchanges.base import (
     qty,
     rate,
 )
-from microservices.data_collector.exchanges.binance import BinanceBase
+from microservices.data_collector.exchanges.binance.fast import (
+    FUTURES_DECODERS,
+)
+from microservices.data_collector.exchanges.binance.parser import (
+    BinanceParser,
+    Handler,
+    parse_object,
+    parse_rows,
+)
+from microservices.data_collector.exchanges.binance.spot import BinanceBase
 
 # Symbols settling other than every 8 h are listed by /fapi/v1/fundingInfo, which the
 # collector polls (`apply_funding_info`); `Exchange.funding_interval_h` answers per symbol.

@@ -2,7 +2,7 @@
 and the naming rule that splits a Binance symbol when no listing is at hand.
 
 Pure: JSON body in, `ParsedListing` out; bad rows are counted and skipped, never raised.
-Imports only `common.instruments` and msgspec (no I/O, no clock). Moves to `exchanges/binance/`.
+Imports only `common.instruments` and msgspec (no I/O, no clock).
 """
 
 from __future__ import annotations

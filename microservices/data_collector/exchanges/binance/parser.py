@@ -1,7 +1,7 @@
 """Binance wire parsing shared by spot and USDⓈ-M futures: the WS parser for combined-stream
 aggTrade/trade/bookTicker/kline frames, and the REST row/object helpers.
 
-Pure: imports only `exchanges.base`, `_binance_fast`, `common` records/errors, orjson and msgspec;
+Pure: imports only `exchanges.base`, `fast.py`, `common` records/errors, orjson and msgspec;
 no I/O library (aiohttp, websockets, redis) and no clock.
 """
 
@@ -15,7 +15,6 @@ import orjson
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Kline, Side, Ticker, Trade
-from microservices.data_collector.exchanges._binance_fast import KLINE_INTERVALS, BinanceFastPath
 from microservices.data_collector.exchanges.base import (
     PARSE_ERRORS,
     Dropped,
@@ -24,6 +23,7 @@ from microservices.data_collector.exchanges.base import (
     VenueParser,
     epoch_ms,
 )
+from microservices.data_collector.exchanges.binance.fast import KLINE_INTERVALS, BinanceFastPath
 
 R = TypeVar("R")
 INF: Final = math.inf
@@ -83,7 +83,7 @@ class BinanceParser(BinanceFastPath, VenueParser):
         }
 
     def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
-        records = self._fast(frame, recv_ms)  # the plainly valid common frames (_binance_fast)
+        records = self._fast(frame, recv_ms)  # the plainly valid common frames (fast.py)
         if records is not None:
             return records
         return self.parse_reference(frame, recv_ms)

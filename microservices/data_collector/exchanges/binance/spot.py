@@ -1,7 +1,7 @@
 """Binance spot: `stream.binance.com` combined streams and `api.binance.com` REST klines.
 
 `BinanceBase` holds what USDⓈ-M futures shares (stream plans, REST klines, error bodies); frame
-parsing lives in `_binance_common`. Spot has no funding or open interest. Pure: imports no I/O
+parsing lives in `parser.py`. Spot has no funding or open interest. Pure: imports no I/O
 library (aiohttp, websockets, redis) and never reads the clock.
 """
 
@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import Kline
-from microservices.data_collector.exchanges._binance_common import BinanceParser, parse_rows
 from microservices.data_collector.exchanges.base import (
     Exchange,
     RestRequest,
@@ -22,6 +21,7 @@ from microservices.data_collector.exchanges.base import (
     price,
     qty,
 )
+from microservices.data_collector.exchanges.binance.parser import BinanceParser, parse_rows
 
 
 class BinanceBase(Exchange):

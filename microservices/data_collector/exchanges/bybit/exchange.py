@@ -1,8 +1,8 @@
 """Bybit v5 public market data: linear USDT perpetuals (`Bybit`) and spot (`BybitSpot`).
 
 Owns the venue: `/v5/public/{linear|spot}` topics, subscribe and ping frames, `/v5/market/*`
-REST. The WebSocket parser is in `_bybit_parser`, ticker-delta and level-1 book merging in
-`_bybit_state`. Pure: no I/O, no clock.
+REST. The WebSocket parser is in `parser.py`, ticker-delta and level-1 book merging in
+`state.py`. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import orjson
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Funding, Kline, Market, OpenInterest
-from microservices.data_collector.exchanges._bybit_parser import BybitParser, record_head
-from microservices.data_collector.exchanges._bybit_state import TickerMerger
 from microservices.data_collector.exchanges.base import (
     PARSE_ERRORS,
     Exchange,
@@ -28,6 +26,8 @@ from microservices.data_collector.exchanges.base import (
     qty,
     rate,
 )
+from microservices.data_collector.exchanges.bybit.parser import BybitParser, record_head
+from microservices.data_collector.exchanges.bybit.state import TickerMerger
 
 R = TypeVar("R")
 PING: Final = orjson.dumps({"req_id": "ping", "op": "ping"}).decode()

@@ -1,11 +1,11 @@
 """Fast path of the Bybit parser for `publicTrade.*` frames: msgspec decodes them into typed
 Structs, and plainly valid ones become records without the reference parser's dicts.
 
-Same contract as `_binance_fast`: None means "let the reference parser decide" (a decode or
+Same contract as `binance/fast.py`: None means "let the reference parser decide" (a decode or
 type error, an unknown field, a symbol not cached yet, any value the fast path is not sure
 of), and records returned are exactly the reference's, with the same duplicate accounting.
 tests/unit/exchanges/test_fast_path_equivalence_bybit.py checks that. The msgspec / orjson
-differences and how they are kept out are described in `_binance_fast`.
+differences and how they are kept out are described in `binance/fast.py`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 inverse and option rows), one page at a time, and the naming rule for symbols without one.
 
 Pure: JSON body in, `(ParsedListing, next_cursor)` out; bad rows are counted and skipped,
-never raised. Imports only `common.instruments` and msgspec. Moves to `exchanges/bybit/`.
+never raised. Imports only `common.instruments` and msgspec.
 """
 
 from __future__ import annotations

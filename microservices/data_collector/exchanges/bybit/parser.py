@@ -1,8 +1,8 @@
 """Bybit v5 WebSocket parser: `/v5/public/{linear|spot}` frames (publicTrade, tickers, kline,
 orderbook.1, allLiquidation) into `exchange.raw` records.
 
-Dispatches on the topic prefix; ticker-delta and level-1 book merging live in `_bybit_state`,
-the fast path for trade frames in `_bybit_fast`. Pure: no I/O, no clock.
+Dispatches on the topic prefix; ticker-delta and level-1 book merging live in `state.py`,
+the fast path for trade frames in `fast.py`. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ import orjson
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Side
 from microservices.data_collector.exchanges import _records as build
-from microservices.data_collector.exchanges._bybit_fast import SIDES as TAKER_SIDES
-from microservices.data_collector.exchanges._bybit_fast import BybitFastPath
-from microservices.data_collector.exchanges._bybit_state import Head, TickerMerger, TopOfBook
 from microservices.data_collector.exchanges.base import (
     PARSE_ERRORS,
     Dropped,
@@ -30,9 +27,12 @@ from microservices.data_collector.exchanges.base import (
     qty,
     text_trade_id,
 )
+from microservices.data_collector.exchanges.bybit.fast import SIDES as TAKER_SIDES
+from microservices.data_collector.exchanges.bybit.fast import BybitFastPath
+from microservices.data_collector.exchanges.bybit.state import Head, TickerMerger, TopOfBook
 
 if TYPE_CHECKING:
-    from microservices.data_collector.exchanges.bybit import Bybit
+    from microservices.data_collector.exchanges.bybit.exchange import Bybit
 
 Handler = Callable[[dict[str, Any], str, int], list[AnyRaw]]
 
@@ -94,7 +94,7 @@ class BybitParser(BybitFastPath, VenueParser):
     def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
         # the textual test only picks who tries first: the fast path checks the frame itself
         if type(frame) is str and frame.startswith('{"topic":"publicTrade.'):
-            records = self._fast_trades(frame, recv_ms)  # _bybit_fast
+            records = self._fast_trades(frame, recv_ms)  # fast.py
             if records is not None:
                 return records
         return self.parse_reference(frame, recv_ms)

@@ -2,7 +2,7 @@
 without one (`BASE-QUOTE`). Every Coinbase Exchange product is spot.
 
 Pure: JSON body in, `ParsedListing` out; bad rows are counted and skipped, never raised.
-Imports only `common.instruments` and msgspec. Moves to `exchanges/coinbase/`.
+Imports only `common.instruments` and msgspec.
 """
 
 from __future__ import annotations

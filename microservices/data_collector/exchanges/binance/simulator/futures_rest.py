@@ -12,6 +12,18 @@ from typing import Any, ClassVar, Final
 from aiohttp import web
 
 from microservices.common.clock import now_ms
+from microservices.data_collector.exchanges.binance.simulator.spot_rest import (
+    BinanceRest,
+    int_param,
+    limited,
+    mandatory,
+    requested,
+    server_error,
+)
+from microservices.data_collector.exchanges.binance.simulator.spot_ws import (
+    BinanceDialect,
+    ws_routes,
+)
 from microservices.exchange_simulator.bars import boundaries
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.venues.base import (
@@ -20,15 +32,6 @@ from microservices.exchange_simulator.venues.base import (
     WsOptions,
     fmt,
     json_response,
-)
-from microservices.exchange_simulator.venues.binance import BinanceDialect, ws_routes
-from microservices.exchange_simulator.venues.binance_rest import (
-    BinanceRest,
-    int_param,
-    limited,
-    mandatory,
-    requested,
-    server_error,
 )
 
 OI_PERIODS: Final = {

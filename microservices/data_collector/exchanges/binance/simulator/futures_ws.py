@@ -1,4 +1,4 @@
-"""Binance USDⓈ-M futures WebSocket dialect under `/binance_futures` (REST: `*_rest.py`).
+"""Binance USDⓈ-M futures WebSocket dialect under `/binance_futures` (REST: `futures_rest.py`).
 
 Adds `<sym>@markPrice[@1s]` (markPriceUpdate p,i,P,r,T) and `<sym>@forceOrder` to the spot
 streams and uses the futures shapes: bookTicker with e/E/T, aggTrade without M, prices at
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from microservices.data_collector.exchanges.binance.simulator.spot_ws import BinanceDialect
 from microservices.exchange_simulator.market import Liquidation, Mark, Quote, Trade
 from microservices.exchange_simulator.venues.base import Rendered, fmt
-from microservices.exchange_simulator.venues.binance import BinanceDialect
 
 
 class BinanceFuturesDialect(BinanceDialect):

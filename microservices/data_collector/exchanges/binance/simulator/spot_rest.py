@@ -14,6 +14,11 @@ from aiohttp import web
 
 from microservices.common.clock import now_ms
 from microservices.common.symbols import canonical_symbol
+from microservices.data_collector.exchanges.binance.simulator.spot_ws import (
+    BinanceDialect,
+    spot_options,
+    ws_routes,
+)
 from microservices.exchange_simulator.bars import MINUTE_MS, Bar
 from microservices.exchange_simulator.ratelimit import Verdict
 from microservices.exchange_simulator.runtime import ctx_of
@@ -24,7 +29,6 @@ from microservices.exchange_simulator.venues.base import (
     json_response,
     query_int,
 )
-from microservices.exchange_simulator.venues.binance import BinanceDialect, spot_options, ws_routes
 
 INTERVALS: Final = {
     "1m": 1,

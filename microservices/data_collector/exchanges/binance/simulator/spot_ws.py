@@ -1,7 +1,7 @@
 """Binance spot dialect under `/binance`: combined and raw streams, live SUBSCRIBE.
 
 Streams `<sym>@aggTrade|trade|bookTicker|kline_1m` with the spot shapes (bookTicker without
-e/E, prices and sizes as 8-decimal strings). REST is in `binance_rest.py`; the futures
+e/E, prices and sizes as 8-decimal strings). REST is in `spot_rest.py`; the futures
 dialect subclasses `BinanceDialect`.
 """
 

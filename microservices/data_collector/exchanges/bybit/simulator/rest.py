@@ -13,6 +13,8 @@ from aiohttp import web
 
 from microservices.common.clock import now_ms
 from microservices.common.symbols import canonical_symbol
+from microservices.data_collector.exchanges.bybit.simulator.frames import rate_text
+from microservices.data_collector.exchanges.bybit.simulator.ws import BybitDialect, ws_routes
 from microservices.exchange_simulator.bars import MINUTE_MS, boundaries
 from microservices.exchange_simulator.ratelimit import Verdict
 from microservices.exchange_simulator.runtime import ctx_of
@@ -23,8 +25,6 @@ from microservices.exchange_simulator.venues.base import (
     json_response,
     query_int,
 )
-from microservices.exchange_simulator.venues.bybit import BybitDialect, ws_routes
-from microservices.exchange_simulator.venues.bybit_frames import rate_text
 
 KLINE_MINUTES: Final = {
     "1": 1,

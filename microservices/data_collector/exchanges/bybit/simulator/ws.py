@@ -2,7 +2,7 @@
 
 Topics publicTrade, tickers (linear: a snapshot then deltas; spot: snapshots), kline.1,
 orderbook.{depth} (top-of-book snapshots) and allLiquidation (linear). JSON ping/pong and
-subscribe acks as documented. Payloads are built in `bybit_frames.py`, REST in `bybit_rest.py`.
+subscribe acks as documented. Payloads are built in `frames.py`, REST in `rest.py`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ from typing import Any, ClassVar, Final
 from aiohttp import web
 
 from microservices.common.symbols import venue_symbol
+from microservices.data_collector.exchanges.bybit.simulator.frames import (
+    BybitFormat,
+    LinearTickers,
+    SpotTickers,
+)
 from microservices.exchange_simulator.market import (
     BarUpdate,
     Event,
@@ -30,11 +35,6 @@ from microservices.exchange_simulator.venues.base import (
     WsOptions,
     parse_json,
     serve_ws,
-)
-from microservices.exchange_simulator.venues.bybit_frames import (
-    BybitFormat,
-    LinearTickers,
-    SpotTickers,
 )
 
 TOPICS: Final = ("publicTrade", "tickers", "kline", "orderbook", "allLiquidation")

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from microservices.common.clock import now_ms
 from microservices.common.symbols import canonical_symbol
+from microservices.data_collector.exchanges.coinbase.simulator.ws import CoinbaseDialect, ws_routes
 from microservices.exchange_simulator.ratelimit import Verdict
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.venues.base import (
@@ -22,7 +23,6 @@ from microservices.exchange_simulator.venues.base import (
     iso_us,
     json_response,
 )
-from microservices.exchange_simulator.venues.coinbase import CoinbaseDialect, ws_routes
 
 GRANULARITIES: Final = (60, 300, 900, 3600, 21600, 86400)
 MAX_CANDLES: Final = 300

@@ -1,0 +1,40 @@
+"""Coinbase Exchange (`coinbase`): USD spot books, one venue.
+
+`exchange.py` owns the venue (subscribe frame, ticker/match parsing, candles built from
+matches, REST candles), `listing.py` /products and the naming rule, `simulator/` the dialect
+the exchange simulator serves (imported by the simulator only).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from microservices.data_collector.exchanges.coinbase.exchange import Coinbase
+from microservices.data_collector.exchanges.package import (
+    ExchangePackage,
+    SimulatedMarket,
+    VenueSpec,
+    has,
+    url_venue,
+)
+
+PACKAGE: Final = ExchangePackage(
+    name="coinbase",
+    venues=(
+        VenueSpec(
+            "coinbase",
+            Coinbase,
+            url_venue="coinbase",
+            has=has("trades", "tickers", "klines", "listing"),
+            simulated=SimulatedMarket(basis_bps=-1.5, volume_share=0.4),
+        ),
+    ),
+    url_venues=(
+        url_venue(
+            "coinbase",
+            ws=("wss://ws-feed.exchange.coinbase.com", "Coinbase Exchange WebSocket feed"),
+            rest=("https://api.exchange.coinbase.com", "Coinbase Exchange REST base"),
+        ),
+    ),
+    simulator="microservices.data_collector.exchanges.coinbase.simulator",
+)

@@ -1,0 +1,221 @@
+"""What an exchange package declares (`ExchangePackage`), and the registry of packages.
+
+An exchange package (`exchanges/<exchange>/`) exposes one `PACKAGE`: its venues (`VenueSpec`),
+the endpoint settings they read (`UrlVenue`: env names, defaults, descriptions) and the module
+path of its simulator dialect, imported only by the simulator, so a collector never loads it.
+`PackageRegistry` holds the registered packages and derives every venue list from them.
+Imports no I/O library and nothing from the simulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, Literal
+
+from microservices.common.records import Market
+from microservices.data_collector.exchanges.base import Exchange
+
+EndpointKind = Literal["ws", "rest"]
+# What a venue can serve (ccxt's `has`): generic code and tests ask this map, never a name.
+FEATURES: Final = (
+    "trades",  # trade records over WebSocket
+    "tickers",  # best bid/ask over WebSocket
+    "klines",  # 1m candles (WebSocket or built from trades) and REST history
+    "funding",  # current funding (WebSocket or REST) and its REST history
+    "open_interest",  # current open interest and its REST history
+    "liquidations",  # liquidation records over WebSocket
+    "listing",  # an instrument listing parser (`<exchange>/listing.py`)
+)
+
+
+def has(*features: str) -> Mapping[str, bool]:
+    """The `has` map of a venue: True for the given features, False for every other one."""
+    unknown = sorted(set(features) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"unknown feature(s) {unknown}; known: {FEATURES}")
+    return MappingProxyType({name: name in features for name in FEATURES})
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSetting:
+    """One URL setting, read from the environment variable `name.upper()` (and `.env`)."""
+
+    name: str  # lower case, e.g. "binance_ws_url"
+    default: str
+    description: str
+
+    @property
+    def env(self) -> str:
+        return self.name.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class UrlVenue:
+    """One set of base URLs: the `<name>_ws_url`/`<name>_rest_url` settings and the
+    simulator's path prefix `/<name>` (several venues may share one, like Bybit's)."""
+
+    name: str
+    ws: EndpointSetting
+    rest: EndpointSetting
+
+    def setting(self, kind: EndpointKind) -> EndpointSetting:
+        return self.ws if kind == "ws" else self.rest
+
+
+def url_venue(name: str, ws: tuple[str, str], rest: tuple[str, str]) -> UrlVenue:
+    """`UrlVenue` from (default, description) pairs; settings named `<name>_ws_url` etc."""
+    return UrlVenue(
+        name,
+        EndpointSetting(f"{name}_ws_url", *ws),
+        EndpointSetting(f"{name}_rest_url", *rest),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedMarket:
+    """How the simulator's synthetic market prices a venue (defaults of its config)."""
+
+    basis_bps: float = 0.0  # over the true price
+    volume_share: float = 1.0  # traded volume relative to the others
+    funding_rate_8h: float | None = None  # perps: the built-in funding rate per 8 h
+    oi_share: float = 0.5  # perps: open interest relative to the others
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSpec:
+    """One venue id (an exchange and a market) and what it supports."""
+
+    venue: str  # e.g. "bybit_spot": records' `exchange` field, VENUES entries
+    exchange: type[Exchange]
+    url_venue: str  # which `UrlVenue` of its package it reads (Bybit spot shares Bybit's)
+    has: Mapping[str, bool] = field(default_factory=has)
+    default: bool = True  # collected when VENUES is not set
+    simulated: SimulatedMarket = field(default_factory=SimulatedMarket)
+
+    def __post_init__(self) -> None:
+        if self.exchange.name != self.venue:
+            raise ValueError(f"{self.exchange.__name__}.name is not {self.venue!r}")
+        if set(self.has) != set(FEATURES):
+            raise ValueError(f"{self.venue}: `has` must name exactly {FEATURES} (use has())")
+
+    @property
+    def market(self) -> Market:
+        return self.exchange.market
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangePackage:
+    """Everything the rest of the program knows about one exchange."""
+
+    name: str  # e.g. "bybit"
+    venues: tuple[VenueSpec, ...]
+    url_venues: tuple[UrlVenue, ...]
+    # module exposing `SIMULATOR` (a `SimulatorDialect`), imported by the simulator only
+    simulator: str | None = None
+
+    def __post_init__(self) -> None:
+        names = {u.name for u in self.url_venues}
+        stray = [v.venue for v in self.venues if v.url_venue not in names]
+        if stray or not self.venues or len(names) != len(self.url_venues):
+            raise ValueError(f"package {self.name}: venues {stray} name no url venue of it")
+
+    def endpoint_settings(self) -> tuple[EndpointSetting, ...]:
+        return tuple(s for u in self.url_venues for s in (u.ws, u.rest))
+
+
+class _ExchangeView(Mapping[str, type[Exchange]]):
+    __slots__ = ("_venues",)
+
+    def __init__(self, venues: Mapping[str, VenueSpec]) -> None:
+        self._venues = venues
+
+    def __getitem__(self, venue: str) -> type[Exchange]:
+        return self._venues[venue].exchange
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._venues)
+
+    def __len__(self) -> int:
+        return len(self._venues)
+
+
+class PackageRegistry:
+    """The registered packages and the venue lists derived from them (in registration order)."""
+
+    def __init__(self, packages: tuple[ExchangePackage, ...]) -> None:
+        self._packages: tuple[ExchangePackage, ...] = ()
+        self._venues: dict[str, VenueSpec] = {}
+        self._url_venues: dict[str, UrlVenue] = {}
+        for package in packages:
+            self.register(package)
+
+    # --- changes
+    def register(self, package: ExchangePackage) -> None:
+        """Add a package; ValueError when its name, venues or settings are taken."""
+        venues = {v.venue: v for v in package.venues}
+        urls = {u.name: u for u in package.url_venues}
+        taken = (
+            {package.name} & {p.name for p in self._packages}
+            | set(venues) & set(self._venues)
+            | set(urls) & set(self._url_venues)
+        )
+        if taken:
+            raise ValueError(f"already registered: {sorted(taken)}")
+        self._packages += (package,)
+        self._venues.update(venues)
+        self._url_venues.update(urls)
+
+    def unregister(self, name: str) -> ExchangePackage:
+        """Remove the package called `name` (KeyError when absent) and return it."""
+        package = self.package(name)
+        self._packages = tuple(p for p in self._packages if p is not package)
+        for venue in package.venues:
+            del self._venues[venue.venue]
+        for url in package.url_venues:
+            del self._url_venues[url.name]
+        return package
+
+    @contextlib.contextmanager
+    def registered(self, package: ExchangePackage) -> Iterator[ExchangePackage]:
+        """`with registered(PACKAGE):` the package is known inside the block only."""
+        self.register(package)
+        try:
+            yield package
+        finally:
+            self.unregister(package.name)
+
+    # --- views
+    def packages(self) -> tuple[ExchangePackage, ...]:
+        return self._packages
+
+    def package(self, name: str) -> ExchangePackage:
+        for package in self._packages:
+            if package.name == name:
+                return package
+        raise KeyError(f"no exchange package {name!r}")
+
+    def venues(self) -> Mapping[str, VenueSpec]:
+        """venue id -> spec, every registered venue."""
+        return MappingProxyType(self._venues)
+
+    def url_venues(self) -> Mapping[str, UrlVenue]:
+        """URL venue name -> its endpoint settings."""
+        return MappingProxyType(self._url_venues)
+
+    def exchanges(self) -> Mapping[str, type[Exchange]]:
+        """venue id -> Exchange class: a live view (follows later registrations)."""
+        return _ExchangeView(self._venues)
+
+    def endpoint_settings(self) -> tuple[EndpointSetting, ...]:
+        return tuple(s for p in self._packages for s in p.endpoint_settings())
+
+    def simulators(self) -> Mapping[str, str]:
+        """URL venue -> module of the simulator dialect serving it (packages that have one)."""
+        return {u.name: p.simulator for p in self._packages if p.simulator for u in p.url_venues}
+
+    def endpoint_setting(self, venue: str, kind: EndpointKind) -> EndpointSetting:
+        """The setting holding `venue`'s WebSocket or REST base URL (KeyError if unknown)."""
+        return self._url_venues[self._venues[venue].url_venue].setting(kind)
