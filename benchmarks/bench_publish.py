@@ -29,10 +29,11 @@ from microservices.common.records import AnyRaw, Kline, Ticker, Trade
 from microservices.common.redis_io import create_redis
 from microservices.common.redis_server import LocalRedis
 from microservices.common.streams import build_streams
-from microservices.common.symbols import BASES
+from microservices.common.symbols import BASES, venue_symbol
+from microservices.data_collector import exchanges
 from microservices.data_collector.exchanges import EXCHANGES
 
-VENUES = ("binance", "binance_futures", "bybit", "coinbase")
+VENUES = tuple(exchanges.default_venues())  # the venues VENUES defaults to
 CHUNK = 100  # records handed to the producer between event-loop yields (one WS read burst)
 BATCH_SIZE = 500
 FLUSH_INTERVAL_MS = 5
@@ -40,16 +41,17 @@ T0 = 1_750_000_000_000
 
 
 def sample_records(count: int) -> list[AnyRaw]:
-    """A deterministic trade/ticker/kline mix (2:2:1) over 4 venues x 50 symbols."""
+    """A deterministic trade/ticker/kline mix (2:2:1) over the default venues x 50 symbols."""
     out: list[AnyRaw] = []
+    specs = exchanges.venue_specs()
     for i in range(count):
-        venue = VENUES[i % 4]
-        base = BASES[(i // 4) % 50]
+        venue = VENUES[i % len(VENUES)]
+        base = BASES[(i // len(VENUES)) % 50]
         head: dict[str, Any] = {
             "exchange": venue,
-            "market": "perp" if venue in ("binance_futures", "bybit") else "spot",
+            "market": specs[venue].market,
             "symbol": f"{base}USDT",
-            "venue_symbol": f"{base}-USD" if venue == "coinbase" else f"{base}USDT",
+            "venue_symbol": venue_symbol(venue, f"{base}USDT"),
             "ts_ms": T0 + i,
             "recv_ms": T0 + i + 3,
         }

@@ -22,11 +22,12 @@ import orjson
 
 from microservices.common.redis_server import LocalRedis, free_port, wait_for_port
 from microservices.common.symbols import BASES
+from microservices.data_collector import exchanges
 
 PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-VENUES = ("binance", "binance_futures", "bybit", "coinbase")
+VENUES = tuple(exchanges.default_venues())  # the venues VENUES defaults to
 
 
 def exit_on_sigterm() -> None:
@@ -95,10 +96,8 @@ class Stack:
             **extra,
         }
         base = f"127.0.0.1:{self.sim_port}"
-        for venue in VENUES:
-            env[f"{venue.upper()}_WS_URL"] = f"ws://{base}/{venue}"
-            env[f"{venue.upper()}_REST_URL"] = f"http://{base}/{venue}"
-        return env
+        urls = exchanges.simulator_endpoints(f"http://{base}", f"ws://{base}")
+        return env | {name.upper(): url for name, url in urls.items()}
 
     def start_collector(self) -> None:
         cmd = [PY, "-m", "microservices.cli", "--env-file", "/dev/null", "collector", "--no-rest"]

@@ -13,27 +13,24 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 from microservices.ai_engine.engine import Engine
 from microservices.common.lifecycle import run_until_stopped
 from microservices.common.redis_io import create_redis
 from microservices.common.redis_server import LocalRedis
 from microservices.common.settings import Settings
+from microservices.data_collector import exchanges
 from microservices.data_collector.service import Collector
 from microservices.view import TerminalView
 
 logger = logging.getLogger(__name__)
-SIM_VENUES = ("binance", "binance_futures", "bybit", "coinbase")
 
 
 def simulator_settings(settings: Settings, http_base: str, ws_base: str) -> Settings:
-    """Point every venue's endpoints at the simulator (one server, a path prefix per venue)."""
-    update: dict[str, Any] = {}
-    for venue in SIM_VENUES:
-        update[f"{venue}_ws_url"] = f"{ws_base}/{venue}"
-        update[f"{venue}_rest_url"] = f"{http_base}/{venue}"
-    return settings.model_copy(update=update)
+    """Point every registered venue with a simulator dialect at the simulator (one server, a
+    path prefix per URL venue)."""
+    urls = settings.endpoints | exchanges.simulator_endpoints(http_base, ws_base)
+    return settings.model_copy(update={"endpoints": urls})
 
 
 def announce(line: str) -> None:

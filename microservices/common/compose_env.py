@@ -6,7 +6,8 @@ so every setting written in `.env` reaches the containers and, without a `.env`,
 defaults. Four settings say where things are inside the container and are fixed here (PINNED):
 a `.env` shared with local runs (`REDIS_URL=redis://127.0.0.1...`, `API_HOST=127.0.0.1`) must
 not break the stack. `python -m microservices.common.compose_env --write` rewrites the block
-between the markers of both files; a test fails when a settings field is missing there.
+between the markers of both files; a test fails when a setting is missing there (the exchange
+packages' endpoint settings included).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from microservices.common.settings import Settings
+from microservices.common.settings import variables
 
 BEGIN: Final = "  # >>> generated: python -m microservices.common.compose_env --write"
 END: Final = "  # <<< generated"
@@ -45,15 +46,15 @@ def env_text(value: Any) -> str:
 
 
 def environment(file: str) -> dict[str, str]:
-    """Variable -> compose value (an interpolation, or the pinned text) for every field."""
+    """Variable -> compose value (an interpolation, or the pinned text) for every setting."""
     out: dict[str, str] = {}
-    for name, field in Settings.model_fields.items():
+    for name, var in variables().items():
         if name == "redis_url":
             out[name.upper()] = REDIS_URLS[file]
         elif name in PINNED:
             out[name.upper()] = PINNED[name]
         else:
-            default = env_text(CONTAINER_DEFAULTS.get(name, field.default))
+            default = env_text(CONTAINER_DEFAULTS.get(name, var.default))
             if any(ch in default for ch in '"\\$}'):
                 raise ValueError(f"default of {name.upper()} cannot be interpolated: {default!r}")
             out[name.upper()] = f"${{{name.upper()}:-{default}}}"

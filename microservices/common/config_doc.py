@@ -1,23 +1,25 @@
-"""Render the configuration table of the README from the settings class.
+"""Render the configuration table of the README from the settings declarations.
 
 `python -m microservices.common.config_doc` prints the Markdown table; a test checks that the
-README holds exactly this table between its `<!-- config-table -->` markers.
+README holds exactly this table between its `<!-- config-table -->` markers. Groups come from
+the `# --- group` lines of `SettingsFields`; the registered exchange packages' endpoint
+settings are listed in the group of `endpoints`.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
+from typing import Any
 
-from microservices.common import settings as settings_module
-from microservices.common.settings import Settings
+from microservices.common.settings import Settings, variables
+from microservices.common.settings_fields import SettingsFields
 
 _FIELD_RE = re.compile(r"^\s{4}(\w+): ")
 _GROUP_RE = re.compile(r"^\s{4}# --- (.*)$")
 
 
-def _default(name: str) -> str:
-    value = Settings.model_fields[name].default
+def _text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(value)
     if isinstance(value, dict):
@@ -29,20 +31,29 @@ def _default(name: str) -> str:
     return str(value)
 
 
-def config_table() -> str:
-    source = inspect.getsource(settings_module.Settings)
-    rows = ["| variable | default | group | meaning |", "|---|---|---|---|"]
+def field_groups() -> dict[str, str]:
+    """Settings field -> the `# --- group` line above it in `SettingsFields`."""
+    groups: dict[str, str] = {}
     group = ""
-    for line in source.splitlines():
+    for line in inspect.getsource(SettingsFields).splitlines():
         group_match = _GROUP_RE.match(line)
         if group_match:
             group = group_match.group(1)
             continue
         match = _FIELD_RE.match(line)
         if match and match.group(1) in Settings.model_fields:
-            name = match.group(1)
-            meaning = (Settings.model_fields[name].description or "").replace("|", "\\|")
-            rows.append(f"| `{name.upper()}` | `{_default(name)}` | {group} | {meaning} |")
+            groups[match.group(1)] = group
+    return groups
+
+
+def config_table() -> str:
+    groups = field_groups()
+    rows = ["| variable | default | group | meaning |", "|---|---|---|---|"]
+    for name, var in variables().items():
+        meaning = var.description.replace("|", "\\|")
+        rows.append(
+            f"| `{name.upper()}` | `{_text(var.default)}` | {groups[var.field]} | {meaning} |"
+        )
     return "\n".join(rows)
 
 

@@ -1,286 +1,70 @@
 """All configuration, read once from the environment (and `.env`) and validated at start.
 
-Every field is an environment variable of the same name in upper case and is listed in
-`.env.example` (a test checks both directions). Lists are comma-separated. Bad values fail at
-start with a message that names the variable (`load_settings`).
+Every setting is an environment variable of the same name in upper case and is listed in
+`.env.example` (a test checks both directions): the fields of `SettingsFields`, and in place
+of `endpoints` the endpoint settings of the registered exchange packages (`variables()`).
+Lists are comma-separated. Bad values fail at start with a message that names the variable
+(`load_settings`). Venue lists come from the exchange registry.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from microservices.common import endpoint_settings
 from microservices.common.errors import FatalError
-from microservices.common.streams import DEFAULT_PREFIX, Streams, build_streams
-from microservices.common.symbols import CANONICAL_SYMBOLS, SYMBOL_TABLE
-
-PosInt = Annotated[int, Field(gt=0)]
-PosFloat = Annotated[float, Field(gt=0)]
-CsvList = Annotated[list[str], NoDecode]
-VenueSeconds = Annotated[dict[str, float], NoDecode]  # "bybit:60,coinbase:20"
-
-DEFAULT_VENUES = ["binance", "binance_futures", "bybit", "coinbase"]
+from microservices.common.settings_fields import SettingsFields
+from microservices.common.streams import Streams, build_streams
+from microservices.common.symbols import CANONICAL_SYMBOLS
+from microservices.data_collector import exchanges
+from microservices.data_collector.exchanges import EndpointKind
 
 
-class Settings(BaseSettings):
+class Settings(SettingsFields):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
     )
 
-    # --- general
-    redis_url: str | None = Field(
-        None, description="unset: `run` starts an embedded Redis-compatible server"
-    )
-    stream_prefix: str = Field(DEFAULT_PREFIX, description="prefix of every stream key")
-    symbols: CsvList = Field(
-        ["BTCUSDT", "ETHUSDT", "SOLUSDT"], description="canonical symbols to follow (BASE+USDT)"
-    )
-    venues: CsvList = Field(
-        DEFAULT_VENUES,
-        description="venues to collect: binance, binance_futures, bybit, bybit_spot, coinbase",
-    )
-    cross_exchange_enabled: bool = Field(
-        True, description="false: ExitBrain stays in local mode and never reads cross-exchange data"
-    )
-    api_host: str = Field("127.0.0.1", description="HTTP bind address (0.0.0.0 in containers)")
-    api_port: int = Field(
-        8001, ge=1, le=65535, description="HTTP port of /health, /metrics and /api/v1"
-    )
-    api_max_body_bytes: int = Field(
-        16_384, ge=1_024, le=1_048_576, description="larger HTTP request bodies get 413"
-    )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="DEBUG, INFO, WARNING or ERROR"
-    )
-    log_format: Literal["auto", "json", "text"] = Field(
-        "auto", description="auto: text on a terminal, JSON lines otherwise"
-    )
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, plus the exchange packages' endpoint settings read from the
+        same environment and `.env` (below keyword arguments, like every setting)."""
+        assert isinstance(env_settings, EnvSettingsSource)
+        assert isinstance(dotenv_settings, DotEnvSettingsSource)
+        init_kwargs = getattr(init_settings, "init_kwargs", {})
+        endpoints = endpoint_settings.EndpointSource(
+            settings_cls, init_kwargs, env_settings, dotenv_settings
+        )
+        return init_settings, endpoints, env_settings, dotenv_settings, file_secret_settings
 
-    # --- streams (MAXLEN ~ of each XADD)
-    maxlen_raw: PosInt = Field(10_000, description="MAXLEN ~ of exchange.raw")
-    maxlen_normalized: PosInt = Field(10_000, description="MAXLEN ~ of exchange.normalized")
-    maxlen_features: PosInt = Field(10_000, description="MAXLEN ~ of exchange.features")
-    maxlen_status: PosInt = Field(1_000, description="MAXLEN ~ of exitbrain.status")
-    maxlen_alerts: PosInt = Field(500, description="MAXLEN ~ of exitbrain.alerts")
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_endpoints(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return endpoint_settings.collect_endpoints(data)
+        return data
 
-    # --- Redis bus
-    redis_socket_timeout_s: PosFloat = Field(
-        5.0, description="Redis socket timeout; must exceed CONSUMER_BLOCK_MS"
-    )
-    producer_batch_size: PosInt = Field(500, description="XADDs per pipelined write")
-    producer_flush_interval_ms: PosInt = Field(
-        5, description="longest wait before a partial batch is written"
-    )
-    producer_buffer_size: PosInt = Field(
-        100_000, description="records kept while Redis is down (oldest dropped beyond, counted)"
-    )
-    consumer_batch_size: PosInt = Field(500, description="entries per XREADGROUP")
-    consumer_block_ms: PosInt = Field(1_000, description="XREADGROUP BLOCK")
-    consumer_claim_idle_ms: PosInt = Field(
-        30_000, description="pending entries idle this long are reclaimed (XAUTOCLAIM)"
-    )
-    consumer_max_deliveries: PosInt = Field(
-        5, description="deliveries before an entry is dead-lettered"
-    )
-
-    # --- exchange endpoints (point these at the simulator for offline runs)
-    binance_ws_url: str = Field(
-        "wss://stream.binance.com:9443", description="Binance spot WebSocket base"
-    )
-    binance_rest_url: str = Field("https://api.binance.com", description="Binance spot REST base")
-    binance_futures_ws_url: str = Field(
-        "wss://fstream.binance.com",
-        description="Binance USDⓈ-M WebSocket base; /stream?streams= is appended, so a routed "
-        "prefix such as wss://fstream.binance.com/market works",
-    )
-    binance_futures_rest_url: str = Field(
-        "https://fapi.binance.com", description="Binance USDⓈ-M REST base"
-    )
-    bybit_ws_url: str = Field(
-        "wss://stream.bybit.com",
-        description="Bybit v5 WebSocket host (paths /v5/public/linear and /spot are added)",
-    )
-    bybit_rest_url: str = Field("https://api.bybit.com", description="Bybit v5 REST base")
-    coinbase_ws_url: str = Field(
-        "wss://ws-feed.exchange.coinbase.com", description="Coinbase Exchange WebSocket feed"
-    )
-    coinbase_rest_url: str = Field(
-        "https://api.exchange.coinbase.com", description="Coinbase Exchange REST base"
-    )
-
-    # --- WebSocket bridge
-    ws_reconnect_base_s: PosFloat = Field(
-        5.0, description="first reconnect delay (doubles per attempt, jittered)"
-    )
-    ws_reconnect_cap_s: PosFloat = Field(60.0, description="longest reconnect delay")
-    ws_healthy_reset_s: PosFloat = Field(
-        60.0, description="a connection up this long resets the backoff"
-    )
-    ws_silence_timeout_s: PosFloat = Field(
-        30.0,
-        description="no market data or heartbeat for this long (pings and acks do not count): "
-        "reconnect, and /health reports the venue silent",
-    )
-    ws_silence_timeout_overrides: VenueSeconds = Field(
-        {},
-        description="per-venue silence timeouts, e.g. bybit:60,coinbase:20 (for venues of "
-        "illiquid symbols); other venues use WS_SILENCE_TIMEOUT_S",
-    )
-    ws_ping_interval_s: PosFloat = Field(
-        20.0,
-        description="seconds between client pings: WebSocket protocol pings, and a venue's own "
-        "(Bybit's JSON ping) when this is shorter than its 20 s",
-    )
-    ws_geo_block_retry_s: PosFloat = Field(
-        600.0,
-        description="a venue refusing this IP's region (HTTP 451/403 at the handshake) is "
-        "retried after this long, never sooner",
-    )
-    ws_open_timeout_s: PosFloat = Field(10.0, description="handshake timeout")
-    ws_rotate_after_s: PosFloat = Field(
-        23.5 * 3600,
-        description="proactive reconnect before the venue's lifetime limit (Binance 24 h)",
-    )
-
-    # --- REST collector
-    rest_enabled: bool = Field(
-        True, description="poll current funding/open interest and sync history"
-    )
-    rest_timeout_s: PosFloat = Field(10.0, description="timeout of every REST request")
-    rest_poll_interval_s: PosFloat = Field(
-        60.0, description="period of funding/open-interest polling and history sync"
-    )
-    rest_circuit_failures: PosInt = Field(
-        5, description="consecutive failures that open an endpoint's circuit"
-    )
-    rest_circuit_reset_s: PosFloat = Field(
-        30.0, description="how long a circuit stays open before one probe"
-    )
-    rest_history_dir: str = Field(
-        "data/history",
-        description="CSV per venue/kind/symbol, one row per time (re-fetched rows replace); "
-        "the newest row is the resume point; empty disables sync",
-    )
-    demo_history_dir: str = Field(
-        "data/demo/history",
-        description="where `run --demo` writes its simulated history instead of REST_HISTORY_DIR",
-    )
-    rest_history_lookback_h: PosFloat = Field(
-        6.0, description="history sync reaches back at most this far (first run, after a gap)"
-    )
-    rest_error_log_interval_s: PosFloat = Field(
-        60.0, description="REST failures are logged once per venue and cause per interval, counted"
-    )
-
-    # --- aggregator (SPEC section 4)
-    aggregator_min_exchanges: PosInt = Field(
-        2, description="fresh venues needed for a normalized entry"
-    )
-    aggregator_stale_after_s: PosFloat = Field(
-        10.0, description="a venue not heard from for this long is excluded as stale"
-    )
-    aggregator_outlier_pct: PosFloat = Field(
-        5.0, description="a venue this far (%) from the median is excluded as an outlier"
-    )
-    aggregator_min_emit_interval_ms: PosInt = Field(
-        250, description="at most one normalized entry per symbol per interval"
-    )
-    aggregator_max_emit_interval_ms: PosInt = Field(
-        1_000, description="at least one entry per interval while data flows"
-    )
-    aggregator_vol_short_window_s: PosFloat = Field(
-        300.0, description="short realized-volatility window"
-    )
-    aggregator_vol_long_window_s: PosFloat = Field(
-        3_600.0, description="long realized-volatility window"
-    )
-    aggregator_vol_cap: PosFloat = Field(5.0, description="cap of volatility_factor")
-    aggregator_volume_window_s: PosFloat = Field(
-        60.0, description="window of per-venue traded volume"
-    )
-
-    # --- feature adapter (SPEC section 5)
-    features_momentum_window_s: PosFloat = Field(60.0, description="price_momentum look-back")
-    features_rolling_window: PosInt = Field(
-        20, description="snapshots in rolling std/correlation windows"
-    )
-    features_lead_lag_window_s: PosFloat = Field(
-        300.0, description="window of the lead-lag estimator"
-    )
-    features_lead_lag_max_lag_ms: PosInt = Field(
-        2_000, description="largest lag the lead-lag scan tries"
-    )
-
-    # --- ExitBrain v3 (SPEC section 6)
-    exitbrain_stale_after_s: PosFloat = Field(
-        60.0, description="older normalized data puts ExitBrain in local mode"
-    )
-    exitbrain_atr_coef: float = Field(
-        0.6, description="atr_multiplier = 1 + coef * volatility_factor"
-    )
-    exitbrain_tp_coef: float = Field(
-        0.8, description="tp_multiplier = 1 + coef * funding_delta (percent per 8 h)"
-    )
-    exitbrain_tp_multiplier_min: PosFloat = Field(
-        0.5, le=1.0, description="lower clamp of tp_multiplier (named in reasoning when applied)"
-    )
-    exitbrain_tp_multiplier_max: float = Field(
-        1.5, ge=1.0, description="upper clamp of tp_multiplier (named in reasoning when applied)"
-    )
-    exitbrain_sl_coef: float = Field(
-        0.4, description="sl_multiplier = 1 + coef * min(exchange_divergence, cap)"
-    )
-    exitbrain_trailing_max_vol: PosFloat = Field(
-        3.0, description="trailing only while volatility_factor is below this"
-    )
-    exitbrain_vol_cap: PosFloat = Field(5.0, description="volatility_factor cap before use")
-    exitbrain_max_failures: PosInt = Field(
-        3, description="consecutive read failures that switch to local mode until a fresh read"
-    )
-    exitbrain_interval_s: PosFloat = Field(5.0, description="ExitBrain loop period per symbol")
-    exitbrain_warmup_s: float = Field(
-        30.0, ge=0, le=600,
-        description="at start the loop waits up to this long for fresh normalized data",
-    )  # fmt: skip
-    exitbrain_default_use_trailing: bool = Field(True, description="use_trailing in local mode")
-    exitbrain_min_tp_pct: PosFloat = Field(
-        0.3, description="minimum take-profit distance, % of entry"
-    )
-    exitbrain_min_sl_pct: PosFloat = Field(
-        0.15, description="minimum stop-loss distance, % of entry"
-    )
-    exitbrain_divergence_cap: PosFloat = Field(
-        1.0, description="exchange_divergence cap in the SL formula"
-    )
-    exitbrain_divergence_alert: PosFloat = Field(
-        0.02, description="PRICE_DIVERGENCE alert above this divergence"
-    )
-    exitbrain_min_exchanges: PosInt = Field(
-        2, description="a snapshot with fewer venues counts as missing data"
-    )
-
-    # --- health and simulator
-    health_venue_stale_s: PosFloat = Field(
-        30.0, description="a venue silent this long is reported stale in /health"
-    )
-    collector_live_file: str = Field(
-        "",
-        description="the collector touches this file every second (its container's liveness "
-        "check); empty = off",
-    )
-    metrics_port: int = Field(
-        0,
-        ge=0,
-        le=65535,
-        description="Prometheus /metrics port for processes without the API (collector); 0 = off",
-    )
-    simulator_host: str = Field("127.0.0.1", description="exchange simulator bind address")
-    simulator_port: int = Field(
-        8765, ge=0, le=65535, description="exchange simulator port (0 = any free port)"
-    )
+    @field_validator("endpoints")
+    @classmethod
+    def _check_endpoints(cls, value: dict[str, str]) -> dict[str, str]:
+        return endpoint_settings.check_endpoints(value)
 
     @field_validator("symbols", "venues", mode="before")
     @classmethod
@@ -306,9 +90,10 @@ class Settings(BaseSettings):
     @field_validator("ws_silence_timeout_overrides")
     @classmethod
     def _known_venue_seconds(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(SYMBOL_TABLE))
+        known = exchanges.venue_ids()
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"unknown venue(s) {unknown}; known: {sorted(SYMBOL_TABLE)}")
+            raise ValueError(f"unknown venue(s) {unknown}; known: {sorted(known)}")
         if any(not seconds > 0 for seconds in value.values()):
             raise ValueError("every timeout must be > 0 seconds")
         return value
@@ -328,9 +113,10 @@ class Settings(BaseSettings):
     @classmethod
     def _known_venues(cls, value: list[str]) -> list[str]:
         lower = [v.lower() for v in value]
-        unknown = sorted(set(lower) - set(SYMBOL_TABLE))
+        known = exchanges.venue_ids()
+        unknown = sorted(set(lower) - set(known))
         if unknown:
-            raise ValueError(f"unknown venue(s) {unknown}; known: {sorted(SYMBOL_TABLE)}")
+            raise ValueError(f"unknown venue(s) {unknown}; known: {sorted(known)}")
         return list(dict.fromkeys(lower))
 
     @field_validator("redis_url")
@@ -371,6 +157,11 @@ class Settings(BaseSettings):
             raise ValueError("WS_RECONNECT_BASE_S exceeds WS_RECONNECT_CAP_S")
         return self
 
+    def endpoint(self, venue: str, kind: EndpointKind) -> str:
+        """`venue`'s WebSocket or REST base URL (its package's setting, e.g. BYBIT_WS_URL for
+        bybit_spot). KeyError for a venue registered after these settings were loaded."""
+        return self.endpoints[exchanges.endpoint_setting(venue, kind).name]
+
     def silence_timeout_s(self, venue: str) -> float:
         """The venue's WebSocket silence timeout: its override, else WS_SILENCE_TIMEOUT_S."""
         return self.ws_silence_timeout_overrides.get(venue, self.ws_silence_timeout_s)
@@ -404,6 +195,28 @@ def redact_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+class Variable(NamedTuple):
+    """One environment variable of the settings (for `.env.example`, README and compose)."""
+
+    field: str  # the Settings field it sets ("endpoints" for the exchange URLs)
+    default: Any
+    description: str
+
+
+def variables() -> dict[str, Variable]:
+    """Lower-case variable name -> Variable, in declaration order; the endpoint settings of
+    the registered exchange packages stand in place of the `endpoints` field."""
+    out: dict[str, Variable] = {}
+    for name, info in Settings.model_fields.items():
+        if name == endpoint_settings.FIELD:
+            for setting in exchanges.endpoint_settings():
+                out[setting.name] = Variable(name, setting.default, setting.description)
+        else:
+            default = info.get_default(call_default_factory=True)
+            out[name] = Variable(name, default, info.description or "")
+    return out
+
+
 def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
     """Build settings once at start; bad config raises FatalError naming the variable."""
     try:
@@ -411,6 +224,7 @@ def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = ".".join(str(part) for part in err["loc"]).upper() or "settings"
+            loc = err["loc"][1:] if err["loc"][:1] == (endpoint_settings.FIELD,) else err["loc"]
+            name = ".".join(str(part) for part in loc).upper() or "settings"
             lines.append(f"invalid setting {name}: {err['msg']}")
         raise FatalError("; ".join(lines)) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from microservices.common.settings import Settings
-from microservices.data_collector.exchanges import EXCHANGES, endpoint_setting
+from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import Exchange
 
 
@@ -11,8 +11,8 @@ def build_exchange(venue: str, settings: Settings) -> Exchange:
     cls = EXCHANGES[venue]
     return cls(
         settings.symbols,
-        ws_url=getattr(settings, endpoint_setting(venue, "ws").name),
-        rest_url=getattr(settings, endpoint_setting(venue, "rest").name),
+        ws_url=settings.endpoint(venue, "ws"),
+        rest_url=settings.endpoint(venue, "rest"),
     )
 
 

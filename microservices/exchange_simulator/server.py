@@ -21,6 +21,7 @@ import orjson
 from aiohttp import WSCloseCode, web
 
 from microservices.common.clock import now_ms
+from microservices.data_collector import exchanges
 from microservices.exchange_simulator.config import SimulatorConfig
 from microservices.exchange_simulator.faults import FaultState
 from microservices.exchange_simulator.market import MarketModel
@@ -235,6 +236,14 @@ class SimulatorHandle:
     def ws_url(self, venue: str) -> str:
         """WebSocket base URL of a venue (what a collector's `<venue>_ws_url` should be)."""
         return f"{self.ws_base}/{venue}"
+
+    def endpoints(self) -> dict[str, str]:
+        """Endpoint setting name -> URL for every served venue (`binance_ws_url`: ...)."""
+        return exchanges.simulator_endpoints(self.base_url, self.ws_base, self.ctx.config.venues)
+
+    def endpoint_env(self) -> dict[str, str]:
+        """The same as environment variables (BINANCE_WS_URL=...), for child processes."""
+        return {name.upper(): url for name, url in self.endpoints().items()}
 
     def stats(self) -> dict[str, Any]:
         return {**self.ctx.stats.snapshot(), "active_connections": len(self.ctx.hub.sessions)}

@@ -20,7 +20,6 @@ from microservices.exchange_simulator.server import SimulatorHandle, start_simul
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
-VENUES = ("binance", "binance_futures", "bybit", "coinbase")
 
 
 @pytest.fixture
@@ -35,9 +34,7 @@ async def sim() -> AsyncIterator[SimulatorHandle]:
 
 
 async def backfill(sim: SimulatorHandle, *args: str, **env: str) -> tuple[int, str, str]:
-    base = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    for venue in VENUES:
-        base[f"{venue.upper()}_REST_URL"] = f"{sim.base_url}/{venue}"
+    base = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | sim.endpoint_env()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "microservices.cli", "--env-file", "/dev/null", "backfill", *args,
         env=base | env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

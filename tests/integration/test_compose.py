@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from microservices.common.settings import Settings, load_settings
+from microservices.common.settings import Settings, load_settings, variables
 from tests.tools import require_tools
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ENV_EXTRAS = {"SERVICE_ROLE"}
-SETTING_VARS = {field.upper() for field in Settings.model_fields}
+SETTING_VARS = {name.upper() for name in variables()}
 APP_SERVICES = ("cross-exchange", "ai-engine")
 
 

@@ -140,7 +140,7 @@ async def test_the_demo_writes_history_apart(tmp_path: Path, settings_factory: A
     settings = settings_factory(rest_history_dir=str(live), demo_history_dir=str(demo_dir))
     async with demo_simulator(settings) as demo:
         assert demo.rest_history_dir == str(demo_dir)
-        assert demo.binance_futures_rest_url.startswith("http://127.0.0.1:")
+        assert demo.endpoint("binance_futures", "rest").startswith("http://127.0.0.1:")
 
 
 async def test_repeated_poll_failures_fold_into_one_line(
@@ -173,9 +173,7 @@ async def test_repeated_poll_failures_fold_into_one_line(
 
 def env_for(sim: SimulatorHandle, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
-    for venue in ("binance", "binance_futures", "bybit", "coinbase"):
-        env[f"{venue.upper()}_WS_URL"] = f"{sim.ws_base}/{venue}"
-        env[f"{venue.upper()}_REST_URL"] = f"{sim.base_url}/{venue}"
+    env |= sim.endpoint_env()
     env["SYMBOLS"] = "BTCUSDT"
     return env | extra
 

@@ -21,7 +21,7 @@ from microservices.ai_engine.health import gather_health
 from microservices.common.clock import now_ms
 from microservices.common.redis_io import xadd_record
 from microservices.common.settings import Settings
-from microservices.data_collector.exchanges import EXCHANGES, endpoint_prefix
+from microservices.data_collector.exchanges import EXCHANGES, venue_specs
 from microservices.data_collector.service import Collector
 from microservices.exchange_simulator.config import MarketConfig, SimulatorConfig
 from microservices.exchange_simulator.server import start_simulator
@@ -48,7 +48,7 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str, limit_s: fl
 async def test_silent_venue_is_reconnected_and_reported_degraded(
     venue: str, real_redis: aredis.Redis, redis_server: Any, settings_factory: Any
 ) -> None:
-    sim_venue = endpoint_prefix(venue)  # the simulator serves bybit_spot under bybit
+    sim_venue = venue_specs()[venue].url_venue  # the simulator serves bybit_spot under bybit
     config = SimulatorConfig(
         port=0, venues=(sim_venue,), market=MarketConfig(symbols=("BTCUSDT",), seed=5, rate=20.0),
         binance_ping_interval_s=PING_S, futures_ping_interval_s=PING_S,

@@ -24,10 +24,13 @@ import httpx
 import orjson
 import redis.asyncio as aredis
 
-from microservices.common.settings import Settings
+from microservices.common.settings import variables
+from microservices.data_collector import exchanges
 
-SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)
-SIM_VENUES = ("binance", "binance_futures", "bybit", "coinbase")
+SETTING_NAMES = frozenset(name.upper() for name in variables())
+# URL venues the simulator serves (every registered one with a dialect), also the VENUES the
+# reliability tests collect (bybit_spot shares bybit's URL venue and stays off by default)
+SIM_VENUES = tuple(exchanges.simulators())
 
 
 # ----------------------------------------------------------------------------- waiting
@@ -69,9 +72,8 @@ def service_env(
     }
     if sim_base is not None:
         ws_base = sim_base.replace("http://", "ws://", 1)
-        for venue in SIM_VENUES:
-            env[f"{venue.upper()}_WS_URL"] = f"{ws_base}/{venue}"
-            env[f"{venue.upper()}_REST_URL"] = f"{sim_base}/{venue}"
+        urls = exchanges.simulator_endpoints(sim_base, ws_base, SIM_VENUES)
+        env |= {name.upper(): url for name, url in urls.items()}
     for name, value in settings.items():
         env[name.upper()] = ",".join(value) if isinstance(value, list | tuple) else str(value)
     return env

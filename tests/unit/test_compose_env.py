@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from microservices.common import compose_env
-from microservices.common.settings import Settings
+from microservices.common.settings import variables
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = tuple(compose_env.REDIS_URLS)
-VARS = {name.upper() for name in Settings.model_fields}
+VARS = {name.upper() for name in variables()}
 
 
 @pytest.mark.parametrize("file", FILES)

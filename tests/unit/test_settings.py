@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from microservices.common.errors import FatalError
-from microservices.common.settings import Settings, load_settings, redact_url
+from microservices.common.settings import load_settings, redact_url, variables
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
@@ -22,7 +22,7 @@ def example_vars() -> dict[str, str]:
 
 
 def test_env_example_lists_every_setting_and_nothing_else() -> None:
-    assert set(example_vars()) == {name.upper() for name in Settings.model_fields}
+    assert set(example_vars()) == {name.upper() for name in variables()}
 
 
 def test_env_example_values_are_the_defaults(tmp_path: Path) -> None:
@@ -71,6 +71,10 @@ def test_lists_come_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) ->
         ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit=30"}, "WS_SILENCE_TIMEOUT_OVERRIDES: .*venue:sec"),
         ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:0"}, "WS_SILENCE_TIMEOUT_OVERRIDES: .*> 0"),
         ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:soon"}, "WS_SILENCE_TIMEOUT_OVERRIDES"),
+        ({"BINANCE_WS_URL": "https://stream.binance.com"}, "invalid setting BINANCE_WS_URL: .*ws://"),
+        ({"BYBIT_REST_URL": "api.bybit.com"}, "invalid setting BYBIT_REST_URL: .*http://"),
+        ({"COINBASE_WS_URL": "wss://"}, "invalid setting COINBASE_WS_URL: .*no host"),
+        ({"BINANCE_FUTURES_REST_URL": "http://h:port"}, "BINANCE_FUTURES_REST_URL: .*bad port"),
     ],
 )
 def test_bad_config_fails_at_start_naming_the_setting(
@@ -99,3 +103,27 @@ def test_redis_password_is_redacted() -> None:
     assert s.redacted_redis_url() == "redis://:***@redis:6379/0"
     assert "s3cret" not in s.redacted_redis_url()
     assert redact_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+def test_endpoint_settings_come_from_the_exchange_packages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Env names, defaults and priority (keyword > environment > .env > default) as before the
+    URLs moved into the packages; bybit_spot reads Bybit's settings."""
+    defaults = load_settings(env_file=None)
+    assert defaults.endpoint("binance", "ws") == "wss://stream.binance.com:9443"
+    assert defaults.endpoint("binance_futures", "rest") == "https://fapi.binance.com"
+    assert defaults.endpoint("bybit_spot", "ws") == defaults.endpoint("bybit", "ws")
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("BYBIT_WS_URL=ws://from-file/bybit\nCOINBASE_REST_URL=http://file/cb\n")
+    monkeypatch.setenv("COINBASE_REST_URL", "http://env/coinbase")
+    s = load_settings(env_file=str(dotenv), binance_rest_url="http://kw/binance")
+    assert s.endpoint("bybit_spot", "ws") == "ws://from-file/bybit"
+    assert s.endpoint("coinbase", "rest") == "http://env/coinbase"
+    assert s.endpoint("binance", "rest") == "http://kw/binance"
+    assert s.endpoint("binance", "ws") == defaults.endpoint("binance", "ws")
+
+
+def test_an_unknown_endpoint_setting_is_refused() -> None:
+    with pytest.raises(FatalError, match="invalid setting OKX_WS_URL: not a registered"):
+        load_settings(env_file=None, endpoints={"okx_ws_url": "wss://ws.okx.com"})

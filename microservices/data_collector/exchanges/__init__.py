@@ -8,7 +8,7 @@ functions below; `register()`/`registered()` add a package at run time (tests).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from microservices.data_collector.exchanges import binance, bybit, coinbase
@@ -75,10 +75,24 @@ def simulators() -> Mapping[str, str]:
     return REGISTRY.simulators()
 
 
+def simulator_endpoints(
+    http_base: str, ws_base: str, served: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Endpoint setting name -> the simulator's URL for it (path prefix `/<url venue>`), for
+    the URL venues `served` (default: every one with a simulator dialect)."""
+    urls = REGISTRY.url_venues()
+    out: dict[str, str] = {}
+    for name in REGISTRY.simulators() if served is None else served:
+        out[urls[name].ws.name] = f"{ws_base}/{name}"
+        out[urls[name].rest.name] = f"{http_base}/{name}"
+    return out
+
+
 __all__ = [
     "EXCHANGES",
     "PACKAGES",
     "REGISTRY",
+    "EndpointKind",
     "EndpointSetting",
     "ExchangePackage",
     "SimulatedMarket",
@@ -90,6 +104,7 @@ __all__ = [
     "packages",
     "register",
     "registered",
+    "simulator_endpoints",
     "simulators",
     "unregister",
     "url_venues",

@@ -44,6 +44,7 @@ class EndpointSetting:
     """One URL setting, read from the environment variable `name.upper()` (and `.env`)."""
 
     name: str  # lower case, e.g. "binance_ws_url"
+    kind: EndpointKind  # "ws": a ws:// or wss:// URL, "rest": http:// or https://
     default: str
     description: str
 
@@ -69,8 +70,8 @@ def url_venue(name: str, ws: tuple[str, str], rest: tuple[str, str]) -> UrlVenue
     """`UrlVenue` from (default, description) pairs; settings named `<name>_ws_url` etc."""
     return UrlVenue(
         name,
-        EndpointSetting(f"{name}_ws_url", *ws),
-        EndpointSetting(f"{name}_rest_url", *rest),
+        EndpointSetting(f"{name}_ws_url", "ws", *ws),
+        EndpointSetting(f"{name}_rest_url", "rest", *rest),
     )
 
 
