@@ -23,6 +23,7 @@ import redis.asyncio as aredis
 from microservices.common.records import RawRecord
 from microservices.common.settings import Settings
 from microservices.common.streams import collector_key
+from microservices.data_collector import exchanges
 from microservices.data_collector.service import Collector
 from microservices.exchange_simulator.config import FaultConfig, MarketConfig, SimulatorConfig
 from microservices.exchange_simulator.server import SimulatorHandle, start_simulator
@@ -30,9 +31,9 @@ from microservices.runner import simulator_settings
 from tests.fixture_paths import shared_fixture
 
 pytestmark = pytest.mark.integration
-VENUES = ("binance", "binance_futures", "bybit", "coinbase")
+VENUES = tuple(exchanges.default_venues())
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
-PERPS = ("binance_futures", "bybit")
+PERPS = tuple(v for v in exchanges.venues_with("funding") if v in VENUES)
 
 
 async def raw_records(redis: aredis.Redis, settings: Settings) -> list[RawRecord]:

@@ -23,7 +23,7 @@ from fakeredis import FakeAsyncRedis
 from microservices.common.backoff import Backoff
 from microservices.common.log_fold import FoldedLog
 from microservices.common.redis_server import free_port
-from microservices.data_collector import exchange_data_collector
+from microservices.data_collector import exchange_data_collector, exchanges
 from microservices.data_collector.exchange_data_collector import (
     FRAME_COLUMNS,
     ExchangeDataCollector,
@@ -204,7 +204,7 @@ async def test_collector_process_serves_metrics(sim: SimulatorHandle, redis_serv
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     wanted = [f'ce_ws_records_total{{exchange="{venue}",type="trade"}}'
-              for venue in ("binance", "binance_futures", "bybit", "coinbase")]  # fmt: skip
+              for venue in exchanges.default_venues()]  # fmt: skip
     text = ""
     try:
         async with httpx.AsyncClient(timeout=2) as client:

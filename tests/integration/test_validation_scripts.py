@@ -24,6 +24,7 @@ import pytest
 import redis
 
 from microservices.common.redis_server import free_port
+from microservices.data_collector import exchanges
 from tests.tools import require_tools
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -105,7 +106,7 @@ def test_run_demo_serves_everything(demo_stack: dict[str, Any]) -> None:
         and all(v["state"] == "connected" for v in h["venues"].values()) and h,
         timeout_s=30, what="cross_exchange_intelligence with all venues connected",
     )  # fmt: skip
-    assert set(body["venues"]) == {"binance", "binance_futures", "bybit", "coinbase"}
+    assert set(body["venues"]) == set(exchanges.default_venues())
     status = subprocess.run(
         ["redis-cli", "-p", str(demo_stack["redis_port"]), "XREVRANGE",
          "quantum:stream:exitbrain.status", "+", "-", "COUNT", "1"],

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from microservices.common import derived_schemas, schemas
 from microservices.common.errors import BadMessage, SchemaError
 from microservices.common.schemas import RAW
+from microservices.data_collector import exchanges
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import Exchange
 from tests import factories as f
@@ -150,7 +151,7 @@ INDEX = st.integers(min_value=0, max_value=1_000)
 
 def rest_bodies() -> list[Any]:
     bodies = []
-    for venue in ("binance", "binance_futures", "bybit", "bybit_spot"):
+    for venue in exchanges.venue_ids():
         folder = local_fixture(f"exchanges/{venue}")
         for path in sorted(folder.glob("rest_*.json")):
             bodies.append(orjson.loads(path.read_bytes()))

@@ -8,6 +8,7 @@ import pytest
 
 from microservices.common.errors import FatalError
 from microservices.common.settings import load_settings, redact_url, variables
+from microservices.data_collector import exchanges
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
@@ -35,7 +36,7 @@ def test_defaults() -> None:
     assert s.api_port == 8001
     assert s.stream_prefix == "quantum:stream:"
     assert s.symbols == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-    assert s.venues == ["binance", "binance_futures", "bybit", "coinbase"]
+    assert s.venues == exchanges.default_venues()
     assert s.cross_exchange_enabled is True
     assert s.redis_url is None
     assert s.streams().raw.name == "quantum:stream:exchange.raw"
@@ -71,7 +72,10 @@ def test_lists_come_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) ->
         ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit=30"}, "WS_SILENCE_TIMEOUT_OVERRIDES: .*venue:sec"),
         ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:0"}, "WS_SILENCE_TIMEOUT_OVERRIDES: .*> 0"),
         ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:soon"}, "WS_SILENCE_TIMEOUT_OVERRIDES"),
-        ({"BINANCE_WS_URL": "https://stream.binance.com"}, "invalid setting BINANCE_WS_URL: .*ws://"),
+        (
+            {"BINANCE_WS_URL": "https://stream.binance.com"},
+            "invalid setting BINANCE_WS_URL: .*ws://",
+        ),
         ({"BYBIT_REST_URL": "api.bybit.com"}, "invalid setting BYBIT_REST_URL: .*http://"),
         ({"COINBASE_WS_URL": "wss://"}, "invalid setting COINBASE_WS_URL: .*no host"),
         ({"BINANCE_FUTURES_REST_URL": "http://h:port"}, "BINANCE_FUTURES_REST_URL: .*bad port"),

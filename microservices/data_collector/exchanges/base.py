@@ -233,7 +233,7 @@ class Exchange(ABC):
     default_funding_interval_h: ClassVar[float] = 8.0
 
     def __init__(self, symbols: Sequence[str], ws_url: str, rest_url: str) -> None:
-        self.symbols = tuple(s for s in symbols if venue_symbol(self.name, s) is not None)
+        self.symbols = tuple(s for s in symbols if self.venue_symbol(s) is not None)
         self.ws_url = ws_url.rstrip("/")
         self.rest_url = rest_url.rstrip("/")
         # canonical symbol -> funding interval (h), as the venue last reported it (Bybit in its
@@ -243,9 +243,13 @@ class Exchange(ABC):
     def funding_interval_h(self, symbol: str) -> float:
         return self.funding_intervals.get(symbol, self.default_funding_interval_h)
 
-    # --- symbols
+    # --- symbols (from the shared table in `common/symbols.py`, until instruments are wired in)
+    def venue_symbol(self, canonical: str) -> str | None:
+        """The venue's name for a canonical symbol; None when the venue does not list it."""
+        return venue_symbol(self.name, canonical)
+
     def to_venue(self, canonical: str) -> str:
-        vsym = venue_symbol(self.name, canonical)
+        vsym = self.venue_symbol(canonical)
         if vsym is None:
             raise KeyError(f"{self.name} has no instrument for {canonical}")
         return vsym

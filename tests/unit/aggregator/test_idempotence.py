@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common import derived_schemas
 from microservices.common.records import AnyRaw, NormalizedSnapshot
+from microservices.data_collector import exchanges
 from tests.factories import assert_wire_round_trip
 from tests.unit.aggregator.builders import (
     SYMBOL,
@@ -22,15 +23,15 @@ from tests.unit.aggregator.builders import (
     trade,
 )
 
-VENUES = ("binance", "binance_futures", "bybit", "coinbase")
+VENUES = tuple(exchanges.default_venues())
 
 
 def session() -> list[AnyRaw]:
-    """Five seconds of mixed records on four venues, in delivery order."""
+    """Five seconds of mixed records on the default venues, in delivery order."""
     rng = random.Random(7)
     records: list[AnyRaw] = []
     for at in range(0, 5_000, 50):
-        venue = VENUES[at // 50 % 4]
+        venue = VENUES[at // 50 % len(VENUES)]
         mid = 100.0 + rng.uniform(-0.5, 0.5)
         records.append(ticker(venue, mid - 0.05, mid + 0.05, at))
         records.append(trade(venue, mid, at + 1, size=rng.uniform(0.1, 2.0), trade_id=f"t{at}"))

@@ -11,11 +11,11 @@ import pytest
 
 from microservices.common.schemas import encode_raw
 from microservices.common.symbols import CANONICAL_SYMBOLS
-from microservices.data_collector import normalize
+from microservices.data_collector import exchanges, normalize
 from microservices.data_collector.exchanges import EXCHANGES
 from tests.fixture_paths import local_fixture
 
-VENUES = ["binance", "binance_futures", "bybit", "coinbase"]
+VENUES = exchanges.venue_ids()
 
 
 def capture(venue: str, tmp_path: Path, copies: int) -> Path:

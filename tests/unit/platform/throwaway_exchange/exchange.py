@@ -1,0 +1,99 @@
+"""The throw-away venue: symbols `BTC_USDT`, one WebSocket path `/feed` taking
+`{"op":"subscribe","symbols":[...]}`, trade frames `{"type":"trade","symbol","price","size",
+"buy","id","ts"}`, and REST 1m klines at `/candles` (rows `[open_time_ms, o, h, l, c, v]`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from microservices.common.records import AnyRaw, Kline, Trade
+from microservices.data_collector.exchanges.base import (
+    PARSE_ERRORS,
+    Exchange,
+    RestRequest,
+    VenueParser,
+    WsConnectionPlan,
+    epoch_ms,
+    price,
+    qty,
+    text_trade_id,
+)
+
+
+class ThrowawayParser(VenueParser):
+    def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
+        try:
+            msg = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            self.stats.reject("malformed", frame)
+            return []
+        if not isinstance(msg, dict) or msg.get("type") != "trade":
+            self.stats.reject("ignored", frame)
+            return []
+        try:
+            symbol = self.exchange.to_canonical(msg["symbol"])
+            if symbol is None:
+                self.stats.reject("unknown_symbol", frame)
+                return []
+            record = Trade(
+                exchange=self.exchange.name, market="spot", symbol=symbol,
+                venue_symbol=msg["symbol"], ts_ms=epoch_ms(msg["ts"]), recv_ms=recv_ms,
+                price=price(msg["price"]), size=qty(msg["size"]),
+                side="buy" if msg["buy"] is True else "sell", trade_id=text_trade_id(msg["id"]),
+            )  # fmt: skip
+        except PARSE_ERRORS:
+            self.stats.reject("malformed", frame)
+            return []
+        return self.stats.emit([record])
+
+
+class Throwaway(Exchange):
+    name = "throwaway"
+    market = "spot"
+
+    def venue_symbol(self, canonical: str) -> str | None:
+        return f"{canonical[:-4]}_USDT" if canonical.endswith("USDT") else None
+
+    def to_canonical(self, vsym: str) -> str | None:
+        base, sep, quote = vsym.upper().partition("_")
+        return f"{base}{quote}" if sep and quote == "USDT" else None
+
+    def ws_connections(self) -> list[WsConnectionPlan]:
+        names = [self.to_venue(s) for s in self.symbols]
+        subscribe = orjson.dumps({"op": "subscribe", "symbols": names}).decode()
+        return [
+            WsConnectionPlan(f"{self.name}#0", f"{self.ws_url}/feed", (subscribe,), self.symbols)
+        ]
+
+    def new_parser(self) -> VenueParser:
+        return ThrowawayParser(self)
+
+    def klines_request(self, symbol: str, start_ms: int, end_ms: int) -> RestRequest:
+        params = {"symbol": self.to_venue(symbol), "start": str(start_ms), "end": str(end_ms)}
+        return RestRequest("/candles", params)
+
+    def parse_klines(self, symbol: str, payload: Any, recv_ms: int) -> list[Kline]:
+        vsym = self.to_venue(symbol)
+        out = []
+        for open_ms, o, h, low, c, volume in payload:
+            out.append(
+                Kline(
+                    exchange=self.name,
+                    market="spot",
+                    symbol=symbol,
+                    venue_symbol=vsym,
+                    ts_ms=open_ms,
+                    recv_ms=recv_ms,
+                    open_time_ms=open_ms,
+                    interval="1m",
+                    open=o,
+                    high=h,
+                    low=low,
+                    close=c,
+                    volume=volume,
+                    closed=True,
+                )
+            )
+        return out
