@@ -2,7 +2,7 @@
 
 `add_cli_arguments()` and `config_from_args()` are shared by `python -m
 microservices.exchange_simulator` and the project CLI. Imports nothing from the simulator;
-venue lists and per-venue defaults come from the exchange registry (plain data, no dialects).
+venue lists and per-venue defaults come from the exchange registry (`venue_defaults.py`).
 """
 
 from __future__ import annotations
@@ -14,52 +14,19 @@ from pathlib import Path
 from typing import Final, Literal
 
 from microservices.common.symbols import CANONICAL_SYMBOLS
-from microservices.data_collector import exchanges
+from microservices.exchange_simulator.venue_defaults import (
+    default_basis,
+    default_funding,
+    default_oi_shares,
+    default_perp_venues,
+    default_volume_shares,
+    market_venues,
+    url_venues,
+)
 
 MALFORMED_KINDS: Final = ("invalid_json", "nan_price", "negative_price", "unknown_topic", "binary")
 AfterReplay = Literal["synthetic", "idle", "close"]
 DropMode = Literal["close", "abort"]
-
-
-def url_venues() -> tuple[str, ...]:
-    """URL venues, one path prefix each (Bybit's serves /v5/public/linear and /spot): those of
-    the registered exchange packages that have a simulator dialect."""
-    return tuple(exchanges.simulators())
-
-
-def market_venues() -> tuple[str, ...]:
-    """Market venues, one synthetic price each ("bybit" the linear perp, "bybit_spot" the spot
-    book): the registered venues served by those URL venues."""
-    served = set(exchanges.simulators())
-    return tuple(v for v, spec in exchanges.venue_specs().items() if spec.url_venue in served)
-
-
-def _simulated(venue: str) -> exchanges.SimulatedMarket:
-    return exchanges.venue_specs()[venue].simulated
-
-
-def _default_basis() -> dict[str, float]:
-    # bps over the true price: perps trade a little rich, Coinbase (USD) a little cheap
-    return {venue: _simulated(venue).basis_bps for venue in market_venues()}
-
-
-def _default_funding() -> dict[str, float]:
-    # funding rate per 8 h interval, as the venues quote it
-    rates = {venue: _simulated(venue).funding_rate_8h for venue in market_venues()}
-    return {venue: rate for venue, rate in rates.items() if rate is not None}
-
-
-def _default_volume_shares() -> dict[str, float]:
-    return {venue: _simulated(venue).volume_share for venue in market_venues()}
-
-
-def _default_oi_shares() -> dict[str, float]:
-    return {venue: _simulated(venue).oi_share for venue in market_venues()}
-
-
-def _default_perp_venues() -> frozenset[str]:
-    specs = exchanges.venue_specs()
-    return frozenset(venue for venue in market_venues() if specs[venue].market == "perp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +41,11 @@ class MarketConfig:
     trade_share: float = 0.5  # fraction of events that are trades
     spread_bps: float = 0.2  # quoted spread; never less than one tick
     noise_bps: float = 0.5  # sd of each venue's own noise (clipped at 3 sd)
-    basis_bps: Mapping[str, float] = field(default_factory=_default_basis)
+    basis_bps: Mapping[str, float] = field(default_factory=default_basis)
     divergence_bps: float = 0.0  # peak extra drift of `divergence_venue` (sine, see period)
     divergence_venue: str = "coinbase"
     divergence_period_s: float = 600.0
-    funding_rates: Mapping[str, float] = field(default_factory=_default_funding)
+    funding_rates: Mapping[str, float] = field(default_factory=default_funding)
     # "venue:SYMBOL" -> hours between settlements where not 8 (e.g. Binance's 4 h symbols)
     funding_intervals_h: Mapping[str, int] = field(default_factory=dict)
     liquidations_per_min: float = 6.0  # per symbol per perp venue
@@ -86,9 +53,9 @@ class MarketConfig:
     start_prices: Mapping[str, float] = field(default_factory=dict)
     # per market venue, from its exchange package: relative traded volume and open interest,
     # and which venues are perps (mark prices, funding, liquidations)
-    volume_shares: Mapping[str, float] = field(default_factory=_default_volume_shares)
-    oi_shares: Mapping[str, float] = field(default_factory=_default_oi_shares)
-    perp_venues: frozenset[str] = field(default_factory=_default_perp_venues)
+    volume_shares: Mapping[str, float] = field(default_factory=default_volume_shares)
+    oi_shares: Mapping[str, float] = field(default_factory=default_oi_shares)
+    perp_venues: frozenset[str] = field(default_factory=default_perp_venues)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.symbols if s not in CANONICAL_SYMBOLS]
@@ -287,12 +254,12 @@ def _market_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--basis", action="append", metavar="VENUE=BPS",
         help="a venue's basis over the true price in bps; repeatable (built in: "
-        + ", ".join(f"{k}={v:g}" for k, v in _default_basis().items()) + ")",
+        + ", ".join(f"{k}={v:g}" for k, v in default_basis().items()) + ")",
     )  # fmt: skip
     g.add_argument(
         "--funding", action="append", metavar="VENUE=RATE_PER_8H",
         help="a perp venue's funding rate per 8 h; repeatable (built in: "
-        + ", ".join(f"{k}={v:g}" for k, v in _default_funding().items()) + ")",
+        + ", ".join(f"{k}={v:g}" for k, v in default_funding().items()) + ")",
     )  # fmt: skip
     g.add_argument(
         "--funding-interval", action="append", metavar="VENUE:SYMBOL=HOURS",
@@ -396,8 +363,8 @@ def _fault_flags(g: argparse._ArgumentGroup) -> None:
 
 
 def _market_from_args(ns: argparse.Namespace) -> MarketConfig:
-    basis = {**_default_basis(), **_pairs(ns.basis, "--basis")}
-    funding = {**_default_funding(), **_pairs(ns.funding, "--funding")}
+    basis = {**default_basis(), **_pairs(ns.basis, "--basis")}
+    funding = {**default_funding(), **_pairs(ns.funding, "--funding")}
     return MarketConfig(
         symbols=tuple(sym.upper() for sym in ns.symbols),
         seed=ns.seed,

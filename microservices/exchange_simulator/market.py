@@ -14,7 +14,7 @@ from typing import Final
 
 from microservices.exchange_simulator.bars import Bar, BarSeries, backfill, scale
 from microservices.exchange_simulator.book import VenueBook
-from microservices.exchange_simulator.config import MarketConfig, market_venues
+from microservices.exchange_simulator.config import MarketConfig
 from microservices.exchange_simulator.events import (
     FUNDING_INTERVAL_MS,
     BarUpdate,
@@ -28,6 +28,7 @@ from microservices.exchange_simulator.events import (
     next_funding_ms,
     unit,
 )
+from microservices.exchange_simulator.venue_defaults import market_venues
 
 __all__ = [
     "FUNDING_INTERVAL_MS",
