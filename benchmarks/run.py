@@ -1,6 +1,6 @@
 """Run every benchmark and print one table of headline numbers (min / median / max).
 
-    python -m benchmarks.run                       # all four, full settings (~30 min)
+    python -m benchmarks.run                       # all five, full settings (~30 min)
     python -m benchmarks.run --quick               # one short run each (~4 min), a smoke test
     python -m benchmarks.run --only parse,publish  # a subset
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from benchmarks import bench_e2e, bench_memory, bench_parse, bench_publish
+from benchmarks import bench_e2e, bench_latency, bench_memory, bench_parse, bench_publish
 from benchmarks.common import Result, machine, table
 from benchmarks.procs import exit_on_sigterm
 
-ALL = ("parse", "publish", "e2e", "memory")
+ALL = ("parse", "publish", "e2e", "memory", "latency")
 
 
 def parse_results(quick: bool) -> list[Result]:
@@ -85,6 +85,10 @@ def memory_results(quick: bool) -> list[Result]:
     return out  # fmt: skip
 
 
+def latency_results(quick: bool) -> list[Result]:
+    return bench_latency.run(50_000 if quick else 200_000, 1 if quick else 5)
+
+
 def _pick(results: list[dict[str, Any]], key: str) -> list[float]:
     return [float(r[key]) for r in results]
 
@@ -94,6 +98,7 @@ RUNNERS = {
     "publish": publish_results,
     "e2e": e2e_results,
     "memory": memory_results,
+    "latency": latency_results,
 }
 
 

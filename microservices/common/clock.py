@@ -14,6 +14,11 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def wall_ms() -> float:
+    """Wall-clock epoch milliseconds with sub-ms precision (clock-skew measurements)."""
+    return time.time_ns() / 1_000_000
+
+
 def monotonic_s() -> float:
     """Monotonic seconds, for measuring intervals (never for timestamps)."""
     return time.monotonic()

@@ -6,9 +6,56 @@ symbols from settings, reason codes), never free text.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import HistogramMetricFamily, Metric
+
+
+class BulkHistogram:
+    """A labelled histogram fed with counts already sorted into its buckets (`add`), for
+    per-record observations: `Histogram.observe` costs ~0.7 us a sample, this a bisect.
+
+    `bounds_ms` are the buckets' upper bounds in ms, exposed in seconds. Registered in the
+    default registry like the metrics below; `add` and the scrape thread share a lock.
+    """
+
+    def __init__(
+        self, name: str, documentation: str, labelnames: Sequence[str], bounds_ms: Sequence[int]
+    ) -> None:
+        self.name, self.documentation = name, documentation
+        self.labelnames = tuple(labelnames)
+        self.bounds_ms = tuple(bounds_ms)
+        self._les = [str(b / 1000) for b in self.bounds_ms] + ["+Inf"]  # '0.005', '1.0'
+        self._series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
+        self._lock = threading.Lock()
+        REGISTRY.register(self)
+
+    def add(self, labels: Sequence[str], counts: Sequence[int], sum_ms: float) -> None:
+        """Add per-bucket (not cumulative) counts, len(bounds_ms) + 1 of them, and their sum."""
+        if len(counts) != len(self._les) or len(labels) != len(self.labelnames):
+            raise ValueError(f"{self.name}: {len(counts)} counts, labels {labels}")
+        with self._lock:
+            series = self._series.setdefault(tuple(labels), ([0] * len(counts), [0.0]))
+            for i, count in enumerate(counts):
+                series[0][i] += count
+            series[1][0] += sum_ms
+
+    def describe(self) -> list[Metric]:
+        return [HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)]
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        with self._lock:
+            rows = [(labels, list(c), s[0]) for labels, (c, s) in self._series.items()]
+        for labels, counts, sum_ms in rows:
+            buckets = list(zip(self._les, accumulate(counts), strict=True))
+            family.add_metric(list(labels), buckets, sum_ms / 1000)
+        yield family
+
 
 # --- collector: WebSocket bridge
 WS_RECORDS: Final = Counter(
@@ -26,6 +73,30 @@ WS_RECONNECTS: Final = Counter(
 WS_CONNECTED: Final = Gauge("ce_ws_connected", "Open WebSocket connections", ["exchange"])
 WS_LAST_MESSAGE: Final = Gauge(
     "ce_ws_last_message_timestamp_seconds", "Unix time of the last frame", ["exchange"]
+)
+# exchange time -> receive time of every record whose ts_ms is venue time; the 0 bucket
+# collects latencies <= 0 (the venue's clock ahead of ours)
+LATENCY_BUCKETS_MS: Final = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000)
+WS_LATENCY: Final = BulkHistogram(
+    "ce_ws_latency_seconds",
+    "Receive time minus exchange time of WebSocket records",
+    ["exchange", "type"],
+    LATENCY_BUCKETS_MS,
+)
+WS_LATENCY_RECENT: Final = Gauge(
+    "ce_ws_latency_recent_seconds",
+    "Latency percentile over the last minute of WebSocket records (quantile 0.5, 0.95)",
+    ["exchange", "quantile"],
+)
+CLOCK_SKEW: Final = Gauge(
+    "ce_clock_skew_seconds",
+    "Venue server time minus local time (NTP-style, smallest round trip of the last polls)",
+    ["exchange"],
+)
+CLOCK_SKEW_RTT: Final = Gauge(
+    "ce_clock_skew_rtt_seconds",
+    "Round trip of the server-time request behind ce_clock_skew_seconds (uncertainty +-rtt/2)",
+    ["exchange"],
 )
 
 # --- collector: REST
@@ -85,3 +156,17 @@ EXITBRAIN_ALERTS: Final = Counter(
 API_REQUESTS_REFUSED: Final = Counter(
     "ce_api_requests_refused_total", "HTTP requests refused before reaching a route", ["reason"]
 )
+
+# --- collector: instrument listings and followed symbols
+LISTING_FAILURES: Final = Counter(
+    "ce_listing_failures_total",
+    "Instrument listings not taken (fetch_failed, implausible, bad_cache); the last good stays",
+    ["exchange", "reason"],
+)
+LISTING_INSTRUMENTS: Final = Gauge(
+    "ce_listing_instruments", "Instruments in the listing each venue uses", ["exchange"]
+)
+LISTING_CHANGES: Final = Counter(
+    "ce_listing_changes_total", "Instruments added or delisted by a refresh", ["exchange", "change"]
+)
+FOLLOWED_SYMBOLS: Final = Gauge("ce_followed_symbols", "Symbols the collector follows")

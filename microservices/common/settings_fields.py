@@ -151,6 +151,12 @@ class SettingsFields(BaseSettings):
     rest_error_log_interval_s: PosFloat = Field(
         60.0, description="REST failures are logged once per venue and cause per interval, counted"
     )
+    clock_skew_poll_s: float = Field(
+        300.0,
+        ge=0,
+        description="period of the venues' server-time requests for the clock skew in /health "
+        "and /metrics (3 requests each; 0 = off)",
+    )
 
     # --- aggregator (SPEC section 4)
     aggregator_min_exchanges: PosInt = Field(

@@ -1,9 +1,9 @@
 """The collector process: WebSocket bridges + REST collector -> exchange.raw.
 
 Owns one Redis client, one producer, one aiohttp session; runs every connection plan of the
-configured venues, the REST poller and history sync, and a once-a-second health publisher
-(`<prefix>collector.health`, a hash with a TTL that the engine's /health reads) that also
-touches COLLECTOR_LIVE_FILE, the container's liveness signal.
+configured venues, the REST poller, history sync and clock-skew polls, and a once-a-second
+health publisher (`<prefix>collector.health`, a hash with a TTL that the engine's /health
+reads) that also touches COLLECTOR_LIVE_FILE, the container's liveness signal.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
 from microservices.common.streams import COLLECTOR_HEALTH_TTL_S, collector_key
+from microservices.data_collector import exchanges
+from microservices.data_collector.clock_poller import poll_clock_skew
 from microservices.data_collector.exchange_data_collector import KINDS, ExchangeDataCollector
 from microservices.data_collector.exchanges.base import Exchange
 from microservices.data_collector.history_store import HistoryStore
@@ -47,6 +49,7 @@ def bridge_params(settings: Settings, exchange: Exchange) -> BridgeParams:
         rotate_after_s=min(limits) if exchange.max_connection_age_s else None,
         ping_interval_s=settings.ws_ping_interval_s,
         geo_block_retry_s=settings.ws_geo_block_retry_s,
+        latency_types=frozenset(exchanges.venue_specs()[exchange.name].latency_types),
     )
 
 
@@ -121,6 +124,13 @@ class Collector:
                 )  # fmt: skip
                 if self.settings.rest_history_dir:
                     group.create_task(self._history_loop(rest, stop), name="rest-history")
+                if self.settings.clock_skew_poll_s:
+                    group.create_task(
+                        poll_clock_skew(self.exchanges, client, self.status,
+                                        self.settings.clock_skew_poll_s, stop,
+                                        self.settings.rest_error_log_interval_s),
+                        name="clock-skew",
+                    )  # fmt: skip
 
     def produced(self) -> int:
         """Records handed to the producer so far: every record the WS parsers emitted plus

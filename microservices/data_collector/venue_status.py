@@ -9,16 +9,22 @@ A connection is live while its socket is open and has delivered market data or a
 when every connection is live, `degraded` when some are, `silent` when sockets are open but
 its feed has been quiet for the timeout (across reconnects), `connecting` while a reopened
 socket awaits its first data, else `disconnected`. `last_cause` is the short reason of the
-last reconnect (`silent 30s`, `refused`, `HTTP 451 geo-block`).
+last reconnect (`silent 30s`, `refused`, `HTTP 451 geo-block`). It also keeps each venue's
+recent record latency (`latency.LatencyWindow`) and clock skew (`clock_skew.SkewEstimator`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from microservices.common import metrics
 from microservices.common.clock import now_ms
+from microservices.data_collector.clock_skew import SkewEstimator, SkewSample
+from microservices.data_collector.latency import LatencyWindow, bucket_counts
 
 
 @dataclass(slots=True)
@@ -56,6 +62,8 @@ class ConnectionState:
 class VenueStatus:
     def __init__(self) -> None:
         self._conns: dict[str, ConnectionState] = {}
+        self._latency: dict[str, LatencyWindow] = {}
+        self._skew: dict[str, SkewEstimator] = {}
 
     def register(self, label: str, venue: str, silence_timeout_s: float = 30.0) -> None:
         self._conns.setdefault(label, ConnectionState(venue, silence_timeout_s))
@@ -91,11 +99,24 @@ class VenueStatus:
         conn.records = records
         conn.rejected = dict(rejected)
 
+    def add_latency(self, venue: str, drained: Mapping[str, list[int]], now: int) -> None:
+        """Record type -> latencies (ms) of one connection's records, drained at `now`: into
+        the histogram and the venue's window."""
+        histogram = metrics.WS_LATENCY
+        for kind, samples in drained.items():
+            histogram.add((venue, kind), bucket_counts(samples, histogram.bounds_ms), sum(samples))
+        window = self._latency.setdefault(venue, LatencyWindow())
+        window.add(now, list(chain.from_iterable(drained.values())))
+
+    def add_clock_skew(self, venue: str, sample: SkewSample) -> None:
+        self._skew.setdefault(venue, SkewEstimator()).add(sample)
+
     def summary(self, now: int | None = None) -> dict[str, dict[str, Any]]:
         """venue -> {state, connections, connected (sockets open), live (fed within the
         silence timeout), last_message_age_s (data or heartbeat), silence_timeout_s,
         reconnects, last_cause, retry_delay_s, records, rejected (all but "ignored"),
-        rejected_by_reason (every reason, "ignored" included)}."""
+        rejected_by_reason (every reason, "ignored" included), latency_ms {p50, p95, samples}
+        (last minute), clock_skew_ms and rtt_ms (None until measured)}."""
         now = now_ms() if now is None else now
         venues: dict[str, dict[str, Any]] = {}
         for conn in self._conns.values():
@@ -123,7 +144,26 @@ class VenueStatus:
             item["last_message_age_s"] = None if last == 0 else round((now - last) / 1000, 3)
             item["state"] = _state(item)
             metrics.WS_LAST_MESSAGE.labels(venue).set(last / 1000)
+            item.update(self._timing(venue, now))
         return venues
+
+    def _timing(self, venue: str, now: int) -> dict[str, Any]:
+        """Latency and clock-skew fields of one venue; sets their gauges."""
+        window = self._latency.get(venue)
+        latency = window.summary(now) if window is not None else LatencyWindow().summary(now)
+        for quantile, value in (("0.5", latency.p50), ("0.95", latency.p95)):
+            gauge = metrics.WS_LATENCY_RECENT.labels(venue, quantile)
+            gauge.set(math.nan if value is None else value / 1000)
+        estimator = self._skew.get(venue)
+        best = None if estimator is None else estimator.best()
+        if best is not None:
+            metrics.CLOCK_SKEW.labels(venue).set(best.skew_ms / 1000)
+            metrics.CLOCK_SKEW_RTT.labels(venue).set(best.rtt_ms / 1000)
+        return {
+            "latency_ms": latency.as_dict(),
+            "clock_skew_ms": None if best is None else round(best.skew_ms, 1),
+            "rtt_ms": None if best is None else round(best.rtt_ms, 1),
+        }
 
 
 def _state(item: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@ frames), the venue's optional app-level ping, and its maximum connection age. Be
 - before the venue's lifetime limit (Binance 24 h) a new connection is opened while the old
   one keeps being read, and the old one is closed once the new one delivers: no gap; the
   parser (and its trade-id dedupe) is shared across connections, so the overlap adds nothing;
-- parse statistics are turned into Prometheus counters and rate-limited log samples.
+- parse statistics are turned into Prometheus counters and rate-limited log samples, and the
+  latency of each record (`recv_ms - ts_ms`, see `latency.py`) into /health and /metrics.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from microservices.common.logs import SampledLogger
 from microservices.common.producer import StreamProducer
 from microservices.common.streams import Stream
 from microservices.data_collector.exchanges.base import Exchange, VenueParser, WsConnectionPlan
+from microservices.data_collector.latency import LatencyRecorder
 from microservices.data_collector.venue_status import VenueStatus
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class BridgeParams:
     rotate_after_s: float | None = None  # min(venue limit, setting); None disables rotation
     ping_interval_s: float = 20.0  # protocol pings; app-level pings at least this often
     geo_block_retry_s: float = 600.0  # fixed wait after HTTP 451/403 at the handshake
+    latency_types: frozenset[str] = frozenset()  # record types whose latency is measured
 
 
 class Ended(NamedTuple):
@@ -88,6 +91,7 @@ class WsConnectionRunner:
         self.status = status
         self.params = params
         self.parser: VenueParser = exchange.new_parser()
+        self.latency = LatencyRecorder(params.latency_types)
         self._synced_emitted: dict[str, int] = {}
         self._synced_rejected: dict[str, int] = {}
         self.attempt = 0
@@ -217,6 +221,7 @@ class WsConnectionRunner:
         raw = self.raw
         for record in records:
             publish(raw, record)
+        self.latency.observe(records, received)
         return alive
 
     def sync_stats(self) -> None:
@@ -239,6 +244,7 @@ class WsConnectionRunner:
                         count=count, sample=stats.samples.get(reason, ""),
                     )  # fmt: skip
         self.status.set_counts(self.plan.label, sum(stats.emitted.values()), stats.rejected)
+        self.status.add_latency(name, self.latency.drain(), now_ms())
 
     # ------------------------------------------------------------------ helpers
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Final, Literal
 
@@ -96,6 +96,7 @@ class FaultConfig:
     ban_burst: int = 0  # ban at once (418 for ban_s) this many times; venues with bans only
     server_error_burst: int = 0  # answer this many requests with 503 (armed at start/update)
     server_error_every: int = 0  # re-arm the 5xx burst after this many accepted requests
+    clock_skew_ms: float = 0.0  # the venue's clock minus ours, in its server-time answers
 
     def __post_init__(self) -> None:
         counts = (
@@ -111,6 +112,8 @@ class FaultConfig:
         )
         if any(c < 0 for c in counts) or self.latency_ms < 0:
             raise ValueError("fault counts, seconds and latency must be >= 0")
+        if not abs(self.clock_skew_ms) <= 86_400_000:  # also refuses NaN
+            raise ValueError("clock_skew_ms must be within +-1 day")
         if not 0.0 <= self.malformed_rate <= 1.0:
             raise ValueError("malformed_rate must be within [0, 1]")
         if self.drop_mode not in ("close", "abort"):
@@ -360,6 +363,11 @@ def _fault_flags(g: argparse._ArgumentGroup) -> None:
         "--server-error-every", type=int, default=f.server_error_every,
         help="re-arm the 503 burst after this many accepted requests (0 = once)",
     )  # fmt: skip
+    g.add_argument(
+        "--clock-skew-ms", action="append", metavar="VENUE=MS",
+        help="VENUE's clock runs MS ahead (negative: behind) in its server-time answers; "
+        "repeatable, independent of --fault-venues",
+    )  # fmt: skip
 
 
 def _market_from_args(ns: argparse.Namespace) -> MarketConfig:
@@ -414,6 +422,8 @@ def config_from_args(ns: argparse.Namespace) -> SimulatorConfig:
         base, per_venue = healthy, {venue: faults for venue in ns.fault_venues}
     else:
         base, per_venue = faults, {}
+    for venue, skew_ms in _pairs(ns.clock_skew_ms, "--clock-skew-ms").items():
+        per_venue[venue] = replace(per_venue.get(venue, base), clock_skew_ms=skew_ms)
     return SimulatorConfig(
         host=ns.host,
         port=ns.port,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from microservices.common.clock import now_ms
+from microservices.common.clock import now_ms, wall_ms
 from microservices.exchange_simulator.config import SimulatorConfig
 from microservices.exchange_simulator.faults import FaultState
 from microservices.exchange_simulator.market import Event, MarketModel
@@ -120,3 +120,12 @@ CTX_KEY: web.AppKey[SimContext] = web.AppKey("exchange_simulator.ctx", SimContex
 
 def ctx_of(request: web.Request) -> SimContext:
     return request.app[CTX_KEY]
+
+
+def venue_clock_ms(request: web.Request) -> float:
+    """The venue's clock (epoch ms) for a REST answer: our wall time plus the `clock_skew_ms`
+    fault of the URL venue the path starts with."""
+    venue = request.path.split("/", 2)[1]
+    faults = ctx_of(request).faults
+    skew_ms = faults.for_venue(venue).clock_skew_ms if venue in faults.venues else 0.0
+    return wall_ms() + skew_ms

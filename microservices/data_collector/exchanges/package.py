@@ -10,13 +10,13 @@ Imports no I/O library and nothing from the simulator.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from microservices.common.records import Market
-from microservices.data_collector.exchanges.base import Exchange
+from microservices.common.records import Market, RecordType
+from microservices.data_collector.exchanges.base import Exchange, RestRequest
 
 EndpointKind = Literal["ws", "rest"]
 # What a venue can serve (ccxt's `has`): generic code and tests ask this map, never a name.
@@ -86,6 +86,19 @@ class SimulatedMarket:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerTime:
+    """A venue's server-time endpoint: GET `path` (no query), whose answer `parse` turns into
+    epoch milliseconds (float: sub-ms where the venue says it), raising BadMessage."""
+
+    path: str
+    parse: Callable[[Any], float]
+    weight: int = 1
+
+    def request(self) -> RestRequest:
+        return RestRequest(self.path, {}, self.weight)
+
+
+@dataclass(frozen=True, slots=True)
 class VenueSpec:
     """One venue id (an exchange and a market) and what it supports."""
 
@@ -95,6 +108,10 @@ class VenueSpec:
     has: Mapping[str, bool] = field(default_factory=has)
     default: bool = True  # collected when VENUES is not set
     simulated: SimulatedMarket = field(default_factory=SimulatedMarket)
+    # record types whose WebSocket `ts_ms` is the venue's clock at the event (match or push
+    # time): their `recv_ms - ts_ms` is the venue's latency (ce_ws_latency_seconds, /health)
+    latency_types: frozenset[RecordType] = frozenset({"trade", "ticker"})
+    server_time: ServerTime | None = None  # polled for the clock skew (CLOCK_SKEW_POLL_S)
 
     def __post_init__(self) -> None:
         if self.exchange.name != self.venue:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from microservices.data_collector.exchanges.binance.futures import BinanceFutures
+from microservices.data_collector.exchanges.binance.server_time import FUTURES_TIME, SPOT_TIME
 from microservices.data_collector.exchanges.binance.spot import Binance
 from microservices.data_collector.exchanges.package import (
     ExchangePackage,
@@ -28,6 +29,8 @@ PACKAGE: Final = ExchangePackage(
             url_venue="binance",
             has=has("trades", "tickers", "klines", "listing"),
             simulated=SimulatedMarket(basis_bps=0.0, volume_share=1.0),
+            latency_types=frozenset({"trade", "kline"}),  # spot bookTicker has no event time
+            server_time=SPOT_TIME,
         ),
         VenueSpec(
             "binance_futures",
@@ -39,6 +42,9 @@ PACKAGE: Final = ExchangePackage(
             simulated=SimulatedMarket(
                 basis_bps=2.0, volume_share=2.5, funding_rate_8h=0.0001, oi_share=1.0
             ),
+            # forceOrder sends one liquidation per symbol per second, up to a second late
+            latency_types=frozenset({"trade", "ticker", "kline", "funding"}),
+            server_time=FUTURES_TIME,
         ),
     ),
     url_venues=(

@@ -21,7 +21,7 @@ from microservices.data_collector.exchanges.binance.simulator.spot_ws import (
 )
 from microservices.exchange_simulator.bars import MINUTE_MS, Bar
 from microservices.exchange_simulator.ratelimit import Verdict
-from microservices.exchange_simulator.runtime import ctx_of
+from microservices.exchange_simulator.runtime import ctx_of, venue_clock_ms
 from microservices.exchange_simulator.venues.base import (
     RestError,
     RestSpec,
@@ -111,7 +111,7 @@ class BinanceRest:
         return json_response({})
 
     async def time(self, request: web.Request) -> web.Response:
-        return json_response({"serverTime": now_ms()})
+        return json_response({"serverTime": int(venue_clock_ms(request))})
 
     async def klines(self, request: web.Request) -> web.Response:
         q, dialect = request.query, self.dialect_of(request)

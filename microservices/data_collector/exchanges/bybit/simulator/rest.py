@@ -17,7 +17,7 @@ from microservices.data_collector.exchanges.bybit.simulator.frames import rate_t
 from microservices.data_collector.exchanges.bybit.simulator.ws import BybitDialect, ws_routes
 from microservices.exchange_simulator.bars import MINUTE_MS, boundaries
 from microservices.exchange_simulator.ratelimit import Verdict
-from microservices.exchange_simulator.runtime import ctx_of
+from microservices.exchange_simulator.runtime import ctx_of, venue_clock_ms
 from microservices.exchange_simulator.venues.base import (
     RestError,
     RestSpec,
@@ -211,9 +211,9 @@ async def orderbook(request: web.Request) -> web.Response:
 
 
 async def server_time(request: web.Request) -> web.Response:
-    now = now_ms()
-    result = {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
-    return json_response(envelope(result))
+    nanos = int(venue_clock_ms(request) * 1_000_000)
+    result = {"timeSecond": str(nanos // 10**9), "timeNano": str(nanos)}
+    return json_response({**envelope(result), "time": nanos // 1_000_000})
 
 
 def limited(verdict: Verdict) -> web.Response:

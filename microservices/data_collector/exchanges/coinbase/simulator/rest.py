@@ -15,7 +15,7 @@ from microservices.common.clock import now_ms
 from microservices.common.symbols import canonical_symbol
 from microservices.data_collector.exchanges.coinbase.simulator.ws import CoinbaseDialect, ws_routes
 from microservices.exchange_simulator.ratelimit import Verdict
-from microservices.exchange_simulator.runtime import ctx_of
+from microservices.exchange_simulator.runtime import ctx_of, venue_clock_ms
 from microservices.exchange_simulator.venues.base import (
     RestError,
     RestSpec,
@@ -166,6 +166,11 @@ async def book(request: web.Request) -> web.Response:
     )
 
 
+async def server_time(request: web.Request) -> web.Response:
+    clock_ms = venue_clock_ms(request)
+    return json_response({"iso": iso_us(int(clock_ms)), "epoch": round(clock_ms / 1000, 6)})
+
+
 def limited(verdict: Verdict) -> web.Response:
     return json_response(
         {"message": "Public rate limit exceeded"},
@@ -193,4 +198,5 @@ def routes(prefix: str = "/coinbase") -> list[web.RouteDef]:
         web.get(p + "/{product_id}/ticker", ticker),
         web.get(p + "/{product_id}/candles", candles),
         web.get(p + "/{product_id}/book", book),
+        web.get(prefix + "/time", server_time),
     ]
