@@ -29,6 +29,7 @@ from backend.domains.exits.exit_brain_v3.models import (
     ExitParams,
     VolatilityAdjustments,
 )
+from microservices.common.causes import short_cause
 from microservices.common.clock import iso_utc, now_ms
 from microservices.common.errors import SchemaError
 from microservices.common.records import ExitAlert, ExitStatus, NormalizedSnapshot
@@ -150,16 +151,20 @@ class CrossExchangeAdapter:
 
     def _log_transition(self, state: CrossExchangeState, failsafe: FailSafe, was: bool) -> None:
         if state.outcome == "held":
-            logger.info("exitbrain.data_held symbol=%s reason=%s", state.symbol, state.reason)
+            logger.info(
+                "exitbrain.data_held", extra={"symbol": state.symbol, "reason": state.reason}
+            )
         elif failsafe.latched and not was:
             logger.warning(
-                "exitbrain.local_mode_latched symbol=%s fail_count=%d reason=%s",
-                state.symbol,
-                failsafe.fail_count,
-                state.reason,
+                "exitbrain.local_mode_latched",
+                extra={
+                    "symbol": state.symbol,
+                    "fail_count": failsafe.fail_count,
+                    "reason": state.reason,
+                },
             )
         elif was and not failsafe.latched:
-            logger.info("exitbrain.recovered symbol=%s", state.symbol)
+            logger.info("exitbrain.recovered", extra={"symbol": state.symbol})
 
     # --------------------------------------------------------------------------- computing
 
@@ -217,7 +222,9 @@ class CrossExchangeAdapter:
         (bounded, oldest dropped first) and published with their original time later."""
         level = logging.INFO if event.type == "RECOVERED" else logging.WARNING
         logger.log(
-            level, "exitbrain.alert symbol=%s type=%s reason=%s", symbol, event.type, event.reason
+            level,
+            "exitbrain.alert",
+            extra={"symbol": symbol, "type": event.type, "reason": event.reason},
         )
         if len(self._pending_alerts) >= MAX_PENDING_ALERTS:
             self._pending_alerts.popleft()
@@ -256,11 +263,14 @@ class CrossExchangeAdapter:
             await self._redis.xadd(stream.name, fields, maxlen=stream.maxlen, approximate=True)
         except PUBLISH_ERRORS as exc:
             if not self._publish_failing:
-                logger.warning("exitbrain.publish_failed stream=%s error=%r", stream.name, exc)
+                logger.warning(
+                    "exitbrain.publish_failed",
+                    extra={"stream": stream.name, "cause": short_cause(exc)},
+                )
             self._publish_failing = True
             return False
         if self._publish_failing:
-            logger.info("exitbrain.publish_resumed stream=%s", stream.name)
+            logger.info("exitbrain.publish_resumed", extra={"stream": stream.name})
         self._publish_failing = False
         return True
 
