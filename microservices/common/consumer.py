@@ -25,6 +25,7 @@ from redis.exceptions import ResponseError
 from microservices.common import metrics
 from microservices.common.backoff import Backoff
 from microservices.common.errors import SchemaError
+from microservices.common.lifecycle import cancel_on_stop
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.streams import DEAD_LETTER_MAXLEN, Stream
 
@@ -80,7 +81,7 @@ class StreamConsumer(Generic[R]):
                 if not ready:
                     await self.start()
                     ready = True
-                await self.step(block=True)
+                await self.step(block=True, stop=stop)
                 attempt = 0
                 self._mark_connected()
             except TRANSIENT_REDIS_ERRORS as exc:
@@ -130,19 +131,24 @@ class StreamConsumer(Generic[R]):
                 return total
             total += await self._process(entries)
 
-    async def step(self, *, block: bool, claim: bool = False) -> int:
-        """One reclaim (when due) plus one read of new entries; returns entries acknowledged."""
+    async def step(
+        self, *, block: bool, claim: bool = False, stop: asyncio.Event | None = None
+    ) -> int:
+        """One reclaim (when due) plus one read of new entries; returns entries acknowledged.
+        A blocking read is abandoned when `stop` is set: what it was delivered stays pending
+        for this consumer and is handled on the next start (at least once)."""
         handled = 0
         if claim or time.monotonic() - self._last_claim >= self._claim_idle_ms / 2000:
             handled += await self.reclaim()
         started = time.monotonic()
-        reply = await self.redis.xreadgroup(
+        read = self.redis.xreadgroup(
             self.group,
             self.consumer,
             {self.stream.name: ">"},
             count=self._batch_size,
             block=self._block_ms if block else None,
         )
+        reply = await (read if stop is None else cancel_on_stop(stop, read))
         entries = _entries_of(reply)
         if entries:
             handled += await self._process(entries)

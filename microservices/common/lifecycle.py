@@ -16,9 +16,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NoReturn, TypeVar
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 MainFn = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -54,10 +55,11 @@ def force_exit(sig: signal.Signals) -> NoReturn:
     os._exit(code)
 
 
-async def cancel_on_stop(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
-    """Run `work` until it returns or `stop` is set, then cancel it and wait for it to unwind
-    (its `finally` blocks run; they must be short). Errors of `work` propagate."""
-    task = asyncio.create_task(work, name="cancel-on-stop")
+async def cancel_on_stop(stop: asyncio.Event, work: Awaitable[T]) -> T | None:
+    """Run `work` until it returns (its result) or `stop` is set (None), then cancel it and
+    wait for it to unwind (its `finally` blocks run; they must be short). Errors of `work`
+    propagate."""
+    task = asyncio.ensure_future(work)
     stopper = asyncio.create_task(stop.wait(), name="stop-wait")
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -65,8 +67,9 @@ async def cancel_on_stop(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -
         stopper.cancel()
         task.cancel()
         await asyncio.wait({task})
-    if not task.cancelled():
-        task.result()
+    if task.cancelled():
+        return None
+    return task.result()
 
 
 async def supervise(main: MainFn, grace_s: float = 10.0) -> None:

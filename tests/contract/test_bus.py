@@ -177,6 +177,32 @@ async def test_blocking_run_loop_handles_and_stops(
     assert got == [str(i) for i in range(10)]
 
 
+async def test_stop_ends_a_blocked_read_and_nothing_is_lost(
+    real_redis: aredis.Redis, streams: Streams
+) -> None:
+    """A consumer blocked in XREADGROUP (60 s here) stops when told instead of waiting its
+    block out; an entry that arrives later is handled by the next run (at least once)."""
+    handler = Collector()
+    reader = consumer(real_redis, streams.raw, handler, block_ms=60_000)
+    await reader.ensure_group()
+    stop = asyncio.Event()
+    task = asyncio.create_task(reader.run(stop))
+
+    async def blocked() -> None:
+        while b"cmd=xreadgroup" not in await real_redis.execute_command("CLIENT", "LIST"):
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(blocked(), timeout=10)
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)  # a test deadline far below the 60 s block
+    assert task.done() and handler.items == []
+    producer = StreamProducer(real_redis)
+    producer.publish(streams.raw, f.trade(trade_id="after-stop"))
+    await producer.flush()
+    await consumer(real_redis, streams.raw, handler).run_until_idle()
+    assert [r.trade_id for _, r in handler.items] == ["after-stop"]
+
+
 async def test_consumer_lag_on_real_redis(real_redis: aredis.Redis, streams: Streams) -> None:
     producer = StreamProducer(real_redis)
     for i in range(7):
