@@ -3,8 +3,8 @@
 Rules that keep an IP from ever being banned:
 - a per-venue sliding one-minute weight budget (a share of the venue's published limit), and a
   pause until the next minute when Binance's `X-MBX-USED-WEIGHT-1M` says we are close to it;
-- after a 429/418 (or a 403 "too frequent" block) nothing is sent to that venue until the
-  `Retry-After` window has passed: callers wait, they do not retry inside it;
+- after a 429/418 (or a 403 "too frequent" block, or a 451 geo-block) nothing is sent to that
+  venue until the `Retry-After` window has passed: callers wait, they do not retry inside it;
 - one request in flight per venue: concurrent callers (polling, history sync) queue, so no
   request is already on its way when a 429 opens a window (the venue counts those too);
 - 5xx, timeouts and connection errors are retried with capped jittered backoff;
@@ -41,7 +41,10 @@ __all__ = ["CircuitOpen", "RateLimited", "RestClient", "rest_timeout"]
 
 logger = logging.getLogger(__name__)
 BUDGET_SHARE = 0.5  # use at most half of a venue's published weight limit
-DEFAULT_RETRY_AFTER_S = {429: 60.0, 418: 120.0, 403: 300.0}
+# Default waits when a refusal carries no Retry-After. 451 (and CloudFront's 403) is a
+# geo-block of this IP's region: it will not lift soon, so the venue is only asked again
+# every ten minutes, never hammered.
+DEFAULT_RETRY_AFTER_S = {429: 60.0, 418: 120.0, 403: 300.0, 451: 600.0}
 USER_AGENT = "cross-exchange-intelligence/0.1 (+public market data)"
 
 

@@ -109,6 +109,18 @@ async def test_403_without_retry_after_blocks_five_minutes(setup: Any) -> None:
     assert client.blocked_for("bybit") == pytest.approx(300.0)
 
 
+async def test_451_geo_block_is_asked_again_only_after_ten_minutes(setup: Any) -> None:
+    client, script, clock, base = setup
+    venue = Binance(["BTCUSDT"], ws_url="ws://x", rest_url=base)
+    script.answers = [
+        (451, {}, {"code": 0, "msg": "Service unavailable from a restricted location"})
+    ]
+    with pytest.raises(RateLimited) as caught:
+        await client.get_once(venue, REQ)
+    assert client.blocked_for("binance") == pytest.approx(600.0)
+    assert "451" in str(caught.value)
+
+
 async def test_5xx_is_retried_with_backoff(setup: Any) -> None:
     client, script, clock, base = setup
     venue = Binance(["BTCUSDT"], ws_url="ws://x", rest_url=base)
