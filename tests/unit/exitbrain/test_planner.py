@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -159,3 +160,49 @@ def test_bad_input_raises_value_error(
 def test_previous_plan_of_another_position_is_rejected() -> None:
     with pytest.raises(ValueError, match="previous plan is for long BTCUSDT, not short ETHUSDT"):
         plan(SHORT, previous=plan(LONG))
+
+
+# ------------------------------------------------------------------- venue tick sizes
+
+
+def ticked(position: Position, tick: float, previous: ExitPlan | None = None) -> ExitPlan:
+    return build_exit_plan(position, adjustments(), 1.0, 0.5, 1.0, PARAMS, previous, tick)
+
+
+def test_long_prices_round_toward_entry() -> None:
+    # TP 50,550 = 7,221.43 ticks of 7 -> 7,221 (50,547, below); SL 49,745 = 7,106.43 ticks ->
+    # 7,107 (49,749, above): both closer to entry, so the stop is tighter, never looser
+    p = ticked(LONG, 7.0)
+    assert (p.tp_price, p.sl_price, p.tick_size) == (50_547.0, 49_749.0, 7.0)
+    assert p.tp_pct == pytest.approx(547 / 500)
+    assert p.sl_pct == pytest.approx(251 / 500)
+    assert "prices on tick 7" in p.reasoning
+
+
+def test_short_prices_round_toward_entry() -> None:
+    # short 2,000: TP 1,978.0 is on the 0.25 grid; SL 2,010.2 -> 2,010.0 (down, toward entry)
+    p = ticked(SHORT, 0.25)
+    assert (p.tp_price, p.sl_price) == (1_978.0, 2_010.0)
+    # on a 0.3 grid TP 1,978.0 = 6,593.3 ticks -> 6,594 (1,978.2, up toward entry)
+    assert ticked(SHORT, 0.3).tp_price == pytest.approx(1_978.2)
+
+
+def test_prices_already_on_the_grid_stay_exact() -> None:
+    # 50,000 x 1.011 is 50,549.99999999999 in floats: that is on the grid, not a tick below
+    p = ticked(LONG, 0.1)
+    assert (p.tp_price, p.sl_price) == (50_550.0, 49_745.0)
+
+
+def test_a_kept_stop_still_wins_over_a_rounded_new_one() -> None:
+    previous = ticked(LONG, 7.0)
+    tighter = dataclasses.replace(previous, sl_price=49_800.0)
+    p = ticked(LONG, 7.0, previous=tighter)
+    assert p.sl_price == 49_800.0 and p.stop_kept is True
+
+
+def test_a_tick_too_coarse_for_the_distances_is_refused() -> None:
+    # SL 0.51 % of 100 = 99.49 rounds up to 100 = entry: the stop would fire at once
+    with pytest.raises(ValueError, match="too coarse"):
+        ticked(Position("XUSDT", "long", 100.0), 1.0)
+    with pytest.raises(ValueError, match="tick_size"):
+        ticked(LONG, 0.0)

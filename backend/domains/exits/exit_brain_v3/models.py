@@ -116,3 +116,4 @@ class ExitPlan:
     local_mode: bool
     stop_kept: bool  # True when the previous/current stop was tighter and was kept
     reasoning: str
+    tick_size: float | None = None  # the venue's price step both prices were rounded to

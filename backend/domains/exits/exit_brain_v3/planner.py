@@ -7,6 +7,7 @@ meant for the user (the API turns it into a 422).
 from __future__ import annotations
 
 import math
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from backend.domains.exits.exit_brain_v3.models import (
     ExitParams,
@@ -17,6 +18,8 @@ from backend.domains.exits.exit_brain_v3.models import (
 )
 
 SIDES: tuple[PositionSide, ...] = ("long", "short")
+# a price this close to a grid point (in ticks) is on it: 50,000 x 1.011 = 50,549.99999999999
+GRID_TOLERANCE = Decimal("1e-9")
 
 
 def _require_positive(name: str, value: float) -> None:
@@ -62,6 +65,33 @@ def _prices(side: PositionSide, entry: float, tp_pct: float, sl_pct: float) -> t
     return entry * (1.0 - tp_pct / 100.0), entry * (1.0 + sl_pct / 100.0)
 
 
+def round_toward(price: float, tick: float, entry: float) -> float:
+    """`price` on the venue's tick grid, rounded toward `entry` (exact decimal arithmetic on
+    the shortest decimal forms of both floats; a price within GRID_TOLERANCE ticks of a grid
+    point is on it): a TP never asks for more than planned and a stop never ends up looser."""
+    steps = Decimal(repr(price)) / Decimal(repr(tick))
+    nearest = steps.to_integral_value(ROUND_HALF_EVEN)
+    if abs(steps - nearest) <= GRID_TOLERANCE:  # float noise of the multiplications
+        whole = nearest
+    else:
+        whole = steps.to_integral_value(ROUND_FLOOR if price > entry else ROUND_CEILING)
+    return float(whole * Decimal(repr(tick)))
+
+
+def _on_ticks(
+    side: PositionSide, entry: float, prices: tuple[float, float], tick: float | None
+) -> tuple[float, float]:
+    """(tp, sl) rounded toward entry; ValueError when the tick is too coarse to keep them apart
+    from entry (the position would be closed at once)."""
+    if tick is None:
+        return prices
+    _require_positive("tick_size", tick)
+    tp, sl = (round_toward(price, tick, entry) for price in prices)
+    if tp == entry or sl == entry:
+        raise ValueError(f"tick size {tick:g} is too coarse for these distances from {entry:g}")
+    return tp, sl
+
+
 def _existing_stop(position: Position, previous: ExitPlan | None) -> float | None:
     """The most protective stop already in force (previous plan, or the resting stop)."""
     stops: list[float] = []
@@ -103,6 +133,7 @@ def build_exit_plan(
     base_atr_pct: float,
     params: ExitParams,
     previous: ExitPlan | None = None,
+    tick_size: float | None = None,
 ) -> ExitPlan:
     """Apply the multipliers to the base distances (percent of entry) and price TP and SL.
 
@@ -110,6 +141,8 @@ def build_exit_plan(
     min_sl_pct); atr_pct = base_atr_pct * atr_mult, also the trailing distance when trailing.
     When revising (`previous` plan, or `position.current_stop`), the stop never loosens: a long
     keeps the higher stop, a short the lower, even if it is closer than min_sl_pct.
+    With `tick_size` (the venue's price step) TP and SL are rounded toward entry, before the
+    stop is compared with the one in force; the percentages describe the rounded prices.
     """
     base = {"base_tp_pct": base_tp_pct, "base_sl_pct": base_sl_pct, "base_atr_pct": base_atr_pct}
     _validate(position, adjustments, base, previous)
@@ -117,13 +150,20 @@ def build_exit_plan(
     tp_pct = max(base_tp_pct * adjustments.tp_multiplier, params.min_tp_pct)
     sl_pct = max(base_sl_pct * adjustments.sl_multiplier, params.min_sl_pct)
     atr_pct = base_atr_pct * adjustments.atr_multiplier
-    tp_price, sl_price = _prices(side, entry, tp_pct, sl_pct)
+    tp_price, sl_price = _on_ticks(side, entry, _prices(side, entry, tp_pct, sl_pct), tick_size)
+    if tick_size is not None:
+        tp_pct, sl_pct = (
+            abs(tp_price - entry) / entry * 100.0,
+            abs(entry - sl_price) / entry * 100.0,
+        )
     parts = [
         f"{side} {position.symbol} @ {entry:.8g}",
         _describe("TP", base_tp_pct, adjustments.tp_multiplier, tp_pct),
         _describe("SL", base_sl_pct, adjustments.sl_multiplier, sl_pct),
         f"ATR {atr_pct:.2f}% ({base_atr_pct:.2f}%×{adjustments.atr_multiplier:.2f})",
     ]
+    if tick_size is not None:
+        parts.append(f"prices on tick {tick_size:g}")
     sl_price, kept_note = _keep_stop(position, previous, sl_price)
     if kept_note is not None:
         parts.append(kept_note)
@@ -146,4 +186,5 @@ def build_exit_plan(
         local_mode=adjustments.local_mode,
         stop_kept=kept_note is not None,
         reasoning=", ".join(parts) + " | " + adjustments.reasoning,
+        tick_size=tick_size,
     )
