@@ -29,9 +29,9 @@ from microservices.common.records import AnyRaw, Kline, Ticker, Trade
 from microservices.common.redis_io import create_redis
 from microservices.common.redis_server import LocalRedis
 from microservices.common.streams import build_streams
-from microservices.common.symbols import BASES, venue_symbol
 from microservices.data_collector import exchanges
 from microservices.data_collector.exchanges import EXCHANGES
+from microservices.exchange_simulator.naming import SAMPLE_BASES, sample_symbols
 
 VENUES = tuple(exchanges.default_venues())  # the venues VENUES defaults to
 CHUNK = 100  # records handed to the producer between event-loop yields (one WS read burst)
@@ -43,18 +43,14 @@ T0 = 1_750_000_000_000
 def sample_records(count: int) -> list[AnyRaw]:
     """A deterministic trade/ticker/kline mix (2:2:1) over the default venues x 50 symbols."""
     out: list[AnyRaw] = []
-    specs = exchanges.venue_specs()
+    followed = sample_symbols(50)
+    heads = {v: EXCHANGES[v](followed, ws_url="", rest_url="") for v in VENUES}
     for i in range(count):
         venue = VENUES[i % len(VENUES)]
-        base = BASES[(i // len(VENUES)) % 50]
+        symbol = followed[(i // len(VENUES)) % 50]
         head: dict[str, Any] = {
-            "exchange": venue,
-            "market": specs[venue].market,
-            "symbol": f"{base}USDT",
-            "venue_symbol": venue_symbol(venue, f"{base}USDT"),
-            "ts_ms": T0 + i,
-            "recv_ms": T0 + i + 3,
-        }
+            **heads[venue].symbol_head(symbol), "ts_ms": T0 + i, "recv_ms": T0 + i + 3,
+        }  # fmt: skip
         px = 100.0 + (i % 997) * 0.01
         kind = i % 5
         if kind < 2:
@@ -73,7 +69,7 @@ def sample_frames(count: int) -> list[str]:
     """Binance USD-M aggTrade/bookTicker/kline combined-stream frames, 50 symbols."""
     out = []
     for i in range(count):
-        sym = f"{BASES[i % 50]}USDT"
+        sym = f"{SAMPLE_BASES[i % 50]}USDT"
         stream = sym.lower()
         px = f"{100.0 + (i % 997) * 0.01:.2f}"
         kind = i % 3
@@ -112,7 +108,7 @@ async def _one_run(items: list[Any], parse: bool) -> tuple[float, int]:
         stop = asyncio.Event()
         await redis.ping()
         parser = EXCHANGES["binance_futures"](
-            [f"{b}USDT" for b in BASES], ws_url="", rest_url=""
+            sample_symbols(50), ws_url="", rest_url=""
         ).new_parser()
         writer = asyncio.create_task(producer.run(stop))
         publish = producer.publish

@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from microservices.common.redis_server import LocalRedis, free_port, wait_for_port
-from microservices.common.symbols import BASES
 from microservices.data_collector import exchanges
+from microservices.exchange_simulator.naming import sample_symbols
 
 PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -36,7 +36,7 @@ def exit_on_sigterm() -> None:
 
 
 def symbols(count: int) -> list[str]:
-    return [f"{base}USDT" for base in BASES[:count]]
+    return sample_symbols(count)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -28,9 +28,9 @@ logger = logging.getLogger(__name__)
 
 def simulator_settings(settings: Settings, http_base: str, ws_base: str) -> Settings:
     """Point every registered venue with a simulator dialect at the simulator (one server, a
-    path prefix per URL venue)."""
+    path prefix per URL venue); simulated listings never go into the listing cache."""
     urls = settings.endpoints | exchanges.simulator_endpoints(http_base, ws_base)
-    return settings.model_copy(update={"endpoints": urls})
+    return settings.model_copy(update={"endpoints": urls, "listing_cache_dir": ""})
 
 
 def announce(line: str) -> None:

@@ -97,6 +97,7 @@ def streams(stream_prefix: str) -> Streams:
 def settings_factory(stream_prefix: str) -> Any:
     def make(**overrides: Any) -> Settings:
         overrides.setdefault("stream_prefix", stream_prefix)
+        overrides.setdefault("listing_cache_dir", "")  # never the repo's data/listings
         return load_settings(env_file=None, **overrides)
 
     return make

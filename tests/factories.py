@@ -28,6 +28,8 @@ def header(**overrides: Any) -> dict[str, Any]:
         "market": "spot",
         "symbol": "BTCUSDT",
         "venue_symbol": "BTCUSDT",
+        "group": "BTCUSDT",
+        "quote": "USDT",
         "ts_ms": T0,
         "recv_ms": T0 + 42,
     }
@@ -49,8 +51,8 @@ def raw_samples() -> list[Any]:
         ),
         trade(),
         Ticker(**header(), bid=36500.0, bid_size=1.5, ask=36500.5, ask_size=2.0, last=36500.2),
-        Ticker(**header(exchange="coinbase", venue_symbol="BTC-USD"), bid=1.0, bid_size=0.0,
-               ask=1.0, ask_size=0.0),
+        Ticker(**header(exchange="coinbase", symbol="BTCUSD", venue_symbol="BTC-USD",
+                        quote="USD"), bid=1.0, bid_size=0.0, ask=1.0, ask_size=0.0),
         Funding(
             **header(exchange="binance_futures", market="perp"), funding_rate=0.0001,
             funding_interval_h=8.0, next_funding_time_ms=T0 + 3_600_000, mark_price=36501.0,

@@ -1,5 +1,8 @@
 """Cross-exchange aggregator core: fold raw records per (symbol, venue), emit throttled snapshots.
 
+The symbol is the records' `group` (the followed symbol, e.g. BTCUSDT), so each venue's own
+instrument (Coinbase BTC-USD, canonical BTCUSD) joins the others under one key.
+
 Pure (SPEC section 4): imports no redis, asyncio or aiohttp and never reads the clock; the
 service shell feeds records and passes `now_ms`. The rules live in `aggregation/`:
 `venue_state` (per-record fold, venue price rule), `snapshot` (freshness, outliers,
@@ -30,7 +33,8 @@ class CrossExchangeState:
         self._symbols: dict[str, SymbolState] = {}
 
     def update(self, record: RawRecord) -> None:
-        """Fold one raw record of any type and symbol; the venue key is `record.exchange`.
+        """Fold one raw record of any type and symbol under its group; the venue key is
+        `record.exchange`.
 
         Typed as the RawRecord base (what stream decoding yields) rather than the AnyRaw union,
         so callers need no cast; record classes outside AnyRaw are ignored.
@@ -39,9 +43,10 @@ class CrossExchangeState:
         ignored, so re-delivery never changes a snapshot. Liquidations only refresh the venue's
         last-seen time.
         """
-        state = self._symbols.get(record.symbol)
+        group = record.group  # venues meet under the followed symbol (Coinbase BTCUSD: BTCUSDT)
+        state = self._symbols.get(group)
         if state is None:
-            state = self._symbols[record.symbol] = SymbolState(self._params)
+            state = self._symbols[group] = SymbolState(self._params)
         venue = state.venues.get(record.exchange)
         if venue is None:
             venue = state.add_venue(record.exchange, record.market)

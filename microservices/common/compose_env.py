@@ -3,7 +3,7 @@
 Compose interpolates `${VAR:-default}` from the shell and from the `.env` beside the compose
 file (docker-compose 1.29 and Compose v2 alike; no `env_file`, which 1.29 cannot make optional),
 so every setting written in `.env` reaches the containers and, without a `.env`, they get the
-defaults. Four settings say where things are inside the container and are fixed here (PINNED):
+defaults. Five settings say where things are inside the container and are fixed here (PINNED):
 a `.env` shared with local runs (`REDIS_URL=redis://127.0.0.1...`, `API_HOST=127.0.0.1`) must
 not break the stack. `python -m microservices.common.compose_env --write` rewrites the block
 between the markers of both files; a test fails when a setting is missing there (the exchange
@@ -27,6 +27,7 @@ REDIS_URLS: Final = {
 PINNED: Final = {
     "api_host": "0.0.0.0",  # the published port reaches the container's interface
     "rest_history_dir": "/data/history",  # writable in the image (a volume on the VPS)
+    "listing_cache_dir": "/data/listings",  # writable in the image (a volume on the VPS)
     "collector_live_file": "/tmp/collector.live",  # read by microservices.healthcheck
 }
 CONTAINER_DEFAULTS: Final = {"log_format": "json"}

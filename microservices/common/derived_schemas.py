@@ -1,5 +1,6 @@
 """Schemas of the streams the engine derives: `exchange.normalized`, `exchange.features`,
-`exitbrain.status` and `exitbrain.alerts` (SPEC section 3; the `Schema` type is in `schemas`).
+`exitbrain.status` and `exitbrain.alerts` (SPEC section 3; the `Schema` type is in `schemas`),
+and of the collector's `exchange.listings`.
 
 Floats are written with 12 significant digits (`encode_derived`); timestamps are seconds
 (normalized, features) or ISO 8601 (status, alerts) as the seeds show them. Every funding
@@ -18,12 +19,16 @@ from microservices.common.records import (
     ExitAlert,
     ExitStatus,
     FeatureVector,
+    NewListing,
     NormalizedSnapshot,
     VenueQuote,
 )
 from microservices.common.schema_fields import (
     SYMBOL_RE,
+    FieldSpec,
+    decode_fields,
     encode_derived,
+    encode_value,
     parse_bool,
     parse_float,
     parse_int,
@@ -244,3 +249,43 @@ def decode_alert(entry: dict[str, str]) -> ExitAlert:
 
 
 ALERTS: Final[Schema[ExitAlert]] = Schema(encode_alert, decode_alert)
+
+
+# ------------------------------------------------------------------------ exchange.listings
+
+LISTING_FIELDS: Final = (
+    FieldSpec("timestamp", "ts_ms", "ms"),  # when the collector first saw the instrument
+    FieldSpec("exchange", "exchange", "venue"),
+    FieldSpec("venue_symbol", "venue_symbol", "str"),
+    FieldSpec("symbol", "symbol", "symbol"),  # canonical name
+    FieldSpec("group", "group", "symbol"),  # the followed symbol it belongs to
+    FieldSpec("base", "base", "asset"),
+    FieldSpec("quote", "quote", "asset"),
+    FieldSpec("market", "market", "str"),  # spot, perpetual, future, option
+    FieldSpec("status", "status", "str"),  # trading, pending, halted
+    FieldSpec("tick_size", "tick_size", "pos", optional=True),
+    FieldSpec("lot_size", "lot_size", "pos", optional=True),
+)
+LISTING_MARKETS: Final = frozenset({"spot", "perpetual", "future", "option"})
+LISTING_STATUSES: Final = frozenset({"trading", "pending", "halted", "delisted"})
+
+
+def encode_listing(listing: NewListing) -> Fields:
+    out: Fields = {}
+    for spec in LISTING_FIELDS:
+        value = getattr(listing, spec.attr)
+        if value is not None:
+            out[spec.wire] = encode_value(spec, value)
+    return out
+
+
+def decode_listing(entry: dict[str, str]) -> NewListing:
+    listing = NewListing(**decode_fields(entry, LISTING_FIELDS))
+    if listing.market not in LISTING_MARKETS:
+        raise SchemaError(f"field 'market': unknown market type {listing.market!r}")
+    if listing.status not in LISTING_STATUSES:
+        raise SchemaError(f"field 'status': unknown status {listing.status!r}")
+    return listing
+
+
+LISTINGS: Final[Schema[NewListing]] = Schema(encode_listing, decode_listing)

@@ -5,8 +5,10 @@
 (`schemas.decode_raw`) would return the same record; for anything else (another type, str
 keys, an extra or missing field, a value it does not recognise) it returns None or raises,
 and the caller falls back to the reference decoder, which gives the canonical SchemaError.
-Header fields are validated once per distinct (exchange, market, symbol, venue_symbol) and
-cached. Imports only records and schema_fields.
+Header fields are validated once per distinct (exchange, market, symbol, venue_symbol, group,
+quote) and
+cached. Entries without `group`/`quote` (older collectors) take the reference path.
+Imports only records and schema_fields.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from typing import Any, Final
 from microservices.common.records import Kline, Market, RawRecord, Side, Ticker, Trade
 from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS
 
-Head = tuple[str, Market, str, str]  # exchange, market, symbol, venue_symbol
+Head = tuple[str, Market, str, str, str, str]  # exchange market symbol venue_symbol group quote
 HEAD_CACHE_MAX: Final = 4096
 _MARKETS: Final[dict[bytes, Market]] = {b"spot": "spot", b"perp": "perp"}
 _SIDES: Final[dict[bytes, Side]] = {b"buy": "buy", b"sell": "sell"}
 _CLOSED: Final = {b"true": True, b"false": False, b"1": True, b"0": False}
-_heads: dict[tuple[bytes, bytes, bytes, bytes], Head] = {}
+_heads: dict[tuple[bytes, bytes, bytes, bytes, bytes, bytes], Head] = {}
 
 
 def _is_symbol(text: bytes) -> bool:
@@ -41,17 +43,28 @@ def _is_venue(text: bytes) -> bool:
     )
 
 
+def _is_asset(text: bytes) -> bool:
+    return 1 <= len(text) <= 20 and text.isalnum() and text.isascii() and text.upper() == text
+
+
 def head(e: Mapping[bytes, bytes]) -> Head | None:
-    key = (e[b"exchange"], e[b"market"], e[b"symbol"], e[b"venue_symbol"])
+    key = (e[b"exchange"], e[b"market"], e[b"symbol"], e[b"venue_symbol"], e[b"group"],
+           e[b"quote"])  # fmt: skip
     found = _heads.get(key)
     if found is not None:
         return found
-    exchange, market, symbol, vsym = key
-    if not (_is_venue(exchange) and market in _MARKETS and _is_symbol(symbol) and vsym):
+    exchange, market, symbol, vsym, group, quote = key
+    if not (
+        _is_venue(exchange) and market in _MARKETS and _is_symbol(symbol) and vsym
+        and _is_symbol(group) and _is_asset(quote)
+    ):  # fmt: skip
         return None
     if len(_heads) >= HEAD_CACHE_MAX:
         _heads.clear()
-    found = _heads[key] = (exchange.decode(), _MARKETS[market], symbol.decode(), vsym.decode())
+    found = _heads[key] = (
+        exchange.decode(), _MARKETS[market], symbol.decode(), vsym.decode(), group.decode(),
+        quote.decode(),
+    )  # fmt: skip
     return found
 
 
@@ -82,10 +95,10 @@ def qty(text: bytes) -> float:
 
 def _trade(e: Mapping[bytes, bytes], h: Head) -> Trade | None:
     trade_id = e[b"trade_id"]
-    if len(e) != 11 or not trade_id:
+    if len(e) != 13 or not trade_id:
         return None
     return Trade(
-        exchange=h[0], market=h[1], symbol=h[2], venue_symbol=h[3],
+        exchange=h[0], market=h[1], symbol=h[2], venue_symbol=h[3], group=h[4], quote=h[5],
         ts_ms=ms(e[b"timestamp"]), recv_ms=ms(e[b"received_at"]), price=price(e[b"price"]),
         size=qty(e[b"size"]), side=_SIDES[e[b"side"]], trade_id=trade_id.decode(),
     )  # fmt: skip
@@ -93,13 +106,13 @@ def _trade(e: Mapping[bytes, bytes], h: Head) -> Trade | None:
 
 def _ticker(e: Mapping[bytes, bytes], h: Head) -> Ticker | None:
     last_text = e.get(b"last")
-    if len(e) != (11 if last_text is None else 12):
+    if len(e) != (13 if last_text is None else 14):
         return None
     bid, ask = price(e[b"bid"]), price(e[b"ask"])
     if bid > ask:
         return None
     return Ticker(
-        exchange=h[0], market=h[1], symbol=h[2], venue_symbol=h[3],
+        exchange=h[0], market=h[1], symbol=h[2], venue_symbol=h[3], group=h[4], quote=h[5],
         ts_ms=ms(e[b"timestamp"]), recv_ms=ms(e[b"received_at"]), bid=bid,
         bid_size=qty(e[b"bid_size"]), ask=ask, ask_size=qty(e[b"ask_size"]),
         last=None if not last_text else price(last_text),
@@ -108,13 +121,13 @@ def _ticker(e: Mapping[bytes, bytes], h: Head) -> Ticker | None:
 
 def _kline(e: Mapping[bytes, bytes], h: Head) -> Kline | None:
     interval = e[b"interval"]
-    if len(e) != 15 or not interval:
+    if len(e) != 17 or not interval:
         return None
     o, hi, lo, c = price(e[b"open"]), price(e[b"high"]), price(e[b"low"]), price(e[b"close"])
     if not (lo <= o <= hi and lo <= c <= hi):
         return None
     return Kline(
-        exchange=h[0], market=h[1], symbol=h[2], venue_symbol=h[3],
+        exchange=h[0], market=h[1], symbol=h[2], venue_symbol=h[3], group=h[4], quote=h[5],
         ts_ms=ms(e[b"timestamp"]), recv_ms=ms(e[b"received_at"]),
         open_time_ms=ms(e[b"open_time"]), interval=interval.decode(), open=o, high=hi, low=lo,
         close=c, volume=qty(e[b"volume"]), closed=_CLOSED[e[b"closed"].lower()],

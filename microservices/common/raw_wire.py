@@ -36,7 +36,8 @@ def num(value: float) -> str:
 def encode_trade(r: Trade) -> Fields:
     return {
         "type": "trade", "exchange": r.exchange, "market": r.market, "symbol": r.symbol,
-        "venue_symbol": r.venue_symbol, "timestamp": seconds(r.ts_ms),
+        "venue_symbol": r.venue_symbol, "group": r.group, "quote": r.quote,
+        "timestamp": seconds(r.ts_ms),
         "received_at": seconds(r.recv_ms), "price": num(r.price), "size": num(r.size),
         "side": r.side, "trade_id": r.trade_id,
     }  # fmt: skip
@@ -45,7 +46,8 @@ def encode_trade(r: Trade) -> Fields:
 def encode_ticker(r: Ticker) -> Fields:
     out = {
         "type": "ticker", "exchange": r.exchange, "market": r.market, "symbol": r.symbol,
-        "venue_symbol": r.venue_symbol, "timestamp": seconds(r.ts_ms),
+        "venue_symbol": r.venue_symbol, "group": r.group, "quote": r.quote,
+        "timestamp": seconds(r.ts_ms),
         "received_at": seconds(r.recv_ms), "bid": num(r.bid), "bid_size": num(r.bid_size),
         "ask": num(r.ask), "ask_size": num(r.ask_size),
     }  # fmt: skip
@@ -57,7 +59,8 @@ def encode_ticker(r: Ticker) -> Fields:
 def encode_kline(r: Kline) -> Fields:
     return {
         "type": "kline", "exchange": r.exchange, "market": r.market, "symbol": r.symbol,
-        "venue_symbol": r.venue_symbol, "timestamp": seconds(r.ts_ms),
+        "venue_symbol": r.venue_symbol, "group": r.group, "quote": r.quote,
+        "timestamp": seconds(r.ts_ms),
         "received_at": seconds(r.recv_ms), "open_time": seconds(r.open_time_ms),
         "interval": r.interval, "open": num(r.open), "high": num(r.high), "low": num(r.low),
         "close": num(r.close), "volume": num(r.volume), "closed": "true" if r.closed else "false",
@@ -65,13 +68,14 @@ def encode_kline(r: Kline) -> Fields:
 
 
 def _head(r: RawRecord, kind: str) -> str:
-    """RESP of the header fields (type .. received_at)."""
+    """RESP of the header fields (type .. received_at, with group and quote)."""
     ex, mk, sy, vs = r.exchange, r.market, r.symbol, r.venue_symbol
-    ts, rc = seconds(r.ts_ms), seconds(r.recv_ms)
+    gr, qu, ts, rc = r.group, r.quote, seconds(r.ts_ms), seconds(r.recv_ms)
     return (
         f"$4\r\ntype\r\n${len(kind)}\r\n{kind}\r\n$8\r\nexchange\r\n${len(ex)}\r\n{ex}\r\n"
         f"$6\r\nmarket\r\n${len(mk)}\r\n{mk}\r\n$6\r\nsymbol\r\n${len(sy)}\r\n{sy}\r\n"
         f"$12\r\nvenue_symbol\r\n${len(vs)}\r\n{vs}\r\n"
+        f"$5\r\ngroup\r\n${len(gr)}\r\n{gr}\r\n$5\r\nquote\r\n${len(qu)}\r\n{qu}\r\n"
         f"$9\r\ntimestamp\r\n${len(ts)}\r\n{ts}\r\n$11\r\nreceived_at\r\n${len(rc)}\r\n{rc}\r\n"
     )
 
@@ -79,11 +83,11 @@ def _head(r: RawRecord, kind: str) -> str:
 def pack_trade(r: Trade) -> Packed:
     px, sz, sd, ti = num(r.price), num(r.size), r.side, r.trade_id
     text = (
-        "$2\r\n22\r\n" + _head(r, "trade") + f"$5\r\nprice\r\n${len(px)}\r\n{px}\r\n"
+        "$2\r\n26\r\n" + _head(r, "trade") + f"$5\r\nprice\r\n${len(px)}\r\n{px}\r\n"
         f"$4\r\nsize\r\n${len(sz)}\r\n{sz}\r\n$4\r\nside\r\n${len(sd)}\r\n{sd}\r\n"
         f"$8\r\ntrade_id\r\n${len(ti)}\r\n{ti}\r\n"
     )
-    return (23, text) if text.isascii() else pack_fields(encode_trade(r))
+    return (27, text) if text.isascii() else pack_fields(encode_trade(r))
 
 
 def pack_ticker(r: Ticker) -> Packed:
@@ -94,10 +98,10 @@ def pack_ticker(r: Ticker) -> Packed:
         f"$8\r\nask_size\r\n${len(asz)}\r\n{asz}\r\n"
     )
     if r.last is None:
-        count, text = 23, "$2\r\n22\r\n" + text
+        count, text = 27, "$2\r\n26\r\n" + text
     else:
         last = num(r.last)
-        count, text = 25, f"$2\r\n24\r\n{text}$4\r\nlast\r\n${len(last)}\r\n{last}\r\n"
+        count, text = 29, f"$2\r\n28\r\n{text}$4\r\nlast\r\n${len(last)}\r\n{last}\r\n"
     return (count, text) if text.isascii() else pack_fields(encode_ticker(r))
 
 
@@ -105,13 +109,13 @@ def pack_kline(r: Kline) -> Packed:
     ot, iv, op, hi = seconds(r.open_time_ms), r.interval, num(r.open), num(r.high)
     lo, cl, vo, cd = num(r.low), num(r.close), num(r.volume), "true" if r.closed else "false"
     text = (
-        "$2\r\n30\r\n" + _head(r, "kline") + f"$9\r\nopen_time\r\n${len(ot)}\r\n{ot}\r\n"
+        "$2\r\n34\r\n" + _head(r, "kline") + f"$9\r\nopen_time\r\n${len(ot)}\r\n{ot}\r\n"
         f"$8\r\ninterval\r\n${len(iv)}\r\n{iv}\r\n$4\r\nopen\r\n${len(op)}\r\n{op}\r\n"
         f"$4\r\nhigh\r\n${len(hi)}\r\n{hi}\r\n$3\r\nlow\r\n${len(lo)}\r\n{lo}\r\n"
         f"$5\r\nclose\r\n${len(cl)}\r\n{cl}\r\n$6\r\nvolume\r\n${len(vo)}\r\n{vo}\r\n"
         f"$6\r\nclosed\r\n${len(cd)}\r\n{cd}\r\n"
     )
-    return (31, text) if text.isascii() else pack_fields(encode_kline(r))
+    return (35, text) if text.isascii() else pack_fields(encode_kline(r))
 
 
 FAST_ENCODERS: Final[dict[str, Callable[..., Fields]]] = {

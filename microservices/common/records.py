@@ -33,8 +33,10 @@ class RawRecord:
     type: ClassVar[RecordType]
     exchange: str  # venue id: binance, binance_futures, bybit, bybit_spot, coinbase, ...
     market: Market
-    symbol: str  # canonical, e.g. BTCUSDT
+    symbol: str  # the instrument's canonical name, e.g. BTCUSDT, BTCUSD (Coinbase BTC-USD)
     venue_symbol: str  # as the venue spells it, e.g. BTC-USD
+    group: str  # the followed symbol it is aggregated under, e.g. BTCUSDT for all of the above
+    quote: str  # the real quote asset, e.g. USDT, USD; "" in entries of collectors before it
     ts_ms: int  # exchange event time
     recv_ms: int  # time our process received the frame
 
@@ -166,6 +168,23 @@ class ExitStatus:
     reasoning: str
     total_reads: int
     fail_count: int
+
+
+@dataclass(slots=True, kw_only=True)
+class NewListing:
+    """One `exchange.listings` entry: an instrument a venue newly lists (seen by a refresh)."""
+
+    exchange: str  # venue id
+    venue_symbol: str
+    symbol: str  # canonical name
+    group: str  # the followed symbol it would be aggregated under
+    base: str
+    quote: str
+    market: str  # instrument market type: spot, perpetual, future, option
+    status: str  # trading, pending, halted
+    ts_ms: int  # when the collector's refresh saw it first
+    tick_size: float | None = None
+    lot_size: float | None = None
 
 
 AlertType = Literal[

@@ -2,8 +2,8 @@
 
 Kinds: `price` (finite, > 0), `qty` (finite, >= 0), `pos` (finite, > 0), `rate` (finite,
 |x| < 1), `float` (finite), `ms` (epoch ms written as seconds with 3 decimals), `bool`
-(`true`/`false`), `str` (non-empty), `side` (`buy`/`sell`), `market` (`spot`/`perp`), `venue`
-and `symbol` (lowercase id / canonical uppercase name).
+(`true`/`false`), `str` (non-empty), `side` (`buy`/`sell`), `market` (`spot`/`perp`), `venue`,
+`symbol` and `asset` (lowercase id / canonical uppercase name / asset code).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from typing import Any, Final
 from microservices.common.clock import ms_to_seconds_str, parse_iso_ms
 from microservices.common.errors import SchemaError
 
-SYMBOL_RE: Final = re.compile(r"^[A-Z0-9]{2,30}$")
+# canonical names (common/instruments.py): BTCUSDT, BTCUSD.INV, BTCUSDT-20261225-70000-P
+SYMBOL_RE: Final = re.compile(r"^[A-Z0-9][A-Z0-9.-]{1,47}$")
+ASSET_RE: Final = re.compile(r"^[A-Z0-9]{1,20}$")
 VENUE_RE: Final = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 # Epoch-ms bounds that any real exchange timestamp falls within (2009-01-01 .. 2100-01-01).
 MIN_TS_MS: Final = 1_230_768_000_000
@@ -155,6 +157,8 @@ def _parse_one(spec: FieldSpec, text: str) -> Any:
         return text
     if kind == "symbol" and not SYMBOL_RE.match(text):
         raise SchemaError(f"field {spec.wire!r}: not a canonical symbol: {text[:40]!r}")
+    if kind == "asset" and not ASSET_RE.match(text):
+        raise SchemaError(f"field {spec.wire!r}: not an asset code: {text[:40]!r}")
     if kind == "venue" and not VENUE_RE.match(text):
         raise SchemaError(f"field {spec.wire!r}: not a venue id: {text[:40]!r}")
     return text

@@ -93,6 +93,10 @@ HEADER: Final = (
     FieldSpec("market", "market", "market"),
     FieldSpec("symbol", "symbol", "symbol"),
     FieldSpec("venue_symbol", "venue_symbol", "str"),
+    # the followed symbol, e.g. BTCUSDT, and the instrument's real quote, e.g. USD; optional
+    # on decode for entries of collectors before them: group = symbol, quote "" (unknown)
+    FieldSpec("group", "group", "symbol", optional=True),
+    FieldSpec("quote", "quote", "asset", optional=True),
     FieldSpec("timestamp", "ts_ms", "ms"),
     FieldSpec("received_at", "recv_ms", "ms"),
 )
@@ -186,6 +190,10 @@ def decode_raw(entry: dict[str, str]) -> RawRecord:
         raise SchemaError(f"field 'type': unknown record type {kind!r}")
     cls, body = RAW_BODIES[kind]
     kwargs = decode_fields(entry, HEADER)
+    if kwargs["group"] is None:  # a collector before `group` wrote the followed symbol
+        kwargs["group"] = kwargs["symbol"]
+    if kwargs["quote"] is None:
+        kwargs["quote"] = ""
     kwargs.update(decode_fields(entry, body))
     record = cls(**kwargs)
     check_raw(record)

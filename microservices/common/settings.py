@@ -25,7 +25,11 @@ from microservices.common import endpoint_settings
 from microservices.common.errors import FatalError
 from microservices.common.settings_fields import SettingsFields
 from microservices.common.streams import Streams, build_streams
-from microservices.common.symbols import CANONICAL_SYMBOLS
+from microservices.common.symbol_selection import (
+    SymbolSelection,
+    SymbolSelectionError,
+    parse_symbols,
+)
 from microservices.data_collector import exchanges
 from microservices.data_collector.exchanges import EndpointKind
 
@@ -66,7 +70,7 @@ class Settings(SettingsFields):
     def _check_endpoints(cls, value: dict[str, str]) -> dict[str, str]:
         return endpoint_settings.check_endpoints(value)
 
-    @field_validator("symbols", "venues", mode="before")
+    @field_validator("symbols", "venues", "usd_equivalents", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -100,14 +104,22 @@ class Settings(SettingsFields):
 
     @field_validator("symbols")
     @classmethod
-    def _known_symbols(cls, value: list[str]) -> list[str]:
-        upper = [s.upper() for s in value]
-        unknown = sorted(set(upper) - CANONICAL_SYMBOLS)
-        if unknown:
-            raise ValueError(f"unknown symbol(s) {unknown}; known: BTCUSDT, ETHUSDT, ...")
-        if not upper:
-            raise ValueError("at least one symbol is required")
-        return list(dict.fromkeys(upper))
+    def _parse_symbols(cls, value: list[str]) -> list[str]:
+        """Explicit names upper case (ETH/USDT -> ETHUSDT), selectors as `top:10`; whether a
+        name exists is known once the listings are loaded (the collector checks it)."""
+        try:
+            selection = parse_symbols(",".join(value))  # commas or spaces separate
+        except SymbolSelectionError as exc:
+            raise ValueError(str(exc)) from None
+        return [*selection.explicit, *(str(s) for s in selection.selectors)]
+
+    @field_validator("usd_equivalents")
+    @classmethod
+    def _usd_assets(cls, value: list[str]) -> list[str]:
+        upper = list(dict.fromkeys(v.upper() for v in value))
+        if "USDT" not in upper or not all(v.isalnum() for v in upper):
+            raise ValueError("must list asset codes and include USDT (groups are keyed BASEUSDT)")
+        return upper
 
     @field_validator("venues")
     @classmethod
@@ -157,6 +169,15 @@ class Settings(SettingsFields):
             raise ValueError("WS_RECONNECT_BASE_S exceeds WS_RECONNECT_CAP_S")
         return self
 
+    def symbol_selection(self) -> SymbolSelection:
+        """SYMBOLS parsed into explicit names and selectors (top:N, perp:, spot:)."""
+        return parse_symbols(self.symbols)
+
+    def explicit_symbols(self) -> list[str]:
+        """The explicit names of SYMBOLS (what the engine follows before the collector has
+        published the resolved set)."""
+        return list(self.symbol_selection().explicit)
+
     def endpoint(self, venue: str, kind: EndpointKind) -> str:
         """`venue`'s WebSocket or REST base URL (its package's setting, e.g. BYBIT_WS_URL for
         bybit_spot). KeyError for a venue registered after these settings were loaded."""
@@ -175,6 +196,7 @@ class Settings(SettingsFields):
                 "exchange.features": self.maxlen_features,
                 "exitbrain.status": self.maxlen_status,
                 "exitbrain.alerts": self.maxlen_alerts,
+                "exchange.listings": self.maxlen_listings,
             },
         )
 

@@ -31,7 +31,14 @@ class SettingsFields(BaseSettings):
     )
     stream_prefix: str = Field(DEFAULT_PREFIX, description="prefix of every stream key")
     symbols: CsvList = Field(
-        ["BTCUSDT", "ETHUSDT", "SOLUSDT"], description="canonical symbols to follow (BASE+USDT)"
+        ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
+        description="symbols to follow: canonical names or group keys (BTCUSDT, ETHBTC, BTC-USD) "
+        "and selectors top:N (24 h USD volume), perp:QUOTE, spot:QUOTE; unknown names fail "
+        "at start with close matches",
+    )
+    usd_equivalents: CsvList = Field(
+        ["USD", "USDT", "USDC"],
+        description="quotes priced as USD: BTC against any of them is one group (BTCUSDT)",
     )
     venues: CsvList = Field(
         default_factory=exchanges.default_venues,
@@ -60,6 +67,7 @@ class SettingsFields(BaseSettings):
     maxlen_features: PosInt = Field(10_000, description="MAXLEN ~ of exchange.features")
     maxlen_status: PosInt = Field(1_000, description="MAXLEN ~ of exitbrain.status")
     maxlen_alerts: PosInt = Field(500, description="MAXLEN ~ of exitbrain.alerts")
+    maxlen_listings: PosInt = Field(1_000, description="MAXLEN ~ of exchange.listings")
 
     # --- Redis bus
     redis_socket_timeout_s: PosFloat = Field(
@@ -120,6 +128,24 @@ class SettingsFields(BaseSettings):
     ws_rotate_after_s: PosFloat = Field(
         23.5 * 3600,
         description="proactive reconnect before the venue's lifetime limit (Binance 24 h)",
+    )
+
+    # --- instrument listings
+    listing_refresh_s: PosFloat = Field(
+        3_600.0, description="period of each venue's instrument listing refresh"
+    )
+    listing_cache_dir: str = Field(
+        "data/listings",
+        description="one JSON listing per venue; a restart or a venue outage starts from it; "
+        "empty: no cache (the venue's naming rule when its listing cannot be fetched)",
+    )
+    listing_cache_max_age_s: PosFloat = Field(
+        86_400.0,
+        description="a cached listing younger than this is used at start without waiting for "
+        "the venue (older: fetched first, the cache only when the venue is down)",
+    )
+    symbols_refresh_s: PosFloat = Field(
+        3_600.0, description="period of the top:N ranking by 24 h USD volume"
     )
 
     # --- REST collector

@@ -49,6 +49,7 @@ NORMALIZED_SPEC: Final = StreamSpec(
 FEATURES_SPEC: Final = StreamSpec("exchange.features", 10_000, derived_schemas.FEATURES)
 STATUS_SPEC: Final = StreamSpec("exitbrain.status", 1_000, derived_schemas.STATUS)
 ALERTS_SPEC: Final = StreamSpec("exitbrain.alerts", 500, derived_schemas.ALERTS)
+LISTINGS_SPEC: Final = StreamSpec("exchange.listings", 1_000, derived_schemas.LISTINGS)
 DEAD_LETTER_MAXLEN: Final = 1_000
 
 
@@ -59,9 +60,10 @@ class Streams:
     features: Stream[Any]
     status: Stream[Any]
     alerts: Stream[Any]
+    listings: Stream[Any]
 
     def all(self) -> tuple[Stream[Any], ...]:
-        return (self.raw, self.normalized, self.features, self.status, self.alerts)
+        return (self.raw, self.normalized, self.features, self.status, self.alerts, self.listings)
 
 
 def _resolve(spec: StreamSpec[R], prefix: str, maxlen: int | None) -> Stream[R]:
@@ -82,12 +84,14 @@ def build_streams(prefix: str = DEFAULT_PREFIX, maxlens: dict[str, int] | None =
         features=_resolve(FEATURES_SPEC, prefix, chosen.get(FEATURES_SPEC.key)),
         status=_resolve(STATUS_SPEC, prefix, chosen.get(STATUS_SPEC.key)),
         alerts=_resolve(ALERTS_SPEC, prefix, chosen.get(ALERTS_SPEC.key)),
+        listings=_resolve(LISTINGS_SPEC, prefix, chosen.get(LISTINGS_SPEC.key)),
     )
 
 
 def collector_key(prefix: str, name: str) -> str:
-    """Non-stream keys the collector owns: `<prefix>collector.health` (hash, TTL) and
-    `<prefix>collector.cursor` (hash of REST history timestamps)."""
+    """Non-stream keys the collector owns: `<prefix>collector.health` (hash, TTL),
+    `<prefix>collector.cursor` (hash of REST history timestamps) and `<prefix>collector.symbols`
+    (hash: followed symbol -> its instrument on each venue, JSON; for /api/v1/symbols)."""
     return f"{prefix}collector.{name}"
 
 

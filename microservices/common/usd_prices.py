@@ -10,10 +10,10 @@ as unknown; an unknown conversion gives None, never a guess.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Final
 
-from microservices.common.instruments import GROUP_QUOTE, USD_EQUIVALENTS, Instrument
+from microservices.common.instruments import GROUP_QUOTE, USD_EQUIVALENTS, Instrument, group_key
 
 USD: Final = "USD"
 # |price - 1| beyond which a stablecoin is flagged (DEPEG); a fraction: 0.005 = 0.5 %
@@ -117,3 +117,39 @@ def depegged_stablecoins(
         if own is not None and is_depegged(own, threshold):
             flagged[asset] = own
     return flagged
+
+
+def group_prices(
+    quotes: Iterable[tuple[Instrument, float | None]],
+    usd_quotes: Collection[str] = USD_EQUIVALENTS,
+) -> dict[str, float]:
+    """Followed symbol -> a last price in USD-class units, from (instrument, last price)
+    pairs: the input `asset_usd_price` reads (`BTCUSDT` from any venue's BTC/USD-class spot
+    or perpetual; the first usable price of a group wins)."""
+    prices: dict[str, float] = {}
+    for inst, last in quotes:
+        if inst.quote not in usd_quotes or inst.market not in ("spot", "perpetual"):
+            continue
+        if last is None or not math.isfinite(last) or last <= 0 or inst.price_multiplier != 1:
+            continue
+        key = group_key(inst, usd_quotes)
+        if key is not None:
+            prices.setdefault(key, last)
+    return prices
+
+
+def volumes_in_usd(
+    rows: Iterable[tuple[Instrument, float | None, float | None]],
+    usd_quotes: Collection[str] = USD_EQUIVALENTS,
+) -> list[tuple[Instrument, float | None]]:
+    """(instrument, last price, 24 h volume in quote units) -> (instrument, 24 h USD volume):
+    quote volumes converted through the rows' own USD-class prices (ETHBTC through BTCUSDT);
+    None where the quote has no USD price (counted as 0 by `usd_volume_by_symbol`)."""
+    listed = list(rows)
+    prices = group_prices(((inst, last) for inst, last, _ in listed), usd_quotes)
+    out: list[tuple[Instrument, float | None]] = []
+    for inst, _, quote_volume in listed:
+        rate = asset_usd_price(inst.quote, prices, usd_quotes)
+        usd = None if quote_volume is None or rate is None else quote_volume * rate
+        out.append((inst, usd if usd is None or math.isfinite(usd) else None))
+    return out

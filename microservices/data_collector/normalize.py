@@ -3,7 +3,9 @@
 Reads the fixtures' capture formats (PATH `-` is standard input): cryptofeed-style lines
 {"ts","dir","url","frame"} (only `dir == "recv"` frames) and tardis-style lines {"frame", "src",
 ...}. Each frame goes through the venue's own parser, exactly as the live bridge does; output
-lines carry the same fields as exchange.raw entries. A summary of emitted and rejected frames
+lines carry the same fields as exchange.raw entries. Records are emitted for every instrument
+the venue lists in the capture (`normalize_instruments`: recorded listing answers, an
+`--instruments FILE`, or the venue's naming rule). A summary of emitted and rejected frames
 goes to stderr; input with no line in the capture format is an error, not an empty result.
 """
 
@@ -21,9 +23,9 @@ import orjson
 from microservices.common.clock import now_ms
 from microservices.common.errors import FatalError
 from microservices.common.schemas import encode_raw
-from microservices.common.symbols import CANONICAL_SYMBOLS
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import VenueParser
+from microservices.data_collector.normalize_instruments import follow_instruments
 
 
 @dataclass(slots=True)
@@ -87,17 +89,25 @@ def normalize_file(
     out: IO[str],
     stats_to: IO[str] | None = None,
     stdin: IO[bytes] | None = None,
+    instruments: str | None = None,
 ) -> int:
-    """Normalize the capture at `path` (`-`: `stdin`, by default the process's) to `out`.
+    """Normalize the capture at `path` (`-`: `stdin`, by default the process's) to `out`;
+    `instruments` is an optional listing file (used when the capture records no listing).
 
     Raises FatalError for an unknown venue, a missing file, or input with no capture line."""
     if venue not in EXCHANGES:
         raise FatalError(f"unknown venue {venue!r}; known: {', '.join(sorted(EXCHANGES))}")
-    exchange = EXCHANGES[venue](sorted(CANONICAL_SYMBOLS), ws_url="", rest_url="")
-    parser = exchange.new_parser()
+    exchange = EXCHANGES[venue]([], ws_url="", rest_url="")
     seen = CaptureLines()
     with _open_capture(path, stdin) as handle:
-        frames = write_records(parser, read_capture(handle, seen), bytes_writer(out))
+        # two passes: the listing first (it may come after the frames it lists); standard
+        # input is read into memory for that, a file is read twice
+        lines: Iterable[bytes] = handle.readlines() if path == "-" else handle
+        source, listed = follow_instruments(exchange, lines, instruments)
+        if path != "-":
+            handle.seek(0)
+        parser = exchange.new_parser()
+        frames = write_records(parser, read_capture(lines, seen), bytes_writer(out))
     if hasattr(out, "buffer"):
         out.buffer.flush()
     if seen.capture_lines == 0:
@@ -110,6 +120,7 @@ def normalize_file(
         summary = {
             "venue": venue, "frames": frames, "emitted": parser.stats.emitted,
             "rejected": parser.stats.rejected,
+            "instruments": {"source": source, "listed": listed},
         }  # fmt: skip
         stats_to.write(orjson.dumps(summary).decode() + "\n")
     return 0

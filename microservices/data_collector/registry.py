@@ -1,4 +1,7 @@
-"""Build the configured venues from settings (endpoints come from their packages' URL settings)."""
+"""Build the configured venues from settings (endpoints come from their packages' URL settings).
+
+Each starts with its naming rule's instruments for the explicit SYMBOLS; the collector then
+loads the listings and resolves SYMBOLS (`following.py`)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from microservices.data_collector.exchanges.base import Exchange
 def build_exchange(venue: str, settings: Settings) -> Exchange:
     cls = EXCHANGES[venue]
     return cls(
-        settings.symbols,
+        settings.explicit_symbols(),  # named by the venue's rule until the listings are loaded
         ws_url=settings.endpoint(venue, "ws"),
         rest_url=settings.endpoint(venue, "rest"),
     )

@@ -28,8 +28,10 @@ from microservices.common.settings import Settings
 from microservices.common.streams import COLLECTOR_HEALTH_TTL_S, collector_key
 from microservices.data_collector import exchanges
 from microservices.data_collector.clock_poller import poll_clock_skew
+from microservices.data_collector.connections import ConnectionPool
 from microservices.data_collector.exchange_data_collector import KINDS, ExchangeDataCollector
-from microservices.data_collector.exchanges.base import Exchange
+from microservices.data_collector.exchanges.base import Exchange, WsConnectionPlan
+from microservices.data_collector.following import Following
 from microservices.data_collector.history_store import HistoryStore
 from microservices.data_collector.registry import build_exchanges
 from microservices.data_collector.rest_client import RestClient, rest_timeout
@@ -73,16 +75,10 @@ class Collector:
         self.exchanges = build_exchanges(settings)
         self.status = VenueStatus()
         self.rest = rest and settings.rest_enabled
-        self.runners = [
-            WsConnectionRunner(ex, plan, self.producer, self.streams.raw, self.status,
-                               bridge_params(settings, ex))
-            for ex in self.exchanges.values()
-            for plan in ex.ws_connections()
-        ]  # fmt: skip
-        for runner in self.runners:
-            self.status.register(
-                runner.plan.label, runner.exchange.name, runner.params.silence_timeout_s
-            )
+        # the followed symbols (listings, SYMBOLS, top:N) and the connections that serve them
+        self.following = Following(settings, self.exchanges, self.producer, redis)
+        self.pool = ConnectionPool(self.exchanges, self._make_runner, self.status)
+        self.runners = self.pool.runners  # the live list: it changes with the followed symbols
         self.rest_collector: ExchangeDataCollector | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -100,18 +96,28 @@ class Collector:
             await cancel_on_stop(stop, self._run_tasks(session, stop))
         logger.info("collector.stopped", extra=self.counters())
 
+    def _make_runner(self, exchange: Exchange, plan: WsConnectionPlan) -> WsConnectionRunner:
+        params = bridge_params(self.settings, exchange)
+        return WsConnectionRunner(
+            exchange, plan, self.producer, self.streams.raw, self.status, params
+        )
+
     async def _run_tasks(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        client = RestClient(
+            session,
+            timeout_s=self.settings.rest_timeout_s,
+            circuit_failures=self.settings.rest_circuit_failures,
+            circuit_reset_s=self.settings.rest_circuit_reset_s,
+        )
+        # listings (cache, venue or naming rule) and SYMBOLS resolved before any subscription;
+        # an unknown symbol stops the start here (FatalError)
+        await self.following.start(client if self.rest else None)
+        await self.pool.apply(self.exchanges)
         async with asyncio.TaskGroup() as group:
-            for runner in self.runners:
-                group.create_task(runner.run(stop), name=runner.plan.label)
+            group.create_task(self.pool.run(stop), name="ws")
             group.create_task(self._health_loop(stop), name="health")
             if self.rest:
-                client = RestClient(
-                    session,
-                    timeout_s=self.settings.rest_timeout_s,
-                    circuit_failures=self.settings.rest_circuit_failures,
-                    circuit_reset_s=self.settings.rest_circuit_reset_s,
-                )
+                group.create_task(self.following.run(stop, self.pool.apply), name="symbols")
                 rest = self.rest_collector = ExchangeDataCollector(
                     self.exchanges, client, self.redis,
                     collector_key(self.settings.stream_prefix, "cursor"),
@@ -136,6 +142,7 @@ class Collector:
         """Records handed to the producer so far: every record the WS parsers emitted plus
         the REST poller's. produced == sent + dropped + buffered (+ re-sent, see producer)."""
         parsed = sum(sum(runner.parser.stats.emitted.values()) for runner in self.runners)
+        parsed += self.pool.retired_records  # connections replaced when the symbols changed
         polled = 0 if self.rest_collector is None else self.rest_collector.published
         return parsed + polled
 

@@ -68,6 +68,12 @@ class VenueStatus:
     def register(self, label: str, venue: str, silence_timeout_s: float = 30.0) -> None:
         self._conns.setdefault(label, ConnectionState(venue, silence_timeout_s))
 
+    def forget(self, label: str) -> None:
+        """A connection no longer planned (its symbols moved or were unfollowed)."""
+        conn = self._conns.pop(label, None)
+        if conn is not None and conn.state == "connected":
+            metrics.WS_CONNECTED.labels(conn.venue).dec()
+
     def connected(self, label: str) -> None:
         conn = self._conns[label]
         if conn.state == "connected":  # a rotation's successor: the connection never went down

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Final, Literal
 
-from microservices.common.symbols import CANONICAL_SYMBOLS
+from microservices.exchange_simulator.naming import is_sim_symbol
 from microservices.exchange_simulator.venue_defaults import (
     default_basis,
     default_funding,
@@ -58,9 +58,9 @@ class MarketConfig:
     perp_venues: frozenset[str] = field(default_factory=default_perp_venues)
 
     def __post_init__(self) -> None:
-        unknown = [s for s in self.symbols if s not in CANONICAL_SYMBOLS]
+        unknown = [s for s in self.symbols if not is_sim_symbol(s)]
         if unknown or not self.symbols:
-            raise ValueError(f"unknown or empty symbols: {unknown or self.symbols}")
+            raise ValueError(f"symbols must be BASE+USDT names, got: {unknown or self.symbols}")
         if self.rate < 0 or self.volatility < 0 or not 0 <= self.trade_share <= 1:
             raise ValueError("rate and volatility must be >= 0, trade_share within [0, 1]")
         if not 0 <= self.correlation < 1:
@@ -220,7 +220,7 @@ def _server_flags(g: argparse._ArgumentGroup) -> None:
 def _market_flags(g: argparse._ArgumentGroup) -> None:
     m = MarketConfig()
     g.add_argument(
-        "--symbols", type=_csv, default=",".join(m.symbols), help="canonical, comma-separated"
+        "--symbols", type=_csv, default=",".join(m.symbols), help="BASE+USDT names, comma-separated"
     )
     g.add_argument("--seed", type=int, default=m.seed, help="random seed of the synthetic market")
     g.add_argument(

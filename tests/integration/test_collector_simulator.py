@@ -92,7 +92,7 @@ async def test_synthetic_markets_reach_exchange_raw(
     async with running(base_settings, config, real_redis) as (sim, collector, settings):
 
         def by_key(records: list[RawRecord]) -> Counter[tuple[str, str, str]]:
-            return Counter((r.exchange, r.symbol, r.type) for r in records)
+            return Counter((r.exchange, r.group, r.type) for r in records)
 
         async def complete() -> Any:
             seen = by_key(await raw_records(real_redis, settings))
@@ -110,6 +110,9 @@ async def test_synthetic_markets_reach_exchange_raw(
     assert all(40_000 < r.price < 100_000 for r in btc)  # synthetic BTC starts near 65,000
     coinbase = [r for r in records if r.exchange == "coinbase"]
     assert {r.venue_symbol for r in coinbase} == {"BTC-USD", "ETH-USD", "SOL-USD"}
+    assert {(r.symbol, r.group, r.quote) for r in coinbase if r.venue_symbol == "BTC-USD"} == {
+        ("BTCUSD", "BTCUSDT", "USD")
+    }
     assert all(r.market == "perp" for r in records if r.exchange in PERPS)
     assert sum(seen[(v, s, "liquidation")] for v in PERPS for s in SYMBOLS) > 0
     assert collector.producer.dropped == 0
@@ -186,9 +189,10 @@ async def test_replayed_real_frames_are_parsed(
     )
     config = SimulatorConfig(port=0, market=market(), synthetic=False, replay=captures,
                              venues=("binance_futures", "bybit"), after_replay="idle")  # fmt: skip
-    settings = base_settings.model_copy(
-        update={"venues": ["binance_futures", "bybit"], "rest_enabled": False}
-    )
+    settings = base_settings.model_copy(  # the captures' linear trades are LTCUSDT's
+        update={"venues": ["binance_futures", "bybit"], "rest_enabled": False,
+                "symbols": [*SYMBOLS, "LTCUSDT"]}
+    )  # fmt: skip
     async with running(settings, config, real_redis) as (sim, collector, wired):
 
         async def replayed() -> Any:

@@ -124,7 +124,7 @@ def test_vps_compose_is_hardened() -> None:
         assert services[name]["read_only"] is True
     api_ports = services["ai-engine"]["ports"]
     assert all("127.0.0.1" in str(p) for p in api_ports)
-    assert set(data["volumes"]) == {"redis-data", "history-data"}
+    assert set(data["volumes"]) == {"redis-data", "history-data", "listings-data"}
 
 
 @pytest.mark.parametrize("file", ["docker-compose.yml", "docker-compose.vps.yml"])
@@ -155,7 +155,8 @@ def test_env_example_copied_to_dotenv_keeps_the_container_layout(file: str, tmp_
     services = rendered_with_dotenv(file, dotenv, tmp_path)["services"]
     check_app_services(services)
     defaults = load_settings(env_file=None)
-    layout = {"redis_url", "api_host", "rest_history_dir", "collector_live_file", "log_format"}
+    layout = {"redis_url", "api_host", "rest_history_dir", "listing_cache_dir",
+              "collector_live_file", "log_format"}  # fmt: skip
     for name in APP_SERVICES:
         settings = container_settings(services[name])
         differ = {f for f in Settings.model_fields if getattr(settings, f) != getattr(defaults, f)}

@@ -35,9 +35,14 @@ FUNDING = {"binance_futures": (0.0003, 8.0), "bybit": (0.00005, 1.0)}
 
 
 def trade(venue: str, symbol: str, price: float, n: int, ts: int) -> Trade:
-    vsym = symbol.replace("USDT", "-USD") if venue == "coinbase" else symbol
-    return Trade(exchange=venue, market=MARKET[venue], symbol=symbol, venue_symbol=vsym,  # type: ignore[arg-type]
-                 ts_ms=ts, recv_ms=ts, price=price, size=0.5, side="buy", trade_id=f"{venue}-{n}")  # fmt: skip
+    """Coinbase trades its USD book: symbol BTCUSD, quote USD, in the BTCUSDT group."""
+    coinbase = venue == "coinbase"
+    vsym, own = (
+        (symbol.replace("USDT", "-USD"), symbol.removesuffix("T")) if coinbase else (symbol, symbol)
+    )
+    return Trade(exchange=venue, market=MARKET[venue], symbol=own, venue_symbol=vsym,  # type: ignore[arg-type]
+                 group=symbol, quote="USD" if coinbase else "USDT", ts_ms=ts, recv_ms=ts,
+                 price=price, size=0.5, side="buy", trade_id=f"{venue}-{n}")  # fmt: skip
 
 
 def raw_records(ts: int) -> list[Any]:
@@ -47,7 +52,8 @@ def raw_records(ts: int) -> list[Any]:
             records.append(trade(venue, symbol, px, len(records), ts))
         for venue, (rate, hours) in FUNDING.items():
             records.append(Funding(exchange=venue, market="perp", symbol=symbol, venue_symbol=symbol,
-                                   ts_ms=ts, recv_ms=ts, funding_rate=rate, funding_interval_h=hours))  # fmt: skip
+                                   group=symbol, quote="USDT", ts_ms=ts, recv_ms=ts,
+                                   funding_rate=rate, funding_interval_h=hours))  # fmt: skip
     return records
 
 

@@ -78,6 +78,8 @@ class Market:
                     "market": market,
                     "symbol": symbol,
                     "venue_symbol": symbol,
+                    "group": symbol,
+                    "quote": "USDT",
                     "ts_ms": ts,
                     "recv_ms": ts,
                 }

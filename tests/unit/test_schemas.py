@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from microservices.common import derived_schemas, schemas
 from microservices.common.errors import SchemaError
+from microservices.common.records import NewListing
 from microservices.common.streams import build_streams
 from tests import factories as f
 
@@ -32,10 +33,37 @@ def test_raw_wire_fields_are_readable() -> None:
     encoded = schemas.RAW.encode(kline)
     assert encoded == {
         "type": "kline", "exchange": "binance", "market": "spot", "symbol": "BTCUSDT",
-        "venue_symbol": "BTCUSDT", "timestamp": "1700000000.123", "received_at": "1700000000.165",
+        "venue_symbol": "BTCUSDT", "group": "BTCUSDT", "quote": "USDT",
+        "timestamp": "1700000000.123", "received_at": "1700000000.165",
         "open_time": "1700000000.000", "interval": "1m", "open": "36500.0", "high": "36510.5",
         "low": "36490.25", "close": "36505.0", "volume": "12.5", "closed": "true",
     }  # fmt: skip
+
+
+def test_coinbase_record_keeps_its_canonical_symbol_and_real_quote() -> None:
+    coinbase = f.raw_samples()[3]
+    encoded = schemas.RAW.encode(coinbase)
+    assert (encoded["symbol"], encoded["venue_symbol"], encoded["group"], encoded["quote"]) == (
+        "BTCUSD",
+        "BTC-USD",
+        "BTCUSDT",
+        "USD",
+    )
+    assert schemas.RAW.decode(as_redis(encoded)) == coinbase
+
+
+def test_entries_of_older_collectors_decode_with_their_symbol_as_group() -> None:
+    """Entries written before `group`/`quote` existed (still in the stream after an upgrade)
+    decode: their symbol was the followed symbol, the quote is unknown ("")."""
+    entry = schemas.RAW.encode(f.trade())
+    del entry["group"], entry["quote"]
+    record = schemas.RAW.decode(as_redis(entry))
+    assert (record.symbol, record.group, record.quote, record.price) == (
+        "BTCUSDT",
+        "BTCUSDT",
+        "",
+        36500.5,
+    )
 
 
 def test_optional_fields_are_omitted_not_blank() -> None:
@@ -61,6 +89,8 @@ GOOD_TRADE = schemas.RAW.encode(f.trade())
         ({"side": "long"}, "side must be buy or sell"),
         ({"market": "futures"}, "market must be spot or perp"),
         ({"symbol": "btc-usd"}, "not a canonical symbol"),
+        ({"group": "BTC/USDT"}, "'group': not a canonical symbol"),
+        ({"quote": "usd"}, "not an asset code"),
         ({"exchange": ""}, "missing required field 'exchange'"),
         ({"timestamp": "1e9"}, "not a unix time"),
         ({"timestamp": "99.5"}, "time out of range"),
@@ -168,8 +198,34 @@ def test_stream_registry_names_and_maxlens() -> None:
         ("quantum:stream:exchange.features", 10_000),
         ("quantum:stream:exitbrain.status", 1_000),
         ("quantum:stream:exitbrain.alerts", 500),
+        ("quantum:stream:exchange.listings", 1_000),
     ]
     assert streams.raw.dead_letter == "quantum:stream:exchange.raw:dead"
+
+
+def test_listings_round_trip_and_fields() -> None:
+    listing = NewListing(
+        exchange="coinbase", venue_symbol="BTC-USD", symbol="BTCUSD", group="BTCUSDT",
+        base="BTC", quote="USD", market="spot", status="trading", ts_ms=1_700_000_000_123,
+        tick_size=0.01, lot_size=1e-08,
+    )  # fmt: skip
+    encoded = derived_schemas.LISTINGS.encode(listing)
+    assert encoded == {
+        "timestamp": "1700000000.123", "exchange": "coinbase", "venue_symbol": "BTC-USD",
+        "symbol": "BTCUSD", "group": "BTCUSDT", "base": "BTC", "quote": "USD", "market": "spot",
+        "status": "trading", "tick_size": "0.01", "lot_size": "1e-08",
+    }  # fmt: skip
+    assert derived_schemas.LISTINGS.decode(as_redis(encoded)) == listing
+    without_steps = dict(encoded)
+    del without_steps["tick_size"], without_steps["lot_size"]
+    assert derived_schemas.LISTINGS.decode(without_steps).tick_size is None
+    for bad, message in (
+        ({"market": "swap"}, "unknown market type"),
+        ({"status": "gone"}, "unknown status"),
+        ({"quote": "u$d"}, "asset"),
+    ):
+        with pytest.raises(SchemaError, match=message):
+            derived_schemas.LISTINGS.decode(encoded | bad)
 
 
 @given(
@@ -191,6 +247,7 @@ def test_decoders_only_raise_schema_error(entry: dict[str, str]) -> None:
         derived_schemas.FEATURES,
         derived_schemas.STATUS,
         derived_schemas.ALERTS,
+        derived_schemas.LISTINGS,
     ):
         with contextlib.suppress(SchemaError):
             schema.decode(entry)

@@ -49,6 +49,13 @@ def test_lists_come_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) ->
     s = load_settings(env_file=None)
     assert s.symbols == ["BTCUSDT", "ETHUSDT"]
     assert s.venues == ["bybit", "coinbase"]
+    monkeypatch.setenv("SYMBOLS", "eth/usdt, top:10,BTC-USD spot:eur")
+    monkeypatch.setenv("USD_EQUIVALENTS", "usd,usdt")
+    s = load_settings(env_file=None)
+    assert s.symbols == ["ETHUSDT", "BTC-USD", "top:10", "spot:EUR"]  # names first, selectors
+    assert s.explicit_symbols() == ["ETHUSDT", "BTC-USD"]
+    assert [str(sel) for sel in s.symbol_selection().selectors] == ["top:10", "spot:EUR"]
+    assert s.usd_equivalents == ["USD", "USDT"]
     assert s.streams().raw.maxlen == 2500
 
 
@@ -56,7 +63,10 @@ def test_lists_come_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) ->
     ("env", "message"),
     [
         ({"VENUES": "binance,krakenx"}, "invalid setting VENUES: .*unknown venue.*krakenx"),
-        ({"SYMBOLS": "BTCUSDT,FOOBAR"}, "invalid setting SYMBOLS: .*unknown symbol.*FOOBAR"),
+        ({"SYMBOLS": "BTCUSDT,top:0"}, "invalid setting SYMBOLS: .*bad selector 'top:0'"),
+        ({"SYMBOLS": "best:3"}, "invalid setting SYMBOLS: .*top:N, perp:QUOTE or spot:QUOTE"),
+        ({"SYMBOLS": " , "}, "invalid setting SYMBOLS: .*selects nothing"),
+        ({"USD_EQUIVALENTS": "USD,USDC"}, "invalid setting USD_EQUIVALENTS: .*include USDT"),
         ({"REDIS_URL": "http://localhost:6379"}, "invalid setting REDIS_URL: .*redis://"),
         ({"REDIS_URL": "redis://localhost:notaport"}, "invalid setting REDIS_URL: .*port"),
         ({"REDIS_URL": "redis://"}, "invalid setting REDIS_URL: .*no host"),

@@ -4,8 +4,8 @@
 keywords into a dict and unpacks them into `__init__`. Allocating the instance and calling the
 dataclass `__init__` directly with plain keywords gives the same record for ~0.5 us (the
 records have no `__new__` or `__post_init__`; tests/unit/exchanges/test_fast_path_equivalence.py
-checks the result against the constructor). `head` is a parser's record header:
-exchange, market, symbol and venue_symbol.
+checks the result against the constructor). `head` is a parser's record header
+(`Exchange.record_head`): exchange, market, symbol, venue_symbol, group and quote.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def trade(
 ) -> Trade:
     record = new_record(Trade)
     trade_init(record, exchange=head["exchange"], market=head["market"],
-                symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
+                symbol=head["symbol"], venue_symbol=head["venue_symbol"],
+                group=head["group"], quote=head["quote"], ts_ms=ts_ms,
                 recv_ms=recv_ms, price=price, size=size, side=side,
                 trade_id=trade_id)  # fmt: skip
     return record
@@ -50,7 +51,8 @@ def ticker(
 ) -> Ticker:  # fmt: skip
     record = new_record(Ticker)
     ticker_init(record, exchange=head["exchange"], market=head["market"],
-                 symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
+                 symbol=head["symbol"], venue_symbol=head["venue_symbol"],
+                group=head["group"], quote=head["quote"], ts_ms=ts_ms,
                  recv_ms=recv_ms, bid=bid, bid_size=bid_size, ask=ask, ask_size=ask_size,
                  last=last)  # fmt: skip
     return record
@@ -62,7 +64,8 @@ def kline(
 ) -> Kline:  # fmt: skip
     record = new_record(Kline)
     kline_init(record, exchange=head["exchange"], market=head["market"],
-                symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
+                symbol=head["symbol"], venue_symbol=head["venue_symbol"],
+                group=head["group"], quote=head["quote"], ts_ms=ts_ms,
                 recv_ms=recv_ms, open_time_ms=open_time_ms, interval=interval, open=open,
                 high=high, low=low, close=close, volume=volume, closed=closed)  # fmt: skip
     return record
@@ -75,7 +78,8 @@ def funding(
 ) -> Funding:  # fmt: skip
     record = new_record(Funding)
     funding_init(record, exchange=head["exchange"], market=head["market"],
-                  symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
+                  symbol=head["symbol"], venue_symbol=head["venue_symbol"],
+                group=head["group"], quote=head["quote"], ts_ms=ts_ms,
                   recv_ms=recv_ms, funding_rate=funding_rate,
                   funding_interval_h=funding_interval_h,
                   next_funding_time_ms=next_funding_time_ms, mark_price=mark_price,
@@ -89,7 +93,8 @@ def open_interest(
 ) -> OpenInterest:  # fmt: skip
     record = new_record(OpenInterest)
     oi_init(record, exchange=head["exchange"], market=head["market"], symbol=head["symbol"],
-             venue_symbol=head["venue_symbol"], ts_ms=ts_ms, recv_ms=recv_ms,
+             venue_symbol=head["venue_symbol"],
+                group=head["group"], quote=head["quote"], ts_ms=ts_ms, recv_ms=recv_ms,
              open_interest=open_interest, open_interest_usd=open_interest_usd)  # fmt: skip
     return record
 
@@ -99,6 +104,7 @@ def liquidation(
 ) -> Liquidation:
     record = new_record(Liquidation)
     liquidation_init(record, exchange=head["exchange"], market=head["market"],
-                      symbol=head["symbol"], venue_symbol=head["venue_symbol"], ts_ms=ts_ms,
+                      symbol=head["symbol"], venue_symbol=head["venue_symbol"],
+                group=head["group"], quote=head["quote"], ts_ms=ts_ms,
                       recv_ms=recv_ms, price=price, size=size, side=side)  # fmt: skip
     return record

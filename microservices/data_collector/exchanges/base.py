@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
+from microservices.common.catalog import Catalog
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Funding, Kline, Market, OpenInterest
 from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS
-from microservices.common.symbols import canonical_symbol, venue_symbol
+from microservices.data_collector.exchanges.venue_symbols import VenueSymbols
 
 SAMPLE_CHARS = 300
 # Reject reasons of frames that do not prove the market feed alive: control frames (subscribe
@@ -209,8 +210,9 @@ class VenueParser(ABC):
         return records, bool(records) or stats.control == control
 
 
-class Exchange(ABC):
-    """One venue: its endpoints, subscriptions and pure parsers."""
+class Exchange(VenueSymbols, ABC):
+    """One venue: its endpoints, subscriptions and pure parsers; its symbols and instruments
+    through the catalog (`VenueSymbols`)."""
 
     name: ClassVar[str]
     market: ClassVar[Market]
@@ -232,8 +234,11 @@ class Exchange(ABC):
     # funding interval of a symbol the venue has not said otherwise about (perps)
     default_funding_interval_h: ClassVar[float] = 8.0
 
-    def __init__(self, symbols: Sequence[str], ws_url: str, rest_url: str) -> None:
-        self.symbols = tuple(s for s in symbols if self.venue_symbol(s) is not None)
+    def __init__(
+        self, symbols: Sequence[str], ws_url: str, rest_url: str, catalog: Catalog | None = None
+    ) -> None:
+        # followed symbols the venue lists; without a catalog, named by its naming rule
+        self._init_symbols(symbols, catalog)
         self.ws_url = ws_url.rstrip("/")
         self.rest_url = rest_url.rstrip("/")
         # canonical symbol -> funding interval (h), as the venue last reported it (Bybit in its
@@ -242,20 +247,6 @@ class Exchange(ABC):
 
     def funding_interval_h(self, symbol: str) -> float:
         return self.funding_intervals.get(symbol, self.default_funding_interval_h)
-
-    # --- symbols (from the shared table in `common/symbols.py`, until instruments are wired in)
-    def venue_symbol(self, canonical: str) -> str | None:
-        """The venue's name for a canonical symbol; None when the venue does not list it."""
-        return venue_symbol(self.name, canonical)
-
-    def to_venue(self, canonical: str) -> str:
-        vsym = self.venue_symbol(canonical)
-        if vsym is None:
-            raise KeyError(f"{self.name} has no instrument for {canonical}")
-        return vsym
-
-    def to_canonical(self, vsym: str) -> str | None:
-        return canonical_symbol(self.name, vsym)
 
     # --- WebSocket
     @abstractmethod

@@ -75,8 +75,8 @@ def test_venue_status_ages() -> None:
     state = two_venues()
     state.update(
         Liquidation(
-            exchange="bybit", market="perp", symbol=SYMBOL, venue_symbol=SYMBOL,
-            ts_ms=T0 + 400, recv_ms=T0 + 700, price=100.0, size=1.0, side="sell",
+            exchange="bybit", market="perp", symbol=SYMBOL, venue_symbol=SYMBOL, group=SYMBOL,
+            quote="USDT", ts_ms=T0 + 400, recv_ms=T0 + 700, price=100.0, size=1.0, side="sell",
         )
     )  # fmt: skip
     assert state.venue_status(T0 + 1_000) == {SYMBOL: {"binance": 1_000, "bybit": 300}}

@@ -291,3 +291,22 @@ def test_invalid_records_are_ignored() -> None:
     state.update(trade("bybit", -1.0, 1))
     snap = snap_at(state, 1)
     assert snap.avg_price == 100.0
+
+
+def test_venues_meet_under_the_group_whatever_their_own_symbol() -> None:
+    """Coinbase's BTC-USD book (canonical BTCUSD, quote USD) joins Binance's BTCUSDT under the
+    group BTCUSDT; ETHBTC (its own group) stays apart."""
+    coinbase = quote("coinbase", 101.0)
+    coinbase.symbol, coinbase.venue_symbol, coinbase.quote = "BTCUSD", "BTC-USD", "USD"
+    ethbtc = quote("binance", 50.0, symbol="ETHBTC")
+    ethbtc.quote = "BTC"
+    state = state_with(quote("binance", 100.0), coinbase, ethbtc)
+    snap = snap_at(state)
+    assert (snap.symbol, snap.num_exchanges, set(snap.venues)) == (
+        "BTCUSDT",
+        2,
+        {"binance", "coinbase"},
+    )
+    assert snap.venues["coinbase"].price == 101.0 and snap.avg_price == 100.5
+    assert state.symbols() == ["BTCUSDT", "ETHBTC"]
+    assert state.snapshot("BTCUSD", T0) is None  # nothing is keyed by an instrument's own name

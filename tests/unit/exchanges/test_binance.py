@@ -5,7 +5,7 @@ fuzzing, combined-stream plans and REST requests."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -13,19 +13,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from microservices.common.catalog import Catalog
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Kline, Ticker, Trade
 from microservices.common.schemas import RAW
-from microservices.common.symbols import BASES
-from microservices.data_collector.exchanges.base import VenueParser
+from microservices.data_collector.exchanges.base import Exchange, VenueParser
 from microservices.data_collector.exchanges.binance.parser import BinanceParser
 from microservices.data_collector.exchanges.binance.spot import Binance
+from microservices.exchange_simulator.naming import sample_symbols
 from tests.fixture_paths import capture_frames, local_fixture, shared_fixture, tardis_frames
 
 RECV_MS = 1_700_000_000_999
 WS_URL = "wss://stream.binance.com:9443"
 REST_URL = "https://api.binance.com"
-ALL_SYMBOLS = tuple(f"{base}USDT" for base in BASES)
+ALL_SYMBOLS = tuple(sample_symbols(50))
 CAPTURE = "binance/ws/spot_combined_depth_bookticker_kline_aggtrade.cryptofeed-2021.jsonl"
 
 
@@ -53,17 +54,16 @@ def count_types(records: Sequence[AnyRaw]) -> Counter[str]:
     return Counter(record.type for record in records)
 
 
-def any_symbol(parser_cls: type[BinanceParser]) -> type[BinanceParser]:
-    """The parser with every symbol accepted as its own canonical name: checks the values of
-    real frames whose instruments (NKNUSDT, BNBBTC, ...) are outside the symbol table."""
+def any_symbol(parser_cls: type[BinanceParser]) -> Callable[[Exchange], BinanceParser]:
+    """A parser of an exchange following every instrument its naming rule names (what
+    `normalize` does without a listing): the values of real frames of any instrument
+    (NKNUSDT, BNBBTC, ...)."""
 
-    class AnySymbolParser(parser_cls):  # type: ignore[valid-type,misc]
-        def _symbol(self, vsym: Any) -> tuple[str, str]:
-            if not isinstance(vsym, str):
-                raise TypeError(vsym)
-            return vsym, vsym
+    def build(exchange: Exchange) -> BinanceParser:
+        exchange.follow_any()
+        return parser_cls(exchange)
 
-    return AnySymbolParser
+    return build
 
 
 def json_value() -> st.SearchStrategy[Any]:
@@ -142,11 +142,11 @@ def test_cryptofeed_capture_every_frame_handled_and_counted() -> None:
 
     records = parse_all(parser, frames)
 
-    # the capture's instruments (NKNUSDT, BLZETH, LRCBTC, RUNEEUR) are not in the symbol table
+    # the capture's instruments (NKNUSDT, BLZETH, LRCBTC, RUNEEUR) are not followed: counted
     assert records == []
     used = streams["bookTicker"] + streams["kline_1m"] + streams["aggTrade"]
     assert used == 88
-    assert parser.stats.rejected == {"unknown_symbol": used, "ignored": streams["depth@100ms"]}
+    assert parser.stats.rejected == {"not_followed": used, "ignored": streams["depth@100ms"]}
     assert sum(parser.stats.rejected.values()) == len(frames) == 265
 
 
@@ -211,6 +211,8 @@ def test_tardis_spot_samples() -> None:
             market="spot",
             symbol="BTCUSDT",
             venue_symbol="BTCUSDT",
+            group="BTCUSDT",
+            quote="USDT",
             ts_ms=RECV_MS,
             recv_ms=RECV_MS,
             bid=8010.0,
@@ -221,7 +223,7 @@ def test_tardis_spot_samples() -> None:
     ]
     streams = Counter(orjson.loads(frame)["stream"].split("@", 1)[1] for frame, _ in items)
     ignored = streams["ticker"] + streams["depth"] + streams["depthSnapshot"]
-    assert parser.stats.rejected == {"unknown_symbol": streams["trade"], "ignored": ignored}
+    assert parser.stats.rejected == {"not_followed": streams["trade"], "ignored": ignored}
 
 
 @pytest.mark.real_fixtures
@@ -245,9 +247,9 @@ DOCS_REASONS = {
     "ws_unsubscribe.1.json": "ignored",
     "ws_subscribe.0.json": "unknown_event",  # a client request, never sent by the server
     "ws_unsubscribe.0.json": "unknown_event",
-    "ws_aggTrade.0.json": "unknown_symbol",  # BNBBTC
-    "ws_kline.0.json": "unknown_symbol",
-    "ws_trade.0.json": "unknown_symbol",
+    "ws_aggTrade.0.json": "not_followed",  # BNBBTC
+    "ws_kline.0.json": "not_followed",
+    "ws_trade.0.json": "not_followed",
 }
 
 
@@ -359,6 +361,8 @@ def test_agg_trades_values_dedupe_and_unknown_symbol(parser: VenueParser) -> Non
             market="spot",
             symbol="BTCUSDT",
             venue_symbol="BTCUSDT",
+            group="BTCUSDT",
+            quote="USDT",
             ts_ms=1700000000123,
             recv_ms=RECV_MS,
             price=36512.34,
@@ -371,6 +375,8 @@ def test_agg_trades_values_dedupe_and_unknown_symbol(parser: VenueParser) -> Non
             market="spot",
             symbol="ETHUSDT",
             venue_symbol="ETHUSDT",
+            group="ETHUSDT",
+            quote="USDT",
             ts_ms=1700000000251,
             recv_ms=RECV_MS,
             price=2051.17,
@@ -379,7 +385,7 @@ def test_agg_trades_values_dedupe_and_unknown_symbol(parser: VenueParser) -> Non
             trade_id="1187000001",
         ),
     ]
-    assert parser.stats.rejected == {"duplicate": 1, "unknown_symbol": 1}
+    assert parser.stats.rejected == {"duplicate": 1, "not_followed": 1}
     assert parser.stats.emitted == {"trade": 2}
 
 
@@ -389,7 +395,7 @@ def test_book_tickers_wrapped_and_raw(parser: VenueParser) -> None:
         ("BTCUSDT", 36512.33, 2.40112, 36512.34, 0.518, RECV_MS),
         ("SOLUSDT", 56.12, 310.5, 56.13, 12.04, RECV_MS),
     ]
-    assert parser.stats.rejected == {"unknown_symbol": 1}
+    assert parser.stats.rejected == {"not_followed": 1}
 
 
 def test_klines_open_then_closed(parser: VenueParser) -> None:
@@ -399,6 +405,8 @@ def test_klines_open_then_closed(parser: VenueParser) -> None:
         market="spot",
         symbol="BTCUSDT",
         venue_symbol="BTCUSDT",
+        group="BTCUSDT",
+        quote="USDT",
         ts_ms=1700000000695,
         recv_ms=RECV_MS,
         open_time_ms=1699999980000,
@@ -526,8 +534,9 @@ BAD_FRAMES: list[tuple[str, str | bytes, str]] = [
     ("kline_not_object", with_(KLINE, k="bar"), "malformed"),
     ("unknown_event", with_(AGG, e="someNewEvent"), "unknown_event"),
     ("no_event_unknown_shape", '{"foo": 1}', "unknown_event"),
-    ("unknown_symbol", with_(AGG, s="NKNUSDT"), "unknown_symbol"),
-    ("unknown_symbol_book", with_(BOOK, s="BTCEUR"), "unknown_symbol"),
+    ("not_followed", with_(AGG, s="NKNUSDT"), "not_followed"),
+    ("not_followed_book", with_(BOOK, s="BTCEUR"), "not_followed"),
+    ("unknown_symbol", with_(AGG, s="FOOBAR"), "unknown_symbol"),  # no quote asset to split
     (
         "venue_error",
         '{"code": 2, "msg": "Invalid request: unknown variant", "id": 1}',
@@ -629,11 +638,20 @@ def test_ws_connections_chunked_by_stream_limit() -> None:
     assert tuple(s for p in plans for s in p.symbols) == ALL_SYMBOLS
 
 
-def test_symbols_outside_the_table_are_not_served() -> None:
-    exchange = make(["BTCUSDT", "NKNUSDT", "FOOUSDT"])
+def test_symbols_the_listing_lacks_are_not_served() -> None:
+    listing = Catalog(
+        [make().symbol_instrument("BTCUSDT")],
+        listed=["binance"],  # type: ignore[list-item]
+    )
+    exchange = Binance(["BTCUSDT", "NKNUSDT", "FOOUSDT"], WS_URL, REST_URL, listing)
     assert exchange.symbols == ("BTCUSDT",)
     assert [p.symbols for p in exchange.ws_connections()] == [("BTCUSDT",)]
+    parser = exchange.new_parser()  # with a listing, what it lacks is unknown
+    assert parser.parse(with_(AGG, s="NKNUSDT"), RECV_MS) == []
+    assert parser.stats.rejected == {"unknown_symbol": 1}
     assert make([]).ws_connections() == []
+    # without a listing the naming rule names them: followed when asked for
+    assert make(["BTCUSDT", "NKNUSDT", "LRCBTC"]).symbols == ("BTCUSDT", "NKNUSDT", "LRCBTC")
 
 
 # ------------------------------------------------------------------ REST

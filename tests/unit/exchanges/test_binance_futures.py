@@ -97,7 +97,7 @@ def _tardis_expected(frames: list[str]) -> tuple[Counter[str], Counter[str]]:
         elif stream.startswith("markPrice"):
             known = symbol.upper() in ALL_SYMBOLS
             emitted["funding"] += known
-            rejected["unknown_symbol"] += not known
+            rejected["not_followed"] += not known  # BTCBUSD_210129: named, not followed
         elif stream == "forceOrder":
             emitted["liquidation"] += 1
         elif stream == "bookTicker":
@@ -127,7 +127,8 @@ def test_tardis_futures_samples_counts() -> None:
 def test_tardis_futures_sample_values() -> None:
     frames = [frame for frame, _ in tardis_frames(shared_fixture(TARDIS))]
     records = parse_all(make(ALL_SYMBOLS).new_parser(), frames)
-    btc: dict[str, Any] = {**HEADER, "symbol": "BTCUSDT", "venue_symbol": "BTCUSDT"}
+    btc: dict[str, Any] = {**HEADER, "symbol": "BTCUSDT", "venue_symbol": "BTCUSDT",
+                           "group": "BTCUSDT", "quote": "USDT"}  # fmt: skip
 
     assert [r for r in records if isinstance(r, Trade)] == [
         Trade(
@@ -185,6 +186,8 @@ def test_docs_mark_price_update() -> None:
         **HEADER,
         symbol="BTCUSDT",
         venue_symbol="BTCUSDT",
+        group="BTCUSDT",
+        quote="USDT",
         ts_ms=1562305380000,
         funding_rate=0.00038167,
         funding_interval_h=8.0,
@@ -217,6 +220,8 @@ def test_docs_premium_index() -> None:
         **HEADER,
         symbol="BTCUSDT",
         venue_symbol="BTCUSDT",
+        group="BTCUSDT",
+        quote="USDT",
         ts_ms=1597370495002,
         funding_rate=0.00038246,
         funding_interval_h=8.0,
@@ -235,6 +240,8 @@ def test_docs_open_interest_history() -> None:
         **HEADER,
         symbol="BTCUSDT",
         venue_symbol="BTCUSDT",
+        group="BTCUSDT",
+        quote="USDT",
         ts_ms=1616438700000,
         open_interest=34085.0,
         open_interest_usd=1927265695.27131325,
@@ -266,7 +273,7 @@ def test_agg_trades(parser: VenueParser) -> None:
         ("ETHUSDT", "900111222", 2052.48, 3.117, "sell", 1700000000240),
     ]
     assert {(r.exchange, r.market) for r in records} == {("binance_futures", "perp")}
-    assert parser.stats.rejected == {"duplicate": 1, "unknown_symbol": 1}  # 1000PEPEUSDT
+    assert parser.stats.rejected == {"duplicate": 1, "not_followed": 1}  # 1000PEPEUSDT
 
 
 def test_book_tickers_use_event_time(parser: VenueParser) -> None:
@@ -276,6 +283,8 @@ def test_book_tickers_use_event_time(parser: VenueParser) -> None:
             **HEADER,
             symbol="BTCUSDT",
             venue_symbol="BTCUSDT",
+            group="BTCUSDT",
+            quote="USDT",
             ts_ms=1700000000494,
             bid=36530.0,
             bid_size=7.123,
@@ -286,6 +295,8 @@ def test_book_tickers_use_event_time(parser: VenueParser) -> None:
             **HEADER,
             symbol="SOLUSDT",
             venue_symbol="SOLUSDT",
+            group="SOLUSDT",
+            quote="USDT",
             ts_ms=1700000000505,
             bid=56.14,
             bid_size=812.0,
@@ -301,6 +312,8 @@ def test_klines(parser: VenueParser) -> None:
         **HEADER,
         symbol="ETHUSDT",
         venue_symbol="ETHUSDT",
+        group="ETHUSDT",
+        quote="USDT",
         ts_ms=1700000000695,
         open_time_ms=1699999980000,
         interval="1m",
@@ -327,6 +340,8 @@ def test_mark_price_funding(parser: VenueParser) -> None:
             **HEADER,
             symbol="BTCUSDT",
             venue_symbol="BTCUSDT",
+            group="BTCUSDT",
+            quote="USDT",
             ts_ms=1700000001000,
             funding_rate=0.00012831,
             funding_interval_h=8.0,
@@ -338,6 +353,8 @@ def test_mark_price_funding(parser: VenueParser) -> None:
             **HEADER,
             symbol="ETHUSDT",
             venue_symbol="ETHUSDT",
+            group="ETHUSDT",
+            quote="USDT",
             ts_ms=1700000001000,
             funding_rate=-0.000025,
             funding_interval_h=8.0,
@@ -367,6 +384,8 @@ def test_force_orders_fall_back_to_order_price_and_qty(parser: VenueParser) -> N
             **HEADER,
             symbol="BTCUSDT",
             venue_symbol="BTCUSDT",
+            group="BTCUSDT",
+            quote="USDT",
             ts_ms=1700000002001,
             price=36410.5,  # average fill price
             size=0.15,
@@ -376,6 +395,8 @@ def test_force_orders_fall_back_to_order_price_and_qty(parser: VenueParser) -> N
             **HEADER,
             symbol="ETHUSDT",
             venue_symbol="ETHUSDT",
+            group="ETHUSDT",
+            quote="USDT",
             ts_ms=1700000003002,
             price=2071.0,  # ap == "0": nothing filled yet, the order price
             size=4.0,  # z == "0": the order quantity
@@ -435,7 +456,8 @@ BAD_FRAMES: list[tuple[str, str | bytes, str]] = [
     ("mark_missing_time", frame_of(MARK, E=None), "malformed"),
     ("mark_bad_next_time", frame_of(MARK, T="soon"), "malformed"),
     ("delivery_contract", frame_of(MARK, r=""), "ignored"),
-    ("mark_unknown_symbol", frame_of(MARK, s="NKNUSDT"), "unknown_symbol"),
+    ("mark_not_followed", frame_of(MARK, s="NKNUSDT"), "not_followed"),
+    ("mark_unknown_symbol", frame_of(MARK, s="NKNXYZ"), "unknown_symbol"),
     ("liq_bad_side", force_order(S="SIDEWAYS"), "malformed"),
     ("liq_lowercase_side", force_order(S="sell"), "malformed"),
     ("liq_negative_fill_price", force_order(ap="-1"), "malformed"),
@@ -443,7 +465,7 @@ BAD_FRAMES: list[tuple[str, str | bytes, str]] = [
     ("liq_zero_price_no_fill", force_order(ap="0", p="0"), "malformed"),
     ("liq_missing_order", frame_of({"e": "forceOrder", "E": RECV_MS}), "malformed"),
     ("liq_missing_time", force_order(T=None), "malformed"),
-    ("liq_unknown_symbol", force_order(s="ETHBTC"), "unknown_symbol"),
+    ("liq_not_followed", force_order(s="ETHBTC"), "not_followed"),
     ("book_missing_event_time", frame_of(BOOK, E=None), "malformed"),
     ("book_crossed", frame_of(BOOK, b="11.5"), "malformed"),
     ("book_without_e_needs_time", frame_of(BOOK, e=None, E=None, u=5), "malformed"),
@@ -650,6 +672,8 @@ def test_current_funding_request_and_parse() -> None:
         **HEADER,
         symbol="BTCUSDT",
         venue_symbol="BTCUSDT",
+        group="BTCUSDT",
+        quote="USDT",
         ts_ms=1700000001000,
         funding_rate=0.00012831,
         funding_interval_h=8.0,
@@ -683,6 +707,8 @@ def test_current_open_interest_request_and_parse() -> None:
         **HEADER,
         symbol="BTCUSDT",
         venue_symbol="BTCUSDT",
+        group="BTCUSDT",
+        quote="USDT",
         ts_ms=1700000001234,
         open_interest=76620.118,
         open_interest_usd=None,

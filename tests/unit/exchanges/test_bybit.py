@@ -24,15 +24,15 @@ from microservices.common.records import (
     Trade,
 )
 from microservices.common.schemas import RAW
-from microservices.common.symbols import BASES, canonical_symbol
 from microservices.data_collector.exchanges.base import VenueParser
 from microservices.data_collector.exchanges.bybit.exchange import Bybit, BybitSpot
+from microservices.exchange_simulator.naming import sample_symbols
 from tests.fixture_paths import capture_frames, local_fixture, shared_fixture, tardis_frames
 
 RECV_MS = 1_700_000_060_000
 WS_URL = "wss://stream.bybit.com"
 REST_URL = "https://api.bybit.com"
-ALL_SYMBOLS = tuple(f"{base}USDT" for base in BASES)
+ALL_SYMBOLS = tuple(sample_symbols(50))
 TARDIS = "bybit/ws/tardis-node_mappers-test_samples.jsonl"
 V5_SOURCES = ("messagesV5", "messagesAllLiquidation")  # tardis test names of v5 frames
 
@@ -80,7 +80,7 @@ def types(records: Sequence[AnyRaw]) -> Counter[str]:
 
 
 def known(symbol: str) -> bool:
-    return canonical_symbol("bybit", symbol) is not None
+    return symbol in ALL_SYMBOLS
 
 
 def tardis_v5() -> list[tuple[str, dict[str, Any]]]:
@@ -228,7 +228,7 @@ def test_tardis_liquidations_invert_position_side() -> None:
     old_liq = next(f for f, _ in samples if "liquidation.GALAUSDT" in f)
     assert parser.parse(all_liq, RECV_MS) == []
     assert parser.parse(old_liq, RECV_MS) == []
-    assert parser.stats.rejected == {"unknown_symbol": 2}
+    assert parser.stats.rejected == {"not_followed": 2}
 
     records = parse_all(parser, [rekey(all_liq, "PIPPINUSDT", "SOLUSDT")])
     assert len(records) == 1 and isinstance(records[0], Liquidation)
@@ -252,18 +252,26 @@ def test_tardis_liquidations_invert_position_side() -> None:
 
 
 @pytest.mark.real_fixtures
-def test_tardis_other_instruments_are_unknown_symbols() -> None:
+def test_tardis_other_instruments_are_not_followed() -> None:
+    """Inverse contracts (BTCUSD perpetual, BTCUSDU23 future) and the BTCUSDC spot pair: the
+    naming rule knows them, nobody follows them; with a linear listing they are unknown."""
     samples = tardis_v5()
-    parser = make(Bybit, ALL_SYMBOLS).new_parser()
-    for topic in ("publicTrade.BTCUSD", "tickers.BTCUSD", "tickers.BTCUSDU23"):
-        frames = [f for f, _ in samples if f'"topic":"{topic}"' in f]
-        assert frames, topic
-        assert all(parser.parse(f, RECV_MS) == [] for f in frames)
-    assert parser.stats.rejected == {"unknown_symbol": 5}
+    ex = make(Bybit, ALL_SYMBOLS)
+    parser = ex.new_parser()
+    topics = ("publicTrade.BTCUSD", "tickers.BTCUSD", "tickers.BTCUSDU23")
+    frames = [f for f, _ in samples for t in topics if f'"topic":"{t}"' in f]
+    assert len(frames) == 5
+    assert all(parser.parse(f, RECV_MS) == [] for f in frames)
+    assert parser.stats.rejected == {"not_followed": 5}
+    usdt = [i for i in ex.catalog.instruments("bybit") if i.quote == "USDT"]  # a linear listing
+    listed = Bybit(ALL_SYMBOLS, WS_URL, REST_URL, ex.catalog.with_venue("bybit", usdt))
+    strict = listed.new_parser()
+    assert all(strict.parse(f, RECV_MS) == [] for f in frames)
+    assert strict.stats.rejected == {"unknown_symbol": 5}
     spot = make(BybitSpot, ALL_SYMBOLS).new_parser()
     usdc = next(f for f, _ in samples if "publicTrade.BTCUSDC" in f)
     assert spot.parse(usdc, RECV_MS) == []
-    assert spot.stats.rejected == {"unknown_symbol": 1}
+    assert spot.stats.rejected == {"not_followed": 1}
 
 
 # -------------------------------------------------------------------- docs examples
@@ -271,7 +279,7 @@ def test_tardis_other_instruments_are_unknown_symbols() -> None:
 
 @pytest.mark.real_fixtures
 def test_docs_ws_examples() -> None:
-    parser = make().new_parser()
+    parser = make(Bybit, ("BTCUSDT", "DOGEUSDT")).new_parser()
     trade = parse_all(parser, [orjson.dumps(docs("ws_publicTrade.0.0.json"))])
     assert len(trade) == 1 and isinstance(trade[0], Trade)
     assert (trade[0].price, trade[0].size, trade[0].side, trade[0].ts_ms) == (
@@ -335,9 +343,9 @@ def test_docs_ws_examples() -> None:
         (Bybit, "ws_kline.0.0.json", "ignored"),  # kline.5: only 1m bars are used
         (Bybit, "ws_orderbook.0.Snapshot.json", "ignored"),
         (BybitSpot, "ws_orderbook.1.Delta.json", "ignored"),  # orderbook.50
-        (Bybit, "ws_tickers.0.LinearFutures.json", "unknown_symbol"),  # BTC-26DEC25
-        (Bybit, "ws_tickers.1.Option.json", "unknown_symbol"),
-        (Bybit, "ws_allLiquidation.0.0.json", "unknown_symbol"),  # ROSEUSDT
+        (Bybit, "ws_tickers.0.LinearFutures.json", "not_followed"),  # BTC-26DEC25
+        (Bybit, "ws_tickers.1.Option.json", "not_followed"),
+        (Bybit, "ws_allLiquidation.0.0.json", "not_followed"),  # ROSEUSDT
         (BybitSpot, "ws_tickers.2.Spot.json", "ignored"),  # spot tickers carry no bid/ask
         (Bybit, "ws_connect.10.Public_Spot.json", "ignored"),
         (Bybit, "ws_connect.11.Linear-Inverse.json", "ignored"),
@@ -491,7 +499,7 @@ def test_trades_values_dedupe_and_unknown_symbol(parser: VenueParser) -> None:
     (eth,) = results[1]
     assert isinstance(eth, Trade)
     assert (eth.symbol, eth.price, eth.size, eth.side) == ("ETHUSDT", 2051.17, 1.25, "sell")
-    assert parser.stats.rejected == {"duplicate": 1, "unknown_symbol": 1}
+    assert parser.stats.rejected == {"duplicate": 1, "not_followed": 1}
     assert parser.stats.emitted == {"trade": 3}
 
 
@@ -637,7 +645,7 @@ def test_liquidations_forced_order_side_is_opposite_of_position(parser: VenuePar
         ("ETHUSDT", "buy", 2060.25, 3.2, 1700000000900),
         ("SOLUSDT", "sell", 56.12, 12.3, 1700000001200),  # deprecated liquidation.S topic
     ]
-    assert parser.stats.rejected == {"unknown_symbol": 1}
+    assert parser.stats.rejected == {"not_followed": 1}
 
 
 def test_control_frames(parser: VenueParser) -> None:
@@ -695,7 +703,7 @@ def test_spot_trades_and_control() -> None:
         "2290000000050703789",
     )
     assert parse_all(spot, local("bybit_spot", "ws_control.jsonl")) == []
-    assert spot.stats.rejected == {"unknown_symbol": 1, "ignored": 3}  # BTCUSDC; ack, pong, tickers
+    assert spot.stats.rejected == {"not_followed": 1, "ignored": 3}  # BTCUSDC; ack, pong, tickers
 
 
 def test_spot_parses_klines_like_linear() -> None:
@@ -756,7 +764,8 @@ BAD_FRAMES: list[tuple[str, str | bytes, str]] = [
     ("trade time infinite", edit(TRADE, ["data", 0, "T"], 1e400), "malformed"),
     ("trade data not a list", edit(TRADE, ["data"], {"p": "1"}), "malformed"),
     ("trade item not a dict", edit(TRADE, ["data", 0], "x"), "malformed"),
-    ("trade unknown symbol", edit(TRADE, ["topic"], "publicTrade.FOOUSDT"), "unknown_symbol"),
+    ("trade symbol not followed", edit(TRADE, ["topic"], "publicTrade.FOOUSDT"), "not_followed"),
+    ("trade unknown symbol", edit(TRADE, ["topic"], "publicTrade.FOO"), "unknown_symbol"),
     ("ticker type unknown", edit(SNAPSHOT, ["type"], "update"), "malformed"),
     ("ticker ts missing", edit(SNAPSHOT, ["ts"], ...), "malformed"),
     ("ticker bid negative", edit(SNAPSHOT, ["data", "bid1Price"], "-1"), "malformed"),
@@ -943,7 +952,8 @@ def test_ws_connections_fifty_symbols() -> None:
 
 
 def test_ws_connections_split_at_200_topics_and_simulator_url() -> None:
-    plans = Bybit([*ALL_SYMBOLS, "NOPEUSDT"], "ws://127.0.0.1:9999/bybit/", REST_URL)
+    listed = make(Bybit, ALL_SYMBOLS).catalog  # NOPEUSDT is not listed
+    plans = Bybit([*ALL_SYMBOLS, "NOPEUSDT"], "ws://127.0.0.1:9999/bybit/", REST_URL, listed)
     first, *rest = plans.ws_connections()
     assert rest == []  # 50 table symbols fit; the unknown one is not served
     assert first.url == "ws://127.0.0.1:9999/bybit/v5/public/linear"

@@ -17,15 +17,18 @@ from hypothesis import strategies as st
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Kline, Ticker, Trade
 from microservices.common.schemas import RAW
-from microservices.common.symbols import BASES
 from microservices.data_collector.exchanges.base import VenueParser
 from microservices.data_collector.exchanges.coinbase.exchange import Coinbase
+from microservices.exchange_simulator.naming import sample_symbols
 from tests.fixture_paths import capture_frames, local_fixture, shared_fixture, tardis_frames
 
 RECV_MS = 1_700_000_060_000
 WS_URL = "wss://ws-feed.exchange.coinbase.com"
 REST_URL = "https://api.exchange.coinbase.com"
-ALL_SYMBOLS = tuple(f"{base}USDT" for base in BASES)
+ALL_SYMBOLS = tuple(sample_symbols(50))
+# the cryptofeed capture's ten products, as followed symbols (SKL-USD joins the SKLUSDT group)
+CAPTURE_SYMBOLS = ("SKLUSDT", "SKLBTC", "BANDGBP", "NMREUR", "BANDBTC", "YFIBTC", "DASHBTC",
+                   "NUGBP", "CRVEUR", "SKLGBP")  # fmt: skip
 CRYPTOFEED = "coinbase/ws/ws_feed_level2_ticker_matches.cryptofeed-2021.jsonl"
 TARDIS = "coinbase/ws/tardis-node_mappers-test_samples.jsonl"
 
@@ -58,8 +61,7 @@ def local_json(name: str) -> Any:
 
 
 def rekey(frame: str, old: str, new: str) -> str:
-    """A real frame with its product renamed: the captures' products (SKL-USD, NMR-EUR,
-    ETC-GBP) are outside the symbol table; renamed copies check the field mapping."""
+    """A real frame with its product renamed (to check one field mapping on another book)."""
     return frame.replace(f'"product_id":"{old}"', f'"product_id":"{new}"')
 
 
@@ -83,13 +85,47 @@ def test_cryptofeed_capture_every_frame_handled_and_counted() -> None:
 
     records = parse_all(parser, frames)
 
-    # no product of this capture (SKL, NMR, BAND, YFI, DASH, NU, CRV) is in the symbol table
+    # no product of this capture (SKL, NMR, BAND, YFI, DASH, NU, CRV) is followed: counted
     assert records == []
     used = kinds["ticker"] + kinds["match"] + kinds["last_match"]
     assert used == 62
     ignored = kinds["l2update"] + kinds["snapshot"] + kinds["subscriptions"]
-    assert parser.stats.rejected == {"unknown_symbol": used, "ignored": ignored}
+    assert parser.stats.rejected == {"not_followed": used, "ignored": ignored}
     assert sum(parser.stats.rejected.values()) == len(frames) == 3000
+
+
+@pytest.mark.real_fixtures
+def test_cryptofeed_capture_products_followed_by_their_own_names() -> None:
+    """Quotes USD, BTC, EUR and GBP: each product is its own instrument (SKL-USD -> SKLUSD in
+    the SKLUSDT group; NMR-EUR -> NMREUR); every used frame gives a record."""
+    frames = list(capture_frames(shared_fixture(CRYPTOFEED)))
+    ex = make(CAPTURE_SYMBOLS)
+    assert sorted(ex.to_venue(s) for s in ex.symbols) == [
+        "BAND-BTC", "BAND-GBP", "CRV-EUR", "DASH-BTC", "NMR-EUR", "NU-GBP", "SKL-BTC",
+        "SKL-GBP", "SKL-USD", "YFI-BTC",
+    ]  # fmt: skip
+    parser = ex.new_parser()
+
+    records = parse_all(parser, frames)
+
+    assert types(records) == {"ticker": 31, "trade": 31}
+    assert set(parser.stats.rejected) == {"ignored"}
+    nmr = next(r for r in records if isinstance(r, Trade) and r.venue_symbol == "NMR-EUR")
+    assert (nmr.symbol, nmr.group, nmr.quote, nmr.trade_id) == ("NMREUR", "NMREUR", "EUR", "868598")
+    assert (nmr.price, nmr.size, nmr.side, nmr.ts_ms) == (67.021, 0.175, "buy", 1618677815964)
+    skl = [r for r in records if isinstance(r, Trade) and r.venue_symbol == "SKL-USD"]
+    assert {(t.symbol, t.group, t.quote) for t in skl} == {("SKLUSD", "SKLUSDT", "USD")}
+    assert [t.trade_id for t in skl] == [str(i) for i in range(1568267, 1568275)]
+    assert (skl[0].price, skl[0].size, skl[0].side, skl[0].ts_ms) == (
+        0.7904,
+        1338.3,
+        "buy",
+        1618677817056,
+    )
+    ticker = next(r for r in records if isinstance(r, Ticker) and r.venue_symbol == "SKL-USD")
+    assert (ticker.bid, ticker.ask, ticker.last, ticker.bid_size, ticker.ask_size) == (
+        0.7901, 0.7911, 0.7904, 0.0, 0.0,
+    )  # fmt: skip
 
 
 @pytest.mark.real_fixtures
@@ -114,14 +150,20 @@ def test_cryptofeed_capture_values_with_products_renamed() -> None:
     assert types(records) == expected == {"ticker": 16, "trade": 16}  # 10 s: no minute closed
     trades = [r for r in records if isinstance(r, Trade)]
     first = trades[0]  # NMR-EUR last_match 868598, maker side "sell"
-    assert (first.symbol, first.venue_symbol, first.trade_id) == ("ETHUSDT", "ETH-USD", "868598")
+    assert (first.symbol, first.venue_symbol, first.group, first.quote, first.trade_id) == (
+        "ETHUSD",
+        "ETH-USD",
+        "ETHUSDT",
+        "USD",
+        "868598",
+    )
     assert (first.price, first.size, first.side, first.ts_ms) == (
         67.021,
         0.175,
         "buy",
         1618677815964,
     )
-    btc = [t for t in trades if t.symbol == "BTCUSDT"]
+    btc = [t for t in trades if t.symbol == "BTCUSD"]
     assert [t.trade_id for t in btc] == [str(i) for i in range(1568267, 1568275)]
     assert (btc[0].price, btc[0].size, btc[0].side, btc[0].ts_ms) == (
         0.7904,
@@ -130,7 +172,7 @@ def test_cryptofeed_capture_values_with_products_renamed() -> None:
         1618677817056,
     )
     assert {t.side for t in trades} == {"buy"}  # every maker in this capture was a seller
-    ticker = next(r for r in records if isinstance(r, Ticker) and r.symbol == "BTCUSDT")
+    ticker = next(r for r in records if isinstance(r, Ticker) and r.symbol == "BTCUSD")
     assert (ticker.bid, ticker.ask, ticker.last, ticker.bid_size, ticker.ask_size) == (
         0.7901,
         0.7911,
@@ -158,17 +200,24 @@ def test_tardis_samples() -> None:
         (1617235201618, 58800.0, 0.0, 58800.01, 0.0, 58800.01),
         (1669852800122, 17165.15, 0.6154089, 17167.76, 0.18528568, 17165.16),
     ]
-    assert all(t.symbol == "BTCUSDT" and t.venue_symbol == "BTC-USD" for t in records)
-    # ETC-GBP match: unknown; l2update x3 and snapshot x2: not used
-    assert parser.stats.rejected == {"unknown_symbol": 1, "ignored": 5}
+    assert all(t.symbol == "BTCUSD" and t.venue_symbol == "BTC-USD" for t in records)
+    assert {(t.group, t.quote) for t in records} == {("BTCUSDT", "USD")}
+    # ETC-GBP match: not followed; l2update x3 and snapshot x2: not used
+    assert parser.stats.rejected == {"not_followed": 1, "ignored": 5}
 
 
 @pytest.mark.real_fixtures
 def test_tardis_match_maker_side_becomes_taker_side() -> None:
     frame = next(f for f, _ in tardis_frames(shared_fixture(TARDIS)) if '"type":"match"' in f)
-    records = parse_all(make().new_parser(), [rekey(frame, "ETC-GBP", "ETH-USD")])
+    records = parse_all(make(["ETCGBP"]).new_parser(), [frame])
     assert len(records) == 1 and isinstance(records[0], Trade)
     trade = records[0]
+    assert (trade.symbol, trade.venue_symbol, trade.group, trade.quote) == (
+        "ETCGBP",
+        "ETC-GBP",
+        "ETCGBP",
+        "GBP",
+    )
     # the maker bought, so the taker sold
     assert (trade.side, trade.price, trade.size, trade.trade_id, trade.ts_ms) == (
         "sell",
@@ -203,7 +252,7 @@ def test_tickers_values_sizes_and_rejections(parser: VenueParser) -> None:
     btc, eth = results[0][0], results[1][0]
     assert isinstance(btc, Ticker) and isinstance(eth, Ticker)
     assert (btc.symbol, btc.venue_symbol, btc.exchange, btc.market) == (
-        "BTCUSDT",
+        "BTCUSD",
         "BTC-USD",
         "coinbase",
         "spot",
@@ -223,7 +272,7 @@ def test_tickers_values_sizes_and_rejections(parser: VenueParser) -> None:
         0.0,
         2051.17,
     )
-    assert parser.stats.rejected == {"unknown_symbol": 1, "no_quote": 1}
+    assert parser.stats.rejected == {"not_followed": 1, "no_quote": 1}  # SKL-USD
 
 
 def test_matches_build_a_candle_across_the_minute_boundary(parser: VenueParser) -> None:
@@ -243,7 +292,7 @@ def test_matches_build_a_candle_across_the_minute_boundary(parser: VenueParser) 
     kline = results[5][0]
     assert isinstance(kline, Kline)
     assert (kline.symbol, kline.venue_symbol, kline.interval, kline.closed) == (
-        "BTCUSDT",
+        "BTCUSD",
         "BTC-USD",
         "1m",
         True,
@@ -270,7 +319,7 @@ def test_matches_build_a_candle_across_the_minute_boundary(parser: VenueParser) 
         0.25,
         1699999979500,
     )
-    assert parser.stats.rejected == {"duplicate": 1, "late_trade": 1, "unknown_symbol": 1}
+    assert parser.stats.rejected == {"duplicate": 1, "late_trade": 1, "not_followed": 1}
     assert parser.stats.emitted == {"trade": 8, "kline": 1}
     for out in results:
         assert all(RAW.decode(RAW.encode(r)) == r for r in out)
@@ -362,7 +411,8 @@ BAD_FRAMES: list[tuple[str, str | bytes, str]] = [
     ("ticker time year 1", edit(TICKER, "time", "0001-01-01T00:00:00.000000Z"), "malformed"),
     ("ticker time far offset", edit(TICKER, "time", "0001-01-01T00:00:00+14:00"), "malformed"),
     ("ticker time a number", edit(TICKER, "time", 1700000000), "malformed"),
-    ("ticker product unknown", edit(TICKER, "product_id", "FOO-USD"), "unknown_symbol"),
+    ("ticker product not followed", edit(TICKER, "product_id", "FOO-USD"), "not_followed"),
+    ("ticker product unknown", edit(TICKER, "product_id", "FOOUSD"), "unknown_symbol"),
     ("ticker product a number", edit(TICKER, "product_id", 5), "malformed"),
     ("match side unknown", edit(MATCH, "side", "long"), "malformed"),
     ("match size infinite", edit(MATCH, "size", "inf"), "malformed"),
@@ -546,7 +596,8 @@ def test_ws_connections_three_symbols() -> None:
 
 
 def test_ws_connections_fifty_symbols_and_simulator_url() -> None:
-    ex = Coinbase([*ALL_SYMBOLS, "NOPEUSDT"], "ws://127.0.0.1:9999/coinbase/", REST_URL)
+    listed = make(ALL_SYMBOLS).catalog  # a catalog without NOPE: the venue does not list it
+    ex = Coinbase([*ALL_SYMBOLS, "NOPEUSDT"], "ws://127.0.0.1:9999/coinbase/", REST_URL, listed)
     (plan,) = ex.ws_connections()
     assert plan.url == "ws://127.0.0.1:9999/coinbase"
     products = orjson.loads(plan.subscribe[0])["product_ids"]
@@ -582,8 +633,9 @@ def test_rest_candles_from_fixture() -> None:
     k = klines[1]
     # rows are [time, low, high, open, close, volume]
     assert (k.open, k.high, k.low, k.close, k.volume) == (36500.0, 36520.0, 36495.5, 36518.0, 20.5)
+    assert (k.symbol, k.venue_symbol, k.group, k.quote) == ("BTCUSD", "BTC-USD", "BTCUSDT", "USD")
     assert (k.symbol, k.venue_symbol, k.ts_ms, k.recv_ms, k.interval) == (
-        "BTCUSDT",
+        "BTCUSD",
         "BTC-USD",
         1699999980000,
         RECV_MS,
@@ -602,3 +654,12 @@ def test_check_rest_payload_rejects_error_bodies(payload: Any) -> None:
 def test_parse_klines_rejects_wrong_shape(payload: Any) -> None:
     with pytest.raises(BadMessage):
         make().parse_klines("BTCUSDT", payload, RECV_MS)
+
+
+def test_ws_connections_split_products_across_connections() -> None:
+    ex = make(ALL_SYMBOLS)
+    ex.max_streams_per_connection = 20
+    plans = ex.ws_connections()
+    assert [p.label for p in plans] == ["coinbase#0", "coinbase#1", "coinbase#2"]
+    assert [len(orjson.loads(p.subscribe[0])["product_ids"]) for p in plans] == [20, 20, 10]
+    assert [s for p in plans for s in p.symbols] == list(ALL_SYMBOLS)

@@ -1,8 +1,9 @@
 """Every venue list in the program equals what the exchange registry says (cryptofeed's guard
 test): settings, the collector, the simulator (config, dialects, routes, replay), `normalize`,
-the symbol table, the test helpers, the benchmarks, and the endpoint variables listed in
-.env.example, the README table and both compose files. A package's `has` map agrees with
-what its Exchange classes build."""
+the test helpers, the benchmarks, and the endpoint variables listed in .env.example, the
+README table and both compose files. A package's `has` map agrees with what its Exchange
+classes build, its listing hooks included (there is no symbol table: instruments come from
+each venue's listing, or its naming rule)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from benchmarks import bench_publish, procs
 from microservices.common import compose_env
 from microservices.common.errors import FatalError
 from microservices.common.settings import load_settings, variables
-from microservices.common.symbols import SYMBOL_TABLE
 from microservices.data_collector import exchanges, normalize
 from microservices.data_collector.registry import build_exchanges
 from microservices.exchange_simulator import config as sim_config
@@ -119,7 +119,6 @@ def test_normalize_knows_every_venue(tmp_path: Path) -> None:
 def test_helpers_benchmarks_and_symbols_use_the_registry() -> None:
     assert helpers.SIM_VENUES == URL_VENUES
     assert procs.VENUES == bench_publish.VENUES == tuple(exchanges.default_venues())
-    assert tuple(SYMBOL_TABLE) == VENUES  # common/symbols.py still names them (until instruments)
     demo = simulator_settings(load_settings(env_file=None), "http://sim:1", "ws://sim:1")
     for venue, spec in SPECS.items():
         assert demo.endpoint(venue, "ws") == f"ws://sim:1/{spec.url_venue}"
@@ -135,3 +134,9 @@ def test_has_map_agrees_with_the_exchange(venue: str) -> None:
     assert (spec.has["funding"], spec.has["open_interest"]) == (funding, oi)
     assert exchange.klines_request("BTCUSDT", 0, 60_000).path
     assert spec.has["klines"] and spec.has["trades"]
+    # instruments: a listing endpoint when the map says so, and a naming rule that names the
+    # default symbols without one (the start of a collector that has neither listing nor cache)
+    assert (exchange.listing_request(None) is not None) == spec.has["listing"]
+    assert exchange.symbols == ("BTCUSDT",)
+    inst = exchange.instrument("BTCUSDT")
+    assert inst is not None and inst.venue == venue and inst.base == "BTC"

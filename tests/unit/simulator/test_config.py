@@ -96,7 +96,8 @@ def test_fault_venues_limit_the_faults() -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["--symbols", "NOPEUSDT"],
+        ["--symbols", "BTC-USD"],  # simulated symbols are BASE+USDT names
+        ["--symbols", "BTCEUR"],
         ["--venues", "kraken"],
         ["--malformed-rate", "3"],
         ["--correlation", "1.5"],

@@ -52,6 +52,8 @@ KLINE_INTERVALS: Final = frozenset(
 # Fields the parser does not read are typed, not `Any`: msgspec reads any integer into `Any`,
 # where orjson rejects the frame when an integer does not fit a double (321 digits).
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+# a followed symbol's (canonical name, venue spelling, group, quote), cached per venue symbol
+Known = tuple[str, str, str, str]
 
 
 class _Struct(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -165,7 +167,7 @@ class BinanceFastPath:
     fast_decoders: ClassVar[tuple[Decode, ...]] = SPOT_DECODERS
     _venue: str
     _market: Market
-    _known: dict[str, tuple[str, str]]
+    _known: dict[str, Known]
     _agg_ids: TradeDeduper
     stats: ParseStats
     exchange: Exchange
@@ -197,7 +199,7 @@ class BinanceFastPath:
                 continue
         return None
 
-    def _fast_agg_trade(self, d: AggTrade, known: tuple[str, str], recv_ms: int) -> Trade | None:
+    def _fast_agg_trade(self, d: AggTrade, known: Known, recv_ms: int) -> Trade | None:
         px, size, ts, tid, maker = d.p, d.q, d.T, d.a, d.m
         if not (
             0.0 < px < FAST_MAX
@@ -208,18 +210,19 @@ class BinanceFastPath:
             and (maker is True or maker is False)
         ):
             return None
-        symbol, vsym = known
+        symbol, vsym, group, quote = known
         trade_id = str(tid)
         record = new_record(Trade)
         trade_init(record, exchange=self._venue, market=self._market, symbol=symbol,
-                    venue_symbol=vsym, ts_ms=ts, recv_ms=recv_ms, price=px, size=size,
-                    side="sell" if maker else "buy", trade_id=trade_id)  # fmt: skip
+                    venue_symbol=vsym, group=group, quote=quote, ts_ms=ts, recv_ms=recv_ms,
+                    price=px, size=size, side="sell" if maker else "buy",
+                    trade_id=trade_id)  # fmt: skip
         if self._agg_ids.seen(symbol, trade_id):
             return None  # the reference path counts the duplicate
         return record
 
     def _fast_book_ticker(
-        self, d: BookTicker | SpotBookTicker, known: tuple[str, str], recv_ms: int
+        self, d: BookTicker | SpotBookTicker, known: Known, recv_ms: int
     ) -> Ticker | None:
         bid, bid_size, ask, ask_size = d.b, d.B, d.a, d.A
         ts = d.E if type(d) is BookTicker else recv_ms  # spot bookTicker: no event time
@@ -232,11 +235,12 @@ class BinanceFastPath:
             return None
         record = new_record(Ticker)
         ticker_init(record, exchange=self._venue, market=self._market, symbol=known[0],
-                     venue_symbol=known[1], ts_ms=ts, recv_ms=recv_ms, bid=bid,
-                     bid_size=bid_size, ask=ask, ask_size=ask_size)  # fmt: skip
+                     venue_symbol=known[1], group=known[2], quote=known[3], ts_ms=ts,
+                     recv_ms=recv_ms, bid=bid, bid_size=bid_size, ask=ask,
+                     ask_size=ask_size)  # fmt: skip
         return record
 
-    def _fast_kline(self, d: KlineEvent, known: tuple[str, str], recv_ms: int) -> Kline | None:
+    def _fast_kline(self, d: KlineEvent, known: Known, recv_ms: int) -> Kline | None:
         bar, ts = d.k, d.E
         o, h, low, c, volume = bar.o, bar.h, bar.low, bar.c, bar.v
         interval, closed, open_ms = bar.i, bar.x, bar.t
@@ -253,14 +257,13 @@ class BinanceFastPath:
             return None
         record = new_record(Kline)
         kline_init(record, exchange=self._venue, market=self._market, symbol=known[0],
-                    venue_symbol=known[1], ts_ms=ts, recv_ms=recv_ms, open_time_ms=open_ms,
+                    venue_symbol=known[1], group=known[2], quote=known[3],
+                    ts_ms=ts, recv_ms=recv_ms, open_time_ms=open_ms,
                     interval=interval, open=o, high=h, low=low, close=c, volume=volume,
                     closed=closed)  # fmt: skip
         return record
 
-    def _fast_mark_price(
-        self, d: MarkPrice, known: tuple[str, str], recv_ms: int
-    ) -> Funding | None:
+    def _fast_mark_price(self, d: MarkPrice, known: Known, recv_ms: int) -> Funding | None:
         mark, funding_rate, next_ms, index = d.p, d.r, d.T, d.i
         if not (
             0.0 < mark < FAST_MAX
@@ -281,7 +284,8 @@ class BinanceFastPath:
             index = None
         record = new_record(Funding)
         funding_init(record, exchange=self._venue, market=self._market, symbol=known[0],
-                      venue_symbol=known[1], ts_ms=d.E, recv_ms=recv_ms,
+                      venue_symbol=known[1], group=known[2], quote=known[3], ts_ms=d.E,
+                      recv_ms=recv_ms,
                       funding_rate=funding_rate,
                       funding_interval_h=self.exchange.funding_interval_h(known[0]),
                       next_funding_time_ms=next_ms or None, mark_price=mark,
@@ -289,7 +293,7 @@ class BinanceFastPath:
         return record
 
 
-Handler = Callable[[BinanceFastPath, Any, tuple[str, str], int], AnyRaw | None]
+Handler = Callable[[BinanceFastPath, Any, Known, int], AnyRaw | None]
 FAST_HANDLERS: Final[dict[type, Handler]] = {
     AggTrade: BinanceFastPath._fast_agg_trade,
     BookTicker: BinanceFastPath._fast_book_ticker,

@@ -24,6 +24,7 @@ from microservices.data_collector.exchanges.base import (
 from microservices.data_collector.exchanges.binance.fast import (
     FUTURES_DECODERS,
 )
+from microservices.data_collector.exchanges.binance.listing import BinanceFuturesListing
 from microservices.data_collector.exchanges.binance.parser import (
     BinanceParser,
     Handler,
@@ -83,7 +84,7 @@ class BinanceFuturesParser(BinanceParser):
         funding_rate = data["r"]
         if funding_rate == "":  # delivery contracts have no funding
             raise Dropped("ignored")
-        symbol, vsym = self._symbol(data["s"])
+        symbol, vsym, group, quote = self._symbol(data["s"])
         next_ms = data["T"]
         index = none_if_empty(data.get("i"))  # absent in 2019 payloads
         return [
@@ -92,6 +93,8 @@ class BinanceFuturesParser(BinanceParser):
                 market=self._market,
                 symbol=symbol,
                 venue_symbol=vsym,
+                group=group,
+                quote=quote,
                 ts_ms=epoch_ms(data["E"]),
                 recv_ms=recv_ms,
                 funding_rate=rate(funding_rate),
@@ -104,13 +107,15 @@ class BinanceFuturesParser(BinanceParser):
 
     def _force_order(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
         order = data["o"]
-        symbol, vsym = self._symbol(order["s"])
+        symbol, vsym, group, quote = self._symbol(order["s"])
         return [
             Liquidation(
                 exchange=self._venue,
                 market=self._market,
                 symbol=symbol,
                 venue_symbol=vsym,
+                group=group,
+                quote=quote,
                 ts_ms=epoch_ms(order["T"]),
                 recv_ms=recv_ms,
                 price=filled_or(order.get("ap"), order["p"], price),
@@ -120,7 +125,7 @@ class BinanceFuturesParser(BinanceParser):
         ]
 
 
-class BinanceFutures(BinanceBase):
+class BinanceFutures(BinanceFuturesListing, BinanceBase):
     """Binance USDⓈ-M perpetuals (`market="perp"`).
 
     Streams per symbol: aggTrade, bookTicker, kline_1m, markPrice@1s, forceOrder. forceOrder
@@ -176,7 +181,7 @@ class BinanceFutures(BinanceBase):
                 **header,
                 ts_ms=epoch_ms(row["fundingTime"]),
                 funding_rate=rate(row["fundingRate"]),
-                funding_interval_h=self.funding_interval_h(symbol),
+                funding_interval_h=self.funding_interval_h(header["symbol"]),
                 mark_price=None if mark is None else price(mark),
             )
 
@@ -192,8 +197,8 @@ class BinanceFutures(BinanceBase):
         not listed settles every 8 h. A malformed row is skipped (its symbol gets 8 h)."""
 
         def row_to_interval(row: Any) -> tuple[str, float] | None:
-            symbol = self.to_canonical(row["symbol"])
-            if symbol is None or symbol not in self.symbols:
+            symbol = self.to_canonical(row["symbol"])  # followed instruments only
+            if symbol is None:
                 return None
             hours = row["fundingIntervalHours"]
             if type(hours) is not int or not 1 <= hours <= MAX_FUNDING_INTERVAL_H:
@@ -222,7 +227,7 @@ class BinanceFutures(BinanceBase):
                     **header,
                     ts_ms=epoch_ms(obj["time"]),
                     funding_rate=rate(obj["lastFundingRate"]),
-                    funding_interval_h=self.funding_interval_h(symbol),
+                    funding_interval_h=self.funding_interval_h(header["symbol"]),
                     next_funding_time_ms=None if next_ms == 0 else epoch_ms(next_ms),
                     mark_price=price(obj["markPrice"]),
                     index_price=None if index is None else price(index),

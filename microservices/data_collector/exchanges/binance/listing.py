@@ -2,15 +2,18 @@
 and the naming rule that splits a Binance symbol when no listing is at hand.
 
 Pure: JSON body in, `ParsedListing` out; bad rows are counted and skipped, never raised.
-Imports only `common.instruments` and msgspec (no I/O, no clock).
+The `*Listing` mixins give the venues' `Exchange` classes their listing hooks (requests,
+parsers, naming rule, 24 h tickers). Imports `common.instruments`, the exchange interface
+types and msgspec (no I/O, no clock).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Final
+from typing import ClassVar, Final
 
 import msgspec
 
@@ -27,6 +30,8 @@ from microservices.common.instruments import (
     parse_rows,
     split_by_quote_suffix,
 )
+from microservices.data_collector.exchanges.base import RestRequest
+from microservices.data_collector.exchanges.venue_symbols import Volume24h
 
 # Quote assets Binance spot has used (2019-2025), for the naming rule only; the listing is
 # authoritative. AEUR is left out on purpose: with it, ADAEUR would split as AD/AEUR.
@@ -209,3 +214,60 @@ def symbol_instrument(venue_symbol: str, venue: str = "binance") -> Instrument |
         )
     except ValueError:
         return None
+
+
+def _float_or_none(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def parse_tickers_24h(payload: object) -> list[Volume24h]:
+    """`/api/v3/ticker/24hr` or `/fapi/v1/ticker/24hr` (all symbols): rows `{symbol,
+    lastPrice, quoteVolume, ...}` -> 24 h volumes; bad rows skipped."""
+    rows = payload if isinstance(payload, list) else []
+    return [
+        Volume24h(row["symbol"], _float_or_none(row.get("lastPrice")),
+                  _float_or_none(row.get("quoteVolume")))
+        for row in rows
+        if isinstance(row, dict) and isinstance(row.get("symbol"), str)
+    ]  # fmt: skip
+
+
+class BinanceSpotListing:
+    """The listing hooks of Binance spot (`VenueSymbols`)."""
+
+    name: ClassVar[str]
+    rule_quotes: ClassVar[frozenset[str]] = SPOT_QUOTES
+
+    def symbol_instrument(self, venue_symbol: str) -> Instrument | None:
+        return symbol_instrument(venue_symbol, self.name)
+
+    def listing_request(self, cursor: str | None) -> RestRequest | None:
+        return RestRequest("/api/v3/exchangeInfo", {}, 20)  # one page, weight 20
+
+    def parse_listing(self, payload: object) -> tuple[ParsedListing, str | None]:
+        return parse_spot_listing(payload, self.name), None
+
+    def tickers_24h_request(self) -> RestRequest | None:
+        return RestRequest("/api/v3/ticker/24hr", {"type": "MINI"}, 80)  # weight 80: hourly
+
+    def parse_tickers_24h(self, payload: object) -> list[Volume24h]:
+        return parse_tickers_24h(payload)
+
+
+class BinanceFuturesListing(BinanceSpotListing):
+    """The listing hooks of Binance USDⓈ-M."""
+
+    rule_quotes: ClassVar[frozenset[str]] = FUTURES_QUOTES
+
+    def listing_request(self, cursor: str | None) -> RestRequest | None:
+        return RestRequest("/fapi/v1/exchangeInfo", {}, 1)
+
+    def parse_listing(self, payload: object) -> tuple[ParsedListing, str | None]:
+        return parse_futures_listing(payload, self.name), None
+
+    def tickers_24h_request(self) -> RestRequest | None:
+        return RestRequest("/fapi/v1/ticker/24hr", {}, 40)

@@ -23,7 +23,11 @@ from microservices.data_collector.exchanges.base import (
     VenueParser,
     epoch_ms,
 )
-from microservices.data_collector.exchanges.binance.fast import KLINE_INTERVALS, BinanceFastPath
+from microservices.data_collector.exchanges.binance.fast import (
+    KLINE_INTERVALS,
+    BinanceFastPath,
+    Known,
+)
 
 R = TypeVar("R")
 INF: Final = math.inf
@@ -67,7 +71,7 @@ class BinanceParser(BinanceFastPath, VenueParser):
         self._venue = exchange.name
         self._market = exchange.market
         # venue symbol as received -> (canonical, venue spelling); only known symbols enter
-        self._known: dict[str, tuple[str, str]] = {}
+        self._known: dict[str, Known] = {}
         self._agg_ids = TradeDeduper()
         self._trade_ids = TradeDeduper()  # `t` ids are a different sequence from aggTrade `a`
         self._handlers: dict[Any, Handler] = self._build_handlers()
@@ -102,15 +106,16 @@ class BinanceParser(BinanceFastPath, VenueParser):
         return []
 
     # ------------------------------------------------------------------ shared pieces
-    def _symbol(self, vsym: Any) -> tuple[str, str]:
-        """(canonical, venue spelling) of a payload's symbol; Dropped when unknown."""
+    def _symbol(self, vsym: Any) -> Known:
+        """(canonical, venue spelling, group, quote) of a payload's symbol; Dropped
+        ("not_followed" or "unknown_symbol") when it is not followed."""
         known = self._known.get(vsym)
         if known is not None:
             return known
-        canonical = self.exchange.to_canonical(vsym)
-        if canonical is None:
-            raise Dropped("unknown_symbol")
-        known = (canonical, self.exchange.to_venue(canonical))
+        head = self.exchange.record_head(vsym)
+        if head is None:
+            raise Dropped(self.exchange.unfollowed_reason(vsym))
+        known = (head["symbol"], head["venue_symbol"], head["group"], head["quote"])
         if vsym == known[1]:  # cache exact spellings only, so the cache stays small
             self._known[vsym] = known
         return known
@@ -138,7 +143,7 @@ class BinanceParser(BinanceFastPath, VenueParser):
     def _trade_record(
         self, data: dict[str, Any], raw_id: Any, ids: TradeDeduper, recv_ms: int
     ) -> list[AnyRaw]:
-        symbol, vsym = self._symbol(data["s"])
+        symbol, vsym, group, quote = self._symbol(data["s"])
         px = float(data["p"])
         size = float(data["q"])
         if not (0.0 < px < INF and 0.0 <= size < INF):  # price() and qty(), inlined
@@ -148,6 +153,8 @@ class BinanceParser(BinanceFastPath, VenueParser):
             market=self._market,
             symbol=symbol,
             venue_symbol=vsym,
+            group=group,
+            quote=quote,
             ts_ms=epoch_ms(data["T"]),
             recv_ms=recv_ms,
             price=px,
@@ -161,7 +168,7 @@ class BinanceParser(BinanceFastPath, VenueParser):
         return [record]
 
     def _book_ticker(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        symbol, vsym = self._symbol(data["s"])
+        symbol, vsym, group, quote = self._symbol(data["s"])
         bid, bid_size = float(data["b"]), float(data["B"])
         ask, ask_size = float(data["a"]), float(data["A"])
         # price(), qty() and check_quote() in one comparison chain (NaN fails every test)
@@ -180,6 +187,8 @@ class BinanceParser(BinanceFastPath, VenueParser):
                 market=self._market,
                 symbol=symbol,
                 venue_symbol=vsym,
+                group=group,
+                quote=quote,
                 ts_ms=ts_ms,
                 recv_ms=recv_ms,
                 bid=bid,
@@ -190,7 +199,7 @@ class BinanceParser(BinanceFastPath, VenueParser):
         ]
 
     def _kline(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        symbol, vsym = self._symbol(data["s"])
+        symbol, vsym, group, quote = self._symbol(data["s"])
         bar = data["k"]
         o, h, low, c = float(bar["o"]), float(bar["h"]), float(bar["l"]), float(bar["c"])
         volume = float(bar["v"])
@@ -207,6 +216,8 @@ class BinanceParser(BinanceFastPath, VenueParser):
                 market=self._market,
                 symbol=symbol,
                 venue_symbol=vsym,
+                group=group,
+                quote=quote,
                 ts_ms=epoch_ms(data["E"]),
                 recv_ms=recv_ms,
                 open_time_ms=epoch_ms(bar["t"]),

@@ -21,6 +21,7 @@ from microservices.data_collector.exchanges.base import (
     price,
     qty,
 )
+from microservices.data_collector.exchanges.binance.listing import BinanceSpotListing
 from microservices.data_collector.exchanges.binance.parser import BinanceParser, parse_rows
 
 
@@ -102,14 +103,8 @@ class BinanceBase(Exchange):
         return parse_rows(payload, row_to_kline)
 
     def rest_header(self, symbol: str, recv_ms: int) -> dict[str, Any]:
-        """Record header fields of a REST response about canonical `symbol`."""
-        return {
-            "exchange": self.name,
-            "market": self.market,
-            "symbol": symbol,
-            "venue_symbol": self.to_venue(symbol),
-            "recv_ms": recv_ms,
-        }
+        """Record header fields of a REST response about followed `symbol`."""
+        return {**self.symbol_head(symbol), "recv_ms": recv_ms}
 
     def check_rest_payload(self, payload: Any) -> None:
         """Binance reports errors as `{"code": <negative int>, "msg": "..."}`."""
@@ -119,7 +114,7 @@ class BinanceBase(Exchange):
                 raise BadMessage(f"binance error {code}: {str(payload.get('msg'))[:200]}")
 
 
-class Binance(BinanceBase):
+class Binance(BinanceSpotListing, BinanceBase):
     """Binance spot. Streams per symbol: `<s>@aggTrade`, `<s>@bookTicker`, `<s>@kline_1m`.
 
     Spot `bookTicker` frames carry no event time, so their tickers use `ts_ms = recv_ms`.

@@ -26,6 +26,7 @@ from microservices.data_collector.exchanges.base import (
     qty,
     rate,
 )
+from microservices.data_collector.exchanges.bybit.listing import SPOT_QUOTES, BybitListing
 from microservices.data_collector.exchanges.bybit.parser import BybitParser, record_head
 from microservices.data_collector.exchanges.bybit.state import TickerMerger
 
@@ -49,7 +50,7 @@ def result_rows(payload: Any, parse_row: Callable[[Any], R]) -> list[R]:
     return out
 
 
-class Bybit(Exchange):
+class Bybit(BybitListing, Exchange):
     """Bybit v5 linear USDT perpetuals: trades, tickers (best bid/ask, funding, open interest),
     1m klines and liquidations over WS; klines, funding and open interest over REST."""
 
@@ -163,7 +164,7 @@ class Bybit(Exchange):
         """Rows `{fundingRate, fundingRateTimestamp}`, oldest first; the interval is the one
         last seen in the symbol's tickers, else 8 h."""
         head = record_head(self, symbol)
-        interval = self.funding_interval_h(symbol)  # as last seen in tickers; rows lack it
+        interval = self.funding_interval_h(head["symbol"])  # as last seen in tickers
 
         def row_to_funding(row: Any) -> Funding:
             return Funding(
@@ -245,4 +246,5 @@ class BybitSpot(Bybit):
     topics = ("publicTrade.{}", "orderbook.1.{}", "kline.1.{}")
     parsed_topics = frozenset({"publicTrade", "orderbook", "kline"})
     always_flowing = "orderbook.1"  # level 1 repeats its snapshot every 3 s when idle
+    rule_quotes = SPOT_QUOTES
     subscribe_chunk = 10  # spot accepts at most 10 args per subscribe request

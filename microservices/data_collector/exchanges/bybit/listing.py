@@ -2,15 +2,17 @@
 inverse and option rows), one page at a time, and the naming rule for symbols without one.
 
 Pure: JSON body in, `(ParsedListing, next_cursor)` out; bad rows are counted and skipped,
-never raised. Imports only `common.instruments` and msgspec.
+never raised. `BybitListing` gives the venues' `Exchange` classes their listing hooks.
+Imports `common.instruments`, the exchange interface types and msgspec.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Final
 
 import msgspec
 
@@ -28,6 +30,8 @@ from microservices.common.instruments import (
     parse_rows,
     split_by_quote_suffix,
 )
+from microservices.data_collector.exchanges.base import RestRequest
+from microservices.data_collector.exchanges.venue_symbols import Volume24h
 
 # Quote coins for the naming rule only; the listing is authoritative.
 SPOT_QUOTES: Final = frozenset(
@@ -54,6 +58,9 @@ DELIVERY_HOUR_UTC: Final = 8
 _DATE = r"(\d{1,2}[A-Z]{3}\d{2})"  # 26DEC25
 OPTION_SYMBOL = re.compile(rf"^([A-Z0-9]+)-{_DATE}-(\d+(?:\.\d+)?)-([CP])(?:-([A-Z0-9]+))?$")
 DATED_SYMBOL = re.compile(rf"^([A-Z0-9]+?)(USDT)?-{_DATE}$")  # BTC-26DEC25, BTCUSDT-26DEC25
+# inverse futures: BTCUSDU23 = BTC/USD, September 2023 (futures month codes)
+INVERSE_DATED = re.compile(r"^([A-Z0-9]+?)USD([FGHJKMNQUVXZ])(\d{2})$")
+MONTH_CODES: Final = {code: month for month, code in enumerate("FGHJKMNQUVXZ", start=1)}
 
 
 class _PriceFilter(msgspec.Struct):
@@ -192,14 +199,38 @@ def _linear_symbol(symbol: str) -> dict[str, Any] | None:
     if symbol.endswith("PERP") and len(symbol) > 4:  # USDC perpetuals: BTCPERP
         return {"base": symbol[:-4], "quote": "USDC", "market": "perpetual"}
     split = split_by_quote_suffix(symbol, LINEAR_QUOTES)
-    return None if split is None else {"base": split[0], "quote": split[1], "market": "perpetual"}
+    if split is not None:
+        return {"base": split[0], "quote": split[1], "market": "perpetual"}
+    return _inverse_symbol(symbol)
+
+
+def _inverse_symbol(symbol: str) -> dict[str, Any] | None:
+    """Inverse contracts (category inverse; frames of captures): `BTCUSD` perpetual,
+    `BTCUSDU23` future expiring the last Friday of its month, 08:00 UTC."""
+    dated = INVERSE_DATED.match(symbol)
+    if dated is not None:
+        base, code, year = dated.groups()
+        expiry = _last_friday_ms(2000 + int(year), MONTH_CODES[code])
+        return {"base": base, "quote": "USD", "market": "future", "inverse": True,
+                "expiry_ms": expiry}  # fmt: skip
+    if symbol.endswith("USD") and len(symbol) > 3:
+        return {"base": symbol[:-3], "quote": "USD", "market": "perpetual", "inverse": True}
+    return None
+
+
+def _last_friday_ms(year: int, month: int) -> int:
+    first_next = datetime(year + month // 12, month % 12 + 1, 1, DELIVERY_HOUR_UTC, tzinfo=UTC)
+    last = first_next - timedelta(days=1)
+    last -= timedelta(days=(last.weekday() - 4) % 7)  # back to a Friday (weekday 4)
+    return int(last.timestamp()) * 1000
 
 
 def symbol_instrument(venue_symbol: str, venue: str = "bybit") -> Instrument | None:
     """Naming rule without a listing. `bybit_spot`: suffix match against the spot quotes,
     longest first. `bybit` (linear): `BTCUSDT` perpetual, `BTCPERP` USDC perpetual,
     `BTC-26DEC25` (USDC) / `BTCUSDT-26DEC25` futures, `BTC-27MAR26-70000-P[-USDT]` options
-    (expiry 08:00 UTC). Tick and lot sizes unknown (None). None when nothing matches."""
+    (expiry 08:00 UTC), and the inverse contracts captures carry (`BTCUSD`, `BTCUSDU23`).
+    Tick and lot sizes unknown (None). None when nothing matches."""
     symbol = venue_symbol.strip().upper()
     try:
         fields = _spot_symbol(symbol) if venue == "bybit_spot" else _linear_symbol(symbol)
@@ -208,3 +239,51 @@ def symbol_instrument(venue_symbol: str, venue: str = "bybit") -> Instrument | N
         return make_instrument(venue=venue, venue_symbol=venue_symbol, **fields)
     except ValueError:  # also an impossible date such as 31FEB25
         return None
+
+
+def _float_or_none(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def parse_tickers_24h(payload: object) -> list[Volume24h]:
+    """`/v5/market/tickers?category=...` (all symbols): `result.list` rows `{symbol,
+    lastPrice, turnover24h (quote units), ...}` -> 24 h volumes; bad rows skipped."""
+    result = payload.get("result") if isinstance(payload, dict) else None
+    rows = result.get("list") if isinstance(result, dict) else None
+    return [
+        Volume24h(row["symbol"], _float_or_none(row.get("lastPrice")),
+                  _float_or_none(row.get("turnover24h")))
+        for row in rows or ()
+        if isinstance(row, dict) and isinstance(row.get("symbol"), str)
+    ]  # fmt: skip
+
+
+class BybitListing:
+    """The listing hooks of a Bybit v5 venue (`VenueSymbols`), by its `category`."""
+
+    name: ClassVar[str]
+    category: ClassVar[str]
+    rule_quotes: ClassVar[frozenset[str]] = LINEAR_QUOTES
+    page_limit: ClassVar[int] = 1000  # instruments-info maximum (spot ignores it: one page)
+
+    def symbol_instrument(self, venue_symbol: str) -> Instrument | None:
+        return symbol_instrument(venue_symbol, self.name)
+
+    def listing_request(self, cursor: str | None) -> RestRequest | None:
+        params = {"category": self.category, "limit": str(self.page_limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return RestRequest("/v5/market/instruments-info", params)
+
+    def parse_listing(self, payload: object) -> tuple[ParsedListing, str | None]:
+        return parse_instruments_page(payload, self.name, self.category)
+
+    def tickers_24h_request(self) -> RestRequest | None:
+        return RestRequest("/v5/market/tickers", {"category": self.category})
+
+    def parse_tickers_24h(self, payload: object) -> list[Volume24h]:
+        return parse_tickers_24h(payload)

@@ -46,14 +46,8 @@ KNOWN_TOPICS: Final = frozenset(
 
 
 def record_head(exchange: Exchange, symbol: str) -> Head:
-    """Header fields of a record about canonical `symbol` (exchange, market, venue spelling)."""
-    venue = exchange.to_venue(symbol)
-    return {
-        "exchange": exchange.name,
-        "market": exchange.market,
-        "symbol": symbol,
-        "venue_symbol": venue,
-    }
+    """Header fields of a record about followed `symbol` (its primary instrument)."""
+    return exchange.symbol_head(symbol)
 
 
 def control_reason(msg: dict[str, Any]) -> str:
@@ -118,13 +112,14 @@ class BybitParser(BybitFastPath, VenueParser):
         return []
 
     def _head(self, vsym: str) -> Head:
-        """Record header for a topic's symbol; Dropped("unknown_symbol") if not in the table."""
+        """Record header for a topic's symbol; Dropped("not_followed"/"unknown_symbol") when
+        the symbol is not followed (`Exchange.unfollowed_reason`)."""
         head = self._heads.get(vsym)
         if head is None:
-            canonical = self.exchange.to_canonical(vsym)
-            if canonical is None:
-                raise Dropped("unknown_symbol")
-            head = self._heads[vsym] = record_head(self.exchange, canonical)
+            found = self.exchange.record_head(vsym)
+            if found is None:
+                raise Dropped(self.exchange.unfollowed_reason(vsym))
+            head = self._heads[vsym] = found
         return head
 
     def _trades(self, msg: dict[str, Any], vsym: str, recv_ms: int) -> list[AnyRaw]:

@@ -30,6 +30,7 @@ from microservices.data_collector.exchanges.base import (
     qty,
     text_trade_id,
 )
+from microservices.data_collector.exchanges.coinbase.listing import CoinbaseListing
 
 MINUTE_MS: Final = 60_000
 # a match's `side` is the resting (maker) order's side; the taker went the other way
@@ -153,20 +154,14 @@ class CoinbaseParser(VenueParser):
         return []
 
     def _head(self, product: Any) -> dict[str, Any]:
-        """Record header for a product id; Dropped("unknown_symbol") if not in the table."""
+        """Record header for a product id; Dropped("not_followed"/"unknown_symbol") when the
+        product is not followed (`Exchange.unfollowed_reason`)."""
         head = self._heads.get(product)
         if head is None:
-            canonical = self.exchange.to_canonical(product)
-            if canonical is None:
-                raise Dropped("unknown_symbol")
-            venue = self.exchange.to_venue(canonical)
-            head = {
-                "exchange": self.exchange.name,
-                "market": self.exchange.market,
-                "symbol": canonical,
-                "venue_symbol": venue,
-            }
-            self._heads[product] = head
+            found = self.exchange.record_head(product)  # AttributeError (malformed) if no str
+            if found is None:
+                raise Dropped(self.exchange.unfollowed_reason(product))
+            head = self._heads[product] = found
         return head
 
     def _heartbeat(self, msg: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
@@ -224,8 +219,8 @@ class CoinbaseParser(VenueParser):
         return [minute_kline(head, bar, recv_ms), trade]
 
 
-class Coinbase(Exchange):
-    """Coinbase Exchange spot (USD books mapped to canonical USDT symbols): ticker, matches
+class Coinbase(CoinbaseListing, Exchange):
+    """Coinbase Exchange spot (USD books, followed under their USDT group): ticker, matches
     (trades, and 1m candles built from them) over WS; 1m candles over REST. No funding/OI."""
 
     name = "coinbase"
@@ -233,16 +228,24 @@ class Coinbase(Exchange):
     channels: ClassVar[tuple[str, ...]] = ("ticker", "matches", "heartbeat")
     always_flowing = "heartbeat"  # every second per product
     rest_weight_per_minute = 600  # public REST: about 10 requests/s per IP
+    # products per connection (Coinbase documents no cap; 8 connects/s per IP is the limit)
+    max_streams_per_connection = 100
     kline_page_limit = 300  # candles per request
 
     def ws_connections(self) -> list[WsConnectionPlan]:
-        """One connection; the subscribe frame must go out within 5 s of connecting."""
-        if not self.symbols:
-            return []
-        products = [self.to_venue(s) for s in self.symbols]
-        subscribe = {"type": "subscribe", "product_ids": products, "channels": self.channels}
-        frame = orjson.dumps(subscribe).decode()
-        return [WsConnectionPlan(f"{self.name}#0", self.ws_url, (frame,), self.symbols)]
+        """One subscribe frame per connection (sent at once: the feed drops a connection
+        that has not subscribed within 5 s), at most `max_streams_per_connection` products
+        each, so a slow reader of many products is not cut off (ErrSlowConsume)."""
+        plans: list[WsConnectionPlan] = []
+        step = self.max_streams_per_connection
+        for start in range(0, len(self.symbols), step):
+            chunk = self.symbols[start : start + step]
+            products = [self.to_venue(s) for s in chunk]
+            subscribe = {"type": "subscribe", "product_ids": products, "channels": self.channels}
+            frame = orjson.dumps(subscribe).decode()
+            label = f"{self.name}#{len(plans)}"
+            plans.append(WsConnectionPlan(label, self.ws_url, (frame,), chunk))
+        return plans
 
     def new_parser(self) -> VenueParser:
         return CoinbaseParser(self)
@@ -256,13 +259,7 @@ class Coinbase(Exchange):
         first; closed once time + 60 s <= recv_ms; ts_ms is the open time. Bad rows skipped."""
         if not isinstance(payload, list):
             raise BadMessage(f"coinbase candles: expected a list, got {type(payload).__name__}")
-        head: dict[str, Any] = {
-            "exchange": self.name,
-            "market": self.market,
-            "symbol": symbol,
-            "venue_symbol": self.to_venue(symbol),
-            "recv_ms": recv_ms,
-        }
+        head: dict[str, Any] = {**self.symbol_head(symbol), "recv_ms": recv_ms}
         out: list[Kline] = []
         for row in payload:
             try:

@@ -2,12 +2,13 @@
 without one (`BASE-QUOTE`). Every Coinbase Exchange product is spot.
 
 Pure: JSON body in, `ParsedListing` out; bad rows are counted and skipped, never raised.
-Imports only `common.instruments` and msgspec.
+`CoinbaseListing` gives the venue's `Exchange` class its listing hooks. Imports
+`common.instruments`, the exchange interface types and msgspec.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 import msgspec
 
@@ -21,10 +22,14 @@ from microservices.common.instruments import (
     optional_step,
     parse_rows,
 )
+from microservices.data_collector.exchanges.base import RestRequest
 
 VENUE: Final = "coinbase"
 # product `status` values: online, offline, internal, delisted
 KNOWN_STATUSES: Final = frozenset({"online", "offline", "internal", "delisted"})
+# quote currencies Coinbase has used, to split followed symbols (BTCUSDT -> BTC) for the
+# naming rule; its product ids name both assets (BTC-USD), the listing is authoritative
+RULE_QUOTES: Final = frozenset({"USD", "USDT", "USDC", "DAI", "EUR", "GBP", "BTC", "ETH", "SOL"})
 
 
 class _Product(msgspec.Struct):
@@ -89,3 +94,23 @@ def symbol_instrument(venue_symbol: str, venue: str = VENUE) -> Instrument | Non
         )
     except ValueError:
         return None
+
+
+class CoinbaseListing:
+    """The listing hooks of Coinbase Exchange (`VenueSymbols`). Coinbase has no all-products
+    24 h ticker (only `/products/{id}/stats`, one request each): its volume counts as 0 in
+    `top:N`."""
+
+    name: ClassVar[str]
+    rule_quotes: ClassVar[frozenset[str]] = RULE_QUOTES
+    symbol_format: ClassVar[str] = "{base}-{quote}"
+    quote_order: ClassVar[tuple[str, ...]] = ("USD", "USDT", "USDC")  # the deep books: USD
+
+    def symbol_instrument(self, venue_symbol: str) -> Instrument | None:
+        return symbol_instrument(venue_symbol, self.name)
+
+    def listing_request(self, cursor: str | None) -> RestRequest | None:
+        return RestRequest("/products", {})
+
+    def parse_listing(self, payload: object) -> tuple[ParsedListing, str | None]:
+        return parse_products(payload, self.name), None

@@ -1,6 +1,7 @@
-"""The throw-away venue: symbols `BTC_USDT`, one WebSocket path `/feed` taking
-`{"op":"subscribe","symbols":[...]}`, trade frames `{"type":"trade","symbol","price","size",
-"buy","id","ts"}`, and REST 1m klines at `/candles` (rows `[open_time_ms, o, h, l, c, v]`)."""
+"""The throw-away venue: symbols `BTC_USDT` (its naming rule: BASE_QUOTE; no listing
+endpoint), one WebSocket path `/feed` taking `{"op":"subscribe","symbols":[...]}`, trade frames
+`{"type":"trade","symbol","price","size","buy","id","ts"}`, and REST 1m klines at `/candles`
+(rows `[open_time_ms, o, h, l, c, v]`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from microservices.common.instruments import Instrument, make_instrument
 from microservices.common.records import AnyRaw, Kline, Trade
 from microservices.data_collector.exchanges.base import (
     PARSE_ERRORS,
@@ -33,13 +35,12 @@ class ThrowawayParser(VenueParser):
             self.stats.reject("ignored", frame)
             return []
         try:
-            symbol = self.exchange.to_canonical(msg["symbol"])
-            if symbol is None:
-                self.stats.reject("unknown_symbol", frame)
+            head = self.exchange.record_head(msg["symbol"])  # the symbol seam
+            if head is None:
+                self.stats.reject(self.exchange.unfollowed_reason(msg["symbol"]), frame)
                 return []
             record = Trade(
-                exchange=self.exchange.name, market="spot", symbol=symbol,
-                venue_symbol=msg["symbol"], ts_ms=epoch_ms(msg["ts"]), recv_ms=recv_ms,
+                **head, ts_ms=epoch_ms(msg["ts"]), recv_ms=recv_ms,
                 price=price(msg["price"]), size=qty(msg["size"]),
                 side="buy" if msg["buy"] is True else "sell", trade_id=text_trade_id(msg["id"]),
             )  # fmt: skip
@@ -52,13 +53,18 @@ class ThrowawayParser(VenueParser):
 class Throwaway(Exchange):
     name = "throwaway"
     market = "spot"
+    symbol_format = "{base}_{quote}"  # how it spells BASE/QUOTE (to name followed symbols)
+    quote_order = ("USDT",)
+    rule_quotes = frozenset({"USDT"})
 
-    def venue_symbol(self, canonical: str) -> str | None:
-        return f"{canonical[:-4]}_USDT" if canonical.endswith("USDT") else None
-
-    def to_canonical(self, vsym: str) -> str | None:
-        base, sep, quote = vsym.upper().partition("_")
-        return f"{base}{quote}" if sep and quote == "USDT" else None
+    def symbol_instrument(self, venue_symbol: str) -> Instrument | None:
+        """The naming rule: `ETH_USDT` is ETH/USDT spot; nothing else is a symbol."""
+        base, sep, quote = venue_symbol.upper().partition("_")
+        if not sep or quote != "USDT" or not base.isalnum():
+            return None
+        return make_instrument(
+            venue=self.name, venue_symbol=venue_symbol, base=base, quote=quote, market="spot"
+        )
 
     def ws_connections(self) -> list[WsConnectionPlan]:
         names = [self.to_venue(s) for s in self.symbols]
@@ -75,15 +81,12 @@ class Throwaway(Exchange):
         return RestRequest("/candles", params)
 
     def parse_klines(self, symbol: str, payload: Any, recv_ms: int) -> list[Kline]:
-        vsym = self.to_venue(symbol)
+        head = self.symbol_head(symbol)
         out = []
         for open_ms, o, h, low, c, volume in payload:
             out.append(
                 Kline(
-                    exchange=self.name,
-                    market="spot",
-                    symbol=symbol,
-                    venue_symbol=vsym,
+                    **head,
                     ts_ms=open_ms,
                     recv_ms=recv_ms,
                     open_time_ms=open_ms,

@@ -224,6 +224,8 @@ def futures_weight(path: str, query: Mapping[str, str]) -> int:
         return 2 if "symbol" in query else 5
     if path.endswith("/premiumIndex"):
         return 1 if "symbol" in query else 10
+    if path.endswith("/ticker/24hr"):
+        return 1 if "symbol" in query else 40
     return 1
 
 

@@ -13,13 +13,14 @@ import orjson
 from aiohttp import web
 
 from microservices.common.clock import now_ms
-from microservices.common.symbols import canonical_symbol
 from microservices.data_collector.exchanges.binance.simulator.spot_ws import (
     BinanceDialect,
     spot_options,
     ws_routes,
 )
+from microservices.data_collector.exchanges.binance.simulator.tickers import ticker_24h
 from microservices.exchange_simulator.bars import MINUTE_MS, Bar
+from microservices.exchange_simulator.naming import SIM_QUOTE, sim_base
 from microservices.exchange_simulator.ratelimit import Verdict
 from microservices.exchange_simulator.runtime import ctx_of, venue_clock_ms
 from microservices.exchange_simulator.venues.base import (
@@ -92,8 +93,8 @@ class BinanceRest:
                 raise mandatory("symbol")
             return None
         dialect = self.dialect_of(request)
-        canonical = canonical_symbol(dialect.url_venue, raw)
-        if canonical is None or canonical not in dialect.venue_syms:
+        canonical = dialect.by_venue_symbol.get(raw.upper())
+        if canonical is None:
             raise invalid_symbol()
         return canonical
 
@@ -105,6 +106,7 @@ class BinanceRest:
             web.get(api + "/klines", self.klines),
             web.get(api + "/ticker/bookTicker", self.book_ticker),
             web.get(api + "/exchangeInfo", self.exchange_info),
+            web.get(api + "/ticker/24hr", ticker_24h(self.dialect_of, self.symbol)),
         ]
 
     async def ping(self, request: web.Request) -> web.Response:
@@ -187,9 +189,9 @@ class BinanceRest:
         return {
             "symbol": dialect.venue_syms[symbol],
             "status": "TRADING",
-            "baseAsset": symbol.removesuffix("USDT"),
+            "baseAsset": sim_base(symbol),
             "baseAssetPrecision": 8,
-            "quoteAsset": "USDT",
+            "quoteAsset": SIM_QUOTE,
             "quotePrecision": 8,
             "quoteAssetPrecision": 8,
             "orderTypes": [
@@ -234,8 +236,8 @@ def requested(request: web.Request, dialect: BinanceDialect) -> list[str]:
         raise RestError(
             400, {"code": -1100, "msg": "Illegal characters found in parameter 'symbols'."}
         ) from None
-    found = [canonical_symbol(dialect.url_venue, str(n)) for n in names]
-    if any(s is None or s not in dialect.venue_syms for s in found):
+    found = [dialect.by_venue_symbol.get(str(n).upper()) for n in names]
+    if any(s is None for s in found):
         raise invalid_symbol()
     return [s for s in found if s is not None]
 
@@ -265,6 +267,8 @@ def spot_weight(path: str, query: Mapping[str, str]) -> int:
         return 2 if "symbol" in query else 4
     if path.endswith("/exchangeInfo"):
         return 20
+    if path.endswith("/ticker/24hr"):
+        return 2 if "symbol" in query else 80
     return 1
 
 

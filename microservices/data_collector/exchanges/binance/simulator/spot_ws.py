@@ -13,9 +13,9 @@ from typing import Any, ClassVar, Final
 import orjson
 from aiohttp import web
 
-from microservices.common.symbols import venue_symbol
 from microservices.exchange_simulator.bars import MINUTE_MS, Bar
 from microservices.exchange_simulator.market import BarUpdate, Event, Quote, Trade
+from microservices.exchange_simulator.naming import by_venue_symbol
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.session import WsSession
 from microservices.exchange_simulator.venues.base import (
@@ -39,7 +39,8 @@ class BinanceDialect(Dialect):
     def __init__(self, market: Any) -> None:
         super().__init__(market)
         self._kinds = {k.lower(): k for k in self.kinds}
-        self.venue_syms = {s: venue_symbol(self.url_venue, s) or s for s in market.instruments}
+        self.venue_syms = {s: s for s in market.instruments}  # BTCUSDT spelled BTCUSDT
+        self.by_venue_symbol = by_venue_symbol(self.venue_syms)
         self._prefix = {s: v.lower() + "@" for s, v in self.venue_syms.items()}
         self._by_prefix = {p[:-1]: s for s, p in self._prefix.items()}
         self._builders: dict[type, Builder] = {

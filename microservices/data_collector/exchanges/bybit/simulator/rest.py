@@ -1,4 +1,5 @@
 """Bybit v5 market REST under `/bybit`: kline, tickers, funding history, open interest, ...
+(instruments-info in `listing.py`).
 
 Every answer uses the v5 envelope (`retCode`, `retMsg`, `result`, `retExtInfo`, `time`);
 parameter errors are HTTP 200 with retCode 10001 like Bybit. Lists are newest first.
@@ -12,7 +13,6 @@ from typing import Any, Final
 from aiohttp import web
 
 from microservices.common.clock import now_ms
-from microservices.common.symbols import canonical_symbol
 from microservices.data_collector.exchanges.bybit.simulator.frames import rate_text
 from microservices.data_collector.exchanges.bybit.simulator.ws import BybitDialect, ws_routes
 from microservices.exchange_simulator.bars import MINUTE_MS, boundaries
@@ -68,8 +68,8 @@ def _symbol(request: web.Request, dialect: BybitDialect, required: bool = True) 
         if required:
             raise params_error("params error: symbol is required")
         return None
-    symbol = canonical_symbol("bybit", raw)
-    if symbol is None or symbol not in dialect.venue_syms:
+    symbol = dialect.by_venue_symbol.get(raw.upper())
+    if symbol is None:
         raise params_error("Not supported symbols")
     return symbol
 
@@ -234,6 +234,8 @@ REST_SPEC: Final = RestSpec(
 
 def routes(prefix: str = "/bybit") -> list[web.RouteDef]:
     """All Bybit routes: the two public WebSocket endpoints and the market REST."""
+    from microservices.data_collector.exchanges.bybit.simulator import listing  # imports us
+
     market = prefix + "/v5/market"
     return [
         *ws_routes(prefix),
@@ -243,4 +245,5 @@ def routes(prefix: str = "/bybit") -> list[web.RouteDef]:
         web.get(market + "/open-interest", open_interest),
         web.get(market + "/orderbook", orderbook),
         web.get(market + "/time", server_time),
+        *listing.routes(prefix),
     ]

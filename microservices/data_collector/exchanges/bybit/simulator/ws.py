@@ -12,7 +12,6 @@ from typing import Any, ClassVar, Final
 
 from aiohttp import web
 
-from microservices.common.symbols import venue_symbol
 from microservices.data_collector.exchanges.bybit.simulator.frames import (
     BybitFormat,
     LinearTickers,
@@ -26,6 +25,7 @@ from microservices.exchange_simulator.market import (
     Quote,
     Trade,
 )
+from microservices.exchange_simulator.naming import by_venue_symbol
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.session import DATA, Item, WsSession
 from microservices.exchange_simulator.stats import PONG_KEY
@@ -53,8 +53,9 @@ class BybitDialect(Dialect):
 
     def __init__(self, market: MarketModel) -> None:
         super().__init__(market)
-        self.venue_syms = {s: venue_symbol("bybit", s) or s for s in market.instruments}
+        self.venue_syms = {s: s for s in market.instruments}  # BTCUSDT spelled BTCUSDT
         self._canonical = {v: s for s, v in self.venue_syms.items()}
+        self.by_venue_symbol = by_venue_symbol(self.venue_syms)
         self.fmt = BybitFormat(market, self.market_venue, self.spot)
         tickers = SpotTickers if self.spot else LinearTickers
         self.tickers = tickers(self.fmt, self.venue_syms)

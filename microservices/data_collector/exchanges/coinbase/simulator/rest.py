@@ -12,7 +12,6 @@ from typing import Any, Final
 from aiohttp import web
 
 from microservices.common.clock import now_ms
-from microservices.common.symbols import canonical_symbol
 from microservices.data_collector.exchanges.coinbase.simulator.ws import CoinbaseDialect, ws_routes
 from microservices.exchange_simulator.ratelimit import Verdict
 from microservices.exchange_simulator.runtime import ctx_of, venue_clock_ms
@@ -35,8 +34,8 @@ def _dialect(request: web.Request) -> CoinbaseDialect:
 
 
 def _product(request: web.Request, dialect: CoinbaseDialect) -> str:
-    symbol = canonical_symbol("coinbase", request.match_info["product_id"])
-    if symbol is None or symbol not in dialect.products:
+    symbol = dialect.by_product.get(request.match_info["product_id"].upper())
+    if symbol is None:
         raise RestError(404, {"message": "NotFound"})
     return symbol
 

@@ -13,8 +13,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from microservices.common.symbols import canonical_symbol, venue_symbol
 from microservices.exchange_simulator.market import BarUpdate, Event, MarketModel, Quote, Trade
+from microservices.exchange_simulator.naming import by_venue_symbol, sim_base
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.session import DATA, Item, WsSession
 from microservices.exchange_simulator.venues.base import (
@@ -43,14 +43,15 @@ class CoinbaseDialect(Dialect):
 
     def __init__(self, market: MarketModel) -> None:
         super().__init__(market)
-        self.products = {s: venue_symbol("coinbase", s) or s for s in market.instruments}
+        # BTCUSDT (the simulated BTC/USD-class price) is Coinbase's BTC-USD book
+        self.products = {s: f"{sim_base(s)}-USD" for s in market.instruments}
+        self.by_product = by_venue_symbol(self.products)
         self._top: dict[str, tuple[float, float, float, float]] = {}  # last l2 top per symbol
 
     # ---------------------------------------------------------------- messages
 
     def key_symbol(self, key: str) -> str | None:
-        symbol = canonical_symbol("coinbase", key.partition(":")[2])
-        return symbol if symbol in self.products else None
+        return self.by_product.get(key.partition(":")[2].upper())
 
     def on_message(self, session: WsSession, text: str) -> None:
         msg = parse_json(text)
@@ -87,7 +88,7 @@ class CoinbaseDialect(Dialect):
             if name not in CHANNELS:
                 return [], f"{name} is not a valid channel"
             for product in products:
-                if canonical_symbol("coinbase", str(product)) not in self.products:
+                if str(product).upper() not in self.by_product:
                     return [], f"{product} is not a valid product"
                 keys.append(f"{name}:{product}")
         if not keys:
