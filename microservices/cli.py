@@ -64,7 +64,15 @@ def _cmd_simulator(ns: argparse.Namespace, settings: Settings) -> int:
 def _cmd_normalize(ns: argparse.Namespace, settings: Settings | None) -> int:
     from microservices.data_collector.normalize import normalize_file
 
-    return normalize_file(ns.venue, ns.path, sys.stdout, stats_to=sys.stderr)
+    return normalize_file(
+        ns.venue, ns.path, sys.stdout, stats_to=sys.stderr, instruments=ns.instruments
+    )
+
+
+def _cmd_symbols(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.data_collector.symbols_cli import run_symbols
+
+    return run_symbols(settings, ns.venue, as_json=ns.json, refetch=ns.fetch, out=sys.stdout)
 
 
 def _cmd_backfill(ns: argparse.Namespace, settings: Settings) -> int:
@@ -117,7 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
     norm = sub.add_parser("normalize", help="normalize a JSONL capture to exchange.raw records")
     norm.add_argument("--venue", required=True, help="venue id, e.g. binance_futures")
     norm.add_argument("path", help="capture file in the fixtures' JSONL format; - reads stdin")
+    norm.add_argument(
+        "--instruments",
+        default=None,
+        metavar="FILE",
+        help="the venue's listing (its own JSON or a LISTING_CACHE_DIR file), used when the "
+        "capture records none; without either the venue's naming rule names the symbols",
+    )
     norm.set_defaults(func=_cmd_normalize)
+
+    sym = sub.add_parser("symbols", help="a venue's instruments (listing cache or a fetch)")
+    sym.add_argument("--venue", required=True, help="venue id, e.g. coinbase")
+    sym.add_argument("--json", action="store_true", help="JSON instead of a table")
+    sym.add_argument("--fetch", action="store_true", help="ask the venue even with a cache")
+    sym.set_defaults(func=_cmd_symbols)
 
     back = sub.add_parser(
         "backfill",

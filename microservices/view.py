@@ -74,7 +74,7 @@ class TerminalView:
             aggregator = self.engine.aggregator
             snapshots = aggregator.last_snapshots if aggregator is not None else {}
             text = render(
-                self.settings.symbols, snapshots, await self.latest_statuses(),
+                self.collector.following.symbols, snapshots, await self.latest_statuses(),
                 self.collector.status.summary(),
             )  # fmt: skip
             sys.stdout.write(CLEAR + text + "\n")

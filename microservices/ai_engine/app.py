@@ -1,8 +1,9 @@
 """FastAPI service (port 8001): /health (readiness), /health/live (liveness), /metrics, /api/v1.
 
 `create_app(context)` builds the app around an `EngineContext` (settings, Redis client,
-ExitBrain adapter, feature loader). Inputs are validated and bounded: symbols must be in the
-configured allow-list (404 otherwise), lookbacks are limited, prices must be positive.
+ExitBrain adapter, feature loader). Inputs are validated and bounded: symbols must be followed
+(the collector's published set, else SYMBOLS; 404 otherwise), lookbacks are limited, prices
+must be positive.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from microservices.ai_engine.body_limit import BodySizeLimit
 from microservices.ai_engine.docs import add_offline_docs
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
+from microservices.ai_engine.symbols_api import add_symbols_routes, followed_symbols
 from microservices.common import metrics
 from microservices.common.clock import iso_utc, now_ms
 from microservices.common.consumer import consumer_lag
@@ -108,12 +110,11 @@ class ExitBrainStatusResponse(BaseModel):
     )
 
 
-def _check_symbol(ctx: EngineContext, symbol: str) -> str:
+async def _check_symbol(ctx: EngineContext, symbol: str) -> str:
     upper = symbol.upper()
-    if upper not in ctx.settings.symbols:
-        raise HTTPException(
-            404, f"unknown symbol {symbol!r}; configured symbols: {', '.join(ctx.settings.symbols)}"
-        )
+    known = await _redis_call(followed_symbols(ctx.redis, ctx.settings))
+    if upper not in known:
+        raise HTTPException(404, f"unknown symbol {symbol!r}; followed symbols: {', '.join(known)}")
     return upper
 
 
@@ -146,6 +147,7 @@ def create_app(ctx: EngineContext) -> FastAPI:
     _add_health_routes(app, ctx)
     _add_market_routes(app, ctx)
     _add_exit_routes(app, ctx)
+    add_symbols_routes(app, ctx.redis, ctx.settings)
     return app
 
 
@@ -181,7 +183,7 @@ def _add_market_routes(app: FastAPI, ctx: EngineContext) -> None:
 
     @app.get("/api/v1/cross-exchange/{symbol}", summary="Latest normalized cross-venue state")
     async def cross_exchange(symbol: SymbolPath) -> CrossExchangeState:
-        canonical = _check_symbol(ctx, symbol)
+        canonical = await _check_symbol(ctx, symbol)
         fields = await _redis_call(_latest_fields(ctx, streams.normalized.name, canonical))
         if fields is None:
             raise HTTPException(404, f"no normalized data for {canonical} yet")
@@ -197,7 +199,7 @@ def _add_market_routes(app: FastAPI, ctx: EngineContext) -> None:
         lookback: Annotated[int, Query(ge=0, le=MAX_LOOKBACK_S, description="seconds")] = 300,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> FeaturesResponse:
-        canonical = _check_symbol(ctx, symbol)
+        canonical = await _check_symbol(ctx, symbol)
         latest = await _redis_call(ctx.loader.latest(canonical))
         if latest is None:
             raise HTTPException(404, f"no features for {canonical} yet")
@@ -222,7 +224,7 @@ def _add_exit_routes(app: FastAPI, ctx: EngineContext) -> None:
 
     @app.post("/api/v1/exit-plan", response_model=ExitPlan, summary="Exit plan for a position")
     async def exit_plan(request: ExitPlanRequest) -> ExitPlan:
-        canonical = _check_symbol(ctx, request.symbol)
+        canonical = await _check_symbol(ctx, request.symbol)
         adjustments = await ctx.adapter.refresh(
             canonical, request.base_atr_pct, request.base_tp_pct, request.base_sl_pct
         )

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import redis.asyncio as aredis
@@ -22,6 +23,7 @@ from microservices.ai_engine.app import EngineContext, create_app
 from microservices.ai_engine.exitbrain_loop import run_exitbrain_loop, wait_for_fresh_data
 from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
 from microservices.ai_engine.features.feature_loader import FeatureLoader
+from microservices.ai_engine.symbols_api import followed_symbols
 from microservices.common.clock import now_ms
 from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
@@ -93,7 +95,8 @@ class Engine:
         s = self.settings
         if self.adapter.enabled:  # disabled: always local mode, nothing to wait for
             await wait_for_fresh_data(self._fresh_normalized, s.exitbrain_warmup_s, stop)
-        await run_exitbrain_loop(self.adapter, s.symbols, s.exitbrain_interval_s, stop)
+        followed = partial(followed_symbols, self.redis, s)  # top:N: the set changes
+        await run_exitbrain_loop(self.adapter, followed, s.exitbrain_interval_s, stop)
 
     async def _fresh_normalized(self) -> bool:
         """True when the newest exchange.normalized entry is younger than the staleness limit

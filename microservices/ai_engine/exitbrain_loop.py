@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 # Errors that must not kill the loop; anything else is a bug and propagates.
 LOOP_ERRORS: Final = (RedisError, OSError, CrossExchangeError)
+# a fixed list, or a coroutine function giving the followed symbols each round
+Symbols = Sequence[str] | Callable[[], Awaitable[Sequence[str]]]
 
 
 class Refresher(Protocol):
@@ -57,15 +59,29 @@ async def wait_for_fresh_data(
     return False
 
 
+async def _current(source: Symbols, last: Sequence[str]) -> Sequence[str]:
+    """The symbols of this round: a fixed list, or what `source()` says (the followed set,
+    which `top:N` changes); on a read error the previous round's."""
+    if not callable(source):
+        return source
+    try:
+        return await source()
+    except LOOP_ERRORS as exc:
+        logger.debug("exitbrain.symbols_unread", extra={"error": type(exc).__name__})
+        return last
+
+
 async def run_exitbrain_loop(
-    adapter: Refresher, symbols: Sequence[str], interval_s: float, stop: asyncio.Event
+    adapter: Refresher, symbols: Symbols, interval_s: float, stop: asyncio.Event
 ) -> None:
     """Refresh every symbol, then wait `interval_s` (or until `stop` is set); until stopped."""
+    current: Sequence[str] = await _current(symbols, ())
     logger.info(
-        "exitbrain.loop_started", extra={"symbols": ",".join(symbols), "interval_s": interval_s}
+        "exitbrain.loop_started", extra={"symbols": ",".join(current), "interval_s": interval_s}
     )
     while not stop.is_set():
-        for symbol in symbols:
+        current = await _current(symbols, current)
+        for symbol in current:
             if stop.is_set():
                 break
             try:

@@ -14,6 +14,7 @@ import orjson
 import redis.asyncio as aredis
 from redis.exceptions import ResponseError
 
+from microservices.ai_engine.symbols_api import followed_symbols
 from microservices.common.clock import iso_utc, now_ms
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
@@ -63,10 +64,9 @@ async def normalized_freshness(
 ) -> dict[str, dict[str, Any]]:
     """Per symbol: age of its newest normalized entry and how many venues it merged."""
     stream = settings.streams().normalized
-    rows: Any = await redis.xrevrange(stream.name, "+", "-", count=50 * len(settings.symbols))
-    out: dict[str, dict[str, Any]] = {
-        s: {"age_s": None, "num_exchanges": 0} for s in settings.symbols
-    }
+    symbols = await followed_symbols(redis, settings)
+    rows: Any = await redis.xrevrange(stream.name, "+", "-", count=50 * max(1, len(symbols)))
+    out: dict[str, dict[str, Any]] = {s: {"age_s": None, "num_exchanges": 0} for s in symbols}
     for entry_id, fields in rows:
         symbol = fields.get(b"symbol", b"").decode()
         if symbol in out and out[symbol]["age_s"] is None:

@@ -90,7 +90,7 @@ async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
         assert body["timestamp"].endswith("Z")
 
         missing = await client.get("/api/v1/cross-exchange/DOGEUSDT")
-        assert missing.status_code == 404 and "configured symbols" in missing.json()["detail"]
+        assert missing.status_code == 404 and "followed symbols" in missing.json()["detail"]
         assert (await client.get("/api/v1/cross-exchange/bad-symbol!")).status_code in (404, 422)
 
         features = await wait_for(lambda: _ok_json(client, "/api/v1/features/BTCUSDT?lookback=60"))

@@ -149,3 +149,25 @@ async def test_warmup_of_zero_asks_once_and_stop_ends_it() -> None:
     stopped = asyncio.Event()
     stopped.set()
     assert await wait_for_fresh_data(Probe(True), warmup_s=60, stop=stopped) is False
+
+
+async def test_symbols_are_read_every_round_and_a_failed_read_keeps_the_last() -> None:
+    """With top:N the followed set changes: the loop asks for it each round."""
+    stop = asyncio.Event()
+    adapter = ScriptedAdapter(stop, symbols=1, rounds=4, fail_on=set())
+    answers: list[list[str] | Exception] = [
+        ["BTCUSDT"],
+        ["BTCUSDT"],
+        ["ETHUSDT"],
+        RedisConnectionError("down"),
+        ["SOLUSDT"],
+    ]
+
+    async def followed() -> list[str]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    await asyncio.wait_for(run_exitbrain_loop(adapter, followed, 0, stop), 5)
+    assert adapter.calls == ["BTCUSDT", "ETHUSDT", "ETHUSDT", "SOLUSDT"]  # 1st read: start log

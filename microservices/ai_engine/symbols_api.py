@@ -1,0 +1,90 @@
+"""`GET /api/v1/symbols`: the symbols the collector follows and, per venue, the instrument it
+subscribes for each (venue symbol, canonical symbol, quote, market, tick and lot size), read
+from the hash the collector publishes (`<prefix>collector.symbols`, see
+`data_collector/following.py`). Before the collector has published it, the explicit names of
+SYMBOLS are listed without venues (`source: settings`).
+
+`followed_symbols()` is also what the symbol-taking routes accept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+import orjson
+import redis.asyncio as aredis
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
+
+from microservices.common.clock import iso_utc
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
+from microservices.common.settings import Settings
+from microservices.common.streams import collector_key
+
+UPDATED_FIELD = "_updated_ms"
+
+
+class VenueInstrument(BaseModel):
+    venue_symbol: str = Field(description="as the venue spells it, e.g. BTC-USD")
+    symbol: str = Field(description="canonical name of the instrument, e.g. BTCUSD")
+    base: str
+    quote: str = Field(description="the real quote, e.g. USD for Coinbase BTC-USD")
+    market: str = Field(description="spot, perpetual, future or option")
+    inverse: bool
+    tick_size: float | None = Field(description="price step; null when unknown (naming rule)")
+    lot_size: float | None = Field(description="quantity step; null when unknown")
+    contract_size: float
+    status: str = Field(description="trading, pending or halted")
+
+
+class FollowedSymbol(BaseModel):
+    symbol: str = Field(description="the followed symbol (group key), e.g. BTCUSDT")
+    venues: dict[str, VenueInstrument] = Field(description="venue id -> its instrument")
+
+
+class SymbolsResponse(BaseModel):
+    source: Literal["collector", "settings"] = Field(
+        description="collector: as it resolved SYMBOLS; settings: not published yet"
+    )
+    updated: str | None = Field(description="ISO time the collector published the set")
+    symbols: list[FollowedSymbol]
+
+
+async def read_followed(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
+    """The published hash decoded: field -> value (`_updated_ms` included); {} when absent."""
+    raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "symbols"))
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in raw.items()}
+
+
+async def followed_symbols(redis: aredis.Redis, settings: Settings) -> list[str]:
+    """What the collector follows, else the explicit names of SYMBOLS."""
+    fields = await read_followed(redis, settings)
+    published = sorted(k for k in fields if k != UPDATED_FIELD)
+    return published or settings.explicit_symbols()
+
+
+def symbols_response(fields: dict[str, Any], settings: Settings) -> SymbolsResponse:
+    if not fields:
+        return SymbolsResponse(
+            source="settings", updated=None,
+            symbols=[FollowedSymbol(symbol=s, venues={}) for s in settings.explicit_symbols()],
+        )  # fmt: skip
+    updated = fields.get(UPDATED_FIELD)
+    symbols = [
+        FollowedSymbol(symbol=name, venues=orjson.loads(value))
+        for name, value in sorted(fields.items())
+        if name != UPDATED_FIELD
+    ]
+    when = iso_utc(int(updated)) if updated is not None and updated.isdigit() else None
+    return SymbolsResponse(source="collector", updated=when, symbols=symbols)
+
+
+def add_symbols_routes(app: FastAPI, redis: aredis.Redis, settings: Settings) -> None:
+    @app.get("/api/v1/symbols", summary="Followed symbols and each venue's instrument")
+    async def symbols() -> SymbolsResponse:
+        try:
+            fields = await asyncio.wait_for(read_followed(redis, settings), timeout=10)
+        except TRANSIENT_REDIS_ERRORS as exc:
+            raise HTTPException(503, f"Redis unavailable: {type(exc).__name__}") from exc
+        return symbols_response(fields, settings)
