@@ -195,8 +195,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FatalError as exc:
         print(f"cross-exchange: {exc}", file=sys.stderr)
         return 2
+    except BaseExceptionGroup as group:  # `run`: a service's FatalError inside its TaskGroup
+        fatal = _only_fatal(group)
+        if fatal is None:
+            raise
+        print(f"cross-exchange: {fatal}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _only_fatal(group: BaseExceptionGroup[BaseException]) -> FatalError | None:
+    """The first FatalError of a group holding nothing else (cancellations aside)."""
+    fatal, rest = group.split(FatalError)
+    if fatal is None or (rest is not None and not _only_cancelled(rest)):
+        return None
+    leaf: BaseException = fatal
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf if isinstance(leaf, FatalError) else None
+
+
+def _only_cancelled(group: BaseExceptionGroup[BaseException]) -> bool:
+    import asyncio
+
+    return group.split(asyncio.CancelledError)[1] is None
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ async def run_all_main(
         redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
         stack.push_async_callback(redis.aclose)
         collector = Collector(settings, redis)
+        await collector.prepare()  # an unknown symbol stops here, before anything runs
         engine = Engine(settings, redis)
         announce(
             f"API listening on http://{settings.api_host}:{settings.api_port} (/health, /docs)"

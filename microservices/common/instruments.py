@@ -2,7 +2,8 @@
 table and cross-venue group keys, plus the row loop listing parsers share.
 
 Pure: imports only msgspec and the standard library; no I/O, no clock. Venue listing parsers
-(`exchanges/_<exchange>_listing.py`) build every `Instrument` through `make_instrument`.
+(`exchanges/<exchange>/listing.py`) build every `Instrument` through `make_instrument`; the
+catalog (`catalog.py`) indexes them and picks each venue's primary instrument of a group.
 
 Canonical names (`Instrument.symbol`), built from listing metadata, never by string edits:
 

@@ -41,6 +41,7 @@ from microservices.data_collector.rest_errors import failure_fields
 logger = logging.getLogger(__name__)
 MAX_PAGES: Final = 50  # Bybit linear: ~600 instruments, 1 page of 1000
 START_ATTEMPTS: Final = 2  # at start a venue that is down costs seconds, not minutes
+RETRY_AFTER_MS: Final = 60_000  # a failed or refused listing is asked again after a minute
 Source = Literal["venue", "cache", "rule"]
 
 
@@ -91,6 +92,7 @@ class Listings:
         self.usd_quotes = tuple(usd_quotes)
         self.clock = clock
         self.listings: dict[str, VenueListing] = {}
+        self.tried_ms: dict[str, int] = {}  # venue -> when a fetch last failed or was refused
 
     # ------------------------------------------------------------------ catalog
     def catalog(self) -> Catalog:
@@ -117,6 +119,8 @@ class Listings:
             return
         fresh = await self._fetch(exchange, START_ATTEMPTS)
         chosen = choose_listing(cached, fresh)
+        if fresh is None or chosen is not fresh:
+            self.tried_ms[exchange.name] = self.clock()
         if chosen is None:
             guessed = [i for n in names for i in exchange.guess_instruments(n, self.usd_quotes)]
             self._use(VenueListing(exchange.name, tuple(dict.fromkeys(guessed)), "rule"))
@@ -142,7 +146,9 @@ class Listings:
         chosen = choose_listing(last_good, fresh)
         if fresh is None or chosen is not fresh:
             self._implausible(venue, fresh)
+            self.tried_ms[venue] = self.clock()
             return None
+        self.tried_ms.pop(venue, None)
         self._save(fresh)
         self._use(VenueListing(venue, fresh.instruments, "venue", fresh.fetched_ms))
         return (
@@ -150,12 +156,16 @@ class Listings:
         )
 
     def next_refresh_ms(self, venue: str, refresh_s: float) -> int:
-        """When `venue`'s listing is due again: `refresh_s` after the venue served it (now for
-        a naming-rule listing)."""
+        """When `venue`'s listing is due again: `refresh_s` after the venue served it (at once
+        for a naming-rule listing), never within a minute of a failed or refused fetch."""
+        refresh_ms = int(refresh_s * 1000)
         item = self.listings.get(venue)
-        if item is None or item.fetched_ms is None:
-            return self.clock()
-        return item.fetched_ms + int(refresh_s * 1000)
+        fetched = None if item is None else item.fetched_ms
+        due = self.clock() if fetched is None else fetched + refresh_ms
+        tried = self.tried_ms.get(venue)
+        if tried is not None:
+            due = max(due, tried + min(RETRY_AFTER_MS, refresh_ms))
+        return due
 
     # ------------------------------------------------------------------ helpers
     async def _fetch(self, exchange: Exchange, attempts: int = 4) -> CachedListing | None:

@@ -79,6 +79,7 @@ class Collector:
         self.following = Following(settings, self.exchanges, self.producer, redis)
         self.pool = ConnectionPool(self.exchanges, self._make_runner, self.status)
         self.runners = self.pool.runners  # the live list: it changes with the followed symbols
+        self.prepared = False  # listings loaded, SYMBOLS resolved
         self.rest_collector: ExchangeDataCollector | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -96,6 +97,18 @@ class Collector:
             await cancel_on_stop(stop, self._run_tasks(session, stop))
         logger.info("collector.stopped", extra=self.counters())
 
+    async def prepare(self) -> None:
+        """Load the listings and resolve SYMBOLS now (FatalError for an unknown symbol), so
+        that `run` (all services in one process) fails before starting anything."""
+        async with aiohttp.ClientSession(timeout=rest_timeout(self.settings)) as session:
+            await self._prepare(RestClient(session, timeout_s=self.settings.rest_timeout_s))
+
+    async def _prepare(self, client: RestClient) -> None:
+        # listings (cache, venue or naming rule) and SYMBOLS resolved before any subscription
+        await self.following.start(client if self.rest else None)
+        await self.pool.apply(self.exchanges)
+        self.prepared = True
+
     def _make_runner(self, exchange: Exchange, plan: WsConnectionPlan) -> WsConnectionRunner:
         params = bridge_params(self.settings, exchange)
         return WsConnectionRunner(
@@ -109,10 +122,8 @@ class Collector:
             circuit_failures=self.settings.rest_circuit_failures,
             circuit_reset_s=self.settings.rest_circuit_reset_s,
         )
-        # listings (cache, venue or naming rule) and SYMBOLS resolved before any subscription;
-        # an unknown symbol stops the start here (FatalError)
-        await self.following.start(client if self.rest else None)
-        await self.pool.apply(self.exchanges)
+        if not self.prepared:
+            await self._prepare(client)
         async with asyncio.TaskGroup() as group:
             group.create_task(self.pool.run(stop), name="ws")
             group.create_task(self._health_loop(stop), name="health")

@@ -92,3 +92,17 @@ def test_unknown_venue_and_venue_down(tmp_path: Path, settings_factory: Any) -> 
         run_symbols(settings, "kraken", as_json=False, refetch=False, out=io.StringIO())
     with pytest.raises(FatalError, match="coinbase: listing /products failed"):
         run_symbols(settings, "coinbase", as_json=False, refetch=False, out=io.StringIO())
+
+
+def test_an_unknown_symbol_stops_the_start_with_close_matches(tmp_path: Path) -> None:
+    """`run --demo`: the simulator lists BTC, ETH and SOL; ETHUSDX is none of them."""
+    env = {**_base_env(), "SYMBOLS": "BTCUSDT,ETHUSDX", "LISTING_CACHE_DIR": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "microservices.cli", "--env-file", "/dev/null", "run", "--demo",
+         "--no-view", "--duration", "30"],
+        capture_output=True, timeout=60, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines()[-1] == (
+        "cross-exchange: unknown symbols in SYMBOLS: ETHUSDX (did you mean ETHUSDT?)"
+    )
