@@ -17,6 +17,7 @@ from tests.fixture_paths import local_fixture, shared_fixture
 
 CAPTURES = [
     ("binance", "binance/ws/spot_combined_depth_bookticker_kline_aggtrade.cryptofeed-2021.jsonl"),
+    ("binance", "binance/ws/spot_depth_with_rest_snapshots.cryptofeed-2021.jsonl"),
     ("binance", "binance/ws/tardis-node_mappers-test_samples.jsonl"),
     ("binance_futures", "binance-futures/ws/tardis-node_mappers-test_samples.jsonl"),
     ("bybit", "bybit/ws/tardis-node_mappers-test_samples.jsonl"),
@@ -51,6 +52,12 @@ def test_normalize_real_captures(venue: str, relative: str) -> None:
     for fields in records:
         decoded = RAW.decode(fields)
         assert decoded.exchange == venue
+    # every instrument of the capture is named (naming rule: no listing in these captures);
+    # values per instrument: tests/unit/collector/test_normalize_instruments.py
+    rejected = summary["rejected"]
+    assert isinstance(rejected, dict) and "unknown_symbol" not in rejected
+    assert "not_followed" not in rejected
+    assert summary["instruments"] == {"source": "rule", "listed": 0}
     if "LEGACY" in relative:
         assert records == []  # retired pre-v5 API: recognized as nothing, never a crash
 
