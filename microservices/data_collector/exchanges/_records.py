@@ -3,7 +3,7 @@
 `Trade(**head, ts_ms=...)` costs ~1.6 us on the benchmark machine: `type.__call__` packs the
 keywords into a dict and unpacks them into `__init__`. Allocating the instance and calling the
 dataclass `__init__` directly with plain keywords gives the same record for ~0.5 us (the
-records have no `__new__` or `__post_init__`; tests/unit/exchanges/test_fast_path_equivalence.py
+records have no `__new__` or `__post_init__`; tests/unit/exchanges/test_typed_parsers.py
 checks the result against the constructor). `head` is a parser's record header
 (`Exchange.record_head`): exchange, market, symbol, venue_symbol, group and quote.
 """

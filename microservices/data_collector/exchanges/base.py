@@ -4,7 +4,8 @@ A venue module owns its wire: URLs and paths, subscribe and ping messages, field
 unit conversion. Parsing is pure: `VenueParser.parse(frame, recv_ms)` returns records (or
 `[]`) for every input and never raises; rejected frames are counted in `ParseStats` with a
 short sample for the log. The parser also decides which frames prove the feed alive (see
-`VenueParser.parse_with_liveness`). No I/O here: the WS bridge and REST collector do the talking.
+`VenueParser.parse_with_liveness`). Venues build their parser on the typed skeleton in
+`typed.py`. No I/O here: the WS bridge and REST collector do the talking.
 """
 
 from __future__ import annotations

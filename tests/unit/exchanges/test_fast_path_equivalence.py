@@ -1,4 +1,10 @@
-"""Differential tests of the parsers' msgspec fast paths against their reference paths.
+"""The harness of the Bybit `publicTrade` differential test (test_fast_path_equivalence_bybit.py).
+
+Binance's fast path and reference parser became one typed parser (exchanges/binance/); its
+cases moved to test_generated_frames.py and test_typed_parsers.py. What follows described
+both venues:
+
+Differential tests of the parsers' msgspec fast paths against their reference paths.
 
 Every frame goes through two parsers of the same venue: one through `parse()` (fast path,
 falling back to the reference) and one through `parse_reference()` only. After each frame
@@ -11,24 +17,15 @@ of real captures (tests/fixtures/exchanges and ../shared/fixtures) and the captu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
-import msgspec
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from microservices.common.records import Trade
-from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS
 from microservices.data_collector.exchanges.base import Exchange, VenueParser
-from microservices.data_collector.exchanges.binance import fast as _binance_fast
-from microservices.data_collector.exchanges.binance.futures import BinanceFutures
-from microservices.data_collector.exchanges.binance.parser import KLINE_INTERVALS
-from microservices.data_collector.exchanges.binance.spot import Binance
-from tests.fixture_paths import SHARED_FIXTURES, capture_frames, local_fixture
 
 RECV_MS = 1_700_000_060_000
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -235,77 +232,6 @@ def frame_sequence(draw: st.DrawFn, frames: st.SearchStrategy[str]) -> list[Fram
     return out
 
 
-# ---------------------------------------------------------------------------------- tests
-
-
-@DIFF
-@given(frame_sequence(BINANCE_FRAME))
-def test_binance_futures_generated_frames(frames: list[Frame]) -> None:
-    Pair(BinanceFutures).run(frames)
-
-
-@DIFF
-@given(frame_sequence(BINANCE_FRAME))
-def test_binance_spot_generated_frames(frames: list[Frame]) -> None:
-    Pair(Binance).run(frames)
-
-
-def real_binance_frames() -> list[str]:
-    paths = sorted(local_fixture("exchanges/binance").glob("ws_*.jsonl"))
-    paths += sorted(local_fixture("exchanges/binance_futures").glob("ws_*.jsonl"))
-    paths += sorted(SHARED_FIXTURES.glob("binance*/ws/*.jsonl"))
-    frames: list[str] = []
-    for path in paths:
-        frames.extend(capture_frames(Path(path)))
-    return frames
-
-
-def as_btcusdt(frame: str) -> str | None:
-    """A real frame with its instrument renamed to BTCUSDT (most captures are of others)."""
-    try:
-        msg = orjson.loads(frame)
-        data = msg.get("data", msg)
-        if isinstance(data, dict) and isinstance(data.get("s"), str):
-            data["s"] = "BTCUSDT"
-            return dumps(msg)
-    except (orjson.JSONDecodeError, AttributeError):
-        pass
-    return None
-
-
-REAL = real_binance_frames()
-REAL_BTC = [f for f in map(as_btcusdt, REAL) if f is not None]
-
-
-@pytest.mark.parametrize("venue", [Binance, BinanceFutures])
-def test_binance_real_frames(venue: type[Exchange]) -> None:
-    from microservices.exchange_simulator.naming import sample_symbols
-
-    assert REAL, "no Binance fixture frames found"
-    Pair(venue, sample_symbols(50)).run(REAL + REAL_BTC + REAL_BTC)  # 2nd: duplicates
-
-
-@st.composite
-def mutated_real(draw: st.DrawFn) -> str:
-    """A real BTCUSDT frame with one value of its payload (or of `k`) replaced by junk."""
-    msg = orjson.loads(draw(st.sampled_from(REAL_BTC)))
-    data = msg.get("data", msg)
-    target = data["k"] if isinstance(data.get("k"), dict) and draw(st.booleans()) else data
-    key = draw(st.sampled_from(sorted(target)))
-    raw = draw(st.one_of(junk, number_string, EPOCH))
-    marker = "__MARK__"
-    target[key] = marker
-    text = dumps(msg).replace(dumps(marker), raw, 1)
-    return text
-
-
-@DIFF
-@given(st.lists(mutated_real(), min_size=1, max_size=5))
-def test_binance_mutated_real_frames(frames: list[str]) -> None:
-    for venue in (Binance, BinanceFutures):
-        Pair(venue).run([*REAL_BTC[:5], *frames])
-
-
 EDGE_VALUES = [*WEIRD_NUMBERS, *map(dumps, WEIRD_STRINGS), *WEIRD_RAW, '"1m"', '"1s"', "1.5"]
 
 
@@ -319,111 +245,3 @@ def with_value(frame: str, key: str, raw: str | None, where: str = "data") -> st
         return dumps(msg)
     target[key] = "__MARK__"
     return dumps(msg).replace('"__MARK__"', raw, 1)
-
-
-def edge_frames(template: str) -> list[str]:
-    msg = orjson.loads(template)
-    data = msg.get("data", {})
-    out: list[str] = []
-    for where, keys in [("top", ["stream"]), ("data", sorted(data)), ("bar", data.get("k", {}))]:
-        for key in keys:
-            for raw in [None, *EDGE_VALUES]:  # a fresh trade id each: no duplicate short-cut
-                out.append(with_value(str(bump_ids(template, len(out) + 1)), key, raw, where))
-    return out
-
-
-def fast_templates(venue: type[Exchange]) -> dict[tuple[str, ...], str]:
-    """One real frame per kind and key set that the venue's fast path takes as it is."""
-    out: dict[tuple[str, ...], str] = {}
-    for i, frame in enumerate(REAL_BTC):
-        parser = venue(SYMBOLS, "wss://x", "https://x").new_parser()
-        parser.parse(frame, RECV_MS)  # caches the symbol
-        if parser._fast(bump_ids(frame, i), RECV_MS) is not None:  # type: ignore[attr-defined]
-            data = orjson.loads(frame).get("data", {})
-            out.setdefault((kind(frame), *sorted(data), *sorted(data.get("k", {}))), frame)
-    return out
-
-
-@pytest.mark.parametrize("venue", [Binance, BinanceFutures])
-def test_binance_edge_values_in_every_field(venue: type[Exchange]) -> None:
-    """Each field of one real frame per kind set to each edge value (or removed) in turn."""
-    templates = fast_templates(venue)
-    assert len(templates) >= 3, templates
-    for template in templates.values():
-        pair = Pair(venue)
-        pair.check(template)
-        pair.run(edge_frames(template))
-
-
-# ----------------------------------------------------------- the fast path is really used
-
-
-def fast_hits(parser: VenueParser, frames: Iterable[Frame]) -> int:
-    fast: Callable[[Frame, int], Any] = parser._fast  # type: ignore[attr-defined]
-    hits = 0
-    for frame in frames:
-        parser.parse(frame, RECV_MS)  # warm the symbol cache
-    for i, frame in enumerate(frames):
-        hits += fast(bump_ids(frame, i), RECV_MS) is not None
-    return hits
-
-
-def bump_ids(frame: Frame, i: int) -> Frame:
-    try:
-        msg = orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        return frame
-    data = msg.get("data", msg)
-    a = data.get("a") if isinstance(data, dict) else None
-    if type(a) is int and 0 <= a < 2**62 and data.get("e") == "aggTrade":
-        data["a"] += 10**9 + i
-    return dumps(msg)
-
-
-def kind(frame: str) -> str:
-    data = orjson.loads(frame).get("data", {})
-    return str(data.get("e", "spotBookTicker" if "u" in data and "b" in data else ""))
-
-
-@pytest.mark.parametrize(
-    ("venue", "event"),
-    [(BinanceFutures, "aggTrade"), (BinanceFutures, "bookTicker"), (BinanceFutures, "kline"),
-     (BinanceFutures, "markPriceUpdate"), (Binance, "aggTrade"), (Binance, "kline"),
-     (Binance, "spotBookTicker")],
-)  # fmt: skip
-def test_binance_fast_path_takes_the_common_real_frames(venue: type[Exchange], event: str) -> None:
-    frames = [frame for frame in REAL_BTC if kind(frame) == event]
-    assert frames, event
-    assert fast_hits(venue(SYMBOLS, "wss://x", "https://x").new_parser(), frames) >= 1
-
-
-def test_fast_path_constants_match_the_reference() -> None:
-    assert _binance_fast.KLINE_INTERVALS is KLINE_INTERVALS  # one set, used by both paths
-    assert (MIN_TS_MS, MAX_TS_MS) == (MIN_MS, MAX_MS)  # the edge values above sit on the bounds
-
-
-def test_direct_init_builds_the_same_record() -> None:
-    kwargs: dict[str, Any] = dict(exchange="binance", market="spot", symbol="BTCUSDT",
-                                  venue_symbol="BTCUSDT", group="BTCUSDT", quote="USDT",
-                                  ts_ms=1, recv_ms=2, price=1.5,
-                                  size=0.25, side="buy", trade_id="7")  # fmt: skip
-    record = object.__new__(Trade)
-    Trade.__init__(record, **kwargs)
-    assert repr(record) == repr(Trade(**kwargs))
-
-
-@DIFF
-@given(decimal_text)
-def test_msgspec_lax_floats_read_numeric_strings_like_float(text: str) -> None:
-    """What the fast path relies on: a string msgspec turns into a float, float() reads the
-    same (sign of zero aside, which the fast path never takes)."""
-
-    class One(msgspec.Struct):
-        x: float
-
-    try:
-        got = msgspec.json.Decoder(One, strict=False).decode(obj([("x", dumps(text))])).x
-    except msgspec.ValidationError:
-        return
-    want = float(text)
-    assert got == want or (got == 0.0 and want == 0.0)

@@ -1,8 +1,8 @@
 """Binance: spot (`binance`) and USDⓈ-M perpetuals (`binance_futures`), one package.
 
-`spot.py`/`futures.py` own the venues (streams, REST builders, weights), `parser.py` and
-`fast.py` the frames, `listing.py` exchangeInfo and the naming rule, `simulator/` the dialect
-the exchange simulator serves (imported by the simulator only).
+`spot.py`/`futures.py` own the venues (streams, REST builders, weights), `wire.py` (the typed
+payloads) and `parser.py` (their handlers) the frames, `listing.py` exchangeInfo and the
+naming rule, `simulator/` the dialect the exchange simulator serves (imported by it only).
 """
 
 from __future__ import annotations

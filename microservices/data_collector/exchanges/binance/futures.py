@@ -7,13 +7,11 @@ redis) and never reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
 from microservices.common.errors import BadMessage
-from microservices.common.records import AnyRaw, Funding, Liquidation, OpenInterest, Side
+from microservices.common.records import Funding, OpenInterest
 from microservices.data_collector.exchanges.base import (
-    Dropped,
     RestRequest,
     VenueParser,
     epoch_ms,
@@ -21,13 +19,9 @@ from microservices.data_collector.exchanges.base import (
     qty,
     rate,
 )
-from microservices.data_collector.exchanges.binance.fast import (
-    FUTURES_DECODERS,
-)
 from microservices.data_collector.exchanges.binance.listing import BinanceFuturesListing
 from microservices.data_collector.exchanges.binance.parser import (
-    BinanceParser,
-    Handler,
+    BinanceFuturesParser,
     parse_object,
     parse_rows,
 )
@@ -36,93 +30,12 @@ from microservices.data_collector.exchanges.binance.spot import BinanceBase
 # Symbols settling other than every 8 h are listed by /fapi/v1/fundingInfo, which the
 # collector polls (`apply_funding_info`); `Exchange.funding_interval_h` answers per symbol.
 MAX_FUNDING_INTERVAL_H: Final = 24
-ORDER_SIDES: Final[dict[str, Side]] = {"BUY": "buy", "SELL": "sell"}
 OI_PERIODS: Final = {300_000: "5m", 900_000: "15m", 1_800_000: "30m", 3_600_000: "1h"}
 
 
 def none_if_empty(value: Any) -> Any:
     """Binance sends "" (or omits the field) where a value does not apply."""
     return None if value is None or value == "" else value
-
-
-def filled_or(filled: Any, ordered: Any, parse: Callable[[Any], float]) -> float:
-    """A forceOrder's fill value (avg price `ap`, filled qty `z`) when positive, else the
-    order's own value (`p`, `q`) parsed with `parse`."""
-    if filled is not None:
-        value = qty(filled)  # finite and >= 0, else BadMessage
-        if value > 0.0:
-            return value
-    return parse(ordered)
-
-
-class BinanceFuturesParser(BinanceParser):
-    """Spot handlers plus markPriceUpdate -> Funding and forceOrder -> Liquidation."""
-
-    ignored_events = BinanceParser.ignored_events | {
-        "contractInfo",
-        "assetIndexUpdate",
-        "compositeIndex",
-        "continuous_kline",
-    }
-    book_ticker_requires_event_time = True  # futures bookTicker has E (and T)
-    fast_decoders = FUTURES_DECODERS  # adds markPriceUpdate; no untyped spot bookTicker
-
-    def _build_handlers(self) -> dict[Any, Handler]:
-        handlers = super()._build_handlers()
-        handlers["markPriceUpdate"] = self._mark_price
-        handlers["forceOrder"] = self._force_order
-        return handlers
-
-    def _trade(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        # @trade also carries insurance-fund and ADL fills (X != "MARKET"): not market trades
-        status = data.get("X")
-        if status is not None and status != "MARKET":
-            raise Dropped("ignored")
-        return super()._trade(data, recv_ms)
-
-    def _mark_price(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        funding_rate = data["r"]
-        if funding_rate == "":  # delivery contracts have no funding
-            raise Dropped("ignored")
-        symbol, vsym, group, quote = self._symbol(data["s"])
-        next_ms = data["T"]
-        index = none_if_empty(data.get("i"))  # absent in 2019 payloads
-        return [
-            Funding(
-                exchange=self._venue,
-                market=self._market,
-                symbol=symbol,
-                venue_symbol=vsym,
-                group=group,
-                quote=quote,
-                ts_ms=epoch_ms(data["E"]),
-                recv_ms=recv_ms,
-                funding_rate=rate(funding_rate),
-                funding_interval_h=self.exchange.funding_interval_h(symbol),
-                next_funding_time_ms=None if next_ms == 0 else epoch_ms(next_ms),
-                mark_price=price(data["p"]),
-                index_price=None if index is None else price(index),
-            )
-        ]
-
-    def _force_order(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        order = data["o"]
-        symbol, vsym, group, quote = self._symbol(order["s"])
-        return [
-            Liquidation(
-                exchange=self._venue,
-                market=self._market,
-                symbol=symbol,
-                venue_symbol=vsym,
-                group=group,
-                quote=quote,
-                ts_ms=epoch_ms(order["T"]),
-                recv_ms=recv_ms,
-                price=filled_or(order.get("ap"), order["p"], price),
-                size=filled_or(order.get("z"), order["q"], qty),
-                side=ORDER_SIDES[order["S"]],  # side of the forced order: SELL = long liquidated
-            )
-        ]
 
 
 class BinanceFutures(BinanceFuturesListing, BinanceBase):

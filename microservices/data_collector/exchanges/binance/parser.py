@@ -1,235 +1,231 @@
-"""Binance wire parsing shared by spot and USDⓈ-M futures: the WS parser for combined-stream
-aggTrade/trade/bookTicker/kline frames, and the REST row/object helpers.
+"""Binance WebSocket parsers (spot and USDⓈ-M) on the typed skeleton, and the REST row/object
+helpers both venues share.
 
-Pure: imports only `exchanges.base`, `fast.py`, `common` records/errors, orjson and msgspec;
-no I/O library (aiohttp, websockets, redis) and no clock.
+The wire model and its decoders are in `wire.py`; `TypedParser` (exchanges/typed.py) decodes,
+dispatches on the payload's type and counts. Pure: no I/O library and no clock.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from typing import Any, ClassVar, Final, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
+import msgspec
 import orjson
+from msgspec import UNSET
 
 from microservices.common.errors import BadMessage
-from microservices.common.records import AnyRaw, Kline, Side, Ticker, Trade
+from microservices.common.records import AnyRaw, Side
+from microservices.common.schema_fields import MIN_TS_MS
+from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges.base import (
     PARSE_ERRORS,
     Dropped,
     Exchange,
     TradeDeduper,
-    VenueParser,
-    epoch_ms,
 )
-from microservices.data_collector.exchanges.binance.fast import (
-    KLINE_INTERVALS,
-    BinanceFastPath,
-    Known,
+from microservices.data_collector.exchanges.binance import wire
+from microservices.data_collector.exchanges.typed import (
+    U64_MAX,
+    Decode,
+    Frame,
+    Handler,
+    TypedParser,
 )
 
 R = TypeVar("R")
-INF: Final = math.inf
-Handler = Callable[[dict[str, Any], int], list[AnyRaw]]
-
-
-def taker_side(buyer_is_maker: Any) -> Side:
-    """Binance `m` (buyer is the maker) -> taker side: m=true means the taker sold."""
-    if buyer_is_maker is True:
-        return "sell"
-    if buyer_is_maker is False:
-        return "buy"
-    raise BadMessage(f"bad maker flag {buyer_is_maker!r}")
+ORDER_SIDES: dict[str, Side] = {"BUY": "buy", "SELL": "sell"}
 
 
 def trade_id(value: Any) -> str:
-    """Binance trade and aggregate-trade ids are non-negative JSON integers."""
-    if type(value) is not int or value < 0:
+    """Binance trade and aggregate-trade ids are non-negative 64-bit JSON integers."""
+    if type(value) is not int or not 0 <= value <= U64_MAX:
         raise BadMessage(f"bad trade id {value!r}")
     return str(value)
 
 
-class BinanceParser(BinanceFastPath, VenueParser):
-    """Parser of one Binance spot connection; the futures parser extends its handler table.
+def untyped_reason(data: dict[str, Any]) -> str:
+    """Why a payload without `e` was rejected: a bookTicker that did not decode, a subscribe
+    answer or depth snapshot (ignored), a venue error, or something unknown."""
+    if "b" in data and "u" in data:
+        return "malformed"
+    if "result" in data or "lastUpdateId" in data:
+        return "ignored"
+    if "code" in data and "msg" in data:
+        return "venue_error"
+    return "unknown_event"
 
-    Frames are `{"stream", "data"}` wrappers (combined streams) or raw payloads. The handler is
-    picked by the payload's event type `e`; spot `bookTicker` payloads carry no `e` and are
-    recognised by their `u`/`b` fields.
-    """
 
-    # known events this collector does not use: dropped and counted as "ignored"
+class BinanceParser(TypedParser):
+    """Parser of one Binance spot connection: aggTrade, trade, bookTicker (without `e` on
+    spot) and kline payloads, wrapped in combined-stream frames or raw."""
+
+    # known events this collector does not use: counted as "ignored"
     ignored_events: ClassVar[frozenset[str]] = frozenset(
         {"depthUpdate", "24hrTicker", "24hrMiniTicker", "1hTicker", "4hTicker", "1dTicker",
          "avgPrice", "serverShutdown"}
     )  # fmt: skip
-    # spot bookTicker has no event time: ts_ms falls back to recv_ms; futures requires `E`
+    # spot bookTicker has no event time: ts_ms falls back to recv_ms; USDⓈ-M requires `E`
     book_ticker_requires_event_time: ClassVar[bool] = False
 
     def __init__(self, exchange: Exchange) -> None:
         super().__init__(exchange)
-        self._venue = exchange.name
-        self._market = exchange.market
-        # venue symbol as received -> (canonical, venue spelling); only known symbols enter
-        self._known: dict[str, Known] = {}
         self._agg_ids = TradeDeduper()
         self._trade_ids = TradeDeduper()  # `t` ids are a different sequence from aggTrade `a`
-        self._handlers: dict[Any, Handler] = self._build_handlers()
-        self._fallback: Handler = self._other_event  # bound once, not per frame
+        # event types the handlers take: a payload of one that did not decode is malformed
+        self._events = frozenset(model.__struct_config__.tag for model in self._handlers)
 
-    def _build_handlers(self) -> dict[Any, Handler]:
+    def decoder(self) -> Decode:
+        return wire.decode_spot
+
+    def handlers(self) -> Mapping[type[msgspec.Struct], Handler]:
         return {
-            "aggTrade": self._agg_trade,
-            "bookTicker": self._book_ticker,
-            "kline": self._kline,
-            "trade": self._trade,
-            None: self._untyped,
+            wire.AggTrade: self._agg_trade,
+            wire.TradeEvent: self._trade,
+            wire.BookTicker: self._book_ticker,
+            wire.UntypedBookTicker: self._book_ticker,
+            wire.KlineEvent: self._kline,
         }
 
-    def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
-        records = self._fast(frame, recv_ms)  # the plainly valid common frames (fast.py)
-        if records is not None:
-            return records
-        return self.parse_reference(frame, recv_ms)
-
-    def parse_reference(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
-        """The reference parser: every frame the fast path leaves, and all rejections."""
+    def classify(self, frame: Frame) -> str:
         try:
             msg = orjson.loads(frame)
-            data = msg.get("data", msg)  # combined-stream wrapper or raw payload
-            handler = self._handlers.get(data.get("e"), self._fallback)
-            return self.stats.emit(handler(data, recv_ms))
-        except Dropped as exc:
-            self.stats.reject(exc.reason, frame)
-        except PARSE_ERRORS:
-            self.stats.reject("malformed", frame)
-        return []
+        except orjson.JSONDecodeError:
+            return "malformed"
+        data = msg.get("data", msg) if isinstance(msg, dict) else None
+        if not isinstance(data, dict):
+            return "malformed"
+        event = data.get("e")
+        if event is None:
+            return untyped_reason(data)
+        if isinstance(event, list | dict):
+            return "malformed"
+        if event in self._events:
+            return self.event_reason(data)
+        return "ignored" if event in self.ignored_events else "unknown_event"
 
-    # ------------------------------------------------------------------ shared pieces
-    def _symbol(self, vsym: Any) -> Known:
-        """(canonical, venue spelling, group, quote) of a payload's symbol; Dropped
-        ("not_followed" or "unknown_symbol") when it is not followed."""
-        known = self._known.get(vsym)
-        if known is not None:
-            return known
-        head = self.exchange.record_head(vsym)
-        if head is None:
-            raise Dropped(self.exchange.unfollowed_reason(vsym))
-        known = (head["symbol"], head["venue_symbol"], head["group"], head["quote"])
-        if vsym == known[1]:  # cache exact spellings only, so the cache stays small
-            self._known[vsym] = known
-        return known
-
-    def _other_event(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        raise Dropped("ignored" if data["e"] in self.ignored_events else "unknown_event")
-
-    def _untyped(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        """Payloads without `e`: spot bookTicker, subscribe acks, partial books, errors."""
-        if "b" in data and "u" in data:
-            return self._book_ticker(data, recv_ms)
-        if "result" in data or "lastUpdateId" in data:
-            raise Dropped("ignored")
-        if "code" in data and "msg" in data:
-            raise Dropped("venue_error")
-        raise Dropped("unknown_event")
+    def event_reason(self, data: dict[str, Any]) -> str:
+        """Why a payload of a handled event type did not decode."""
+        return "malformed"
 
     # ----------------------------------------------------------------------- handlers
-    def _agg_trade(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        return self._trade_record(data, data["a"], self._agg_ids, recv_ms)
-
-    def _trade(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        return self._trade_record(data, data["t"], self._trade_ids, recv_ms)
-
-    def _trade_record(
-        self, data: dict[str, Any], raw_id: Any, ids: TradeDeduper, recv_ms: int
-    ) -> list[AnyRaw]:
-        symbol, vsym, group, quote = self._symbol(data["s"])
-        px = float(data["p"])
-        size = float(data["q"])
-        if not (0.0 < px < INF and 0.0 <= size < INF):  # price() and qty(), inlined
-            raise BadMessage(f"bad trade price {px!r} or size {size!r}")
-        record = Trade(
-            exchange=self._venue,
-            market=self._market,
-            symbol=symbol,
-            venue_symbol=vsym,
-            group=group,
-            quote=quote,
-            ts_ms=epoch_ms(data["T"]),
-            recv_ms=recv_ms,
-            price=px,
-            size=size,
-            side=taker_side(data["m"]),
-            trade_id=trade_id(raw_id),
-        )
-        # only a valid trade claims its id, so a garbled copy cannot shadow the real one
-        if ids.seen(symbol, record.trade_id):
+    def _agg_trade(self, d: wire.AggTrade, recv_ms: int) -> list[AnyRaw]:
+        head = self._heads.get(d.s) or self._head(d.s)
+        tid, maker = d.a, d.m
+        if type(tid) is not int or not 0 <= tid <= U64_MAX or type(maker) is not bool:
+            raise BadMessage(f"bad aggregate trade id {tid!r} or maker flag {maker!r}")
+        text_id = str(tid)
+        if self._agg_ids.seen(head["symbol"], text_id):  # claimed once the trade is valid
             raise Dropped("duplicate")
-        return [record]
+        return [
+            build.trade(head, ts_ms=d.T, recv_ms=recv_ms, price=d.p, size=d.q,
+                        side="sell" if maker else "buy", trade_id=text_id)
+        ]  # fmt: skip
 
-    def _book_ticker(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        symbol, vsym, group, quote = self._symbol(data["s"])
-        bid, bid_size = float(data["b"]), float(data["B"])
-        ask, ask_size = float(data["a"]), float(data["A"])
-        # price(), qty() and check_quote() in one comparison chain (NaN fails every test)
-        if not (0.0 < bid <= ask < INF and 0.0 <= bid_size < INF and 0.0 <= ask_size < INF):
-            raise BadMessage(
-                f"bad or crossed quote {bid!r}/{ask!r} sizes {bid_size!r}/{ask_size!r}"
-            )
-        event_ms = data.get("E")
-        if event_ms is None and not self.book_ticker_requires_event_time:
+    def _trade(self, d: wire.TradeEvent, recv_ms: int) -> list[AnyRaw]:
+        head = self._heads.get(d.s) or self._head(d.s)
+        text_id, maker = trade_id(d.t), d.m
+        if type(maker) is not bool:
+            raise BadMessage(f"bad maker flag {maker!r}")
+        if self._trade_ids.seen(head["symbol"], text_id):
+            raise Dropped("duplicate")
+        return [
+            build.trade(head, ts_ms=d.T, recv_ms=recv_ms, price=d.p, size=d.q,
+                        side="sell" if maker else "buy", trade_id=text_id)
+        ]  # fmt: skip
+
+    def _book_ticker(
+        self, d: wire.BookTicker | wire.UntypedBookTicker, recv_ms: int
+    ) -> list[AnyRaw]:
+        head = self._heads.get(d.s) or self._head(d.s)
+        bid, ask, ts_ms = d.b, d.a, d.E
+        if bid > ask:
+            raise BadMessage(f"crossed quote {bid!r}/{ask!r}")
+        if ts_ms is UNSET:
+            if self.book_ticker_requires_event_time:
+                raise BadMessage("bookTicker without event time")
             ts_ms = recv_ms
-        else:
-            ts_ms = epoch_ms(event_ms)
         return [
-            Ticker(
-                exchange=self._venue,
-                market=self._market,
-                symbol=symbol,
-                venue_symbol=vsym,
-                group=group,
-                quote=quote,
-                ts_ms=ts_ms,
-                recv_ms=recv_ms,
-                bid=bid,
-                bid_size=bid_size,
-                ask=ask,
-                ask_size=ask_size,
-            )
-        ]
+            build.ticker(head, ts_ms=ts_ms, recv_ms=recv_ms, bid=bid, bid_size=d.B, ask=ask,
+                         ask_size=d.A)
+        ]  # fmt: skip
 
-    def _kline(self, data: dict[str, Any], recv_ms: int) -> list[AnyRaw]:
-        symbol, vsym, group, quote = self._symbol(data["s"])
-        bar = data["k"]
-        o, h, low, c = float(bar["o"]), float(bar["h"]), float(bar["l"]), float(bar["c"])
-        volume = float(bar["v"])
-        # price(), qty() and check_ohlc() in one comparison chain (NaN fails every test)
-        if not (0.0 < low <= o <= h < INF and low <= c <= h and 0.0 <= volume < INF):
-            raise BadMessage(f"bad candle o={o} h={h} l={low} c={c} v={volume}")
-        interval = bar["i"]
-        closed = bar["x"]
-        if interval not in KLINE_INTERVALS or type(closed) is not bool:
-            raise BadMessage(f"bad kline interval {interval!r} or closed flag {closed!r}")
+    def _kline(self, d: wire.KlineEvent, recv_ms: int) -> list[AnyRaw]:
+        head = self._heads.get(d.s) or self._head(d.s)
+        bar = d.k
+        o, h, low, c, closed = bar.o, bar.h, bar.low, bar.c, bar.x
+        if not (low <= o <= h and low <= c <= h) or type(closed) is not bool:
+            raise BadMessage(f"bad candle o={o} h={h} l={low} c={c} x={closed!r}")
         return [
-            Kline(
-                exchange=self._venue,
-                market=self._market,
-                symbol=symbol,
-                venue_symbol=vsym,
-                group=group,
-                quote=quote,
-                ts_ms=epoch_ms(data["E"]),
-                recv_ms=recv_ms,
-                open_time_ms=epoch_ms(bar["t"]),
-                interval=interval,
-                open=o,
-                high=h,
-                low=low,
-                close=c,
-                volume=volume,
-                closed=closed,
-            )
-        ]
+            build.kline(head, ts_ms=d.E, recv_ms=recv_ms, open_time_ms=bar.t, interval=bar.i,
+                        open=o, high=h, low=low, close=c, volume=bar.v, closed=closed)
+        ]  # fmt: skip
+
+
+class BinanceFuturesParser(BinanceParser):
+    """Spot's payloads plus markPriceUpdate -> Funding and forceOrder -> Liquidation; @trade
+    keeps market fills only, and bookTicker needs its event time."""
+
+    ignored_events = BinanceParser.ignored_events | {
+        "contractInfo",
+        "assetIndexUpdate",
+        "compositeIndex",
+        "continuous_kline",
+    }
+    book_ticker_requires_event_time = True
+
+    def decoder(self) -> Decode:
+        return wire.decode_futures
+
+    def handlers(self) -> Mapping[type[msgspec.Struct], Handler]:
+        return {
+            **super().handlers(),
+            wire.MarkPrice: self._mark_price,
+            wire.ForceOrder: self._force_order,
+        }
+
+    def event_reason(self, data: dict[str, Any]) -> str:
+        """Fills that are not market trades and delivery contracts' mark prices are ignored
+        whatever else the payload holds."""
+        event, status = data["e"], data.get("X")
+        if event == "trade" and status is not None and status != "MARKET":
+            return "ignored"
+        if event == "markPriceUpdate" and data.get("r") == "":
+            return "ignored"
+        return "malformed"
+
+    def _trade(self, d: wire.TradeEvent, recv_ms: int) -> list[AnyRaw]:
+        # @trade also carries insurance-fund and ADL fills (X != "MARKET"): not market trades
+        if d.X is not None and d.X != "MARKET":
+            raise Dropped("ignored")
+        return super()._trade(d, recv_ms)
+
+    def _mark_price(self, d: wire.MarkPrice, recv_ms: int) -> list[AnyRaw]:
+        funding_rate, next_ms, index = d.r, d.T, d.i
+        if funding_rate == "":  # delivery contracts have no funding
+            raise Dropped("ignored")
+        head = self._heads.get(d.s) or self._head(d.s)
+        if 0 < next_ms < MIN_TS_MS:
+            raise BadMessage(f"bad next funding time {next_ms!r}")
+        return [
+            build.funding(head, ts_ms=d.E, recv_ms=recv_ms, funding_rate=funding_rate,
+                          funding_interval_h=self.exchange.funding_interval_h(head["symbol"]),
+                          next_funding_time_ms=next_ms or None, mark_price=d.p,
+                          index_price=index or None)
+        ]  # fmt: skip
+
+    def _force_order(self, d: wire.ForceOrder, recv_ms: int) -> list[AnyRaw]:
+        order = d.o
+        head = self._heads.get(order.s) or self._head(order.s)
+        # the average fill price and filled quantity once filled, else the order's own
+        return [
+            build.liquidation(head, ts_ms=order.T, recv_ms=recv_ms,
+                              price=order.ap or order.p, size=order.z or order.q,
+                              side=ORDER_SIDES[order.S])
+        ]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- REST helpers
 
 
 def parse_rows(payload: Any, parse_row: Callable[[Any], R | None]) -> list[R]:
