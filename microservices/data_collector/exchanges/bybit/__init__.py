@@ -1,8 +1,9 @@
 """Bybit v5: linear USDT perpetuals (`bybit`) and spot (`bybit_spot`), one package.
 
 `exchange.py` owns both venues (topics, subscribe and ping frames, REST builders, weights),
-`parser.py`, `state.py` and `fast.py` the frames, `listing.py` instruments-info and the
-naming rule, `simulator/` the dialect the exchange simulator serves (imported by it only).
+`wire.py` (the typed frames), `parser.py` (their handlers) and `state.py` (snapshot + delta
+merging) the frames, `listing.py` instruments-info and the naming rule, `simulator/` the
+dialect the exchange simulator serves (imported by it only).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, TypeVar
 
+import msgspec
 import orjson
 
 from microservices.common.errors import BadMessage
@@ -29,6 +30,7 @@ from microservices.data_collector.exchanges.base import (
 from microservices.data_collector.exchanges.bybit.listing import SPOT_QUOTES, BybitListing
 from microservices.data_collector.exchanges.bybit.parser import BybitParser, record_head
 from microservices.data_collector.exchanges.bybit.state import TickerMerger
+from microservices.data_collector.exchanges.bybit.wire import TickerData
 
 R = TypeVar("R")
 PING: Final = orjson.dumps({"req_id": "ping", "op": "ping"}).decode()
@@ -217,8 +219,9 @@ class Bybit(BybitListing, Exchange):
         rows = result_rows(payload, lambda row: row)
         try:
             ts_ms = epoch_ms(payload["time"])
+            row = msgspec.convert(rows[0], TickerData, strict=False)  # the WS model
             merger = TickerMerger(self.funding_intervals)
-            result = merger.records(record_head(self, symbol), ts_ms, recv_ms, True, rows[0])
+            result = merger.records(record_head(self, symbol), ts_ms, recv_ms, True, row)
         except PARSE_ERRORS:
             return []
         return [] if result is None else result[0]

@@ -1,19 +1,22 @@
 """Per-connection merge state of Bybit's snapshot + delta streams and the records it yields:
 linear `tickers.*` (best bid/ask, funding, open interest) and the level-1 book `orderbook.1.*`.
 
-Values are parsed and validated before any state changes, so a bad delta raises (BadMessage,
-ValueError, ...) and leaves the merged state as it was. Pure: no I/O, no clock.
+Frames arrive decoded and validated (`wire.py`), so a bad delta never reaches the merged
+state. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
+
+from msgspec.structs import astuple
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Funding
+from microservices.common.schema_fields import MIN_TS_MS
 from microservices.data_collector.exchanges import _records as build
-from microservices.data_collector.exchanges.base import epoch_ms, price, qty, rate
+from microservices.data_collector.exchanges._records import Head
+from microservices.data_collector.exchanges.bybit.wire import TICKER_KEYS, TickerData
 
 # Funding and open interest that moved only with the mark price are re-published at most this
 # often (by the frames' own `ts`): linear tickers deltas arrive every 100 ms.
@@ -21,40 +24,23 @@ THROTTLE_MS: Final = 1_000
 DEFAULT_FUNDING_INTERVAL_H: Final = 8.0
 
 Level = tuple[float, float]  # (price, size)
-Head = dict[str, Any]  # record header: exchange, market, symbol, venue_symbol
 
 
-def funding_time(value: Any) -> int | None:
-    """`nextFundingTime` in ms; "0" (nothing scheduled) means absent."""
-    if int(value) == 0:
-        return None
-    return epoch_ms(value)
+NUMBERS: Final = frozenset({float, int})  # decoded values; absent, "" and null are not
 
 
-def hours(value: Any) -> float:
-    """`fundingIntervalHour`: a positive number of hours."""
-    number = float(value)
-    if not 0.0 < number <= 24.0 * 30:
-        raise BadMessage(f"bad funding interval {value!r}")
-    return number
+def ticker_updates(data: TickerData) -> dict[str, Any]:
+    """The values one `tickers` frame sets. A field that is absent, "" or null keeps its
+    merged value, and so does `nextFundingTime` 0 (nothing scheduled)."""
+    updates = {k: v for k, v in zip(TICKER_KEYS, astuple(data), strict=True) if type(v) in NUMBERS}
+    next_ms = updates.get("nextFundingTime")
+    if next_ms is not None and next_ms < MIN_TS_MS:
+        if next_ms != 0:
+            raise BadMessage(f"bad nextFundingTime {next_ms!r}")
+        del updates["nextFundingTime"]
+    return updates
 
 
-# wire field -> converter; a field missing or "" in a frame keeps its merged value
-TICKER_FIELDS: Final[tuple[tuple[str, Callable[[Any], Any]], ...]] = (
-    ("bid1Price", price),
-    ("bid1Size", qty),
-    ("ask1Price", price),
-    ("ask1Size", qty),
-    ("lastPrice", price),
-    ("markPrice", price),
-    ("indexPrice", price),
-    ("fundingRate", rate),
-    ("nextFundingTime", funding_time),
-    ("fundingIntervalHour", hours),
-    ("openInterest", qty),
-    ("openInterestValue", qty),
-)
-CONVERTERS: Final = dict(TICKER_FIELDS)
 BOOK_KEYS: Final = frozenset({"bid1Price", "bid1Size", "ask1Price", "ask1Size"})
 FUNDING_KEYS: Final = frozenset({"fundingRate", "nextFundingTime", "fundingIntervalHour"})
 OI_KEYS: Final = frozenset({"openInterest", "openInterestValue"})
@@ -108,17 +94,11 @@ class TickerMerger:
         self.funding_intervals = funding_intervals
 
     def apply(
-        self, symbol: str, snapshot: bool, data: dict[str, Any]
+        self, symbol: str, snapshot: bool, data: TickerData
     ) -> tuple[SymbolTicker, set[str]] | None:
         """Merge one frame's `data`: the state and the fields whose value changed, or None
         for a delta before any snapshot of the symbol."""
-        updates: dict[str, Any] = {}
-        for key, raw in data.items():  # deltas carry a few keys: walk theirs, not ours
-            convert = CONVERTERS.get(key)
-            if convert is not None and raw is not None and raw != "":
-                value = convert(raw)
-                if value is not None:
-                    updates[key] = value
+        updates = ticker_updates(data)
         if snapshot:
             state = self._symbols[symbol] = SymbolTicker()
         else:
@@ -132,7 +112,7 @@ class TickerMerger:
         return state, changed
 
     def records(
-        self, head: Head, ts_ms: int, recv_ms: int, snapshot: bool, data: dict[str, Any]
+        self, head: Head, ts_ms: int, recv_ms: int, snapshot: bool, data: TickerData
     ) -> tuple[list[AnyRaw], bool] | None:
         """Records of one tickers frame and whether its best bid/ask was crossed (then no
         Ticker is emitted); None for a delta before any snapshot."""
@@ -190,11 +170,6 @@ class TickerMerger:
         )
 
 
-def parse_levels(raw: Any) -> list[Level]:
-    """`[[price, size], ...]` -> validated (price, size) pairs."""
-    return [(price(p), qty(q)) for p, q in raw]
-
-
 def _first(levels: list[Level]) -> Level | None:
     """A snapshot's best level: the first with a non-zero size."""
     for level in levels:
@@ -226,10 +201,9 @@ class TopOfBook:
         self._tops: dict[str, tuple[Level | None, Level | None]] = {}
 
     def apply(
-        self, symbol: str, snapshot: bool, bids: Any, asks: Any
+        self, symbol: str, snapshot: bool, bid_levels: list[Level], ask_levels: list[Level]
     ) -> tuple[Level | None, Level | None] | None:
         """(bid, ask) after one frame; None for a delta before any snapshot."""
-        bid_levels, ask_levels = parse_levels(bids), parse_levels(asks)
         if snapshot:
             top = (_first(bid_levels), _first(ask_levels))
         else:
