@@ -124,6 +124,12 @@ def test_record_builders_equal_the_constructors() -> None:
                                      size=0.25, side="buy", trade_id="7"))  # fmt: skip
 
 
+def test_every_venue_parses_on_the_typed_skeleton() -> None:
+    """One parser per wire format: every registered venue's parser is a TypedParser (so the
+    venue-parametrised tests here and in test_generated_frames / test_wire_values see all)."""
+    assert typed_venues() == sorted(EXCHANGES)
+
+
 # ---------------------------------------------------------------------- real frames
 
 

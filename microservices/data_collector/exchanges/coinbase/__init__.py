@@ -1,8 +1,9 @@
 """Coinbase Exchange (`coinbase`): USD spot books, one venue.
 
-`exchange.py` owns the venue (subscribe frame, ticker/match parsing, candles built from
-matches, REST candles), `listing.py` /products and the naming rule, `simulator/` the dialect
-the exchange simulator serves (imported by the simulator only).
+`exchange.py` owns the venue (subscribe frames, REST candles), `wire.py` (the typed messages),
+`parser.py` (their handlers) and `candles.py` (1m bars built from matches) the frames,
+`listing.py` /products and the naming rule, `simulator/` the dialect the exchange simulator
+serves (imported by the simulator only).
 """
 
 from __future__ import annotations
