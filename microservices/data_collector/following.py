@@ -108,6 +108,8 @@ class Following:
             raise FatalError(message)
         self.apply(catalog, resolution.symbols)
         logger.info("symbols.followed", extra={"symbols": list(self.symbols)})
+        if not self.symbols:  # top:N without 24 h volumes, a selector matching nothing
+            logger.warning("symbols.none_followed", extra={"setting": self.settings.symbols})
         await self.publish_followed()
 
     async def rank(self, catalog: Catalog, client: RestClient | None) -> dict[str, float]:

@@ -117,11 +117,9 @@ def normalize_file(
             f" one per line){'; it is empty' if seen.lines == 0 else ''}"
         )
     if stats_to is not None:
-        summary = {
-            "venue": venue, "frames": frames, "emitted": parser.stats.emitted,
-            "rejected": parser.stats.rejected,
-            "instruments": {"source": source, "listed": listed},
-        }  # fmt: skip
+        listing = {"source": source, "listed": listed}
+        summary = {"venue": venue, "frames": frames, "emitted": parser.stats.emitted,
+                   "rejected": parser.stats.rejected, "instruments": listing}  # fmt: skip
         stats_to.write(orjson.dumps(summary).decode() + "\n")
     return 0
 
