@@ -9,7 +9,7 @@ must be positive.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal
 
 import redis.asyncio as aredis
@@ -25,7 +25,7 @@ from microservices.ai_engine.body_limit import BodySizeLimit
 from microservices.ai_engine.docs import add_offline_docs
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
-from microservices.ai_engine.symbols_api import add_symbols_routes, followed_symbols
+from microservices.ai_engine.symbols_api import add_symbols_routes, exit_venue, followed_symbols
 from microservices.common import metrics
 from microservices.common.clock import iso_utc, now_ms
 from microservices.common.consumer import consumer_lag
@@ -56,6 +56,18 @@ class ExitPlanRequest(BaseModel):
     current_stop: float | None = Field(
         None, gt=0, lt=1e12, description="resting stop; never loosened"
     )
+    venue: str | None = Field(
+        None, pattern=r"^[a-z0-9_]{2,30}$", examples=["binance_futures"],
+        description="venue whose tick size TP and SL are rounded to; default: the first "
+        "followed venue (VENUES order) that lists the symbol",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ExitPlanResponse(ExitPlan):
+    """The plan, and the venue whose tick size (`tick_size`, null when unknown) priced it."""
+
+    venue: str | None = None
 
 
 class CrossExchangeState(BaseModel):
@@ -222,9 +234,13 @@ def _add_market_routes(app: FastAPI, ctx: EngineContext) -> None:
 def _add_exit_routes(app: FastAPI, ctx: EngineContext) -> None:
     streams = ctx.settings.streams()
 
-    @app.post("/api/v1/exit-plan", response_model=ExitPlan, summary="Exit plan for a position")
-    async def exit_plan(request: ExitPlanRequest) -> ExitPlan:
+    @app.post(
+        "/api/v1/exit-plan", response_model=ExitPlanResponse, summary="Exit plan for a position"
+    )
+    async def exit_plan(request: ExitPlanRequest) -> ExitPlanResponse:
         canonical = await _check_symbol(ctx, request.symbol)
+        venue, tick = await _redis_call(exit_venue(ctx.redis, ctx.settings, canonical,
+                                                   request.venue))  # fmt: skip
         adjustments = await ctx.adapter.refresh(
             canonical, request.base_atr_pct, request.base_tp_pct, request.base_sl_pct
         )
@@ -235,11 +251,11 @@ def _add_exit_routes(app: FastAPI, ctx: EngineContext) -> None:
         try:
             plan = build_exit_plan(
                 position, adjustments, request.base_tp_pct, request.base_sl_pct,
-                request.base_atr_pct, ctx.adapter.params,
+                request.base_atr_pct, ctx.adapter.params, tick_size=tick,
             )  # fmt: skip
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-        return plan
+        return ExitPlanResponse(**asdict(plan), venue=venue)
 
     @app.get("/api/v1/exitbrain/status", summary="ExitBrain adapter state and latest status")
     async def exitbrain_status() -> ExitBrainStatusResponse:

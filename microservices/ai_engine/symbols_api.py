@@ -64,6 +64,30 @@ async def followed_symbols(redis: aredis.Redis, settings: Settings) -> list[str]
     return published or settings.explicit_symbols()
 
 
+async def exit_venue(
+    redis: aredis.Redis, settings: Settings, symbol: str, venue: str | None
+) -> tuple[str | None, float | None]:
+    """(venue, its tick size) for an exit plan on `symbol`: `venue` when it lists the symbol,
+    else by default the first followed venue (VENUES order) that does; (None, None) when no
+    venue is published. HTTPException 422 naming the listing venues for any other venue."""
+    raw = (await read_followed(redis, settings)).get(symbol)
+    listed: dict[str, Any] = orjson.loads(raw) if raw is not None else {}
+    order = [v for v in settings.venues if v in listed] + [
+        v for v in listed if v not in settings.venues
+    ]
+    if venue is None:
+        venue = next(iter(order), None)
+        if venue is None:
+            return None, None
+    elif venue not in listed:
+        names = ", ".join(order) or "none published yet"
+        raise HTTPException(
+            422, f"venue {venue!r} does not list {symbol}; venues listing it: {names}"
+        )
+    tick = listed[venue].get("tick_size")
+    return venue, float(tick) if tick is not None else None
+
+
 def symbols_response(fields: dict[str, Any], settings: Settings) -> SymbolsResponse:
     if not fields:
         return SymbolsResponse(

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from microservices.ai_engine.engine import Engine
@@ -15,6 +16,7 @@ from microservices.common.producer import StreamProducer
 from microservices.common.redis_io import create_redis
 from microservices.common.redis_server import free_port
 from microservices.common.settings import Settings
+from microservices.common.streams import collector_key
 from tests.integration.test_pipeline import raw_records
 
 pytestmark = pytest.mark.integration
@@ -284,3 +286,44 @@ async def test_features_say_when_the_lookback_exceeds_the_retained_history(
     props = schema["components"]["schemas"]["FeaturesResponse"]["properties"]
     assert "MAXLEN_FEATURES" in props["retained_seconds"]["description"]
     assert "lookback" in props["truncated"]["description"]
+
+
+async def test_exit_plan_prices_sit_on_the_venue_tick(engine: tuple[Settings, str]) -> None:
+    """TP 1.008 % and SL 0.50396 % from 100.0 (the fixture's funding and divergence) are
+    101.008 and 99.49604: on tick 0.1 (binance_futures, the first of VENUES listing BTCUSDT)
+    101.0 and 99.5, toward entry; on bybit's 0.001, 101.008 and 99.497; unrounded on a venue
+    without a known tick; a venue not listing the symbol is refused naming those that do."""
+    settings, base = engine
+    redis = create_redis(settings.redis_url or "")
+    inst = {"symbol": "BTCUSDT", "base": "BTC", "quote": "USDT", "market": "perpetual",
+            "inverse": False, "lot_size": 0.001, "contract_size": 1.0, "status": "trading"}  # fmt: skip
+    listed = {
+        "coinbase": {**inst, "venue_symbol": "BTC-USD", "tick_size": None},
+        "bybit": {**inst, "venue_symbol": "BTCUSDT", "tick_size": 0.001},
+        "binance_futures": {**inst, "venue_symbol": "BTCUSDT", "tick_size": 0.1},
+    }
+    key = collector_key(settings.stream_prefix, "symbols")
+    await redis.hset(key, mapping={"BTCUSDT": orjson.dumps(listed)})
+    await redis.aclose()
+    position = {"symbol": "BTCUSDT", "side": "long", "entry_price": 100.0}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+
+        async def plan(**extra: str) -> Any:
+            answer = await client.post("/api/v1/exit-plan", json={**position, **extra})
+            body = answer.json()
+            return body if answer.status_code == 200 and not body["local_mode"] else None
+
+        default = await wait_for(plan)
+        assert (default["venue"], default["tick_size"]) == ("binance_futures", 0.1)
+        assert (default["tp_price"], default["sl_price"]) == (101.0, 99.5)
+        fine = await plan(venue="bybit")
+        assert (fine["venue"], fine["tick_size"]) == ("bybit", 0.001)
+        assert (fine["tp_price"], fine["sl_price"]) == (101.008, 99.497)
+        unknown_tick = await plan(venue="coinbase")
+        assert (unknown_tick["venue"], unknown_tick["tick_size"]) == ("coinbase", None)
+        assert unknown_tick["tp_price"] == pytest.approx(101.008)
+        refused = await client.post("/api/v1/exit-plan", json={**position, "venue": "okx"})
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == (
+            "venue 'okx' does not list BTCUSDT; venues listing it: binance_futures, bybit, coinbase"
+        )
