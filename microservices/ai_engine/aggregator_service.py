@@ -13,8 +13,10 @@ import contextlib
 import logging
 from typing import Any
 
+import orjson
 import redis.asyncio as aredis
 
+from microservices.ai_engine.aggregation.usd_rates import Contract
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common import metrics
 from microservices.common.clock import now_ms
@@ -23,11 +25,13 @@ from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
 from microservices.common.producer import StreamProducer, producing
 from microservices.common.records import NormalizedSnapshot, RawRecord
-from microservices.common.redis_io import create_redis
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
+from microservices.common.streams import collector_key
 
 logger = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.05
+INSTRUMENTS_REFRESH_S = 30.0  # how often the collector's published instruments are re-read
 
 
 def aggregator_params(settings: Settings) -> AggregatorParams:
@@ -54,7 +58,11 @@ class AggregatorService:
     ) -> None:
         self.settings = settings
         self.streams = settings.streams()
-        self.state = CrossExchangeState(aggregator_params(settings))
+        self.state = CrossExchangeState(
+            aggregator_params(settings), settings.usd_equivalents,
+            settings.depeg_threshold_pct / 100.0,
+        )  # fmt: skip
+        self.redis = redis
         self.producer = producer
         self.emitted = 0
         self.last_snapshots: dict[str, NormalizedSnapshot] = {}
@@ -77,7 +85,26 @@ class AggregatorService:
             metrics.STALE_VENUES.labels(snap.symbol).set(stale)
             metrics.OUTLIER_VENUES.labels(snap.symbol).set(len(snap.excluded) - stale)
         self.emitted += len(snapshots)
+        for alert in self.state.take_alerts():
+            self.producer.publish(self.streams.market_alerts, alert)
+            metrics.DEPEG_ALERTS.labels(alert.data["asset"], alert.data["state"]).inc()
+            logger.warning("aggregator.depeg", extra={"reason": alert.reason, **alert.data})
+        for (symbol, venue, kind), count in self.state.take_unpriced().items():
+            metrics.USD_UNPRICED.labels(symbol, venue, kind).inc(count)
         return snapshots
+
+    async def load_instruments(self) -> None:
+        """The collector's published set (`<prefix>collector.symbols`): the followed symbols
+        and each venue's contract size and inverse flag (kept as is while Redis is down)."""
+        key = collector_key(self.settings.stream_prefix, "symbols")
+        try:
+            raw: Any = await self.redis.hgetall(key)
+        except TRANSIENT_REDIS_ERRORS:
+            return
+        followed, contracts = instruments_from(raw)
+        if followed:
+            self.state.set_followed(followed)
+            self.state.set_contracts(contracts)
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
@@ -85,10 +112,37 @@ class AggregatorService:
             group.create_task(self._emit_loop(stop), name="aggregator-emit")
 
     async def _emit_loop(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while not stop.is_set():
+            if loop.time() >= due:
+                await self.load_instruments()
+                due = loop.time() + INSTRUMENTS_REFRESH_S
             self.emit()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=POLL_INTERVAL_S)
+
+
+def instruments_from(
+    raw: dict[Any, Any],
+) -> tuple[list[str], dict[tuple[str, str], Contract]]:
+    """Followed symbols and (venue, canonical symbol) -> Contract from the published hash;
+    fields that do not decode are skipped."""
+    followed: list[str] = []
+    contracts: dict[tuple[str, str], Contract] = {}
+    for field, value in raw.items():
+        name = field.decode() if isinstance(field, bytes) else str(field)
+        if name.startswith("_"):
+            continue
+        followed.append(name)
+        try:
+            venues = orjson.loads(value)
+            for venue, inst in venues.items():
+                contract = Contract(float(inst["contract_size"]), bool(inst["inverse"]))
+                contracts[venue, str(inst["symbol"])] = contract
+        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+            continue
+    return followed, contracts
 
 
 async def aggregator_main(settings: Settings, stop: asyncio.Event) -> None:

@@ -6,16 +6,37 @@ instrument (Coinbase BTC-USD, canonical BTCUSD) joins the others under one key.
 Pure (SPEC section 4): imports no redis, asyncio or aiohttp and never reads the clock; the
 service shell feeds records and passes `now_ms`. The rules live in `aggregation/`:
 `venue_state` (per-record fold, venue price rule), `snapshot` (freshness, outliers,
-aggregates, funding, NBBO), `volatility` (volatility_factor).
+aggregates, funding, NBBO), `volatility` (volatility_factor), `usd_rates` (USD prices of
+quote assets, USD values, DEPEG alerts).
+
+USD prices of quote assets come from the product's own data, refreshed at most every
+RATES_INTERVAL_MS: each stablecoin pair group (`USDTUSD`, `USDCUSDT`; the collector follows
+them as reference instruments) gives the median of its fresh venues' prices, then each other
+USD-class group (`BTCUSDT`) the median of its fresh venues in USD. A stablecoin pair group is
+a reference, not emitted, unless it is followed (`set_followed`; before that, all are).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from typing import Final
+
 from microservices.ai_engine.aggregation.params import AggregatorParams
 from microservices.ai_engine.aggregation.snapshot import SymbolState, build_snapshot
+from microservices.ai_engine.aggregation.stats import median
+from microservices.ai_engine.aggregation.usd_rates import (
+    Contract,
+    DepegMonitor,
+    UsdContext,
+    UsdRates,
+)
+from microservices.common.instruments import USD_EQUIVALENTS
+from microservices.common.market_alerts import MarketAlert
 from microservices.common.records import NormalizedSnapshot, RawRecord
+from microservices.common.usd_prices import DEFAULT_DEPEG_THRESHOLD
 
 __all__ = ["AggregatorParams", "CrossExchangeState"]
+RATES_INTERVAL_MS: Final = 1_000
 
 
 class CrossExchangeState:
@@ -26,11 +47,21 @@ class CrossExchangeState:
     volatility sampling buckets).
     """
 
-    __slots__ = ("_params", "_symbols")
+    __slots__ = ("_alerts", "_depeg", "_followed", "_params", "_rates_due", "_symbols", "usd")
 
-    def __init__(self, params: AggregatorParams) -> None:
+    def __init__(
+        self,
+        params: AggregatorParams,
+        usd_quotes: Collection[str] = USD_EQUIVALENTS,
+        depeg_threshold: float = DEFAULT_DEPEG_THRESHOLD,
+    ) -> None:
         self._params = params
         self._symbols: dict[str, SymbolState] = {}
+        self.usd = UsdContext(rates=UsdRates(usd_quotes))
+        self._depeg = DepegMonitor(depeg_threshold)
+        self._alerts: list[MarketAlert] = []
+        self._followed: frozenset[str] | None = None
+        self._rates_due = 0
 
     def update(self, record: RawRecord) -> None:
         """Fold one raw record of any type and symbol under its group; the venue key is
@@ -50,6 +81,8 @@ class CrossExchangeState:
         venue = state.venues.get(record.exchange)
         if venue is None:
             venue = state.add_venue(record.exchange, record.market)
+        if venue.symbol != record.symbol:  # first record, or the venue's primary changed
+            venue.symbol, venue.quote = record.symbol, record.quote
         if venue.apply(record):
             state.dirty = True
 
@@ -66,7 +99,7 @@ class CrossExchangeState:
         state = self._symbols.get(symbol)
         if state is None:
             return None
-        return build_snapshot(symbol, state, now_ms)
+        return build_snapshot(symbol, state, now_ms, self.usd)
 
     def poll(self, now_ms: int) -> list[NormalizedSnapshot]:
         """Throttled emission for every symbol, in sorted symbol order.
@@ -77,9 +110,12 @@ class CrossExchangeState:
         exists. Symbols whose snapshot is None emit nothing and are retried on the next poll.
         """
         params = self._params
+        self._refresh_rates(now_ms)
         out: list[NormalizedSnapshot] = []
         for symbol in sorted(self._symbols):
             state = self._symbols[symbol]
+            if self._reference_only(symbol, state):
+                continue
             last = state.last_emit_ms
             if last is not None:
                 elapsed = now_ms - last
@@ -88,13 +124,69 @@ class CrossExchangeState:
                 heartbeat = elapsed >= params.max_emit_interval_ms and state.any_fresh(now_ms)
                 if not (state.dirty or heartbeat):
                     continue
-            snap = build_snapshot(symbol, state, now_ms)
+            snap = build_snapshot(symbol, state, now_ms, self.usd)
             if snap is None:
                 continue
             state.last_emit_ms = now_ms
             state.dirty = False
             out.append(snap)
         return out
+
+    # ------------------------------------------------------------------ USD values
+    def set_followed(self, followed: Collection[str]) -> None:
+        """The followed symbols (the collector's published set): stablecoin pairs outside it
+        are reference instruments, not emitted."""
+        self._followed = frozenset(followed)
+
+    def set_contracts(self, contracts: Mapping[tuple[str, str], Contract]) -> None:
+        """(venue, canonical symbol) -> contract size and inverse flag of its instrument."""
+        self.usd.contracts = dict(contracts)
+
+    def take_alerts(self) -> list[MarketAlert]:
+        """DEPEG alerts raised since the last call (for the `alerts` stream)."""
+        alerts, self._alerts = self._alerts, []
+        return alerts
+
+    def take_unpriced(self) -> dict[tuple[str, str, str], int]:
+        """(symbol, venue, kind) -> USD values left null since the last call."""
+        counts, self.usd.unpriced = self.usd.unpriced, {}
+        return counts
+
+    def _reference_only(self, symbol: str, state: SymbolState) -> bool:
+        if self._followed is None or symbol in self._followed:
+            return False
+        return self.usd.rates.is_stablecoin_pair(symbol, _quote_of(state))
+
+    def _refresh_rates(self, now_ms: int) -> None:
+        """Stablecoin pairs first (their prices convert the legs of the others), then the
+        USD-class groups; then the depeg check. At most every RATES_INTERVAL_MS."""
+        if now_ms < self._rates_due:
+            return
+        self._rates_due = now_ms + RATES_INTERVAL_MS
+        rates = self.usd.rates
+        pairs, groups = [], []
+        for symbol, state in self._symbols.items():
+            quote = _quote_of(state)
+            if rates.is_stablecoin_pair(symbol, quote):
+                pairs.append((symbol, state))
+            elif quote in rates.usd:
+                groups.append((symbol, state))
+        for symbol, state in pairs:
+            self._observe(symbol, state, now_ms, convert=False)
+        for symbol, state in groups:
+            self._observe(symbol, state, now_ms, convert=True)
+        self._alerts.extend(self._depeg.check(rates, now_ms))
+
+    def _observe(self, symbol: str, state: SymbolState, now_ms: int, *, convert: bool) -> None:
+        rates, prices, names = self.usd.rates, [], []
+        for name in state.names:
+            venue = state.venues[name]
+            obs = venue.price_observation()
+            if obs is not None and now_ms - obs[1] <= self._params.stale_after_ms:
+                prices.append(obs[0] * (rates.leg_rate(venue.quote) if convert else 1.0))
+                names.append(name)
+        if prices:
+            rates.observe(symbol, median(prices), ",".join(names))
 
     def symbols(self) -> list[str]:
         """Every symbol seen so far, sorted."""
@@ -106,3 +198,10 @@ class CrossExchangeState:
             symbol: {name: max(now_ms - state.venues[name].last_seen_ms, 0) for name in state.names}
             for symbol, state in sorted(self._symbols.items())
         }
+
+
+def _quote_of(state: SymbolState) -> str:
+    """The quote of a group's first venue ("" before any record)."""
+    for venue in state.venues.values():
+        return venue.quote
+    return ""

@@ -46,8 +46,9 @@ VENUE_FIELDS: Final = (
     "bid_size",
     "ask_size",
     "volume",
+    "volume_usd",  # that volume in USD; absent without a USD price of the quote
     "funding_8h",  # percent per 8 h (0.01 = 0.01 %), perp venues with fresh funding only
-    "open_interest_usd",
+    "open_interest_usd",  # contracts x contract size x price, in USD
 )
 NORMALIZED_FLOATS: Final = (
     "avg_price",

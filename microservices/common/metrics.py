@@ -142,6 +142,12 @@ NORMALIZED_EMITTED: Final = Counter(
 )
 STALE_VENUES: Final = Gauge("ce_stale_venues", "Venues excluded as stale", ["symbol"])
 OUTLIER_VENUES: Final = Gauge("ce_outlier_venues", "Venues excluded as outliers", ["symbol"])
+USD_UNPRICED: Final = Counter(
+    "ce_usd_value_unavailable_total",
+    "Per-venue USD values (volume, open_interest) left null: no USD price of the quote",
+    ["symbol", "exchange", "kind"],
+)
+DEPEG_ALERTS: Final = Counter("ce_depeg_alerts_total", "DEPEG alerts published", ["asset", "state"])
 FEATURES_EMITTED: Final = Counter(
     "ce_features_emitted_total", "Feature vectors published", ["symbol"]
 )

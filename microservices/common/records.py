@@ -111,8 +111,11 @@ class VenueQuote:
     bid_size: float | None = None
     ask_size: float | None = None
     volume: float | None = None  # traded base volume over the aggregator's volume window
+    volume_usd: float | None = None  # that volume in USD; None without a USD price of the quote
     funding_8h: float | None = None  # funding in percent per 8 h (0.01 = 0.01 %), perps only
-    open_interest_usd: float | None = None  # latest open interest in quote units (perps)
+    # latest open interest in USD: contracts x contract size x mark (else venue) price, through
+    # the quote's USD price (inverse: contracts x contract size); None without a USD price
+    open_interest_usd: float | None = None
     age_ms: int = 0  # now - receive time of the observation the price came from
 
 

@@ -197,6 +197,7 @@ class Settings(SettingsFields):
                 "exitbrain.status": self.maxlen_status,
                 "exitbrain.alerts": self.maxlen_alerts,
                 "exchange.listings": self.maxlen_listings,
+                "alerts": self.maxlen_market_alerts,
             },
         )
 

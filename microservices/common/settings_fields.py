@@ -68,6 +68,7 @@ class SettingsFields(BaseSettings):
     maxlen_status: PosInt = Field(1_000, description="MAXLEN ~ of exitbrain.status")
     maxlen_alerts: PosInt = Field(500, description="MAXLEN ~ of exitbrain.alerts")
     maxlen_listings: PosInt = Field(1_000, description="MAXLEN ~ of exchange.listings")
+    maxlen_market_alerts: PosInt = Field(5_000, description="MAXLEN ~ of alerts (not ExitBrain's)")
 
     # --- Redis bus
     redis_socket_timeout_s: PosFloat = Field(
@@ -209,6 +210,9 @@ class SettingsFields(BaseSettings):
     aggregator_vol_cap: PosFloat = Field(5.0, description="cap of volatility_factor")
     aggregator_volume_window_s: PosFloat = Field(
         60.0, description="window of per-venue traded volume"
+    )
+    depeg_threshold_pct: PosFloat = Field(
+        0.5, lt=100, description="a stablecoin further than this % from 1 USD raises DEPEG"
     )
 
     # --- feature adapter (SPEC section 5)

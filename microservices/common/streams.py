@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-from microservices.common import derived_schemas, schemas
+from microservices.common import derived_schemas, market_alerts, schemas
 from microservices.common.schemas import Schema
 
 R = TypeVar("R")
@@ -50,6 +50,8 @@ FEATURES_SPEC: Final = StreamSpec("exchange.features", 10_000, derived_schemas.F
 STATUS_SPEC: Final = StreamSpec("exitbrain.status", 1_000, derived_schemas.STATUS)
 ALERTS_SPEC: Final = StreamSpec("exitbrain.alerts", 500, derived_schemas.ALERTS)
 LISTINGS_SPEC: Final = StreamSpec("exchange.listings", 1_000, derived_schemas.LISTINGS)
+# the general alert stream (not ExitBrain's): DEPEG from the aggregator, later others
+MARKET_ALERTS_SPEC: Final = StreamSpec("alerts", 5_000, market_alerts.MARKET_ALERTS)
 DEAD_LETTER_MAXLEN: Final = 1_000
 
 
@@ -61,9 +63,13 @@ class Streams:
     status: Stream[Any]
     alerts: Stream[Any]
     listings: Stream[Any]
+    market_alerts: Stream[Any]
 
     def all(self) -> tuple[Stream[Any], ...]:
-        return (self.raw, self.normalized, self.features, self.status, self.alerts, self.listings)
+        return (
+            self.raw, self.normalized, self.features, self.status, self.alerts, self.listings,
+            self.market_alerts,
+        )  # fmt: skip
 
 
 def _resolve(spec: StreamSpec[R], prefix: str, maxlen: int | None) -> Stream[R]:
@@ -85,6 +91,7 @@ def build_streams(prefix: str = DEFAULT_PREFIX, maxlens: dict[str, int] | None =
         status=_resolve(STATUS_SPEC, prefix, chosen.get(STATUS_SPEC.key)),
         alerts=_resolve(ALERTS_SPEC, prefix, chosen.get(ALERTS_SPEC.key)),
         listings=_resolve(LISTINGS_SPEC, prefix, chosen.get(LISTINGS_SPEC.key)),
+        market_alerts=_resolve(MARKET_ALERTS_SPEC, prefix, chosen.get(MARKET_ALERTS_SPEC.key)),
     )
 
 

@@ -89,11 +89,27 @@ def contract_notional_usd(
     is then irrelevant). None for options and where the quote has no USD price."""
     if inst.market == "option":
         return None
-    if inst.inverse:
-        rate = asset_usd_price(inst.quote, prices, usd_quotes)
-        value = contracts * inst.contract_size * rate if rate is not None else math.nan
-        return value if math.isfinite(value) else None
-    return notional_usd(price, contracts * inst.contract_size, inst.quote, prices, usd_quotes)
+    return contracts_usd(
+        contracts, inst.contract_size, inst.inverse, price, inst.quote, prices, usd_quotes
+    )
+
+
+def contracts_usd(
+    contracts: float,
+    contract_size: float,
+    inverse: bool,
+    price: float,
+    quote: str,
+    prices: Mapping[str, float],
+    usd_quotes: Collection[str] = USD_EQUIVALENTS,
+) -> float | None:
+    """`contract_notional_usd` from the instrument's numbers: linear contracts x contract_size
+    x price (quote units) x the quote's USD price; inverse contracts x contract_size (quote
+    units, price irrelevant) x the quote's USD price. None without a USD price of the quote."""
+    rate = asset_usd_price(quote, prices, usd_quotes)
+    in_quote = contracts * contract_size * (1.0 if inverse else price)
+    value = in_quote * rate if rate is not None else math.nan
+    return value if math.isfinite(value) else None
 
 
 def is_depegged(usd_price: float | None, threshold: float = DEFAULT_DEPEG_THRESHOLD) -> bool:

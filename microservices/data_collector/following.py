@@ -8,7 +8,8 @@ While running, listings are refreshed every LISTING_REFRESH_S and `top:N` re-ran
 SYMBOLS_REFRESH_S; a new instrument is published to `exchange.listings`, a followed one that
 is delisted is logged once and unsubscribed, and every change of the followed set reaches the
 WebSocket connections through `on_change`. The followed set and each venue's instrument are
-published in the hash `<prefix>collector.symbols` (for /api/v1/symbols).
+published in the hash `<prefix>collector.symbols` (for /api/v1/symbols). Each venue also
+follows the stablecoin pairs it trades (`reference_symbols`), for the aggregator's USD prices.
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ def new_listing(catalog: Catalog, inst: Instrument, ts_ms: int) -> NewListing:
         group=catalog.follow_key(inst), base=inst.base, quote=inst.quote, market=inst.market,
         status=inst.status, ts_ms=ts_ms, tick_size=inst.tick_size, lot_size=inst.lot_size,
     )  # fmt: skip
+
+
+def reference_symbols(catalog: Catalog, venue: str) -> list[str]:
+    """The stablecoin pairs `venue` trades (Coinbase USDT-USD, Binance USDCUSDT): followed
+    alongside SYMBOLS so the aggregator sees stablecoins' own USD prices; never published as
+    followed symbols."""
+    usd = catalog.usd
+    found = (
+        catalog.follow_key(inst)
+        for inst in catalog.instruments(venue)
+        if inst.base in usd and inst.quote in usd and inst.status == "trading"
+        and inst.market in ("spot", "perpetual")
+    )  # fmt: skip
+    return list(dict.fromkeys(found))
 
 
 class Following:
@@ -143,7 +158,7 @@ class Following:
         for venue, exchange in self.exchanges.items():
             before = {s: exchange.venue_symbol(s) for s in exchange.symbols}
             exchange.catalog = catalog
-            exchange.follow(symbols)
+            exchange.follow(dict.fromkeys((*symbols, *reference_symbols(catalog, venue))))
             if before != {s: exchange.venue_symbol(s) for s in exchange.symbols}:
                 changed.add(venue)
         metrics.FOLLOWED_SYMBOLS.set(len(symbols))

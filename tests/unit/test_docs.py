@@ -38,4 +38,5 @@ def test_readme_retention_table_matches_the_maxlens() -> None:
         if rate[0].isdigit():
             assert float(minutes) == round(int(entries) / float(rate) / 60, 1), name
     assert named == {"exchange.raw", "exchange.normalized", "exchange.features",
-                     "exitbrain.status", "exitbrain.alerts", "exchange.listings"}  # fmt: skip
+                     "exitbrain.status", "exitbrain.alerts", "exchange.listings",
+                     "alerts"}  # fmt: skip

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from microservices.common import derived_schemas, schemas
 from microservices.common.errors import SchemaError
+from microservices.common.market_alerts import MARKET_ALERTS, MarketAlert
 from microservices.common.records import NewListing
 from microservices.common.streams import build_streams
 from tests import factories as f
@@ -190,6 +191,24 @@ def test_alert_round_trip_and_type_check() -> None:
         derived_schemas.ALERTS.decode(encoded | {"type": "PANIC"})
 
 
+def test_general_alert_round_trip_and_checks() -> None:
+    alert = MarketAlert(ts_ms=1_703_128_815_000, source="aggregator", type="DEPEG",
+                        severity="warning", symbol="USDTUSD", venue="coinbase",
+                        reason="USDT at 0.99 USD", data={"usd_price": 0.99, "asset": "USDT"})  # fmt: skip
+    encoded = MARKET_ALERTS.encode(alert)
+    assert encoded == {
+        "timestamp": "2023-12-21T03:20:15Z", "source": "aggregator", "type": "DEPEG",
+        "severity": "warning", "symbol": "USDTUSD", "venue": "coinbase",
+        "reason": "USDT at 0.99 USD", "data": '{"asset":"USDT","usd_price":0.99}',
+    }  # fmt: skip
+    assert MARKET_ALERTS.decode(as_redis(encoded)) == alert
+    for bad, message in (({"type": "PANIC"}, "unknown alert type"),
+                         ({"severity": "loud"}, "unknown severity"),
+                         ({"data": "[1]"}, "not a JSON object"), ({"data": "{"}, "not JSON")):  # fmt: skip
+        with pytest.raises(SchemaError, match=message):
+            MARKET_ALERTS.decode(encoded | bad)
+
+
 def test_stream_registry_names_and_maxlens() -> None:
     streams = build_streams("quantum:stream:")
     assert [(s.name, s.maxlen) for s in streams.all()] == [
@@ -199,6 +218,7 @@ def test_stream_registry_names_and_maxlens() -> None:
         ("quantum:stream:exitbrain.status", 1_000),
         ("quantum:stream:exitbrain.alerts", 500),
         ("quantum:stream:exchange.listings", 1_000),
+        ("quantum:stream:alerts", 5_000),
     ]
     assert streams.raw.dead_letter == "quantum:stream:exchange.raw:dead"
 

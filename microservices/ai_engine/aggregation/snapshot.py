@@ -13,6 +13,7 @@ from microservices.ai_engine.aggregation.stats import (
     nbbo,
     summarize_prices,
 )
+from microservices.ai_engine.aggregation.usd_rates import UsdContext
 from microservices.ai_engine.aggregation.venue_state import VenueState
 from microservices.ai_engine.aggregation.volatility import VolatilityTracker
 from microservices.common.records import Market, NormalizedSnapshot, VenueQuote
@@ -54,20 +55,22 @@ class SymbolState:
 
 
 def _fresh_candidates(
-    state: SymbolState, now_ms: int, excluded: dict[str, str]
+    state: SymbolState, now_ms: int, excluded: dict[str, str], usd: UsdContext
 ) -> list[_Candidate]:
     """Venues with a price observed within stale_after_ms; the others go to excluded as stale.
-
-    Venues that never had a price (e.g. only funding so far) are neither included nor listed.
+    Prices in a stablecoin are converted to USD by its own USD price where one is published
+    (`UsdRates.leg_rate`). Venues that never had a price (e.g. only funding so far) are
+    neither included nor listed.
     """
     fresh: list[_Candidate] = []
     stale_after = state.params.stale_after_ms
     for name in state.names:
-        obs = state.venues[name].price_observation()
+        venue = state.venues[name]
+        obs = venue.price_observation()
         if obs is None:
             continue
         if now_ms - obs[1] <= stale_after:
-            fresh.append((name, obs[0], obs[1]))
+            fresh.append((name, obs[0] * usd.rates.leg_rate(venue.quote), obs[1]))
         else:
             excluded[name] = "stale"
     return fresh
@@ -96,16 +99,40 @@ def _drop_outliers(
 def _quote(
     venue: VenueState, price: float, recv_ms: int, now_ms: int, p: AggregatorParams
 ) -> VenueQuote:
+    """A venue's part of the snapshot; `price` (and bid/ask) already in USD for stablecoin legs."""
     quote = VenueQuote(price=price, age_ms=max(now_ms - recv_ms, 0))
     if venue.ticker_recv >= 0 and now_ms - venue.ticker_recv <= p.stale_after_ms:
-        quote.bid, quote.ask = venue.bid, venue.ask
+        own = venue.price_observation()
+        rate = price / own[0] if own is not None else 1.0
+        quote.bid, quote.ask = venue.bid * rate, venue.ask * rate
         quote.bid_size, quote.ask_size = venue.bid_size, venue.ask_size
     if venue.has_volume():
         quote.volume = venue.volume.total(now_ms)
     if _funding_fresh(venue, now_ms, p):
         quote.funding_8h = venue.funding_8h_pct()
-    quote.open_interest_usd = venue.open_interest_usd(price)
     return quote
+
+
+def _usd_values(
+    symbol: str, name: str, venue: VenueState, quote: VenueQuote, usd: UsdContext
+) -> None:
+    """Volume and open interest of a venue in USD, through its quote's USD price (ETHBTC
+    through BTCUSDT); open interest from contracts x contract size x the venue's mark price
+    (else its price), inverse contracts from their size. None where no USD price exists,
+    counted in `usd.unpriced`."""
+    own = venue.price_observation()
+    if own is None:
+        return
+    if quote.volume is not None:
+        quote.volume_usd = usd.rates.notional(own[0], quote.volume, venue.quote)
+        if quote.volume_usd is None:
+            usd.count_unpriced(symbol, name, "volume")
+    if venue.oi_ts >= 0:
+        contract = usd.contract(name, venue.symbol)
+        mark = own[0] if venue.mark_price is None else venue.mark_price
+        quote.open_interest_usd = usd.rates.contracts(venue.oi, contract, mark, venue.quote)
+        if quote.open_interest_usd is None:
+            usd.count_unpriced(symbol, name, "open_interest")
 
 
 def _funding_fresh(venue: VenueState, now_ms: int, p: AggregatorParams) -> bool:
@@ -116,21 +143,25 @@ def _funding_fresh(venue: VenueState, now_ms: int, p: AggregatorParams) -> bool:
     )
 
 
-def build_snapshot(symbol: str, state: SymbolState, now_ms: int) -> NormalizedSnapshot | None:
+def build_snapshot(
+    symbol: str, state: SymbolState, now_ms: int, usd: UsdContext | None = None
+) -> NormalizedSnapshot | None:
     """The cross-venue snapshot of `symbol` at `now_ms`, or None below min_exchanges.
 
     included = fresh venues minus outliers. Aggregates over included prices: mean, median,
     population std, (max - min) / median. Funding (percent per 8 h): mean and signed spread
     (`funding_aggregates`) of the 8h-equivalent rates of included perp venues whose funding
     was received within funding_stale_after_ms.
-    NBBO over included venues with a fresh ticker. USD books (Coinbase) and USDT books are
-    compared and averaged as if the two quotes were equal. Feeds avg_price to the volatility
-    sampler.
+    NBBO over included venues with a fresh ticker. USD books (Coinbase) and stablecoin books
+    are compared and averaged in USD: a stablecoin's price counts as its own published USD
+    price (`usd`), else as 1. Per-venue volume and open interest in USD (`_usd_values`).
+    Feeds avg_price to the volatility sampler.
     """
     params = state.params
+    usd = UsdContext() if usd is None else usd
     excluded: dict[str, str] = {}
     included = _drop_outliers(
-        _fresh_candidates(state, now_ms, excluded), params.outlier_pct, excluded
+        _fresh_candidates(state, now_ms, excluded, usd), params.outlier_pct, excluded
     )
     if not included or len(included) < params.min_exchanges:
         return None
@@ -140,6 +171,8 @@ def build_snapshot(symbol: str, state: SymbolState, now_ms: int) -> NormalizedSn
         name: _quote(state.venues[name], price, recv, now_ms, params)
         for name, price, recv in included
     }
+    for name, quote in quotes.items():
+        _usd_values(symbol, name, state.venues[name], quote, usd)
     avg_funding, funding_delta = funding_aggregates(
         [q.funding_8h for q in quotes.values() if q.funding_8h is not None]
     )

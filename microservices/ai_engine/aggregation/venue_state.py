@@ -106,11 +106,14 @@ class VenueState:
         "kline_recv",
         "kline_ts",
         "last_seen_ms",
+        "mark_price",
         "market",
         "oi",
         "oi_recv",
         "oi_ts",
         "oi_usd",
+        "quote",
+        "symbol",
         "ticker_recv",
         "ticker_ts",
         "trade_ids",
@@ -122,6 +125,8 @@ class VenueState:
 
     def __init__(self, market: Market, volume_window_ms: int) -> None:
         self.market: Market = market
+        self.symbol = self.quote = ""  # the instrument's canonical name and quote (the last seen)
+        self.mark_price: float | None = None  # from the latest funding record that had one
         self.last_seen_ms = _NEVER
         self.ticker_ts = self.ticker_recv = _NEVER
         self.bid = self.ask = self.bid_size = self.ask_size = 0.0
@@ -214,6 +219,8 @@ class VenueState:
         self.funding_recv = rec.recv_ms
         self.funding_rate = rec.funding_rate
         self.funding_interval_h = rec.funding_interval_h
+        if rec.mark_price is not None and _is_price(rec.mark_price):
+            self.mark_price = rec.mark_price
         self.market = "perp"  # only perpetuals fund
         return True
 

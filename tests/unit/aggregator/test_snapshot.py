@@ -262,8 +262,9 @@ def test_volume_and_open_interest() -> None:
     assert bybit.open_interest_usd == pytest.approx(1010.0)  # contracts * venue price
     assert snap.venues["binance"].volume is None  # no trades ever: no volume data
     assert snap.venues["binance"].open_interest_usd is None
+    # the venue's own value (quote units, at its price) is not used: contracts decide
     state.update(open_interest("bybit", 10.0, 999.0, 61_000))
-    assert snap_at(state, 61_000).venues["bybit"].open_interest_usd == 999.0
+    assert snap_at(state, 61_000).venues["bybit"].open_interest_usd == pytest.approx(1010.0)
 
 
 def test_snapshot_round_trips_through_normalized_schema() -> None:

@@ -91,3 +91,21 @@ def test_refresh_due_times() -> None:
     listings.tried_ms["coinbase"] = now[0]  # a failed fetch: not again within a minute
     assert listings.next_refresh_ms("coinbase", 3600.0) == now[0] + 60_000
     assert listings.next_refresh_ms("coinbase", 10.0) == now[0] + 10_000
+
+
+async def test_stablecoin_pairs_are_followed_as_references_not_published(
+    following: Following,
+) -> None:
+    """Coinbase USDT-USD and USDT-USDC give the aggregator USDT's own USD price: each venue
+    follows the stablecoin pairs it trades, /api/v1/symbols does not list them."""
+    use(following, "BTC-USD", "ETH-USD", "USDT-USD", "USDT-USDC", "ETH-BTC")
+
+    async def on_change(venues: set[str]) -> None:
+        pass
+
+    await following.update(on_change)
+    venue = following.exchanges["coinbase"]
+    assert venue.symbols == ("BTCUSDT", "ETHUSDT", "USDTUSD", "USDTUSDC")
+    assert venue.venue_symbol("USDTUSD") == "USDT-USD"
+    assert following.symbols == ("BTCUSDT", "ETHUSDT")
+    assert list(following.followed_json()) == ["BTCUSDT", "ETHUSDT"]
