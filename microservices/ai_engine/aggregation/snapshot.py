@@ -143,6 +143,17 @@ def _funding_fresh(venue: VenueState, now_ms: int, p: AggregatorParams) -> bool:
     )
 
 
+def _quotes(
+    symbol: str, state: SymbolState, included: list[_Candidate], now_ms: int, usd: UsdContext
+) -> dict[str, VenueQuote]:
+    quotes: dict[str, VenueQuote] = {}
+    for name, price, recv in included:
+        venue = state.venues[name]
+        quotes[name] = quote = _quote(venue, price, recv, now_ms, state.params)
+        _usd_values(symbol, name, venue, quote, usd)
+    return quotes
+
+
 def build_snapshot(
     symbol: str, state: SymbolState, now_ms: int, usd: UsdContext | None = None
 ) -> NormalizedSnapshot | None:
@@ -167,12 +178,7 @@ def build_snapshot(
         return None
     summary = summarize_prices([price for _, price, _ in included])
     state.vol.observe(now_ms, summary.mean)
-    quotes = {
-        name: _quote(state.venues[name], price, recv, now_ms, params)
-        for name, price, recv in included
-    }
-    for name, quote in quotes.items():
-        _usd_values(symbol, name, state.venues[name], quote, usd)
+    quotes = _quotes(symbol, state, included, now_ms, usd)
     avg_funding, funding_delta = funding_aggregates(
         [q.funding_8h for q in quotes.values() if q.funding_8h is not None]
     )
