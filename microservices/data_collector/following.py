@@ -65,15 +65,16 @@ def new_listing(catalog: Catalog, inst: Instrument, ts_ms: int) -> NewListing:
 
 
 def reference_symbols(catalog: Catalog, venue: str) -> list[str]:
-    """The stablecoin pairs `venue` trades (Coinbase USDT-USD, Binance USDCUSDT): followed
-    alongside SYMBOLS so the aggregator sees stablecoins' own USD prices; never published as
-    followed symbols."""
+    """The stablecoin spot pairs `venue` trades (Coinbase USDT-USD, Binance USDCUSDT):
+    followed alongside SYMBOLS so the aggregator sees stablecoins' own USD prices; never
+    published as followed symbols. Spot only: a perpetual's price carries funding basis and
+    would add funding and open-interest polls."""
     usd = catalog.usd
     found = (
         catalog.follow_key(inst)
         for inst in catalog.instruments(venue)
         if inst.base in usd and inst.quote in usd and inst.status == "trading"
-        and inst.market in ("spot", "perpetual")
+        and inst.market == "spot"
     )  # fmt: skip
     return list(dict.fromkeys(found))
 

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from microservices.common.catalog import Catalog
 from microservices.common.instruments import make_instrument
 from microservices.common.records import NewListing
 from microservices.common.settings import Settings
 from microservices.data_collector.exchanges import EXCHANGES
-from microservices.data_collector.following import Following
+from microservices.data_collector.following import Following, reference_symbols
 from microservices.data_collector.listing_cache import ListingDiff
 from microservices.data_collector.listings import Listings, VenueListing
 
@@ -109,3 +110,21 @@ async def test_stablecoin_pairs_are_followed_as_references_not_published(
     assert venue.venue_symbol("USDTUSD") == "USDT-USD"
     assert following.symbols == ("BTCUSDT", "ETHUSDT")
     assert list(following.followed_json()) == ["BTCUSDT", "ETHUSDT"]
+
+
+def test_reference_symbols_are_trading_stablecoin_spot_pairs() -> None:
+    def inst(venue: str, vsym: str, base: str, quote: str, **kw: Any) -> Any:
+        return make_instrument(venue=venue, venue_symbol=vsym, base=base, quote=quote, **kw)
+
+    catalog = Catalog([
+        inst("binance", "USDCUSDT", "USDC", "USDT", market="spot"),
+        inst("binance", "TUSDUSDT", "TUSD", "USDT", market="spot"),  # TUSD is not USD-class
+        inst("binance", "USDTDAI", "USDT", "DAI", market="spot"),
+        inst("binance", "USDPUSDT", "USDP", "USDT", market="spot"),
+        inst("binance_futures", "USDCUSDT", "USDC", "USDT", market="perpetual"),
+        inst("coinbase", "USDT-USD", "USDT", "USD", market="spot"),
+        inst("coinbase", "USDT-USDC", "USDT", "USDC", market="spot", status="halted"),
+    ])  # fmt: skip
+    assert reference_symbols(catalog, "binance") == ["USDCUSDT"]
+    assert reference_symbols(catalog, "binance_futures") == []  # perpetuals carry basis
+    assert reference_symbols(catalog, "coinbase") == ["USDTUSD"]
