@@ -13,7 +13,8 @@ USD prices of quote assets come from the product's own data, refreshed at most e
 RATES_INTERVAL_MS: each stablecoin pair group (`USDTUSD`, `USDCUSDT`; the collector follows
 them as reference instruments) gives the median of its fresh venues' prices, then each other
 USD-class group (`BTCUSDT`) the median of its fresh venues in USD. A stablecoin pair group is
-a reference, not emitted, unless it is followed (`set_followed`; before that, all are).
+a reference, not emitted, unless it is followed (`set_followed`; before that, all are). A
+group without a fresh venue leaves the prices (a stablecoin then counts as 1 again).
 """
 
 from __future__ import annotations
@@ -187,6 +188,8 @@ class CrossExchangeState:
                 names.append(name)
         if prices:
             rates.observe(symbol, median(prices), ",".join(names))
+        else:  # every venue stale: no longer published (a stablecoin counts as 1 again)
+            rates.forget(symbol)
 
     def symbols(self) -> list[str]:
         """Every symbol seen so far, sorted."""

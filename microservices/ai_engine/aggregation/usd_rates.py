@@ -65,6 +65,10 @@ class UsdRates:
         self.prices[symbol] = price
         self.sources[symbol] = venue
 
+    def forget(self, symbol: str) -> None:
+        self.prices.pop(symbol, None)
+        self.sources.pop(symbol, None)
+
     def is_stablecoin_pair(self, group: str, quote: str) -> bool:
         """A group whose base and quote are both USD-class (`USDTUSD`, `USDCUSDT`)."""
         return quote in self.usd and group.endswith(quote) and group[: -len(quote)] in self.usd

@@ -52,6 +52,21 @@ def test_a_usdt_leg_is_converted_by_usdts_own_usd_price_and_usd_legs_are_not() -
     assert state.take_alerts() == []  # 0.2 % off: within the 0.5 % threshold
 
 
+def test_a_stale_usd_price_of_a_stablecoin_no_longer_converts() -> None:
+    """USDT-USD at 0.998 last seen at T0; 11 s later (stale after 10 s) the Binance leg is
+    100,000 again while its fresh book still says 100,000 USDT."""
+    state = state_with(
+        book("coinbase", "USDTUSD", "USDTUSD", "USD", 0.9979, 0.9981),
+        book("binance", "BTCUSDT", "BTCUSDT", "USDT", 99_999.0, 100_001.0),
+        book("coinbase", "BTCUSD", "BTCUSDT", "USD", 99_799.0, 99_801.0),
+    )
+    state.set_followed(["BTCUSDT"])
+    assert state.poll(T0)[0].venues["binance"].price == pytest.approx(99_800.0)
+    state.update(book("binance", "BTCUSDT", "BTCUSDT", "USDT", 99_999.0, 100_001.0, 11_000))
+    state.update(book("coinbase", "BTCUSD", "BTCUSDT", "USD", 99_799.0, 99_801.0, 11_000))
+    assert state.poll(T0 + 11_000)[0].venues["binance"].price == 100_000.0
+
+
 def test_without_a_published_usd_price_a_stablecoin_counts_as_one() -> None:
     state = state_with(
         book("binance", "BTCUSDT", "BTCUSDT", "USDT", 99_999.0, 100_001.0),
