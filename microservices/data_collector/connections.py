@@ -16,6 +16,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
 
 from microservices.data_collector.exchanges.base import Exchange, WsConnectionPlan
 from microservices.data_collector.venue_status import VenueStatus
@@ -82,7 +85,8 @@ class ConnectionPool:
 
     def _add(self, exchange: Exchange, plan: WsConnectionPlan) -> WsConnectionRunner:
         runner = self.make_runner(exchange, plan)
-        self.status.register(plan.label, exchange.name, runner.params.silence_timeout_s)
+        timeout_s = runner.params.silence_timeout_s
+        self.status.register(plan.label, exchange.name, timeout_s, subscriptions(plan))
         self.runners.append(runner)
         return runner
 
@@ -105,3 +109,19 @@ class ConnectionPool:
 
 def _same(a: WsConnectionPlan, b: WsConnectionPlan) -> bool:
     return (a.url, a.subscribe, a.symbols) == (b.url, b.subscribe, b.symbols)
+
+
+def subscriptions(plan: WsConnectionPlan) -> tuple[int, int, int]:
+    """(streams, subscribe frames, most streams in one frame) of a plan, for /health: Binance
+    streams in the URL (`?streams=a/b`), Bybit `args`, Coinbase `product_ids` x `channels`."""
+    query = parse_qs(urlsplit(plan.url).query).get("streams", [""])[0]
+    in_url = len(query.split("/")) if query else 0
+    per_frame = [0]
+    for frame in plan.subscribe:
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
+            body = orjson.loads(frame)
+            if "args" in body:
+                per_frame.append(len(body["args"]))
+            else:
+                per_frame.append(len(body.get("product_ids", ())) * len(body.get("channels", ())))
+    return in_url + sum(per_frame), len(plan.subscribe), max(per_frame)

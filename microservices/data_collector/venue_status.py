@@ -40,6 +40,9 @@ class ConnectionState:
     retry_delay_s: float = 0.0  # wait before the latest reconnect attempt
     records: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    # what the plan subscribes: streams (Binance URL streams, Bybit args, Coinbase products x
+    # channels), subscribe frames, the most args/products in one frame
+    subscriptions: tuple[int, int, int] = (0, 0, 0)
 
     def live(self, now: int) -> bool:
         """Open, and fed data or a heartbeat since opening, within the silence timeout."""
@@ -65,8 +68,15 @@ class VenueStatus:
         self._latency: dict[str, LatencyWindow] = {}
         self._skew: dict[str, SkewEstimator] = {}
 
-    def register(self, label: str, venue: str, silence_timeout_s: float = 30.0) -> None:
-        self._conns.setdefault(label, ConnectionState(venue, silence_timeout_s))
+    def register(
+        self,
+        label: str,
+        venue: str,
+        silence_timeout_s: float = 30.0,
+        subscriptions: tuple[int, int, int] = (0, 0, 0),
+    ) -> None:
+        conn = self._conns.setdefault(label, ConnectionState(venue, silence_timeout_s))
+        conn.subscriptions = subscriptions  # a replaced plan keeps its label
 
     def forget(self, label: str) -> None:
         """A connection no longer planned (its symbols moved or were unfollowed)."""
@@ -122,17 +132,20 @@ class VenueStatus:
         silence timeout), last_message_age_s (data or heartbeat), silence_timeout_s,
         reconnects, last_cause, retry_delay_s, records, rejected (all but "ignored"),
         rejected_by_reason (every reason, "ignored" included), latency_ms {p50, p95, samples}
-        (last minute), clock_skew_ms and rtt_ms (None until measured)}."""
+        (last minute), clock_skew_ms and rtt_ms (None until measured), subscriptions {label:
+        [streams, subscribe frames, most args in one frame]}}."""
         now = now_ms() if now is None else now
         venues: dict[str, dict[str, Any]] = {}
-        for conn in self._conns.values():
+        for label, conn in self._conns.items():
             item = venues.setdefault(
                 conn.venue,
                 {"connections": 0, "connected": 0, "live": 0, "silent": 0, "last_message_ms": 0,
                  "silence_timeout_s": conn.silence_timeout_s, "reconnects": 0, "records": 0,
-                 "rejected": 0, "rejected_by_reason": {}, "last_cause": "", "retry_delay_s": 0.0},
+                 "rejected": 0, "rejected_by_reason": {}, "last_cause": "", "retry_delay_s": 0.0,
+                 "subscriptions": {}},
             )  # fmt: skip
             item["connections"] += 1
+            item["subscriptions"][label] = list(conn.subscriptions)
             item["connected"] += conn.state == "connected"
             item["live"] += conn.live(now)
             item["silent"] += conn.silent(now)

@@ -8,7 +8,7 @@ and r², so every step is O(1) amortized. Pure: time is always the caller's `now
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from typing import Final
 
 # Returns the short window must hold before the ratio is trusted.
@@ -22,57 +22,86 @@ class ReturnWindow:
 
     A window of identical returns (e.g. a flat price) has std exactly 0.0: the run of identical
     trailing returns is tracked, so running-sum residue from evicted returns can't fake one.
+
+    Held in a ring of two flat arrays (16 bytes a return, not ~70 as boxed ints and floats in
+    deques) allocated at `capacity` (the most returns the window can hold: one per sampling
+    bucket), so memory does not creep up while the window fills; it doubles if ever full.
     """
 
-    __slots__ = ("_pushes", "_returns", "_run", "_sum", "_sumsq", "_times", "_window_ms")
+    __slots__ = (
+        "_head", "_n", "_pushes", "_returns", "_run", "_sum", "_sumsq", "_times", "_window_ms",
+    )  # fmt: skip
 
-    def __init__(self, window_ms: int) -> None:
+    def __init__(self, window_ms: int, capacity: int = 64) -> None:
         self._window_ms = window_ms
-        self._times: deque[int] = deque()
-        self._returns: deque[float] = deque()
+        size = max(capacity, 1)
+        self._times = array("q", bytes(8 * size))
+        self._returns = array("d", bytes(8 * size))
+        self._head = 0  # index of the oldest held return
+        self._n = 0
         self._sum = 0.0
         self._sumsq = 0.0
         self._pushes = 0
         self._run = 0
 
     def __len__(self) -> int:
-        return len(self._returns)
+        return self._n
 
     def push(self, t_ms: int, r: float) -> None:
-        returns = self._returns
-        self._run = self._run + 1 if returns and returns[-1] == r else 1
-        self._times.append(t_ms)
-        self._returns.append(r)
-        self._sum += r
-        self._sumsq += r * r
+        times, returns, size = self._times, self._returns, len(self._times)
+        n = self._n
+        self._run = self._run + 1 if n and returns[(self._head + n - 1) % size] == r else 1
         cutoff = t_ms - self._window_ms
-        while self._times and self._times[0] <= cutoff:
-            self._times.popleft()
-            old = self._returns.popleft()
+        head = self._head
+        while n and times[head] <= cutoff:
+            old = returns[head]
             self._sum -= old
             self._sumsq -= old * old
+            head = (head + 1) % size
+            n -= 1
+        self._head, self._n = head, n
+        if n == size:
+            self._grow()
+            times, returns, size = self._times, self._returns, len(self._times)
+        tail = (self._head + n) % size
+        times[tail] = t_ms
+        returns[tail] = r
+        self._n = n + 1
+        self._sum += r
+        self._sumsq += r * r
         self._pushes += 1
         if self._pushes >= _RESUM_EVERY:
             self._resum()
 
     def clear(self) -> None:
-        self._times.clear()
-        self._returns.clear()
+        self._head = self._n = 0
         self._sum = self._sumsq = 0.0
         self._run = 0
 
     def std(self) -> float:
         """Population standard deviation (ddof=0) of the held returns; 0.0 when empty or flat."""
-        n = len(self._returns)
+        n = self._n
         if n == 0 or self._run >= n:
             return 0.0
         mean = self._sum / n
         return math.sqrt(max(self._sumsq / n - mean * mean, 0.0))
 
+    def _held(self) -> list[float]:
+        size = len(self._returns)
+        return [self._returns[(self._head + i) % size] for i in range(self._n)]
+
+    def _grow(self) -> None:
+        size = len(self._times)
+        order = [(self._head + i) % size for i in range(self._n)]
+        self._times = array("q", [self._times[i] for i in order]) + array("q", bytes(8 * size))
+        self._returns = array("d", [self._returns[i] for i in order]) + array("d", bytes(8 * size))
+        self._head = 0
+
     def _resum(self) -> None:
         self._pushes = 0
-        self._sum = math.fsum(self._returns)
-        self._sumsq = math.fsum(r * r for r in self._returns)
+        held = self._held()
+        self._sum = math.fsum(held)
+        self._sumsq = math.fsum(r * r for r in held)
 
 
 class VolatilityTracker:
@@ -110,8 +139,9 @@ class VolatilityTracker:
         self._sample_ms = max(sample_ms, 1)
         self._short_ms = short_ms
         self._cap = cap
-        self._short = ReturnWindow(short_ms)
-        self._long = ReturnWindow(long_ms)
+        # one return per sampling bucket at most: the windows' sizes are known up front
+        self._short = ReturnWindow(short_ms, short_ms // self._sample_ms + 1)
+        self._long = ReturnWindow(long_ms, long_ms // self._sample_ms + 1)
         self._pending_bucket: int | None = None
         self._pending_price = 0.0
         self._first_t = 0

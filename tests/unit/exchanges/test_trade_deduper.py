@@ -1,4 +1,5 @@
-"""TradeDeduper: repeats within the last `capacity` ids of a symbol are seen, nothing else."""
+"""TradeDeduper: repeats are seen until `capacity` later ids of the symbol or `max_age_s` have
+passed (whichever first; at most 2 x capacity ids kept), nothing else."""
 
 from __future__ import annotations
 
@@ -22,9 +23,25 @@ def test_distinct_strings_stay_distinct() -> None:
     assert d.seen("X", "0") and d.seen("X", "07") and d.seen("X", "\u0667")
 
 
-def test_only_the_last_capacity_ids_are_remembered() -> None:
+def test_ids_are_remembered_for_capacity_later_ids() -> None:
     d = TradeDeduper(capacity=3)
-    for trade_id in ("1", "2", "3", "4"):
+    for trade_id in ("1", "2", "3", "4", "5", "6"):
         assert not d.seen("X", trade_id)
-    assert not d.seen("X", "1")  # evicted: the fifth id pushed it out
-    assert d.seen("X", "4") and d.seen("X", "3")
+    assert d.seen("X", "4") and d.seen("X", "6")  # within 3 later ids
+    assert not d.seen("X", "7") and not d.seen("X", "1")  # "1": 6 later ids, forgotten
+    assert d.seen("X", "6")
+
+
+def test_ids_are_forgotten_after_max_age() -> None:
+    now = [0.0]
+    d = TradeDeduper(capacity=1000, max_age_s=120.0, clock=lambda: now[0])
+    assert not d.seen("X", "1")
+    now[0] = 119.0
+    assert d.seen("X", "1")
+    assert not d.seen("X", "2")
+    now[0] = 121.0
+    assert not d.seen("X", "3")  # a new generation; 1 and 2 are in the previous one
+    assert d.seen("X", "1") and d.seen("X", "2")
+    now[0] = 242.0
+    assert not d.seen("X", "4")  # 1 and 2 are forgotten, 3 is still remembered
+    assert not d.seen("X", "1") and d.seen("X", "3")

@@ -1,0 +1,36 @@
+"""Subscriptions per connection in the venue health: streams, subscribe frames and the most
+streams in one frame, counted from each wire format of a connection plan."""
+
+from __future__ import annotations
+
+import orjson
+
+from microservices.data_collector.connections import subscriptions
+from microservices.data_collector.exchanges.base import WsConnectionPlan
+from microservices.data_collector.venue_status import VenueStatus
+
+
+def plan(url: str, *frames: object) -> WsConnectionPlan:
+    return WsConnectionPlan("v#0", url, tuple(orjson.dumps(f).decode() for f in frames), ())
+
+
+def test_binance_streams_in_the_url() -> None:
+    url = "ws://h/stream?streams=btcusdt@aggTrade/btcusdt@bookTicker/ethusdt@aggTrade"
+    assert subscriptions(plan(url)) == (3, 0, 0)
+
+
+def test_bybit_args_per_frame() -> None:
+    frames = [{"op": "subscribe", "args": ["a"] * 10}, {"op": "subscribe", "args": ["b"] * 4}]
+    assert subscriptions(plan("ws://h/v5/public/spot", *frames)) == (14, 2, 10)
+
+
+def test_coinbase_products_times_channels() -> None:
+    frame = {"type": "subscribe", "product_ids": ["BTC-USD", "ETH-USD"], "channels": ["t", "m"]}
+    assert subscriptions(plan("ws://h", frame)) == (4, 1, 4)
+
+
+def test_health_lists_them_per_connection() -> None:
+    status = VenueStatus()
+    status.register("bybit#0", "bybit", 30.0, (14, 2, 10))
+    status.register("bybit#0", "bybit", 30.0, (20, 2, 10))  # a replaced plan, same label
+    assert status.summary()["bybit"]["subscriptions"] == {"bybit#0": [20, 2, 10]}
