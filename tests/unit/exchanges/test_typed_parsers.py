@@ -14,7 +14,15 @@ import orjson
 import pytest
 
 from microservices.common.errors import BadMessage
-from microservices.common.records import AnyRaw, Trade
+from microservices.common.records import (
+    AnyRaw,
+    Funding,
+    Kline,
+    Liquidation,
+    OpenInterest,
+    Ticker,
+    Trade,
+)
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges.base import Dropped, Exchange
@@ -114,14 +122,29 @@ def test_skeleton_emits_and_counts_by_type() -> None:
     assert (parser.stats.emitted, parser.stats.rejected) == ({"trade": 2}, {})
 
 
-def test_record_builders_equal_the_constructors() -> None:
-    head = make("binance")._head("BTCUSDT")  # type: ignore[attr-defined]
-    built = build.trade(head, ts_ms=RECV_MS, recv_ms=RECV_MS, price=1.5, size=0.25,
-                        side="buy", trade_id="7")  # fmt: skip
-    assert built == Trade(**head, ts_ms=RECV_MS, recv_ms=RECV_MS, price=1.5, size=0.25,
-                          side="buy", trade_id="7")  # fmt: skip
-    assert repr(built) == repr(Trade(**head, ts_ms=RECV_MS, recv_ms=RECV_MS, price=1.5,
-                                     size=0.25, side="buy", trade_id="7"))  # fmt: skip
+BUILDS: list[tuple[type[AnyRaw], Any, dict[str, Any]]] = [
+    (Trade, build.trade, dict(price=1.5, size=0.25, side="buy", trade_id="7")),
+    (Ticker, build.ticker, dict(bid=1.5, bid_size=2.5, ask=3.5, ask_size=4.5, last=5.5)),
+    (Kline, build.kline, dict(open_time_ms=RECV_MS - 1, interval="1m", open=1.5, high=2.5,
+                              low=0.5, close=1.25, volume=3.5, closed=True)),
+    (Funding, build.funding, dict(funding_rate=1e-4, funding_interval_h=4.0,
+                                  next_funding_time_ms=RECV_MS + 1, mark_price=2.5,
+                                  index_price=3.5)),
+    (OpenInterest, build.open_interest, dict(open_interest=1.5, open_interest_usd=2.5)),
+    (Liquidation, build.liquidation, dict(price=1.5, size=2.5, side="sell")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "builder", "fields"), BUILDS, ids=lambda v: str(v)[:20])
+def test_record_builders_equal_the_keyword_constructors(
+    kind: type[AnyRaw], builder: Any, fields: dict[str, Any]
+) -> None:
+    """The builders pass fields positionally (fast); each value must land in its field."""
+    head = {name: f"{name}-value" for name in ("exchange", "symbol", "venue_symbol", "group",
+                                               "quote")} | {"market": "perp"}  # fmt: skip
+    built = builder(head, ts_ms=RECV_MS - 2, recv_ms=RECV_MS, **fields)
+    assert built == kind(**head, ts_ms=RECV_MS - 2, recv_ms=RECV_MS, **fields)
+    assert set(kind.__struct_fields__) == {*head, "ts_ms", "recv_ms", *fields}
 
 
 def test_every_venue_parses_on_the_typed_skeleton() -> None:
