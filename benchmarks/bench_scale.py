@@ -82,7 +82,7 @@ def limits(venue: str) -> tuple[int, int | None, int]:
 
 
 def run(
-    n_symbols: int, minutes: float, rate: float, every_s: float, trace: bool = False
+    n_symbols: int, minutes: float, rate: float, every_s: float, trace: str = ""
 ) -> dict[str, Any]:
     run_dir = Path(tempfile.mkdtemp(prefix="ce-scale-"))
     stack = Stack(run_dir, scale_symbols(n_symbols), rate, tick_ms=50)
@@ -91,13 +91,11 @@ def run(
         # listings fetched from the simulator (REST on, as deployed), cached in the run dir
         env = stack.service_env(LISTING_CACHE_DIR=str(run_dir / "listings"))
         cli = [PY, "-m", "microservices.cli", "--env-file", "/dev/null"]
-        if trace:  # tracemalloc diffs between 40% and 95% of the run (benchmarks/traced.py)
-            t1, t2 = str(minutes * 60 * 0.4), str(minutes * 60 * 0.95)
-            cli = [PY, "-m", "benchmarks.traced", "", t1, t2, *cli[2:]]
-        spawn = {"engine": [*cli, "engine"], "collector": [*cli, "collector"]}
-        for name, cmd in spawn.items():  # the engine first: its groups exist before data
-            if trace:
-                cmd[3] = str(run_dir / f"trace-{name}")
+        # --trace NAME: tracemalloc diff of that service between 40% and 95% of the run
+        t1, t2 = str(minutes * 60 * 0.4), str(minutes * 60 * 0.95)
+        traced = [PY, "-m", "benchmarks.traced", str(run_dir / f"trace-{trace}"), t1, t2]
+        for name in ("engine", "collector"):  # the engine first: its groups exist before data
+            cmd = [*(traced + cli[2:] if name == trace else cli), name]
             extra = {"API_PORT": str(free_port())} if name == "engine" else {}
             stack.spawn(name, cmd, env | extra)
         assert stack.redis is not None
@@ -198,7 +196,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1.0, help="events/s per symbol per venue")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--report", type=Path, help="print the report of a run's samples.json")
-    parser.add_argument("--trace", action="store_true", help="profile: see benchmarks/traced.py")
+    parser.add_argument(
+        "--trace", choices=("engine", "collector"), default="", help="see benchmarks/traced.py"
+    )
     ns = parser.parse_args()
     if ns.report is not None:
         saved = orjson.loads(ns.report.read_bytes())

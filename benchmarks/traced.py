@@ -4,7 +4,9 @@
 
 Starts tracemalloc (10 frames), runs MODULE as `__main__` with ARGS, takes a snapshot T1 and
 T2 seconds after start (a daemon thread) and writes `OUT_PREFIX.txt`: the 25 largest
-growths between them by traceback, then the 25 largest allocations at T2 by line. A
+growths between them by traceback, then the 25 largest allocations at T2 by line (both
+snapshots are also dumped, `OUT_PREFIX.1.snapshot` / `.2.snapshot`, for
+`tracemalloc.Snapshot.load` when the process ends before the diff is written). A
 profiling aid for `bench_scale --trace`: tracemalloc slows the process and adds its own
 memory, so RSS and CPU of a traced run are not measurements.
 """
@@ -23,8 +25,10 @@ def _watch(out: Path, t1: float, t2: float) -> None:
     started = time.monotonic()
     time.sleep(t1)
     first = tracemalloc.take_snapshot()
+    first.dump(str(out.with_suffix(".1.snapshot")))  # diff offline if the process ends first
     time.sleep(max(0.0, t2 - (time.monotonic() - started)))
     second = tracemalloc.take_snapshot()
+    second.dump(str(out.with_suffix(".2.snapshot")))
     lines = [f"growth from {t1:.0f} s to {t2:.0f} s (traced {tracemalloc.get_traced_memory()})"]
     for stat in second.compare_to(first, "traceback")[:25]:
         lines.append(f"\n{stat.size_diff / 2**20:+.2f} MB ({stat.count_diff:+} blocks)")
