@@ -13,6 +13,7 @@ tickers) are pure: each exchange package fills them from its `listing.py`. No I/
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -42,6 +43,20 @@ class Volume24h:
     venue_symbol: str
     last: float | None  # last price, quote units
     quote_volume: float | None  # 24 h volume in quote units
+
+    @classmethod
+    def from_row(cls, venue_symbol: str, last: object, quote_volume: object) -> Volume24h:
+        """From a tickers row's values as sent (numbers or numeric strings); a value that is
+        not a finite number >= 0 becomes None."""
+        return cls(venue_symbol, _non_negative(last), _non_negative(quote_volume))
+
+
+def _non_negative(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 class VenueSymbols:

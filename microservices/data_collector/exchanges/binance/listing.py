@@ -9,7 +9,6 @@ types and msgspec (no I/O, no clock).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -216,21 +215,12 @@ def symbol_instrument(venue_symbol: str, venue: str = "binance") -> Instrument |
         return None
 
 
-def _float_or_none(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
-
-
 def parse_tickers_24h(payload: object) -> list[Volume24h]:
     """`/api/v3/ticker/24hr` or `/fapi/v1/ticker/24hr` (all symbols): rows `{symbol,
     lastPrice, quoteVolume, ...}` -> 24 h volumes; bad rows skipped."""
     rows = payload if isinstance(payload, list) else []
     return [
-        Volume24h(row["symbol"], _float_or_none(row.get("lastPrice")),
-                  _float_or_none(row.get("quoteVolume")))
+        Volume24h.from_row(row["symbol"], row.get("lastPrice"), row.get("quoteVolume"))
         for row in rows
         if isinstance(row, dict) and isinstance(row.get("symbol"), str)
     ]  # fmt: skip

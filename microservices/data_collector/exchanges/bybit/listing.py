@@ -8,7 +8,6 @@ Imports `common.instruments`, the exchange interface types and msgspec.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -241,22 +240,13 @@ def symbol_instrument(venue_symbol: str, venue: str = "bybit") -> Instrument | N
         return None
 
 
-def _float_or_none(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
-
-
 def parse_tickers_24h(payload: object) -> list[Volume24h]:
     """`/v5/market/tickers?category=...` (all symbols): `result.list` rows `{symbol,
     lastPrice, turnover24h (quote units), ...}` -> 24 h volumes; bad rows skipped."""
     result = payload.get("result") if isinstance(payload, dict) else None
     rows = result.get("list") if isinstance(result, dict) else None
     return [
-        Volume24h(row["symbol"], _float_or_none(row.get("lastPrice")),
-                  _float_or_none(row.get("turnover24h")))
+        Volume24h.from_row(row["symbol"], row.get("lastPrice"), row.get("turnover24h"))
         for row in rows or ()
         if isinstance(row, dict) and isinstance(row.get("symbol"), str)
     ]  # fmt: skip
