@@ -50,7 +50,7 @@ def _cmd_engine(ns: argparse.Namespace, settings: Settings) -> int:
 def _cmd_simulator(ns: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from microservices.exchange_simulator.config import config_from_args
+    from microservices.exchange_simulator.cli_args import config_from_args
     from microservices.exchange_simulator.server import serve_until_signalled
 
     try:
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     eng.set_defaults(func=_cmd_engine)
 
     sim = sub.add_parser("simulator", help="local exchange simulator (REST + WebSocket)")
-    from microservices.exchange_simulator.config import add_cli_arguments
+    from microservices.exchange_simulator.cli_args import add_cli_arguments
 
     add_cli_arguments(sim)
     sim.set_defaults(func=_cmd_simulator)

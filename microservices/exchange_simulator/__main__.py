@@ -8,7 +8,7 @@ import logging
 import sys
 
 from microservices.common.help_format import DocumentedParser
-from microservices.exchange_simulator.config import add_cli_arguments, config_from_args
+from microservices.exchange_simulator.cli_args import add_cli_arguments, config_from_args
 from microservices.exchange_simulator.server import serve_until_signalled
 
 

@@ -7,19 +7,9 @@ import argparse
 
 import pytest
 
-from microservices.exchange_simulator.config import (
-    FaultConfig,
-    SimulatorConfig,
-    add_cli_arguments,
-    config_from_args,
-)
+from microservices.exchange_simulator.config import FaultConfig
 from microservices.exchange_simulator.faults import FaultState
-
-
-def parse(*argv: str) -> SimulatorConfig:
-    parser = argparse.ArgumentParser()
-    add_cli_arguments(parser)
-    return config_from_args(parser.parse_args(list(argv)))
+from tests.unit.simulator.test_config import parse
 
 
 def test_skew_per_venue_leaves_the_others_exact() -> None:

@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from microservices.exchange_simulator.__main__ import cli
-from microservices.exchange_simulator.config import (
-    FaultConfig,
-    MarketConfig,
-    SimulatorConfig,
-    add_cli_arguments,
-    config_from_args,
-)
+from microservices.exchange_simulator.cli_args import add_cli_arguments, config_from_args
+from microservices.exchange_simulator.config import FaultConfig, MarketConfig, SimulatorConfig
 
 
 def parse(*argv: str) -> SimulatorConfig:
