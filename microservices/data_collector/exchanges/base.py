@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
@@ -201,6 +201,18 @@ def check_quote(bid: float, ask: float) -> None:
 def check_ohlc(o: float, h: float, low: float, c: float) -> None:
     if not (low <= o <= h and low <= c <= h):
         raise BadMessage(f"inconsistent candle o={o} h={h} l={low} c={c}")
+
+
+def minute_bar(
+    head: Mapping[str, Any], recv_ms: int, open_ms: int, ohlcv: Sequence[Any], closed: bool
+) -> Kline:
+    """A 1m bar of a REST candle row: `ohlcv` = open, high, low, close, volume as sent
+    (numbers or numeric strings), checked like a WebSocket kline; `ts_ms` is the open time."""
+    o, h, low, c = price(ohlcv[0]), price(ohlcv[1]), price(ohlcv[2]), price(ohlcv[3])
+    check_ohlc(o, h, low, c)
+    return Kline(head["exchange"], head["market"], head["symbol"], head["venue_symbol"],
+                 head["group"], head["quote"], open_ms, recv_ms, open_ms, "1m", o, h, low, c,
+                 qty(ohlcv[4]), closed)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- interfaces

@@ -16,10 +16,8 @@ from microservices.data_collector.exchanges.base import (
     RestRequest,
     VenueParser,
     WsConnectionPlan,
-    check_ohlc,
     epoch_ms,
-    price,
-    qty,
+    minute_bar,
 )
 from microservices.data_collector.exchanges.binance.listing import BinanceSpotListing
 from microservices.data_collector.exchanges.binance.parser import BinanceParser, parse_rows
@@ -81,24 +79,11 @@ class BinanceBase(Exchange):
     def parse_klines(self, symbol: str, payload: Any, recv_ms: int) -> list[Kline]:
         """Rows `[openTime, o, h, l, c, v, closeTime, ...]`; a bar is closed once its
         closeTime is before `recv_ms`. Bad rows are skipped."""
-        header = self.rest_header(symbol, recv_ms)
+        head = self.symbol_head(symbol)
 
         def row_to_kline(row: Any) -> Kline:
-            o, h, low, c = price(row[1]), price(row[2]), price(row[3]), price(row[4])
-            check_ohlc(o, h, low, c)
-            open_ms = epoch_ms(row[0])
-            return Kline(
-                **header,
-                ts_ms=open_ms,
-                open_time_ms=open_ms,
-                interval="1m",
-                open=o,
-                high=h,
-                low=low,
-                close=c,
-                volume=qty(row[5]),
-                closed=epoch_ms(row[6]) < recv_ms,
-            )
+            closed = epoch_ms(row[6]) < recv_ms
+            return minute_bar(head, recv_ms, epoch_ms(row[0]), row[1:6], closed)
 
         return parse_rows(payload, row_to_kline)
 

@@ -21,9 +21,8 @@ from microservices.data_collector.exchanges.base import (
     RestRequest,
     VenueParser,
     WsConnectionPlan,
-    check_ohlc,
     epoch_ms,
-    price,
+    minute_bar,
     qty,
     rate,
 )
@@ -132,22 +131,8 @@ class Bybit(BybitListing, Exchange):
         head = record_head(self, symbol)
 
         def row_to_kline(row: Any) -> Kline:
-            o, h, low, c = price(row[1]), price(row[2]), price(row[3]), price(row[4])
-            check_ohlc(o, h, low, c)
             start = epoch_ms(row[0])
-            return Kline(
-                **head,
-                recv_ms=recv_ms,
-                ts_ms=start,
-                open_time_ms=start,
-                interval="1m",
-                open=o,
-                high=h,
-                low=low,
-                close=c,
-                volume=qty(row[5]),
-                closed=start + 60_000 <= recv_ms,
-            )
+            return minute_bar(head, recv_ms, start, row[1:6], start + 60_000 <= recv_ms)
 
         return sorted(result_rows(payload, row_to_kline), key=lambda k: k.open_time_ms)
 

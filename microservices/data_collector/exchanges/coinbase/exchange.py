@@ -20,10 +20,8 @@ from microservices.data_collector.exchanges.base import (
     RestRequest,
     VenueParser,
     WsConnectionPlan,
-    check_ohlc,
     epoch_ms,
-    price,
-    qty,
+    minute_bar,
 )
 from microservices.data_collector.exchanges.coinbase.candles import MINUTE_MS
 from microservices.data_collector.exchanges.coinbase.listing import CoinbaseListing
@@ -70,27 +68,13 @@ class Coinbase(CoinbaseListing, Exchange):
         first; closed once time + 60 s <= recv_ms; ts_ms is the open time. Bad rows skipped."""
         if not isinstance(payload, list):
             raise BadMessage(f"coinbase candles: expected a list, got {type(payload).__name__}")
-        head: dict[str, Any] = {**self.symbol_head(symbol), "recv_ms": recv_ms}
+        head = self.symbol_head(symbol)
         out: list[Kline] = []
         for row in payload:
             try:
-                low, high, o, c = price(row[1]), price(row[2]), price(row[3]), price(row[4])
-                check_ohlc(o, high, low, c)
                 start = epoch_ms(int(row[0]) * 1000)
-                out.append(
-                    Kline(
-                        **head,
-                        ts_ms=start,
-                        open_time_ms=start,
-                        interval="1m",
-                        open=o,
-                        high=high,
-                        low=low,
-                        close=c,
-                        volume=qty(row[5]),
-                        closed=start + MINUTE_MS <= recv_ms,
-                    )
-                )
+                ohlcv = (row[3], row[2], row[1], row[4], row[5])  # the row is time, l, h, o, c, v
+                out.append(minute_bar(head, recv_ms, start, ohlcv, start + MINUTE_MS <= recv_ms))
             except PARSE_ERRORS:
                 continue
         out.sort(key=lambda k: k.open_time_ms)
