@@ -22,15 +22,24 @@ _INITIAL_CAPACITY: Final = 256
 
 
 class TickSeries:
-    """Observation times (ms, strictly increasing) and values of one venue's price changes."""
+    """Observation times (ms, strictly increasing) and values of one venue's price changes.
 
-    __slots__ = ("_end", "_start", "_t", "_v")
+    Held in two flat buffers; evicted entries leave a gap at the front that is closed in place
+    when the buffers' end is reached. Capacity is set while the window fills (before the first
+    eviction): it doubles whenever the count passes half of it, so a filled window holds at
+    most half its buffers. After that it grows only if the count passes 3/4 of the capacity,
+    i.e. if the change rate rises by half; otherwise memory stays flat for the process's life
+    (growing at the end of each buffer cycle instead would add a step after the window filled).
+    """
+
+    __slots__ = ("_end", "_filled", "_start", "_t", "_v")
 
     def __init__(self) -> None:
         self._t: IntArray = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
         self._v: FloatArray = np.empty(_INITIAL_CAPACITY, dtype=np.float64)
         self._start = 0
         self._end = 0
+        self._filled = False  # an entry has left the window
 
     def __len__(self) -> int:
         return self._end - self._start
@@ -42,7 +51,8 @@ class TickSeries:
 
     def append(self, t_ms: int, value: float) -> None:
         """Append a change; callers guarantee t_ms is later than the last held time."""
-        if self._end == len(self._t):
+        capacity = len(self._t)
+        if self._end == capacity or (not self._filled and 2 * len(self) >= capacity):
             self._make_room()
         self._t[self._end] = t_ms
         self._v[self._end] = value
@@ -51,7 +61,10 @@ class TickSeries:
     def evict_before(self, cutoff_ms: int) -> None:
         """Drop changes observed before cutoff_ms (O(log n))."""
         held = self._t[self._start : self._end]
-        self._start += int(np.searchsorted(held, cutoff_ms, side="left"))
+        dropped = int(np.searchsorted(held, cutoff_ms, side="left"))
+        if dropped:
+            self._start += dropped
+            self._filled = True
 
     def arrays(self) -> tuple[IntArray, FloatArray]:
         """Zero-copy views of the held times and values."""
@@ -60,10 +73,12 @@ class TickSeries:
     def _make_room(self) -> None:
         n = len(self)
         capacity = len(self._t)
-        if n > capacity // 2:
-            capacity *= 2
-        t = np.empty(capacity, dtype=np.int64)
-        v = np.empty(capacity, dtype=np.float64)
+        limit = capacity // 2 if not self._filled else capacity * 3 // 4
+        if n >= limit:
+            t = np.empty(2 * capacity, dtype=np.int64)
+            v = np.empty(2 * capacity, dtype=np.float64)
+        else:  # close the gap in place (numpy copes with the overlap)
+            t, v = self._t, self._v
         t[:n] = self._t[self._start : self._end]
         v[:n] = self._v[self._start : self._end]
         self._t, self._v, self._start, self._end = t, v, 0, n

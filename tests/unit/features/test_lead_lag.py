@@ -121,3 +121,31 @@ def test_tick_series_window_and_growth() -> None:
     t, v = series.arrays()
     assert len(series) == 100 and t[0] == 9_000 and v[-1] == 999.0
     assert series.last() == (9_990, 999.0)
+
+
+def test_tick_series_memory_is_set_while_the_window_fills() -> None:
+    """A steady change rate: the buffers double while the window fills, never after, and
+    every held value stays the one appended (the gap is closed in place)."""
+    series = TickSeries()
+    capacities = []
+    for k in range(5_000):
+        series.append(k * 10, float(k))
+        series.evict_before(k * 10 - 2_995)  # a 300-entry window, full after 300 appends
+        capacities.append(len(series._t))
+    t, v = series.arrays()
+    assert len(series) == 300
+    assert list(t) == [k * 10 for k in range(4_700, 5_000)]
+    assert list(v) == [float(k) for k in range(4_700, 5_000)]
+    assert capacities[299] == 1_024 and set(capacities[300:]) == {1_024}
+
+
+def test_tick_series_grows_after_the_fill_only_for_a_faster_rate() -> None:
+    series = TickSeries()
+    for k in range(600):  # one change per 10 ms: a 300-entry window, capacity 1,024
+        series.append(k * 10, 0.0)
+        series.evict_before(k * 10 - 2_995)
+    start = 6_000
+    for k in range(2_000):  # three per 10 ms: the window holds ~900 entries, > 3/4 of 1,024
+        series.append(start + k * 3, 1.0)
+        series.evict_before(start + k * 3 - 2_995)
+    assert len(series._t) == 2_048 and 990 <= len(series) <= 1_000
