@@ -194,7 +194,10 @@ class StreamBuilder:
 
 
 def write_stream(
-    out: Path, count: int, seed: int = DEFAULT_SEED, depth: int = DEFAULT_DEPTH,
+    out: Path,
+    count: int,
+    seed: int = DEFAULT_SEED,
+    depth: int = DEFAULT_DEPTH,
     fixtures: Path = DEFAULT_FIXTURES,
 ) -> dict[str, Any]:
     """Write snapshot.json, frames.jsonl (one frame text a line) and meta.json into `out`."""
@@ -205,7 +208,12 @@ def write_stream(
     with (out / "frames.jsonl").open("w") as handle:
         for frame in builder.frames(count):
             handle.write(json.dumps(frame, separators=(",", ":")) + "\n")
-    meta = {"frames": count, "seed": seed, "depth": depth, "last_update_id": snapshot["lastUpdateId"]}
+    meta = {
+        "frames": count,
+        "seed": seed,
+        "depth": depth,
+        "last_update_id": snapshot["lastUpdateId"],
+    }
     meta |= {"source": [SNAPSHOT, CAPTURE], **builder.summary()}
     (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return meta
