@@ -65,8 +65,9 @@ def _cmd_normalize(ns: argparse.Namespace, settings: Settings | None) -> int:
     from microservices.data_collector.normalize import normalize_file
 
     return normalize_file(
-        ns.venue, ns.path, sys.stdout, stats_to=sys.stderr, instruments=ns.instruments
-    )
+        ns.venue, ns.path, sys.stdout, stats_to=sys.stderr, instruments=ns.instruments,
+        book_depth=ns.book_depth if ns.books else None,
+    )  # fmt: skip
 
 
 def _cmd_symbols(ns: argparse.Namespace, settings: Settings) -> int:
@@ -89,6 +90,16 @@ def _positive_days(text: str) -> float:
     if not days > 0 or days == float("inf"):
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
     return days
+
+
+def _levels(text: str) -> int:
+    try:
+        levels = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if levels < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return levels
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the venue's listing (its own JSON or a LISTING_CACHE_DIR file), used when the "
         "capture records none; without either the venue's naming rule names the symbols",
+    )
+    norm.add_argument(
+        "--books",
+        action="store_true",
+        help="also replay the order books (depth frames with the REST snapshots recorded in "
+        "the capture): one `book` JSON line per applied update, after the records",
+    )
+    norm.add_argument(
+        "--book-depth",
+        type=_levels,
+        default=20,
+        metavar="N",
+        help="levels per side in each book line (0: all)",
     )
     norm.set_defaults(func=_cmd_normalize)
 

@@ -7,6 +7,8 @@ lines carry the same fields as exchange.raw entries. Records are emitted for eve
 the venue lists in the capture (`normalize_instruments`: recorded listing answers, an
 `--instruments FILE`, or the venue's naming rule). A summary of emitted and rejected frames
 goes to stderr; input with no line in the capture format is an error, not an empty result.
+With `--books`, the venue's order books are replayed too (`normalize_books`): one `book` line
+per applied update follows the records.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from microservices.common.errors import FatalError
 from microservices.common.schemas import encode_raw
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import VenueParser
+from microservices.data_collector.normalize_books import write_books
 from microservices.data_collector.normalize_instruments import follow_instruments
 
 
@@ -90,9 +93,11 @@ def normalize_file(
     stats_to: IO[str] | None = None,
     stdin: IO[bytes] | None = None,
     instruments: str | None = None,
+    book_depth: int | None = None,
 ) -> int:
     """Normalize the capture at `path` (`-`: `stdin`, by default the process's) to `out`;
-    `instruments` is an optional listing file (used when the capture records no listing).
+    `instruments` is an optional listing file (used when the capture records no listing);
+    `book_depth` not None also replays the books (that many levels per side, 0 = all).
 
     Raises FatalError for an unknown venue, a missing file, or input with no capture line."""
     if venue not in EXCHANGES:
@@ -101,13 +106,15 @@ def normalize_file(
     seen = CaptureLines()
     with _open_capture(path, stdin) as handle:
         # two passes: the listing first (it may come after the frames it lists); standard
-        # input is read into memory for that, a file is read twice
+        # input is read into memory for that, a file is read twice (three times with books)
         lines: Iterable[bytes] = handle.readlines() if path == "-" else handle
         source, listed = follow_instruments(exchange, lines, instruments)
-        if path != "-":
-            handle.seek(0)
         parser = exchange.new_parser()
-        frames = write_records(parser, read_capture(lines, seen), bytes_writer(out))
+        write = bytes_writer(out)
+        frames = write_records(parser, read_capture(_again(lines, handle), seen), write)
+        books = None
+        if book_depth is not None:
+            books = write_books(venue, _again(lines, handle), write, book_depth)
     if hasattr(out, "buffer"):
         out.buffer.flush()
     if seen.capture_lines == 0:
@@ -117,11 +124,20 @@ def normalize_file(
             f" one per line){'; it is empty' if seen.lines == 0 else ''}"
         )
     if stats_to is not None:
-        listing = {"source": source, "listed": listed}
         summary = {"venue": venue, "frames": frames, "emitted": parser.stats.emitted,
-                   "rejected": parser.stats.rejected, "instruments": listing}  # fmt: skip
-        stats_to.write(orjson.dumps(summary).decode() + "\n")
+                   "rejected": parser.stats.rejected,
+                   "instruments": {"source": source, "listed": listed}}  # fmt: skip
+        stats_to.write(
+            orjson.dumps(summary | ({} if books is None else {"books": books})).decode() + "\n"
+        )
     return 0
+
+
+def _again(lines: Iterable[bytes], handle: IO[bytes]) -> Iterable[bytes]:
+    """The capture lines for one more pass: a file is read again from its start."""
+    if lines is handle:
+        handle.seek(0)
+    return lines
 
 
 @contextmanager
