@@ -13,6 +13,8 @@ reads the clock in its websocket reader, which is transport, not book handling.
     /tmp/cf313/bin/python benchmarks/peer_cryptofeed_book.py DIR [--repeat 5]
 
 DIR holds snapshot.json and frames.jsonl (`python -m benchmarks.book_stream --out DIR`).
+Level counts assume every frame after the snapshot applies; the script exits non-zero when
+cryptofeed reports a gap (it drops the book and fetches the snapshot again).
 """
 
 from __future__ import annotations
@@ -104,7 +106,9 @@ async def replay(feed: Any, symbol: str, frames: list[str]) -> tuple[int, int]:
 
 
 def book_state(feed: Any, symbol: str) -> dict[str, Any]:
-    """Best levels, level counts and last update id of the feed's book."""
+    """Best levels, level counts and last update id of the feed's book (empty if dropped)."""
+    if symbol not in feed._l2_book:  # a gap dropped the book and no later snapshot fitted
+        return {}
     book = feed._l2_book[symbol].book
     bid, bid_size = book.bids.index(0)
     ask, ask_size = book.asks.index(0)
@@ -117,6 +121,16 @@ def book_state(feed: Any, symbol: str) -> dict[str, Any]:
     }
 
 
+def matches_builder(directory: Path, result: dict[str, Any]) -> bool | None:
+    """Whether the end book and counts equal book_stream's meta.json (None without one)."""
+    path = directory / "meta.json"
+    if not path.exists():
+        return None
+    meta = json.loads(path.read_text())
+    keys = ("applied_frames", "levels_changed", "best_bid", "best_ask", "bid_levels", "ask_levels")
+    return all(result.get(key) == meta[key] for key in keys)
+
+
 def run(directory: Path, repeat: int) -> dict[str, Any]:
     """Replay the stream `repeat` times and summarise (median times, final book, resyncs)."""
     snapshot, frames = load(directory)
@@ -127,7 +141,7 @@ def run(directory: Path, repeat: int) -> dict[str, Any]:
     feed = offline_feed(symbol, depth)
     runs = [asyncio.run(replay(feed, symbol, frames)) for _ in range(repeat)]
     frames_ns = statistics.median(ns for _, ns in runs)
-    return {
+    result = {
         "tool": "cryptofeed",
         "versions": {
             "cryptofeed": version("cryptofeed"),
@@ -147,6 +161,8 @@ def run(directory: Path, repeat: int) -> dict[str, Any]:
         "gap_warnings": gaps.gaps,
         **book_state(feed, symbol),
     }
+    result["matches_builder"] = matches_builder(directory, result)
+    return result
 
 
 def main() -> None:
@@ -154,7 +170,10 @@ def main() -> None:
     parser.add_argument("directory", type=Path, help="holds snapshot.json and frames.jsonl")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs (median reported)")
     args = parser.parse_args()
-    print(json.dumps(run(args.directory, args.repeat)))
+    result = run(args.directory, args.repeat)
+    print(json.dumps(result))
+    if result["resyncs"] or result["gap_warnings"]:
+        raise SystemExit("cryptofeed found a gap in the stream: the timings are not comparable")
 
 
 if __name__ == "__main__":
