@@ -220,6 +220,10 @@ def _fault_flags(g: argparse._ArgumentGroup) -> None:
         help="re-arm the 503 burst after this many accepted requests (0 = once)",
     )  # fmt: skip
     g.add_argument(
+        "--depth-gap-every", type=int, default=f.depth_gap_every,
+        help="on each connection skip every Nth L2 delta, a sequence gap (0 = never)",
+    )  # fmt: skip
+    g.add_argument(
         "--clock-skew-ms", action="append", metavar="VENUE=MS",
         help="VENUE's clock runs MS ahead (negative: behind) in its server-time answers; "
         "repeatable, independent of --fault-venues",
@@ -267,6 +271,7 @@ def _faults_from_args(ns: argparse.Namespace) -> FaultConfig:
         ban_burst=ns.ban_burst,
         server_error_burst=ns.server_error_burst,
         server_error_every=ns.server_error_every,
+        depth_gap_every=ns.depth_gap_every,
     )
 
 

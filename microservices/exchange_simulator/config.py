@@ -95,6 +95,9 @@ class FaultConfig:
     server_error_burst: int = 0  # answer this many requests with 503 (armed at start/update)
     server_error_every: int = 0  # re-arm the 5xx burst after this many accepted requests
     clock_skew_ms: float = 0.0  # the venue's clock minus ours, in its server-time answers
+    # on each connection skip every Nth L2 delta (Binance U/pu gap, Bybit u jump, a lost
+    # Coinbase l2update that no client can detect); snapshots are never skipped
+    depth_gap_every: int = 0
 
     def __post_init__(self) -> None:
         counts = (
@@ -107,6 +110,7 @@ class FaultConfig:
             self.ban_s,
             self.ban_after_violations,
             self.ban_burst,
+            self.depth_gap_every,
         )
         if any(c < 0 for c in counts) or self.latency_ms < 0:
             raise ValueError("fault counts, seconds and latency must be >= 0")

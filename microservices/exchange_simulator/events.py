@@ -73,7 +73,20 @@ class Liquidation(NamedTuple):
     qty: float
 
 
-Event = Trade | Quote | BarUpdate | Mark | Liquidation
+class DepthDiff(NamedTuple):
+    """The L2 levels of one venue and symbol that changed in one market step."""
+
+    venue: str
+    symbol: str
+    ts_ms: int
+    first_id: int  # first update id covered (Binance U)
+    last_id: int  # last update id covered (Binance u; the book's id afterwards)
+    prev_id: int  # last_id of the previous diff (Binance futures pu)
+    bids: tuple[tuple[float, float], ...]  # (price, new size; 0.0 = removed), best first
+    asks: tuple[tuple[float, float], ...]
+
+
+Event = Trade | Quote | BarUpdate | Mark | Liquidation | DepthDiff
 
 
 def unit(text: str) -> float:

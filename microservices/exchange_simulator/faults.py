@@ -91,11 +91,12 @@ class FaultState:
 class ConnectionFaults:
     """Per-connection fault bookkeeping: data frames sent, silence window, malformed draws."""
 
-    __slots__ = ("_silence_until", "_version", "data_frames", "rng")
+    __slots__ = ("_silence_until", "_version", "book_diffs", "data_frames", "rng")
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.data_frames = 0
+        self.book_diffs = 0  # L2 deltas met (sent or skipped)
         self._silence_until: float | None = None
         self._version = -1
 
@@ -114,6 +115,11 @@ class ConnectionFaults:
         if cfg.malformed_rate and self.rng.random() < cfg.malformed_rate:
             return self.rng.choice(cfg.malformed_kinds)
         return None
+
+    def skip_book_diff(self, cfg: FaultConfig) -> bool:
+        """Count one L2 delta; True when the depth_gap_every fault skips it (every Nth)."""
+        self.book_diffs += 1
+        return bool(cfg.depth_gap_every) and self.book_diffs % cfg.depth_gap_every == 0
 
     def should_drop(self, cfg: FaultConfig) -> bool:
         return bool(cfg.drop_every) and self.data_frames >= cfg.drop_every

@@ -15,9 +15,11 @@ from typing import Final
 from microservices.exchange_simulator.bars import Bar, BarSeries, backfill, scale
 from microservices.exchange_simulator.book import VenueBook
 from microservices.exchange_simulator.config import MarketConfig
+from microservices.exchange_simulator.depth import DepthLadder, step_ladders
 from microservices.exchange_simulator.events import (
     FUNDING_INTERVAL_MS,
     BarUpdate,
+    DepthDiff,
     Event,
     Instrument,
     Liquidation,
@@ -33,6 +35,7 @@ from microservices.exchange_simulator.venue_defaults import market_venues
 __all__ = [
     "FUNDING_INTERVAL_MS",
     "BarUpdate",
+    "DepthDiff",
     "Event",
     "Liquidation",
     "Mark",
@@ -64,6 +67,7 @@ class MarketModel:
         self.books = {
             (v, s): self._new_book(v, i) for v in venues for s, i in self.instruments.items()
         }
+        self.ladders: dict[tuple[str, str], DepthLadder] = {}  # L2 books somebody asked for
 
     # ------------------------------------------------------------------------ set-up
 
@@ -107,6 +111,16 @@ class MarketModel:
 
     def book(self, venue: str, symbol: str) -> VenueBook:
         return self.books[(venue, symbol)]
+
+    def depth(self, venue: str, symbol: str) -> DepthLadder:
+        """The L2 ladder of a pair, created on first use (then kept live while it is used)."""
+        ladder = self.ladders.get((venue, symbol))
+        if ladder is None:
+            book = self.books[(venue, symbol)]
+            ladder = DepthLadder(book, self.cfg.seed, self.now_ms)
+            self.ladders[(venue, symbol)] = ladder
+        ladder.last_used_ms = self.now_ms
+        return ladder
 
     def funding_interval_h(self, venue: str, symbol: str) -> int:
         return self.cfg.funding_intervals_h.get(f"{venue}:{symbol}", 8)
@@ -163,6 +177,9 @@ class MarketModel:
                 self._emit(book, prev, now_ms, mid, events)
             else:
                 self._drift(book, now_ms, mid, dt_s)
+        if self.ladders:
+            events_due = self.cfg.rate * min(dt_s, 1.0)
+            step_ladders(self.ladders, self.books, now_ms, events_due, active, events)
         return events
 
     def _move_true(self, dt_s: float) -> None:

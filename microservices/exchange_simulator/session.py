@@ -188,6 +188,13 @@ class WsSession:
             if conn.silent(cfg, version, now_s):
                 stats.frames_suppressed += 1
                 continue
+            if (
+                cfg.depth_gap_every
+                and self.dialect.is_book_diff(key, data)
+                and conn.skip_book_diff(cfg)
+            ):
+                stats.book_diffs_skipped += 1
+                continue
             opcode = WSMsgType.TEXT
             bad = conn.malformed_kind(cfg)
             if bad is not None:

@@ -24,6 +24,7 @@ class VenueStats:
     frames_by_stream: dict[str, int] = field(default_factory=dict)  # stream/topic -> frames
     frames_suppressed: int = 0  # not sent because the connection was silenced
     frames_dropped_backlog: int = 0  # not sent because the client read too slowly
+    book_diffs_skipped: int = 0  # L2 deltas not sent because of the depth_gap_every fault
     drops: int = 0  # connections closed by the drop_every fault
     server_closes: int = 0  # connections closed by protocol rules (idle, no subscribe, no pong)
     pings_sent: int = 0  # protocol pings the server sent (Binance); silence does not stop them

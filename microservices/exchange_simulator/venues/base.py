@@ -70,6 +70,10 @@ class Dialect(ABC):
     def replay_frame(self, text: str, obj: Any, mode: str) -> bytes:
         return text.encode()
 
+    def is_book_diff(self, key: str, data: bytes) -> bool:
+        """True for an L2 delta frame (not a snapshot): what the depth_gap_every fault skips."""
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class WsOptions:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Final
 from aiohttp import web
 
 from microservices.common.clock import now_ms
+from microservices.data_collector.exchanges.binance.simulator.depth import futures_depth_weight
 from microservices.data_collector.exchanges.binance.simulator.spot_rest import (
     BinanceRest,
     int_param,
@@ -226,6 +227,8 @@ def futures_weight(path: str, query: Mapping[str, str]) -> int:
         return 1 if "symbol" in query else 10
     if path.endswith("/ticker/24hr"):
         return 1 if "symbol" in query else 40
+    if path.endswith("/depth"):
+        return futures_depth_weight(query)
     return 1
 
 

@@ -1,8 +1,8 @@
 """Binance USDⓈ-M futures WebSocket dialect under `/binance_futures` (REST: `futures_rest.py`).
 
 Adds `<sym>@markPrice[@1s]` (markPriceUpdate p,i,P,r,T) and `<sym>@forceOrder` to the spot
-streams and uses the futures shapes: bookTicker with e/E/T, aggTrade without M, prices at
-the contract's tick.
+streams and uses the futures shapes: bookTicker with e/E/T, aggTrade without M, depthUpdate
+with T and pu, prices at the contract's tick.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from microservices.data_collector.exchanges.binance.simulator.spot_ws import BinanceDialect
-from microservices.exchange_simulator.market import Liquidation, Mark, Quote, Trade
+from microservices.exchange_simulator.market import DepthDiff, Liquidation, Mark, Quote, Trade
 from microservices.exchange_simulator.venues.base import Rendered, fmt
 
 
@@ -22,6 +22,7 @@ class BinanceFuturesDialect(BinanceDialect):
         "trade",
         "bookTicker",
         "kline_1m",
+        "depth@100ms",
         "markPrice",
         "markPrice@1s",
         "forceOrder",
@@ -96,6 +97,19 @@ class BinanceFuturesDialect(BinanceDialect):
                     },
                 )
             )
+
+    def depth_update(self, ev: DepthDiff) -> dict[str, Any]:
+        return {
+            "e": "depthUpdate",
+            "E": ev.ts_ms,
+            "T": ev.ts_ms,
+            "s": self.venue_syms[ev.symbol],
+            "U": ev.first_id,
+            "u": ev.last_id,
+            "pu": ev.prev_id,
+            "b": self.levels(ev.symbol, ev.bids),
+            "a": self.levels(ev.symbol, ev.asks),
+        }
 
     def _mark(self, ev: Mark, prefix: str, wanted: set[str], out: Rendered) -> None:
         payload = {

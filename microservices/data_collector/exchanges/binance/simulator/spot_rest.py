@@ -13,6 +13,10 @@ import orjson
 from aiohttp import web
 
 from microservices.common.clock import now_ms
+from microservices.data_collector.exchanges.binance.simulator.depth import (
+    depth_handler,
+    spot_depth_weight,
+)
 from microservices.data_collector.exchanges.binance.simulator.spot_ws import (
     BinanceDialect,
     spot_options,
@@ -107,6 +111,9 @@ class BinanceRest:
             web.get(api + "/ticker/bookTicker", self.book_ticker),
             web.get(api + "/exchangeInfo", self.exchange_info),
             web.get(api + "/ticker/24hr", ticker_24h(self.dialect_of, self.symbol)),
+            web.get(
+                api + "/depth", depth_handler(self.dialect_of, self.symbol, self.api != "/api/v3")
+            ),
         ]
 
     async def ping(self, request: web.Request) -> web.Response:
@@ -269,6 +276,8 @@ def spot_weight(path: str, query: Mapping[str, str]) -> int:
         return 20
     if path.endswith("/ticker/24hr"):
         return 2 if "symbol" in query else 80
+    if path.endswith("/depth"):
+        return spot_depth_weight(query)
     return 1
 
 

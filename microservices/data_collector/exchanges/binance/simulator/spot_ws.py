@@ -1,7 +1,8 @@
 """Binance spot dialect under `/binance`: combined and raw streams, live SUBSCRIBE.
 
-Streams `<sym>@aggTrade|trade|bookTicker|kline_1m` with the spot shapes (bookTicker without
-e/E, prices and sizes as 8-decimal strings). REST is in `spot_rest.py`; the futures
+Streams `<sym>@aggTrade|trade|bookTicker|kline_1m|depth@100ms` with the spot shapes
+(bookTicker without e/E, prices and sizes as 8-decimal strings; depthUpdate diffs of the L2
+ladder, whose REST snapshot is `depth.py`). REST is in `spot_rest.py`; the futures
 dialect subclasses `BinanceDialect`.
 """
 
@@ -14,10 +15,10 @@ import orjson
 from aiohttp import web
 
 from microservices.exchange_simulator.bars import MINUTE_MS, Bar
-from microservices.exchange_simulator.market import BarUpdate, Event, Quote, Trade
+from microservices.exchange_simulator.market import BarUpdate, DepthDiff, Event, Quote, Trade
 from microservices.exchange_simulator.naming import by_venue_symbol
 from microservices.exchange_simulator.runtime import ctx_of
-from microservices.exchange_simulator.session import WsSession
+from microservices.exchange_simulator.session import Item, WsSession
 from microservices.exchange_simulator.venues.base import (
     Dialect,
     Rendered,
@@ -34,7 +35,13 @@ Builder = Callable[[Any, str, set[str], list[tuple[str, Any]]], None]
 class BinanceDialect(Dialect):
     url_venue = "binance"
     market_venue = "binance"
-    kinds: ClassVar[tuple[str, ...]] = ("aggTrade", "trade", "bookTicker", "kline_1m")
+    kinds: ClassVar[tuple[str, ...]] = (
+        "aggTrade",
+        "trade",
+        "bookTicker",
+        "kline_1m",
+        "depth@100ms",
+    )
 
     def __init__(self, market: Any) -> None:
         super().__init__(market)
@@ -47,6 +54,7 @@ class BinanceDialect(Dialect):
             Trade: self._trade,
             Quote: self._quote,
             BarUpdate: self._kline,
+            DepthDiff: self._depth,
         }
 
     # ---------------------------------------------------------------- streams and messages
@@ -103,6 +111,17 @@ class BinanceDialect(Dialect):
         if mode == "combined":
             return b'{"stream":"' + key.encode() + b'","data":' + body + b"}"
         return body
+
+    def initial_frames(self, keys: Iterable[str]) -> list[Item]:
+        """No frame, but a depth subscription brings the pair's L2 ladder to life."""
+        for key in keys:
+            symbol = self.key_symbol(key)
+            if symbol is not None and key.endswith("@depth@100ms"):
+                self.market.depth(self.market_venue, symbol)
+        return []
+
+    def is_book_diff(self, key: str, data: bytes) -> bool:
+        return key.endswith("@depth@100ms")
 
     def replay_key(self, obj: Any) -> str | None:
         if not isinstance(obj, dict):
@@ -196,6 +215,28 @@ class BinanceDialect(Dialect):
                     },
                 )
             )
+
+    def _depth(self, ev: DepthDiff, prefix: str, wanted: set[str], out: Rendered) -> None:
+        key = prefix + "depth@100ms"
+        if key in wanted:
+            self.market.depth(self.market_venue, ev.symbol)  # in use: keep it live
+            out.append((key, self.depth_update(ev)))
+
+    def depth_update(self, ev: DepthDiff) -> dict[str, Any]:
+        return {
+            "e": "depthUpdate",
+            "E": ev.ts_ms,
+            "s": self.venue_syms[ev.symbol],
+            "U": ev.first_id,
+            "u": ev.last_id,
+            "b": self.levels(ev.symbol, ev.bids),
+            "a": self.levels(ev.symbol, ev.asks),
+        }
+
+    def levels(self, symbol: str, rows: Iterable[tuple[float, float]]) -> list[list[str]]:
+        """[[price, size], ...] as Binance writes them (size "0..." removes a level)."""
+        p, q = self.price_dp(symbol), self.qty_dp(symbol)
+        return [[fmt(price, p), fmt(size, q)] for price, size in rows]
 
     def _kline(self, ev: BarUpdate, prefix: str, wanted: set[str], out: Rendered) -> None:
         key = prefix + "kline_1m"

@@ -1,7 +1,8 @@
 """Bybit v5 public WebSocket dialects: `/bybit/v5/public/linear` and `/bybit/v5/public/spot`.
 
 Topics publicTrade, tickers (linear: a snapshot then deltas; spot: snapshots), kline.1,
-orderbook.{depth} (top-of-book snapshots) and allLiquidation (linear). JSON ping/pong and
+orderbook.1 (top-of-book snapshots), orderbook.{50,200,500,1000} (L2 snapshot then deltas,
+`depth.py`) and allLiquidation (linear). JSON ping/pong and
 subscribe acks as documented. Payloads are built in `frames.py`, REST in `rest.py`.
 """
 
@@ -12,6 +13,7 @@ from typing import Any, ClassVar, Final
 
 from aiohttp import web
 
+from microservices.data_collector.exchanges.bybit.simulator.depth import L2_DEPTHS, BybitBooks
 from microservices.data_collector.exchanges.bybit.simulator.frames import (
     BybitFormat,
     LinearTickers,
@@ -19,6 +21,7 @@ from microservices.data_collector.exchanges.bybit.simulator.frames import (
 )
 from microservices.exchange_simulator.market import (
     BarUpdate,
+    DepthDiff,
     Event,
     Liquidation,
     MarketModel,
@@ -41,7 +44,7 @@ TOPICS: Final = ("publicTrade", "tickers", "kline", "orderbook", "allLiquidation
 KLINE_INTERVALS: Final = frozenset(
     ["1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M"]
 )
-BOOK_DEPTHS: Final = ("1", "50", "200", "500", "1000")
+BOOK_DEPTHS: Final = ("1", *L2_DEPTHS)
 
 
 class BybitDialect(Dialect):
@@ -59,6 +62,7 @@ class BybitDialect(Dialect):
         self.fmt = BybitFormat(market, self.market_venue, self.spot)
         tickers = SpotTickers if self.spot else LinearTickers
         self.tickers = tickers(self.fmt, self.venue_syms)
+        self.books = BybitBooks(self.fmt)
 
     # ---------------------------------------------------------------- messages
 
@@ -144,9 +148,11 @@ class BybitDialect(Dialect):
             payload: dict[str, Any] | None = None
             if key.startswith("tickers."):
                 payload = self.tickers.frame(symbol, now, first=True)
-            elif key.startswith("orderbook."):
+            elif key.startswith("orderbook.1."):
                 book = self.market.book(self.market_venue, symbol)
                 payload = self.fmt.book(key, self.venue_syms[symbol], book, now, book.update_id)
+            elif key.startswith("orderbook."):
+                payload = self.books.snapshot(key, self.venue_syms[symbol], symbol, now)
             if payload is not None:
                 items.append((DATA, key, self.encode(key, payload, "")))
         return items
@@ -156,6 +162,9 @@ class BybitDialect(Dialect):
         touched: dict[str, int] = {}
         for ev in events:
             sym = self.venue_syms[ev.symbol]
+            if isinstance(ev, DepthDiff):
+                self._depth(ev, sym, wanted, out)
+                continue
             if isinstance(ev, Trade):
                 self._trade(ev, sym, wanted, out)
             elif isinstance(ev, Quote):
@@ -187,11 +196,23 @@ class BybitDialect(Dialect):
             out.append((key, {"topic": key, "type": "snapshot", "ts": ev.ts_ms, "data": [row]}))
 
     def _books(self, ev: Quote, sym: str, wanted: set[str], out: Rendered) -> None:
-        book = self.market.book(self.market_venue, ev.symbol)
-        for depth in BOOK_DEPTHS:
+        key = f"orderbook.1.{sym}"
+        if key in wanted:  # level 1: a snapshot of the quote each time it changes
+            book = self.market.book(self.market_venue, ev.symbol)
+            out.append((key, self.fmt.book(key, sym, book, ev.ts_ms, ev.update_id)))
+
+    def _depth(self, ev: DepthDiff, sym: str, wanted: set[str], out: Rendered) -> None:
+        for depth in L2_DEPTHS:
             key = f"orderbook.{depth}.{sym}"
-            if key in wanted:  # every depth gets the top level as a snapshot
-                out.append((key, self.fmt.book(key, sym, book, ev.ts_ms, ev.update_id)))
+            if key not in wanted:
+                self.books.forget(key)
+                continue
+            frame = self.books.delta(key, sym, ev.symbol, ev.ts_ms)
+            if frame is not None:
+                out.append((key, frame))
+
+    def is_book_diff(self, key: str, data: bytes) -> bool:
+        return key.startswith("orderbook.") and b'"type":"delta"' in data
 
 
 class BybitSpotDialect(BybitDialect):

@@ -2,7 +2,10 @@
 
 The client must subscribe within the configured time (5 s like Coinbase) or is disconnected.
 Channels: ticker, matches (`last_match` first; `side` is the maker side), heartbeat (every
-second per product) and level2_batch (snapshot then l2update of the top of book).
+second per product) and level2_batch: a snapshot of the whole L2 ladder, then one l2update
+per product and market step with the changed levels (size "0" removes). level2 carries no
+sequence number, so a lost l2update (the `depth_gap_every` fault) cannot be detected by a
+client: only a crossed book or a reconnect tells it to start again from a new snapshot.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from microservices.exchange_simulator.market import BarUpdate, Event, MarketModel, Quote, Trade
+from microservices.exchange_simulator.market import (
+    BarUpdate,
+    DepthDiff,
+    Event,
+    MarketModel,
+    Trade,
+)
 from microservices.exchange_simulator.naming import by_venue_symbol, sim_base
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.session import DATA, Item, WsSession
@@ -46,7 +55,6 @@ class CoinbaseDialect(Dialect):
         # BTCUSDT (the simulated BTC/USD-class price) is Coinbase's BTC-USD book
         self.products = {s: f"{sim_base(s)}-USD" for s in market.instruments}
         self.by_product = by_venue_symbol(self.products)
-        self._top: dict[str, tuple[float, float, float, float]] = {}  # last l2 top per symbol
 
     # ---------------------------------------------------------------- messages
 
@@ -154,8 +162,6 @@ class CoinbaseDialect(Dialect):
 
     def render(self, events: list[Event], wanted: set[str]) -> Rendered:
         out: Rendered = []
-        changes: dict[str, list[list[str]]] = {}
-        last_ts: dict[str, int] = {}
         for ev in events:
             product = self.products[ev.symbol]
             if type(ev) is Trade:
@@ -165,22 +171,9 @@ class CoinbaseDialect(Dialect):
                     out.append((f"matches:{product}", self._match(ev)))
             elif type(ev) is BarUpdate and not ev.closed and f"heartbeat:{product}" in wanted:
                 out.append((f"heartbeat:{product}", self._heartbeat(ev.symbol, ev.ts_ms)))
-            elif type(ev) is Quote and f"level2_batch:{product}" in wanted:
-                changes.setdefault(ev.symbol, []).extend(self._l2_changes(ev))
-                last_ts[ev.symbol] = ev.ts_ms
-        for symbol, rows in changes.items():  # level2_batch: one l2update per product per tick
-            product = self.products[symbol]
-            out.append(
-                (
-                    f"level2_batch:{product}",
-                    {
-                        "type": "l2update",
-                        "product_id": product,
-                        "changes": rows,
-                        "time": iso_us(last_ts[symbol]),
-                    },
-                )
-            )
+            elif type(ev) is DepthDiff and f"level2_batch:{product}" in wanted:
+                self.market.depth(self.market_venue, ev.symbol)  # in use: keep it live
+                out.append((f"level2_batch:{product}", self._l2update(ev)))
         return out
 
     def _price(self, symbol: str, value: float) -> str:
@@ -232,30 +225,34 @@ class CoinbaseDialect(Dialect):
             "time": iso_us(ts_ms),
         }
 
+    def _size(self, value: float) -> str:
+        return fmt(value, 8) if value else "0"
+
     def _snapshot(self, symbol: str) -> dict[str, Any]:
-        book = self.market.book(self.market_venue, symbol)
-        top = self._top.setdefault(symbol, (book.bid, book.bid_qty, book.ask, book.ask_qty))
+        """Every level of the pair's L2 ladder (it comes to life on the first subscription)."""
+        ladder = self.market.depth(self.market_venue, symbol)
+        bids, asks = ladder.top()
+        price, tick = self._price, ladder.tick
         return {
             "type": "snapshot",
             "product_id": self.products[symbol],
-            "bids": [[self._price(symbol, top[0]), fmt(top[1], 8)]],
-            "asks": [[self._price(symbol, top[2]), fmt(top[3], 8)]],
+            "bids": [[price(symbol, t * tick), self._size(q)] for t, q in bids],
+            "asks": [[price(symbol, t * tick), self._size(q)] for t, q in asks],
         }
 
-    def _l2_changes(self, ev: Quote) -> list[list[str]]:
-        """Changes from the last pushed top of book to this quote (size "0" removes)."""
-        s = ev.symbol
-        old = self._top.get(s)
-        self._top[s] = (ev.bid, ev.bid_qty, ev.ask, ev.ask_qty)
-        rows: list[list[str]] = []
-        for side, price, size, old_price in (
-            ("buy", ev.bid, ev.bid_qty, old and old[0]),
-            ("sell", ev.ask, ev.ask_qty, old and old[2]),
-        ):
-            if old_price and old_price != price:
-                rows.append([side, self._price(s, old_price), "0.00000000"])
-            rows.append([side, self._price(s, price), fmt(size, 8)])
-        return rows
+    def _l2update(self, ev: DepthDiff) -> dict[str, Any]:
+        s, price = ev.symbol, self._price
+        changes = [["buy", price(s, p), self._size(q)] for p, q in ev.bids]
+        changes += [["sell", price(s, p), self._size(q)] for p, q in ev.asks]
+        return {
+            "type": "l2update",
+            "product_id": self.products[s],
+            "changes": changes,
+            "time": iso_us(ev.ts_ms),
+        }
+
+    def is_book_diff(self, key: str, data: bytes) -> bool:
+        return key.startswith("level2_batch:") and b'"l2update"' in data
 
 
 async def ws_feed(request: web.Request) -> web.WebSocketResponse:
