@@ -10,9 +10,10 @@ Only the frame loop is timed (`time.perf_counter_ns`, median of --repeat runs, a
 each run); the snapshot load is timed apart. The receive timestamp is a constant: cryptofeed
 reads the clock in its websocket reader, which is transport, not book handling.
 
-    /tmp/cf313/bin/python benchmarks/peer_cryptofeed_book.py DIR [--repeat 5]
+    /tmp/cf313/bin/python benchmarks/peer_cryptofeed_book.py PATH [--repeat 5]
 
-DIR holds snapshot.json and frames.jsonl (`python -m benchmarks.book_stream --out DIR`).
+PATH is a directory holding snapshot.json and frames.jsonl (`python -m benchmarks.book_stream
+--out DIR`), or a one-symbol capture file (an http line with its snapshot, then recv frames).
 Level counts assume every frame after the snapshot applies; the script exits non-zero when
 cryptofeed reports a gap (it drops the book and fetches the snapshot again).
 """
@@ -64,11 +65,21 @@ class GapLog(logging.Handler):
             self.gaps += 1
 
 
-def load(directory: Path) -> tuple[str, list[str]]:
-    """(snapshot text, frame texts) of a stream directory."""
-    snapshot = (directory / "snapshot.json").read_text()
-    frames = [line for line in (directory / "frames.jsonl").read_text().splitlines() if line]
-    return snapshot, frames
+def load(path: Path) -> tuple[str, list[str]]:
+    """(snapshot text, frame texts) of a stream directory, or of a capture file."""
+    if path.is_dir():
+        snapshot = (path / "snapshot.json").read_text()
+        frames = [line for line in (path / "frames.jsonl").read_text().splitlines() if line]
+        return snapshot, frames
+    snapshots: list[str] = []
+    frames = []
+    for line in path.read_text().splitlines():
+        item = json.loads(line) if line else {}
+        if item.get("dir") == "http":
+            snapshots.append(item["frame"])
+        elif item.get("dir") == "recv" and '"depthUpdate"' in item["frame"]:
+            frames.append(item["frame"])
+    return snapshots[0], frames
 
 
 def applied_levels(snapshot: str, frames: list[str]) -> tuple[int, int, str]:
@@ -124,16 +135,16 @@ def book_state(feed: Any, symbol: str) -> dict[str, Any]:
 def matches_builder(directory: Path, result: dict[str, Any]) -> bool | None:
     """Whether the end book and counts equal book_stream's meta.json (None without one)."""
     path = directory / "meta.json"
-    if not path.exists():
+    if not directory.is_dir() or not path.exists():
         return None
     meta = json.loads(path.read_text())
     keys = ("applied_frames", "levels_changed", "best_bid", "best_ask", "bid_levels", "ask_levels")
     return all(result.get(key) == meta[key] for key in keys)
 
 
-def run(directory: Path, repeat: int) -> dict[str, Any]:
+def run(path: Path, repeat: int) -> dict[str, Any]:
     """Replay the stream `repeat` times and summarise (median times, final book, resyncs)."""
-    snapshot, frames = load(directory)
+    snapshot, frames = load(path)
     applied, levels, symbol = applied_levels(snapshot, frames)
     gaps = GapLog()
     logging.getLogger("cryptofeed.exchanges.binance").addHandler(gaps)
@@ -161,16 +172,16 @@ def run(directory: Path, repeat: int) -> dict[str, Any]:
         "gap_warnings": gaps.gaps,
         **book_state(feed, symbol),
     }
-    result["matches_builder"] = matches_builder(directory, result)
+    result["matches_builder"] = matches_builder(path, result)
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("directory", type=Path, help="holds snapshot.json and frames.jsonl")
+    parser.add_argument("path", type=Path, help="stream directory or capture file")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs (median reported)")
     args = parser.parse_args()
-    result = run(args.directory, args.repeat)
+    result = run(args.path, args.repeat)
     print(json.dumps(result))
     if result["resyncs"] or result["gap_warnings"]:
         raise SystemExit("cryptofeed found a gap in the stream: the timings are not comparable")
