@@ -276,9 +276,6 @@ class SettingsFields(BaseSettings):
     )
 
     # --- health and simulator
-    health_venue_stale_s: PosFloat = Field(
-        30.0, description="a venue silent this long is reported stale in /health"
-    )
     collector_live_file: str = Field(
         "",
         description="the collector touches this file every second (its container's liveness "
