@@ -12,7 +12,7 @@ Alternatives measured in benchmarks/bench_book.py.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 Level = tuple[float, float]  # (price, size)
 
@@ -113,6 +113,18 @@ class OrderBook:
         sizes = self._asks
         keys = self._ask_keys[::-1] if n <= 0 else self._ask_keys[: -n - 1 : -1]
         return [(-key, sizes[-key]) for key in keys]
+
+    def iter_bids(self) -> Iterator[Level]:
+        """Bids best first, lazily (for walks that stop early); do not apply meanwhile."""
+        sizes = self._bids
+        for price in reversed(self._bid_keys):
+            yield price, sizes[price]
+
+    def iter_asks(self) -> Iterator[Level]:
+        """Asks best first, lazily (for walks that stop early); do not apply meanwhile."""
+        sizes = self._asks
+        for key in reversed(self._ask_keys):
+            yield -key, sizes[-key]
 
     @property
     def bid_levels(self) -> int:
