@@ -240,12 +240,15 @@ class BinanceBookSync:
         """Why a snapshot answer did not decode: bad levels, or not a snapshot at all."""
         try:
             raw = msgspec.json.decode(body)
-            parse_levels(raw.get("bids")), parse_levels(raw.get("asks"))
+        except msgspec.DecodeError:
+            return ResyncReason.BAD_SNAPSHOT
+        if not isinstance(raw, dict) or "bids" not in raw or "asks" not in raw:
+            return ResyncReason.BAD_SNAPSHOT  # an error body, or no answer of this endpoint
+        try:
+            parse_levels(raw["bids"]), parse_levels(raw["asks"])
         except BadLevel:
             return ResyncReason.BAD_LEVEL
-        except (msgspec.DecodeError, AttributeError):
-            pass
-        return ResyncReason.BAD_SNAPSHOT  # not a depth snapshot: fetch again
+        return ResyncReason.BAD_SNAPSHOT  # levels fine, the ids are not
 
 
 def _event_ms(event: DepthUpdate) -> int | None:
