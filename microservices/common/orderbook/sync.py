@@ -176,7 +176,7 @@ class BookSet:
         if book is not None:
             book.clear()
         self._live.discard(symbol)
-        self.stats.resyncs[reason] += 1
+        self.stats.resyncs[reason.value] += 1  # plain str keys: JSON- and metric-ready
         return Resync(symbol, reason, self.action)
 
     def skip(self, symbol: str, cause: str, sequence: int | None = None) -> BookUpdate:
@@ -194,7 +194,7 @@ class BookSet:
         """Replace the book of `symbol` with a snapshot (bids, asks) and publish it, unless
         crossed. A snapshot replacing a synced book counts as a venue reset."""
         if symbol in self._live:
-            self.stats.resyncs[ResyncReason.VENUE_RESET] += 1
+            self.stats.resyncs[ResyncReason.VENUE_RESET.value] += 1
         self.book(symbol).load(*levels)
         return self.applied(symbol, sequence, ts_ms, snapshot=True)
 
