@@ -3,7 +3,7 @@ passed (whichever first; at most 2 x capacity ids kept), nothing else."""
 
 from __future__ import annotations
 
-from microservices.data_collector.exchanges.base import TradeDeduper
+from microservices.data_collector.exchanges.dedupe import TradeDeduper
 
 
 def test_repeats_are_seen_per_symbol() -> None:

@@ -22,9 +22,9 @@ from microservices.data_collector.exchanges.base import (
     PARSE_ERRORS,
     Dropped,
     Exchange,
-    TradeDeduper,
 )
 from microservices.data_collector.exchanges.binance import wire
+from microservices.data_collector.exchanges.dedupe import TradeDeduper
 from microservices.data_collector.exchanges.typed import (
     U64_MAX,
     Decode,

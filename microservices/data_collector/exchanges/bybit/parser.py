@@ -20,11 +20,11 @@ from microservices.data_collector.exchanges._records import Head
 from microservices.data_collector.exchanges.base import (
     Dropped,
     Exchange,
-    TradeDeduper,
     text_trade_id,
 )
 from microservices.data_collector.exchanges.bybit import wire
 from microservices.data_collector.exchanges.bybit.state import TickerMerger, TopOfBook
+from microservices.data_collector.exchanges.dedupe import TradeDeduper
 from microservices.data_collector.exchanges.typed import (
     Decode,
     Frame,

@@ -21,11 +21,11 @@ from microservices.data_collector.exchanges._iso_time import iso_epoch_ms as iso
 from microservices.data_collector.exchanges.base import (
     Dropped,
     Exchange,
-    TradeDeduper,
     text_trade_id,
 )
 from microservices.data_collector.exchanges.coinbase import wire
 from microservices.data_collector.exchanges.coinbase.candles import CandleBuilder, minute_kline
+from microservices.data_collector.exchanges.dedupe import TradeDeduper
 from microservices.data_collector.exchanges.typed import Decode, Frame, Handler, TypedParser
 
 # a match's `side` is the resting (maker) order's side; the taker went the other way
