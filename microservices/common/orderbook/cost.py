@@ -112,7 +112,7 @@ def consolidated_cost(
 
     The walk takes the best USD price across venues level by level, so `split` says how much
     notional and base each venue would fill. `fee_bps` and `usd_rate` are per venue (missing:
-    0 bps, rate 1.0).
+    0 bps, rate 1.0). A notional <= 0 fills nothing.
     """
     rates = usd_rate or {}
     fees = fee_bps or {}
@@ -166,7 +166,10 @@ def venue_cost(
     fee_bps: float = 0.0,
     usd_rate: float = 1.0,
 ) -> ExecutionCost:
-    """Cost of filling `notional_usd` on one venue's book (mid: that book's, in USD)."""
+    """Cost of filling `notional_usd` on one venue's book (mid: that book's, in USD).
+
+    `split` has the one entry keyed by `venue`; `usd_rate` converts the book's quote to USD.
+    """
     return consolidated_cost(
         {venue: book}, side, notional_usd, fee_bps={venue: fee_bps}, usd_rate={venue: usd_rate}
     )
