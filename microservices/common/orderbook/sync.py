@@ -44,8 +44,7 @@ class ResyncReason(StrEnum):
 ResyncAction = Literal["rest_snapshot", "resubscribe"]
 
 
-@dataclass(frozen=True, slots=True)
-class BookUpdate:
+class BookUpdate(msgspec.Struct, frozen=True, gc=False):
     """A book frame handled: `applied` when the book changed and may be published, else it
     was buffered (awaiting a snapshot) or dropped (counted in `SyncStats.dropped`)."""
 
@@ -56,8 +55,7 @@ class BookUpdate:
     snapshot: bool = False  # the book was (re)loaded from a snapshot
 
 
-@dataclass(frozen=True, slots=True)
-class Resync:
+class Resync(msgspec.Struct, frozen=True, gc=False):
     """The book of `symbol` was cleared; the shell must take `action` to rebuild it."""
 
     symbol: str
@@ -65,6 +63,7 @@ class Resync:
     action: ResyncAction
 
 
+# msgspec Structs, not frozen dataclasses: one is built per frame (measured 54 ns vs 645 ns)
 SyncResult = BookUpdate | Resync
 # called after every applied update with the book as it is then (normalize prints it)
 UpdateHook = Callable[[BookUpdate, OrderBook], None]
