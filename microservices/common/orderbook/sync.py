@@ -165,7 +165,7 @@ class BookSet:
         return book
 
     def drop(self, symbol: str) -> None:
-        """Forget the book of `symbol` (unsubscribed or idle)."""
+        """Forget the book of `symbol` (the venue rules' `drop` also forget their state)."""
         self._books.pop(symbol, None)
         self._live.discard(symbol)
 
@@ -232,6 +232,11 @@ class VenueBookSync(Protocol):
 
     def reconnect(self) -> list[Resync]:
         """The connection was replaced: every book must be rebuilt."""
+        ...
+
+    def drop(self, symbol: str) -> None:
+        """Forget `symbol`'s book and sync state (unsubscribed or idle); a later frame of it
+        starts a new sync."""
         ...
 
 

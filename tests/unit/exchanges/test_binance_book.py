@@ -246,3 +246,14 @@ def test_real_capture_values() -> None:
     first = tops[("NKNUSDT", 499869754)]  # sets bid 0.3517 x 4265, ask 0.3529 x 10968
     assert first == ((0.3521, 672.0), (0.3525, 3959.0), 610, 1000)
     assert tops[("NKNUSDT", 499869752)][2:] == (609, 1000)  # the snapshot's level counts
+
+
+def test_drop_forgets_the_sync_state() -> None:
+    """An idle book dropped: its next event must not land on an empty book as if synced."""
+    sync = BinanceBookSync()
+    sync.on_rest(SPOT_URL, snapshot(10))
+    sync.on_frame(depth(11, 11, bids=[["100.2", "1"]]))
+    sync.drop("BTCUSDT")
+    assert sync.books.get("BTCUSDT") is None
+    assert sync.on_frame(depth(12, 12)) == BookUpdate("BTCUSDT", 12, 1_700_000_000_012, False)
+    assert sync.books.get("BTCUSDT") is None

@@ -151,3 +151,11 @@ def test_docs_example_snapshot() -> None:
         "BTCUSDT", 18521288, 1672304484978, True, snapshot=True
     )
     assert top(sync) == ([(16493.5, 0.006), (16493.0, 0.1)], [(16611.0, 0.029), (16612.0, 0.213)])
+
+
+def test_drop_waits_for_the_next_snapshot() -> None:
+    sync = BybitBookSync()
+    sync.on_frame(snap())
+    sync.drop("BTCUSDT")
+    assert is_buffered_or_dropped(sync.on_frame(frame("delta", 11)))
+    assert is_applied(sync.on_frame(snap(12)))

@@ -108,3 +108,10 @@ def test_real_level2_capture() -> None:
     assert (book.best_bid(), book.best_ask()) == ((0.4389, 242.89), (0.4393, 8208.213533))
     assert (book.bid_levels, book.ask_levels) == (117, 450)
     assert sync.books.stats.applied == 2935  # 10 snapshots + 2925 l2updates
+
+
+def test_drop_waits_for_the_next_snapshot() -> None:
+    sync = CoinbaseBookSync()
+    sync.on_frame(snapshot())
+    sync.drop("BTC-USD")
+    assert sync.on_frame(update(["buy", "99", "1"])) == BookUpdate("BTC-USD", None, None, False)

@@ -182,6 +182,11 @@ class BinanceBookSync:
         self._syncs.clear()
         return self.books.resync_all(ResyncReason.RECONNECT)
 
+    def drop(self, symbol: str) -> None:
+        """Forget `symbol` (idle or unsubscribed): its next event is buffered anew."""
+        self._syncs.pop(symbol, None)
+        self.books.drop(symbol)
+
     # ------------------------------------------------------------------ rules
     def _buffer(self, sync: _Sync, event: DepthUpdate) -> SyncResult:
         if len(sync.buffer) >= self.max_buffered:

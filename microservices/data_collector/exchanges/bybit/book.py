@@ -106,6 +106,11 @@ class BybitBookSync:
         self._last_u.clear()
         return self.books.resync_all(ResyncReason.RECONNECT)
 
+    def drop(self, symbol: str) -> None:
+        """Forget `symbol` (idle or unsubscribed): deltas wait for its next snapshot."""
+        self._last_u.pop(symbol, None)
+        self.books.drop(symbol)
+
     def _settle(self, symbol: str, result: SyncResult) -> SyncResult:
         if isinstance(result, Resync):  # crossed: wait for the resubscription's snapshot
             self._last_u.pop(symbol, None)

@@ -106,6 +106,10 @@ class CoinbaseBookSync:
         """A new connection: updates may have been lost, every book waits for its snapshot."""
         return self.books.resync_all(ResyncReason.RECONNECT)
 
+    def drop(self, symbol: str) -> None:
+        """Forget `symbol` (idle or unsubscribed): updates wait for its next snapshot."""
+        self.books.drop(symbol)
+
     def _bad_message(self, frame: Frame) -> Resync | None:
         """A book message with a malformed level: never applied in part, the book is
         rebuilt; None when the frame is not a book message at all."""
