@@ -6,7 +6,8 @@ With a depth cap, equality with the uncapped map is NOT provable: a level droppe
 stays gone after the better levels above it are deleted (test_book.py shows one), so the
 capped book need not be the top `max_depth` of the full map. What is provable, and asserted:
 1. each step equals a fresh capped book loaded from the previous capped levels with the diff
-   applied (the cap drops exactly the worst levels beyond `max_depth`, nothing else);
+   applied, and the best `max_depth` of that map sorted here (the cap drops exactly the
+   worst levels beyond `max_depth`, nothing else);
 2. the capped book is a sub-map of the uncapped one (every level it holds has the size the
    full book has: sets and deletes reach both, drops only remove);
 3. each side holds at most `max_depth` levels, and the full top `max_depth` when no level was
@@ -84,8 +85,8 @@ def test_capped_incremental_equals_capped_rebuild_and_is_a_submap(
         full.apply(diff_bids, diff_asks)
         rebuilt = OrderBook(max_depth)
         rebuilt.load(bids.items(), asks.items())
-        assert capped.bids() == rebuilt.bids()
-        assert capped.asks() == rebuilt.asks()
+        assert capped.bids() == rebuilt.bids() == _expected(bids, True)[:max_depth]
+        assert capped.asks() == rebuilt.asks() == _expected(asks, False)[:max_depth]
         dropped = dropped or len(bids) > max_depth or len(asks) > max_depth
     assert capped.bid_levels <= max_depth
     assert capped.ask_levels <= max_depth
