@@ -257,3 +257,14 @@ def test_drop_forgets_the_sync_state() -> None:
     assert sync.books.get("BTCUSDT") is None
     assert sync.on_frame(depth(12, 12)) == BookUpdate("BTCUSDT", 12, 1_700_000_000_012, False)
     assert sync.books.get("BTCUSDT") is None
+
+
+def test_bad_snapshot_on_a_live_book_stops_it() -> None:
+    sync = BinanceBookSync()
+    sync.on_rest(SPOT_URL, snapshot(10))
+    sync.on_frame(depth(11, 11))
+    assert sync.on_rest(SPOT_URL, b'{"code":-1003}') == [
+        Resync("BTCUSDT", ResyncReason.BAD_SNAPSHOT, "rest_snapshot")
+    ]
+    assert sync.on_frame(depth(12, 12)) == BookUpdate("BTCUSDT", 12, 1_700_000_000_012, False)
+    assert sync.books.get("BTCUSDT") is None

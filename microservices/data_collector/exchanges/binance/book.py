@@ -154,13 +154,14 @@ class BinanceBookSync:
 
     def on_snapshot(self, symbol: str, body: Frame) -> list[SyncResult]:
         """Load the depth snapshot of `symbol`, then replay its buffered events."""
-        try:
-            snapshot = _SNAPSHOT(body)
-        except msgspec.DecodeError:
-            return [self.books.resync(symbol, self._snapshot_fault(body))]
         sync = self._syncs.get(symbol)
         if sync is None:
             sync = self._syncs[symbol] = _Sync()
+        try:
+            snapshot = _SNAPSHOT(body)
+        except msgspec.DecodeError:
+            sync.last_id, sync.live = None, False  # buffer again until a good snapshot
+            return [self.books.resync(symbol, self._snapshot_fault(body))]
         sync.last_id, sync.live = snapshot.lastUpdateId, False
         levels = (snapshot.bids, snapshot.asks)
         loaded = self.books.load(symbol, levels, snapshot.lastUpdateId, None)
