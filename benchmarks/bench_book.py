@@ -33,9 +33,11 @@ from benchmarks import book_stream
 from benchmarks.book_layouts import LAYOUTS, Layout
 from benchmarks.common import SHARED_FIXTURES, Result, machine, repeat, table
 from microservices.common.orderbook.book import Level, OrderBook
+from microservices.data_collector.exchanges.binance.book import BinanceBookSync
 
 MAX_DEPTH = 1000  # Binance's snapshot depth, the cap the collector uses for it
 TOP_N = 20  # levels per side on exchange.orderbook
+SYMBOL = "NKNUSDT"
 
 Diff = tuple[list[Level], list[Level]]
 
@@ -47,6 +49,8 @@ class Stream:
     bids: list[Level]
     asks: list[Level]
     diffs: list[Diff]
+    snapshot_text: bytes = b""  # the REST body, for the full-path row
+    frame_texts: tuple[bytes, ...] = ()  # every frame as received (also those before it)
 
     @property
     def levels(self) -> int:
@@ -59,10 +63,12 @@ def _floats(rows: list[list[str]]) -> list[Level]:
 
 def read_stream(folder: Path) -> Stream:
     """snapshot.json + frames.jsonl of `folder`; diffs at or before the snapshot are dropped."""
-    snapshot = orjson.loads((folder / "snapshot.json").read_bytes())
+    snapshot_text = (folder / "snapshot.json").read_bytes()
+    snapshot = orjson.loads(snapshot_text)
     last_id = snapshot["lastUpdateId"]
     diffs: list[Diff] = []
-    for line in (folder / "frames.jsonl").read_bytes().splitlines():
+    texts = tuple((folder / "frames.jsonl").read_bytes().splitlines())
+    for line in texts:
         data = orjson.loads(line)["data"]
         if data["u"] <= last_id:
             continue
@@ -70,7 +76,8 @@ def read_stream(folder: Path) -> Stream:
             raise SystemExit(f"stream gap after update id {last_id}: frame U={data['U']}")
         last_id = data["u"]
         diffs.append((_floats(data["b"]), _floats(data["a"])))
-    return Stream(_floats(snapshot["bids"]), _floats(snapshot["asks"]), diffs)
+    bids, asks = _floats(snapshot["bids"]), _floats(snapshot["asks"])
+    return Stream(bids, asks, diffs, snapshot_text, texts)
 
 
 def build_stream(frames: int) -> Stream:
@@ -120,6 +127,25 @@ def replay_ns(factory: Callable[[], Layout], stream: Stream, check: bool) -> flo
     return float(time.perf_counter_ns() - started)
 
 
+def full_path_ns(stream: Stream) -> float:
+    """Nanoseconds for Binance's sync to take every frame text: decode, checks, validate, apply.
+
+    The work cryptofeed does per frame in `peer_cryptofeed_book.py` (its JSON decode, Decimal
+    conversion, update id checks and book update), on the same frames.
+    """
+    sync = BinanceBookSync()
+    sync.on_snapshot(SYMBOL, stream.snapshot_text)
+    on_frame = sync.on_frame
+    started = time.perf_counter_ns()
+    for text in stream.frame_texts:
+        on_frame(text)
+    elapsed = time.perf_counter_ns() - started
+    book = sync.books.get(SYMBOL)
+    if book is None or sync.books.stats.resyncs:
+        raise SystemExit(f"Binance sync lost the book: {sync.books.stats.as_dict()}")
+    return float(elapsed)
+
+
 def _apply_rows(label: str, runs: list[float], stream: Stream, note: str) -> list[Result]:
     return [
         Result(f"{label}: per level", "ns", [r / stream.levels for r in runs], note),
@@ -148,6 +174,13 @@ def run(stream: Stream, runs: int, layouts: bool) -> list[Result]:
         stream,
         shape + " (the cryptofeed peer's frames)",
     )
+    if stream.frame_texts:
+        results += _apply_rows(
+            "BinanceBookSync.on_frame (decode, checks, apply), recorded frames",
+            repeat(lambda: full_path_ns(stream), runs),
+            stream,
+            shape + ": cryptofeed's per-frame work, same frames",
+        )
     results += _apply_rows(
         "apply + crossed(), merged frames, cap 1000",
         repeat(lambda: replay_ns(_capped, busy, True), runs),
