@@ -8,9 +8,9 @@ point, while the depth cap drops the worst levels from the front in one slice.
 
 Measured with `python -m benchmarks.bench_book --layouts` (book_stream's NKNUSDT stream,
 frames merged to 13.1 changed levels on average, cap 1000, apply + crossed() per frame as
-the venue sync does; 2-core VM under load, median of 5): ns per changed level, this layout
-246, best price first (moves the whole list on inserts near the top) 312,
-sortedcontainers.SortedDict 684, dict only sorted on demand 2,252 (fastest to apply, but
+the venue sync does; 2-core VM, Python 3.11, median of 5): ns per changed level, this layout
+174, best price first (moves the whole list on inserts near the top) 199,
+sortedcontainers.SortedDict 419, dict only sorted on demand 1,716 (fastest to apply, but
 crossed() scans both sides every frame and the cap sorts). About 92% of changed levels
 update an existing price: a `not in` test and one dict store; new and deleted prices add a
 bisect and a short memmove.
