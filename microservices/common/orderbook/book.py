@@ -31,6 +31,8 @@ class OrderBook:
 
     def __init__(self, max_depth: int = 0) -> None:
         """`max_depth` > 0 keeps at most that many levels per side (the worst are dropped)."""
+        if max_depth < 0:
+            raise ValueError(f"max_depth must be >= 0 (0 = unbounded), got {max_depth}")
         self.max_depth = max_depth
         self._bids: dict[float, float] = {}
         self._asks: dict[float, float] = {}

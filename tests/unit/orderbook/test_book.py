@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from microservices.common.orderbook.book import OrderBook
 
 
@@ -126,3 +128,8 @@ def test_depth_cap_bounded_over_many_inserts() -> None:
         assert book.ask_levels <= 5
     assert [p for p, _ in book.bids()] == [100.0, 99.0, 98.0, 97.0, 96.0]
     assert [p for p, _ in book.asks()] == [900.0, 901.0, 902.0, 903.0, 904.0]
+
+
+def test_negative_depth_cap_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_depth"):
+        OrderBook(max_depth=-1)
