@@ -164,7 +164,32 @@ def _per_call_ns(fn: Callable[[], object], calls: int) -> float:
     return (time.perf_counter_ns() - started) / calls
 
 
+def snapshot_rows(stream: Stream, runs: int) -> list[Result]:
+    """Loading the REST snapshot, and reading the top levels the orderbook stream carries."""
+    book = _capped()
+    load_us = repeat(
+        lambda: _per_call_ns(lambda: book.load(stream.bids, stream.asks), 200) / 1e3, runs
+    )
+    snapshot_levels = len(stream.bids) + len(stream.asks)
+    top = repeat(lambda: _per_call_ns(lambda: (book.bids(TOP_N), book.asks(TOP_N)), 20_000), runs)
+    return [
+        Result("load REST snapshot", "µs", load_us, f"{snapshot_levels:,} levels"),
+        Result(f"read top {TOP_N} bids + asks", "ns", top, "exchange.orderbook entry"),
+    ]
+
+
+def layout_rows(busy: Stream, runs: int, shape: str) -> list[Result]:
+    """Every layout of book_layouts.py: apply + crossed() per merged frame, cap 1000."""
+    results = []
+    for name, layout in LAYOUTS.items():
+        ns = repeat(partial(replay_ns, partial(layout, MAX_DEPTH), busy, True), runs)
+        results.append(Result(f"layout {name}: apply + crossed(), merged", "ns/level",
+                              [r / busy.levels for r in ns], shape))  # fmt: skip
+    return results
+
+
 def run(stream: Stream, runs: int, layouts: bool) -> list[Result]:
+    """Every row: recorded frames, the full Binance path, merged frames, snapshot, layouts."""
     busy = merged(stream)
     shape = f"{len(stream.diffs):,} frames, {stream.levels / len(stream.diffs):.1f} levels/frame"
     busy_shape = f"{len(busy.diffs):,} frames, {busy.levels / len(busy.diffs):.1f} levels/frame"
@@ -193,19 +218,9 @@ def run(stream: Stream, runs: int, layouts: bool) -> list[Result]:
         busy,
         busy_shape,
     )
-    book = _capped()
-    load_us = repeat(
-        lambda: _per_call_ns(lambda: book.load(stream.bids, stream.asks), 200) / 1e3, runs
-    )
-    snapshot_levels = len(stream.bids) + len(stream.asks)
-    results.append(Result("load REST snapshot", "µs", load_us, f"{snapshot_levels:,} levels"))
-    top = repeat(lambda: _per_call_ns(lambda: (book.bids(TOP_N), book.asks(TOP_N)), 20_000), runs)
-    results.append(Result(f"read top {TOP_N} bids + asks", "ns", top, "exchange.orderbook entry"))
+    results += snapshot_rows(stream, runs)
     if layouts:
-        for name, layout in LAYOUTS.items():
-            ns = repeat(partial(replay_ns, partial(layout, MAX_DEPTH), busy, True), runs)
-            results.append(Result(f"layout {name}: apply + crossed(), merged", "ns/level",
-                                  [r / busy.levels for r in ns], busy_shape))  # fmt: skip
+        results += layout_rows(busy, runs, busy_shape)
     return results
 
 
