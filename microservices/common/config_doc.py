@@ -12,6 +12,8 @@ import inspect
 import re
 from typing import Any
 
+from pydantic_settings import BaseSettings
+
 from microservices.common.settings import Settings, variables
 from microservices.common.settings_fields import SettingsFields
 
@@ -35,7 +37,9 @@ def field_groups() -> dict[str, str]:
     """Settings field -> the `# --- group` line above it in `SettingsFields`."""
     groups: dict[str, str] = {}
     group = ""
-    for line in inspect.getsource(SettingsFields).splitlines():
+    declared = [c for c in reversed(SettingsFields.__mro__) if issubclass(c, BaseSettings)]
+    source = "\n".join(inspect.getsource(c) for c in declared if c is not BaseSettings)
+    for line in source.splitlines():
         group_match = _GROUP_RE.match(line)
         if group_match:
             group = group_match.group(1)

@@ -77,7 +77,7 @@ class Settings(SettingsFields):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("ws_silence_timeout_overrides", mode="before")
+    @field_validator("ws_silence_timeout_overrides", "taker_fees_bps", mode="before")
     @classmethod
     def _split_venue_seconds(cls, value: Any) -> Any:
         if not isinstance(value, str):
@@ -87,7 +87,7 @@ class Settings(SettingsFields):
         for pair in pairs:
             venue, sep, seconds = pair.partition(":")
             if not sep:
-                raise ValueError(f"expected venue:seconds, got {pair!r}")
+                raise ValueError(f"expected venue:number, got {pair!r}")
             out[venue.strip().lower()] = seconds.strip()
         return out
 
@@ -100,6 +100,17 @@ class Settings(SettingsFields):
             raise ValueError(f"unknown venue(s) {unknown}; known: {sorted(known)}")
         if any(not seconds > 0 for seconds in value.values()):
             raise ValueError("every timeout must be > 0 seconds")
+        return value
+
+    @field_validator("taker_fees_bps")
+    @classmethod
+    def _known_venue_fees(cls, value: dict[str, float]) -> dict[str, float]:
+        known = exchanges.venue_ids()
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown venue(s) {unknown}; known: {sorted(known)}")
+        if any(not 0.0 <= bps < 1_000.0 for bps in value.values()):
+            raise ValueError("a taker fee is 0 to 1000 bps")
         return value
 
     @field_validator("symbols")
@@ -198,6 +209,7 @@ class Settings(SettingsFields):
                 "exitbrain.alerts": self.maxlen_alerts,
                 "exchange.listings": self.maxlen_listings,
                 "alerts": self.maxlen_market_alerts,
+                "exchange.orderbook": self.maxlen_orderbook,
             },
         )
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, NoDecode
 
+from microservices.common.settings_books import BookSettingsFields
 from microservices.common.streams import DEFAULT_PREFIX
 from microservices.data_collector import exchanges
 
@@ -22,8 +23,9 @@ CsvList = Annotated[list[str], NoDecode]
 VenueSeconds = Annotated[dict[str, float], NoDecode]  # "bybit:60,coinbase:20"
 
 
-class SettingsFields(BaseSettings):
-    """The declarations only; use `Settings` (validated) via `load_settings`."""
+class SettingsFields(BookSettingsFields, BaseSettings):
+    """The declarations only; use `Settings` (validated) via `load_settings`. The order-book
+    ones are in `settings_books`."""
 
     # --- general
     redis_url: str | None = Field(

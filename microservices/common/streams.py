@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-from microservices.common import derived_schemas, market_alerts, schemas
+from microservices.common import book_schema, derived_schemas, market_alerts, schemas
 from microservices.common.schemas import Schema
 
 R = TypeVar("R")
@@ -52,6 +52,10 @@ ALERTS_SPEC: Final = StreamSpec("exitbrain.alerts", 500, derived_schemas.ALERTS)
 LISTINGS_SPEC: Final = StreamSpec("exchange.listings", 1_000, derived_schemas.LISTINGS)
 # the general alert stream (not ExitBrain's): DEPEG from the aggregator, later others
 MARKET_ALERTS_SPEC: Final = StreamSpec("alerts", 5_000, market_alerts.MARKET_ALERTS)
+# the top of every venue's L2 book per instrument (issue 13), throttled per book
+ORDERBOOK_SPEC: Final = StreamSpec(
+    "exchange.orderbook", 10_000, book_schema.ORDERBOOK, group="aggregator"
+)
 DEAD_LETTER_MAXLEN: Final = 1_000
 
 
@@ -64,11 +68,12 @@ class Streams:
     alerts: Stream[Any]
     listings: Stream[Any]
     market_alerts: Stream[Any]
+    orderbook: Stream[Any]
 
     def all(self) -> tuple[Stream[Any], ...]:
         return (
             self.raw, self.normalized, self.features, self.status, self.alerts, self.listings,
-            self.market_alerts,
+            self.market_alerts, self.orderbook,
         )  # fmt: skip
 
 
@@ -92,6 +97,7 @@ def build_streams(prefix: str = DEFAULT_PREFIX, maxlens: dict[str, int] | None =
         alerts=_resolve(ALERTS_SPEC, prefix, chosen.get(ALERTS_SPEC.key)),
         listings=_resolve(LISTINGS_SPEC, prefix, chosen.get(LISTINGS_SPEC.key)),
         market_alerts=_resolve(MARKET_ALERTS_SPEC, prefix, chosen.get(MARKET_ALERTS_SPEC.key)),
+        orderbook=_resolve(ORDERBOOK_SPEC, prefix, chosen.get(ORDERBOOK_SPEC.key)),
     )
 
 

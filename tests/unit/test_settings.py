@@ -79,7 +79,10 @@ def test_lists_come_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) ->
             {"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:30,krakenx:5"},
             "invalid setting WS_SILENCE_TIMEOUT_OVERRIDES: .*unknown venue.*krakenx",
         ),
-        ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit=30"}, "WS_SILENCE_TIMEOUT_OVERRIDES: .*venue:sec"),
+        ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit=30"}, "WS_SILENCE_TIMEOUT_OVERRIDES: .*venue:num"),
+        ({"TAKER_FEES_BPS": "binance:10,krakenx:5"}, "TAKER_FEES_BPS: .*unknown venue.*krakenx"),
+        ({"TAKER_FEES_BPS": "binance:-1"}, "TAKER_FEES_BPS: .*0 to 1000 bps"),
+        ({"ORDERBOOK_LEVELS": "0"}, "invalid setting ORDERBOOK_LEVELS"),
         ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:0"}, "WS_SILENCE_TIMEOUT_OVERRIDES: .*> 0"),
         ({"WS_SILENCE_TIMEOUT_OVERRIDES": "bybit:soon"}, "WS_SILENCE_TIMEOUT_OVERRIDES"),
         (
