@@ -146,3 +146,31 @@ def decode_book(entry: dict[str, str]) -> BookTop:
 
 
 ORDERBOOK: Final[Schema[BookTop]] = Schema(encode_book, decode_book)
+
+
+# ------------------------------------------------------------------ the full books
+# The collector keeps every book whole in memory; the order-book API (engine process) reads
+# them from one Redis hash, `collector_key(prefix, "books")`: field `<venue>:<group>` (the
+# followed symbol, so Coinbase BTC-USD is `coinbase:BTCUSDT`), value the JSON object of the
+# entry's fields with every level held. Refreshed every ORDERBOOK_FULL_INTERVAL_MS when the
+# book changed; the hash expires FULL_BOOKS_TTL_S after the collector's last write.
+FULL_BOOKS_TTL_S: Final = 15
+
+
+def full_book_field(venue: str, group: str) -> str:
+    return f"{venue}:{group}"
+
+
+def encode_full_book(top: BookTop) -> bytes:
+    return orjson.dumps(encode_book(top))
+
+
+def decode_full_book(raw: bytes | str) -> BookTop:
+    """A full-book hash value; SchemaError when it is not one."""
+    try:
+        fields: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise SchemaError("full book: not JSON") from None
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        raise SchemaError("full book: not an object of text fields")
+    return decode_book(fields)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from microservices.common.book_schema import ORDERBOOK, BookTop
+from microservices.common.book_schema import (
+    ORDERBOOK,
+    BookTop,
+    decode_full_book,
+    encode_full_book,
+    full_book_field,
+)
 from microservices.common.errors import SchemaError
 
 
@@ -58,3 +64,12 @@ def test_entries_no_consumer_may_read(field: str, value: str, message: str) -> N
 def test_a_one_sided_book_is_not_published() -> None:
     with pytest.raises(SchemaError, match="both sides"):
         ORDERBOOK.encode(top(asks=[]))
+
+
+def test_full_book_hash_values_round_trip() -> None:
+    book = top(bids=[(0.4195 - k * 0.0001, 10.0 + k) for k in range(1_500)])
+    assert decode_full_book(encode_full_book(book)) == book
+    assert full_book_field("coinbase", "BTCUSDT") == "coinbase:BTCUSDT"
+    for bad in (b"{", b"[1]", b'{"bids": 1}'):
+        with pytest.raises(SchemaError):
+            decode_full_book(bad)
