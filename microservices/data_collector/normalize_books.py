@@ -2,41 +2,29 @@
 
 The capture's depth frames (`dir == "recv"`) and REST answers (`dir == "http"`, such as the
 Binance depth snapshots a book is synced from; see the fixtures' PROVENANCE.md) go, in file
-order, through the venue's own book rules (`exchanges/<exchange>/book.py`, its `BOOKS`
-entry), exactly as a live client sees them. After every applied update (snapshots included)
+order, through the venue's own book rules (`exchanges/<exchange>/book.py`, declared in its
+VenueSpec), exactly as a live client sees them. After every applied update (snapshots included)
 one `book` line gives the best levels, the level counts and the top N levels per side.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 import orjson
 
 from microservices.common.orderbook.book import OrderBook
-from microservices.common.orderbook.sync import BookSyncFactory, BookUpdate, Frame
-from microservices.data_collector.exchanges import EXCHANGES
+from microservices.common.orderbook.sync import BookSpec, BookUpdate, Frame
+from microservices.data_collector.exchanges import venue_specs
 
 DEFAULT_BOOK_DEPTH: Final = 20  # levels per side in each book line
-BOOK_MODULE: Final = "book"  # the module of an exchange package that holds its `BOOKS`
 CHUNK_LINES: Final = 1024  # book lines encoded per write
 
 
-def book_rules(venue: str) -> BookSyncFactory | None:
-    """The book rules of `venue`: the `BOOKS[venue]` entry of the `book` module beside its
-    Exchange class (`exchanges/<exchange>/book.py`); None when its package has none."""
-    package = EXCHANGES[venue].__module__.rpartition(".")[0]
-    name = f"{package}.{BOOK_MODULE}"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise  # the module exists but an import inside it fails: a bug, not "no books"
-        return None
-    books: dict[str, BookSyncFactory] = getattr(module, "BOOKS", {})
-    return books.get(venue)
+def book_rules(venue: str) -> BookSpec | None:
+    """The book rules `venue`'s package declares (its VenueSpec `books`), None without."""
+    return venue_specs()[venue].books
 
 
 def book_inputs(lines: Iterable[bytes]) -> Iterator[tuple[str, str, Frame, int | None]]:
@@ -110,7 +98,7 @@ def write_books(
     if factory is None:
         return {"rules": False}
     printer = BookPrinter(venue, depth)
-    sync = factory(printer)
+    sync = factory.new(printer)
     for direction, url, frame, capture_ms in book_inputs(lines):
         printer.capture_ms = capture_ms
         if direction == "http":

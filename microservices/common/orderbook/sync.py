@@ -240,5 +240,33 @@ class VenueBookSync(Protocol):
         ...
 
 
-# a venue's factory of its book rules: (hook called after every applied update) -> rules
-BookSyncFactory = Callable[[UpdateHook | None], VenueBookSync]
+# a venue's factory of its book rules: (hook called after every applied update, levels kept
+# per side) -> rules
+BookSyncFactory = Callable[[UpdateHook | None, int], VenueBookSync]
+
+
+@dataclass(frozen=True, slots=True)
+class BookSpec:
+    """A venue's L2 books, as its `VenueSpec` declares them (`books=`)."""
+
+    rules: BookSyncFactory
+    default_depth: int  # levels kept per side when ORDERBOOK_MAX_DEPTH is 0 (its snapshot's)
+    # substrings of the venue's book frames (every book frame holds one, few others do):
+    # frames with none skip the book decode
+    markers: tuple[str, ...]
+
+    def new(self, on_applied: UpdateHook | None = None, max_depth: int = 0) -> VenueBookSync:
+        """The venue's book rules keeping `max_depth` levels per side (0: default_depth)."""
+        return self.rules(on_applied, max_depth or self.default_depth)
+
+    def router(self) -> Callable[[Frame], bool]:
+        """frame -> whether it may be a book frame (a substring test, no decode)."""
+        texts = self.markers
+        raw = tuple(m.encode() for m in texts)
+
+        def is_book(frame: Frame) -> bool:
+            if type(frame) is str:
+                return any(m in frame for m in texts)
+            return any(m in frame for m in raw)
+
+        return is_book

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from microservices.common.orderbook.sync import BookSpec
 from microservices.common.records import Market, RecordType
 from microservices.data_collector.exchanges.base import Exchange, RestRequest
 
@@ -112,6 +113,7 @@ class VenueSpec:
     # time): their `recv_ms - ts_ms` is the venue's latency (ce_ws_latency_seconds, /health)
     latency_types: frozenset[RecordType] = frozenset({"trade", "ticker"})
     server_time: ServerTime | None = None  # polled for the clock skew (CLOCK_SKEW_POLL_S)
+    books: BookSpec | None = None  # its L2 book rules (`<exchange>/book.py`); None: no books
 
     def __post_init__(self) -> None:
         if self.exchange.name != self.venue:

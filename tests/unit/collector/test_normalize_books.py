@@ -156,7 +156,7 @@ def test_every_venue_has_book_rules_and_a_package_without_gives_none() -> None:
     for venue in exchanges.venue_ids():
         factory = book_rules(venue)
         assert factory is not None, venue
-        assert factory(None).books.stats.applied == 0
+        assert factory.new(None).books.stats.applied == 0
     with exchanges.registered(THROWAWAY):
         assert book_rules("throwaway") is None
         assert write_books("throwaway", [b'{"frame": "{}"}'], lambda chunk: None, 20) == {

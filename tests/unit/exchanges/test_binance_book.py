@@ -186,9 +186,9 @@ def test_crossed_result_resyncs() -> None:
 
 
 def test_frame_forms_other_frames_requests_and_reconnect() -> None:
-    sync = BOOKS["binance"](None)
+    sync = BOOKS["binance"].new(None)
     assert isinstance(sync, BinanceBookSync) and not sync.futures
-    assert BOOKS["binance_futures"](None).books.max_depth == 1000
+    assert BOOKS["binance_futures"].new(None).books.max_depth == 1000
     sync.on_rest(SPOT_URL, snapshot(10))
     raw = sync.on_frame(depth(11, 11, bids=[["100.3", "1"]], combined=False))
     assert isinstance(raw, BookUpdate) and raw.applied
@@ -268,3 +268,17 @@ def test_bad_snapshot_on_a_live_book_stops_it() -> None:
     ]
     assert sync.on_frame(depth(12, 12)) == BookUpdate("BTCUSDT", 12, 1_700_000_000_012, False)
     assert sync.books.get("BTCUSDT") is None
+
+
+def test_the_snapshot_limit_covers_the_cap_at_its_documented_weight() -> None:
+    """/api/v3/depth: 5 (<= 100), 25 (<= 500), 50 (<= 1000), 250 (<= 5000); /fapi/v1/depth:
+    2 (<= 50), 5 (100), 10 (500), 20 (1000)."""
+    for venue, cap, limit, weight in (
+        ("binance", 0, "1000", 50), ("binance", 100, "100", 5), ("binance", 20, "100", 5),
+        ("binance", 2000, "5000", 250), ("binance_futures", 0, "1000", 20),
+        ("binance_futures", 50, "50", 2), ("binance_futures", 400, "500", 10),
+    ):  # fmt: skip
+        sync = BOOKS[venue].new(None, cap)
+        assert isinstance(sync, BinanceBookSync)
+        request = sync.snapshot_request("BTCUSDT")
+        assert (request.params["limit"], request.weight) == (limit, weight), (venue, cap)

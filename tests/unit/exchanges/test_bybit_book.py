@@ -114,7 +114,7 @@ def test_crossed_delta_resubscribes() -> None:
 
 
 def test_other_topics_and_reconnect() -> None:
-    sync = BOOKS["bybit_spot"](None)
+    sync = BOOKS["bybit_spot"].new(None)
     assert isinstance(sync, BybitBookSync) and sync.books.max_depth == 50
     assert sync.on_frame(frame("snapshot", 3, bids=[["1", "1"]], depth=1)) is None  # orderbook.1
     trade = b'{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[]}'

@@ -82,7 +82,7 @@ def test_bad_change_rejects_the_whole_message(bad: list[str]) -> None:
 
 
 def test_other_messages_and_reconnect() -> None:
-    sync = BOOKS["coinbase"](None)
+    sync = BOOKS["coinbase"].new(None)
     assert isinstance(sync, CoinbaseBookSync)
     heartbeat = b'{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD"}'
     assert sync.on_frame(heartbeat) is None and sync.on_frame(b'{"type":"subscriptions"}') is None
@@ -115,3 +115,14 @@ def test_drop_waits_for_the_next_snapshot() -> None:
     sync.on_frame(snapshot())
     sync.drop("BTC-USD")
     assert sync.on_frame(update(["buy", "99", "1"])) == BookUpdate("BTC-USD", None, None, False)
+
+
+def test_the_whole_book_snapshot_is_capped_at_1000_levels_a_side() -> None:
+    sync = BOOKS["coinbase"].new(None)
+    bids = [[f"{100 - k * 0.01:.2f}", "1"] for k in range(1_500)]
+    asks = [[f"{101 + k * 0.01:.2f}", "1"] for k in range(1_200)]
+    sync.on_frame(orjson.dumps({"type": "snapshot", "product_id": "BTC-USD", "bids": bids,
+                                "asks": asks}))  # fmt: skip
+    book = sync.books.get("BTC-USD")
+    assert book is not None and (book.bid_levels, book.ask_levels) == (1_000, 1_000)
+    assert book.bids(1) == [(100.0, 1.0)] and book.asks(0)[-1] == (110.99, 1.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from microservices.data_collector.exchanges.binance.book import BOOKS
 from microservices.data_collector.exchanges.binance.futures import BinanceFutures
 from microservices.data_collector.exchanges.binance.server_time import FUTURES_TIME, SPOT_TIME
 from microservices.data_collector.exchanges.binance.spot import Binance
@@ -31,6 +32,7 @@ PACKAGE: Final = ExchangePackage(
             simulated=SimulatedMarket(basis_bps=0.0, volume_share=1.0),
             latency_types=frozenset({"trade", "kline"}),  # spot bookTicker has no event time
             server_time=SPOT_TIME,
+            books=BOOKS["binance"],
         ),
         VenueSpec(
             "binance_futures",
@@ -45,6 +47,7 @@ PACKAGE: Final = ExchangePackage(
             # forceOrder sends one liquidation per symbol per second, up to a second late
             latency_types=frozenset({"trade", "ticker", "kline", "funding"}),
             server_time=FUTURES_TIME,
+            books=BOOKS["binance_futures"],
         ),
     ),
     url_venues=(

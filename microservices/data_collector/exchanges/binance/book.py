@@ -21,6 +21,7 @@ from msgspec import UNSET, UnsetType
 from microservices.common.orderbook.sync import (
     BadLevel,
     BookSet,
+    BookSpec,
     BookSyncFactory,
     BookUpdate,
     Frame,
@@ -35,7 +36,10 @@ from microservices.data_collector.exchanges.base import RestRequest
 from microservices.data_collector.exchanges.typed import Wire, decoder
 
 DEPTH_STREAM: Final = "depth@100ms"  # stream suffix: `<sym>@depth@100ms`
-SNAPSHOT_LIMIT: Final = 1000  # levels per side asked of the REST snapshot (the book cap)
+SNAPSHOT_LIMIT: Final = 1000  # levels per side of the REST snapshot by default (the book cap)
+# (limit, request weight) of the depth snapshot endpoints (exchange-protocols.md 1.1, 2.1)
+SPOT_LIMITS: Final = ((100, 5), (500, 25), (1000, 50), (5000, 250))
+FUTURES_LIMITS: Final = ((50, 2), (100, 5), (500, 10), (1000, 20))
 MAX_BUFFERED: Final = 1000  # events kept per symbol while awaiting a snapshot (100 s)
 
 
@@ -125,9 +129,12 @@ class BinanceBookSync:
         self._syncs: dict[str, _Sync] = {}
 
     def snapshot_request(self, symbol: str) -> RestRequest:
-        """The REST depth snapshot of `symbol` (venue spelling), SNAPSHOT_LIMIT levels."""
-        weight = 20 if self.futures else 50  # both venues' weight for limit 1000
-        params = {"symbol": symbol, "limit": str(SNAPSHOT_LIMIT)}
+        """The REST depth snapshot of `symbol` (venue spelling): the smallest documented
+        `limit` covering the book's cap, at that limit's request weight."""
+        table = FUTURES_LIMITS if self.futures else SPOT_LIMITS
+        cap = self.books.max_depth or SNAPSHOT_LIMIT
+        limit, weight = next(((n, w) for n, w in table if n >= cap), table[-1])
+        params = {"symbol": symbol, "limit": str(limit)}
         return RestRequest(self.snapshot_path, params, weight)
 
     def on_frame(self, frame: Frame) -> SyncResult | None:
@@ -262,14 +269,14 @@ def _event_ms(event: DepthUpdate) -> int | None:
 
 
 def _factory(futures: bool) -> BookSyncFactory:
-    def build(on_applied: UpdateHook | None) -> BinanceBookSync:
-        return BinanceBookSync(futures, on_applied)
+    def build(on_applied: UpdateHook | None, max_depth: int) -> BinanceBookSync:
+        return BinanceBookSync(futures, on_applied, max_depth)
 
     return build
 
 
-# venue id -> its book rules (read by `normalize` and the collector)
-BOOKS: Final[dict[str, BookSyncFactory]] = {
-    "binance": _factory(futures=False),
-    "binance_futures": _factory(futures=True),
+# venue id -> its book rules (the package's VenueSpec declares them; `normalize` reads them)
+BOOKS: Final[dict[str, BookSpec]] = {
+    "binance": BookSpec(_factory(futures=False), SNAPSHOT_LIMIT, ("depthUpdate",)),
+    "binance_futures": BookSpec(_factory(futures=True), SNAPSHOT_LIMIT, ("depthUpdate",)),
 }

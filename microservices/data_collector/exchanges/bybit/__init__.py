@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from microservices.data_collector.exchanges.bybit.book import BOOKS
 from microservices.data_collector.exchanges.bybit.exchange import Bybit, BybitSpot
 from microservices.data_collector.exchanges.bybit.server_time import SERVER_TIME
 from microservices.data_collector.exchanges.package import (
@@ -34,6 +35,7 @@ PACKAGE: Final = ExchangePackage(
                 basis_bps=3.0, volume_share=1.2, funding_rate_8h=0.0003, oi_share=0.6
             ),
             server_time=SERVER_TIME,
+            books=BOOKS["bybit"],
         ),
         VenueSpec(
             "bybit_spot",
@@ -43,6 +45,7 @@ PACKAGE: Final = ExchangePackage(
             default=False,
             simulated=SimulatedMarket(basis_bps=0.5, volume_share=0.3),
             server_time=SERVER_TIME,
+            books=BOOKS["bybit_spot"],
         ),
     ),
     url_venues=(

@@ -16,7 +16,7 @@ from msgspec import UNSET, UnsetType
 
 from microservices.common.orderbook.sync import (
     BookSet,
-    BookSyncFactory,
+    BookSpec,
     Frame,
     Resync,
     ResyncReason,
@@ -129,9 +129,10 @@ class BybitBookSync:
         return self.books.resync(lax.data.s, ResyncReason.BAD_LEVEL)
 
 
-def _build(on_applied: UpdateHook | None) -> BybitBookSync:
-    return BybitBookSync(on_applied)
+def _build(on_applied: UpdateHook | None, max_depth: int) -> BybitBookSync:
+    return BybitBookSync(on_applied, max_depth=max_depth)
 
 
-# venue id -> its book rules (read by `normalize` and the collector)
-BOOKS: Final[dict[str, BookSyncFactory]] = {"bybit": _build, "bybit_spot": _build}
+# venue id -> its book rules (the package's VenueSpec declares them; `normalize` reads them)
+_SPEC: Final = BookSpec(_build, DEPTH, (f"orderbook.{DEPTH}.",))
+BOOKS: Final[dict[str, BookSpec]] = {"bybit": _SPEC, "bybit_spot": _SPEC}

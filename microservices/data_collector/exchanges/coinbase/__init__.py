@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from microservices.data_collector.exchanges.coinbase.book import BOOKS
 from microservices.data_collector.exchanges.coinbase.exchange import Coinbase
 from microservices.data_collector.exchanges.coinbase.server_time import SERVER_TIME
 from microservices.data_collector.exchanges.package import (
@@ -31,6 +32,7 @@ PACKAGE: Final = ExchangePackage(
             simulated=SimulatedMarket(basis_bps=-1.5, volume_share=0.4),
             # default latency_types (trade, ticker): its klines are built here from matches
             server_time=SERVER_TIME,
+            books=BOOKS["coinbase"],
         ),
     ),
     url_venues=(

@@ -17,7 +17,7 @@ import msgspec
 from microservices.common.orderbook.book import Level
 from microservices.common.orderbook.sync import (
     BookSet,
-    BookSyncFactory,
+    BookSpec,
     Frame,
     Resync,
     ResyncReason,
@@ -32,7 +32,7 @@ from microservices.data_collector.exchanges.base import PARSE_ERRORS
 from microservices.data_collector.exchanges.typed import Wire, decoder
 
 CHANNEL: Final = "level2_batch"
-MAX_DEPTH: Final = 0  # the snapshot is the whole book: every level is kept
+DEFAULT_DEPTH: Final = 1_000  # levels kept per side of the whole-book snapshot
 Change = tuple[Literal["buy", "sell"], WirePrice, WireSize]
 
 
@@ -81,7 +81,9 @@ def _time_ms(value: Any) -> int | None:
 class CoinbaseBookSync:
     """The `level2_batch` books of one Coinbase connection, by product id."""
 
-    def __init__(self, on_applied: UpdateHook | None = None, max_depth: int = MAX_DEPTH) -> None:
+    def __init__(
+        self, on_applied: UpdateHook | None = None, max_depth: int = DEFAULT_DEPTH
+    ) -> None:
         self.books = BookSet("resubscribe", max_depth, on_applied)
 
     def on_frame(self, frame: Frame) -> SyncResult | None:
@@ -120,9 +122,13 @@ class CoinbaseBookSync:
         return self.books.resync(lax.product_id, ResyncReason.BAD_LEVEL)
 
 
-def _build(on_applied: UpdateHook | None) -> CoinbaseBookSync:
-    return CoinbaseBookSync(on_applied)
+def _build(on_applied: UpdateHook | None, max_depth: int) -> CoinbaseBookSync:
+    return CoinbaseBookSync(on_applied, max_depth)
 
 
-# venue id -> its book rules (read by `normalize` and the collector)
-BOOKS: Final[dict[str, BookSyncFactory]] = {"coinbase": _build}
+# venue id -> its book rules (the package's VenueSpec declares them; `normalize` reads them).
+# The level2 snapshot is the whole book (tens of thousands of levels on BTC-USD): 1,000 per
+# side are kept, like Binance's snapshot
+BOOKS: Final[dict[str, BookSpec]] = {
+    "coinbase": BookSpec(_build, DEFAULT_DEPTH, ("l2update", '"snapshot"')),
+}
