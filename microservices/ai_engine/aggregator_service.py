@@ -1,6 +1,8 @@
-"""Aggregator I/O shell: exchange.raw (consumer group) -> CrossExchangeState -> exchange.normalized.
+"""Aggregator I/O shell: exchange.raw and exchange.orderbook (consumer group `aggregator` on
+each) -> CrossExchangeState -> exchange.normalized.
 
-Records are folded into the pure state as they arrive and acknowledged after that; a timer
+Records and book entries are folded into the pure state as they arrive and acknowledged after
+that (entries that fail to decode go to the stream's dead letter, as for raw records); a timer
 polls the state every 50 ms and publishes the throttled snapshots (SPEC section 4). A restart
 resumes from the group position, re-handles its own pending entries and reclaims entries a
 dead aggregator left pending, so nothing acknowledged is lost and nothing pending is skipped.
@@ -19,6 +21,7 @@ import redis.asyncio as aredis
 from microservices.ai_engine.aggregation.usd_rates import Contract
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common import metrics
+from microservices.common.book_schema import BookTop
 from microservices.common.clock import now_ms
 from microservices.common.consumer import StreamConsumer, consumer_from_settings
 from microservices.common.errors import FatalError
@@ -69,11 +72,21 @@ class AggregatorService:
         self.consumer: StreamConsumer[RawRecord] = consumer_from_settings(
             redis, self.streams.raw, self.handle, settings, consumer_name
         )
+        self.book_consumer: StreamConsumer[BookTop] | None = None
+        if settings.orderbook_enabled:
+            self.book_consumer = consumer_from_settings(
+                redis, self.streams.orderbook, self.handle_books, settings, consumer_name
+            )
 
     async def handle(self, batch: list[tuple[str, RawRecord]]) -> None:
         update = self.state.update
         for _, record in batch:
             update(record)
+
+    async def handle_books(self, batch: list[tuple[str, BookTop]]) -> None:
+        update = self.state.update_book
+        for _, top in batch:
+            update(top)
 
     def emit(self, now: int | None = None) -> list[NormalizedSnapshot]:
         snapshots = self.state.poll(now_ms() if now is None else now)
@@ -109,6 +122,8 @@ class AggregatorService:
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.consumer.run(stop), name="aggregator-consumer")
+            if self.book_consumer is not None:
+                group.create_task(self.book_consumer.run(stop), name="aggregator-books")
             group.create_task(self._emit_loop(stop), name="aggregator-emit")
 
     async def _emit_loop(self, stop: asyncio.Event) -> None:

@@ -178,7 +178,7 @@ def _add_health_routes(app: FastAPI, ctx: EngineContext) -> None:
     @app.get("/metrics", summary="Prometheus exposition", response_class=Response)
     async def prometheus_metrics() -> Response:
         streams = ctx.settings.streams()
-        for stream in (streams.raw, streams.normalized):
+        for stream in (streams.raw, streams.orderbook, streams.normalized):
             if stream.group is None:
                 continue
             try:

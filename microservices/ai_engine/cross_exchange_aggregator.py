@@ -31,9 +31,11 @@ from microservices.ai_engine.aggregation.usd_rates import (
     UsdContext,
     UsdRates,
 )
+from microservices.ai_engine.aggregation.venue_state import VenueState
+from microservices.common.book_schema import BookTop
 from microservices.common.instruments import USD_EQUIVALENTS
 from microservices.common.market_alerts import MarketAlert
-from microservices.common.records import NormalizedSnapshot, RawRecord
+from microservices.common.records import Market, NormalizedSnapshot, RawRecord
 from microservices.common.usd_prices import DEFAULT_DEPEG_THRESHOLD
 
 __all__ = ["AggregatorParams", "CrossExchangeState"]
@@ -75,17 +77,35 @@ class CrossExchangeState:
         ignored, so re-delivery never changes a snapshot. Liquidations only refresh the venue's
         last-seen time.
         """
-        group = record.group  # venues meet under the followed symbol (Coinbase BTCUSD: BTCUSDT)
+        venue = self._venue(
+            record.group, record.exchange, record.market, record.symbol, record.quote
+        )
+        if venue.apply(record):
+            self._symbols[record.group].dirty = True
+
+    def update_book(self, top: BookTop) -> None:
+        """Fold one `exchange.orderbook` entry into its venue's state under `top.group`: the
+        venue's top quote becomes the newer of book and ticker, its depth figures join the
+        snapshot while fresh. Entries older (`ts_ms`) than the held one are ignored."""
+        market: Market = "perp" if top.market == "perp" else "spot"
+        venue = self._venue(top.group, top.exchange, market, top.symbol, top.quote)
+        if venue.apply_book(top):
+            self._symbols[top.group].dirty = True
+
+    def _venue(
+        self, group: str, exchange: str, market: Market, symbol: str, quote: str
+    ) -> VenueState:
+        """The state of `exchange` under `group` (venues meet under the followed symbol:
+        Coinbase BTCUSD under BTCUSDT), created on first sight."""
         state = self._symbols.get(group)
         if state is None:
             state = self._symbols[group] = SymbolState(self._params)
-        venue = state.venues.get(record.exchange)
+        venue = state.venues.get(exchange)
         if venue is None:
-            venue = state.add_venue(record.exchange, record.market)
-        if venue.symbol != record.symbol:  # first record, or the venue's primary changed
-            venue.symbol, venue.quote = record.symbol, record.quote
-        if venue.apply(record):
-            state.dirty = True
+            venue = state.add_venue(exchange, market)
+        if venue.symbol != symbol:  # first record, or the venue's primary changed
+            venue.symbol, venue.quote = symbol, quote
+        return venue
 
     def snapshot(self, symbol: str, now_ms: int) -> NormalizedSnapshot | None:
         """Snapshot of `symbol` at `now_ms`; None if unknown or fewer than min_exchanges included.

@@ -103,6 +103,7 @@ async def gather_health(
         stream_rows = {s.name: await stream_info(redis, s, now) for s in streams.all()}
         groups = {
             streams.raw.name: await group_info(redis, streams.raw),
+            streams.orderbook.name: await group_info(redis, streams.orderbook),
             streams.normalized.name: await group_info(redis, streams.normalized),
         }
         venue_info = await venue_states(redis, settings)

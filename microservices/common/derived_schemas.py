@@ -49,6 +49,13 @@ VENUE_FIELDS: Final = (
     "volume_usd",  # that volume in USD; absent without a USD price of the quote
     "funding_8h",  # percent per 8 h (0.01 = 0.01 %), perp venues with fresh funding only
     "open_interest_usd",  # contracts x contract size x price, in USD
+    # the venue's fresh L2 book: depth within 10 / 50 bps of its mid in USD (absent without
+    # a fresh book or a USD price of the quote), and (bid - ask) / (bid + ask) at 10 bps
+    "bid_depth_10bps",
+    "ask_depth_10bps",
+    "bid_depth_50bps",
+    "ask_depth_50bps",
+    "imbalance_10bps",
 )
 NORMALIZED_FLOATS: Final = (
     "avg_price",
@@ -79,6 +86,9 @@ def encode_normalized(snap: NormalizedSnapshot) -> Fields:
     out["best_bid_exchange"] = snap.best_bid_exchange or ""
     out["best_ask"] = "" if snap.best_ask is None else encode_derived(snap.best_ask)
     out["best_ask_exchange"] = snap.best_ask_exchange or ""
+    for name in ("best_bid_size", "best_ask_size"):
+        value = getattr(snap, name)
+        out[name] = "" if value is None else encode_derived(value)
     out["excluded"] = ",".join(f"{venue}:{why}" for venue, why in snap.excluded.items())
     return out
 
@@ -114,6 +124,8 @@ def decode_normalized(entry: dict[str, str]) -> NormalizedSnapshot:
         best_bid_exchange=entry.get("best_bid_exchange") or None,
         best_ask=_optional_float(entry, "best_ask"),
         best_ask_exchange=entry.get("best_ask_exchange") or None,
+        best_bid_size=_optional_float(entry, "best_bid_size"),
+        best_ask_size=_optional_float(entry, "best_ask_size"),
         excluded=excluded,
         **floats,
     )
@@ -154,7 +166,13 @@ CROSS_FEATURES: Final = (
 )
 # avg_funding_rate: copied from exchange.normalized, percent per 8 h
 CONTEXT_FEATURES: Final = ("exchange_divergence", "volatility_factor", "avg_funding_rate")
-FEATURE_NAMES: Final = SEED_FEATURES + CROSS_FEATURES + CONTEXT_FEATURES
+BOOK_FEATURES: Final = (  # from the venues' L2 books (issue 13); 0.0 without books
+    "book_imbalance_10bps",  # (bid - ask) / (bid + ask) of the summed USD depth within 10 bps
+    "consolidated_depth_usd_10bps",  # bid + ask USD depth within 10 bps, all venues
+    "microprice_offset_bps",  # NBBO microprice - NBBO mid, bps of the mid
+    "nbbo_crossed_ms",  # how long the NBBO has been crossed/locked across venues, ms
+)
+FEATURE_NAMES: Final = SEED_FEATURES + CROSS_FEATURES + CONTEXT_FEATURES + BOOK_FEATURES
 
 
 def encode_features(vector: FeatureVector) -> Fields:

@@ -115,6 +115,14 @@ class VenueQuote:
     # latest open interest in USD: contracts x contract size x mark (else venue) price, through
     # the quote's USD price (inverse: contracts x contract size); None without a USD price
     open_interest_usd: float | None = None
+    # depth of the venue's fresh L2 book within 10 / 50 bps of its mid, in USD (the
+    # collector's quote-unit depth x the quote's USD price); None without a fresh book or a
+    # USD price of the quote
+    bid_depth_10bps: float | None = None
+    ask_depth_10bps: float | None = None
+    bid_depth_50bps: float | None = None
+    ask_depth_50bps: float | None = None
+    imbalance_10bps: float | None = None  # (bid - ask) / (bid + ask) of the 10 bps depths
     age_ms: int = 0  # now - receive time of the observation the price came from
 
 
@@ -139,6 +147,9 @@ class NormalizedSnapshot:
     best_bid_exchange: str | None = None
     best_ask: float | None = None
     best_ask_exchange: str | None = None
+    # base units quoted at best_bid / best_ask: summed over the venues at exactly that price
+    best_bid_size: float | None = None
+    best_ask_size: float | None = None
     arb_bps: float = 0.0  # (best_bid - best_ask) / mid * 1e4 when crossed, else 0
     excluded: dict[str, str] = field(default_factory=dict)  # venue -> "stale" | "outlier"
 

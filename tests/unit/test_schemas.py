@@ -160,7 +160,7 @@ def test_features_round_trip_requires_every_feature() -> None:
     vector = f.features()
     encoded = derived_schemas.FEATURES.encode(vector)
     assert derived_schemas.FEATURES.decode(encoded) == vector
-    assert len(derived_schemas.FEATURE_NAMES) == 27
+    assert len(derived_schemas.FEATURE_NAMES) == 31
     del encoded["lead_lag_coefficient"]
     with pytest.raises(SchemaError, match="lead_lag_coefficient"):
         derived_schemas.FEATURES.decode(encoded)

@@ -16,7 +16,9 @@ from microservices.ai_engine.aggregation.stats import (
 from microservices.ai_engine.aggregation.usd_rates import UsdContext
 from microservices.ai_engine.aggregation.venue_state import VenueState
 from microservices.ai_engine.aggregation.volatility import VolatilityTracker
+from microservices.common.orderbook.depth import imbalance
 from microservices.common.records import Market, NormalizedSnapshot, VenueQuote
+from microservices.common.usd_prices import USD
 
 _Candidate = tuple[str, float, int]  # (venue, price, recv_ms of the price source)
 
@@ -101,11 +103,12 @@ def _quote(
 ) -> VenueQuote:
     """A venue's part of the snapshot; `price` (and bid/ask) already in USD for stablecoin legs."""
     quote = VenueQuote(price=price, age_ms=max(now_ms - recv_ms, 0))
-    if venue.ticker_recv >= 0 and now_ms - venue.ticker_recv <= p.stale_after_ms:
+    top = venue.top_quote()  # the newer of ticker and book
+    if top is not None and now_ms - top[4] <= p.stale_after_ms:
         own = venue.price_observation()
         rate = price / own[0] if own is not None else 1.0
-        quote.bid, quote.ask = venue.bid * rate, venue.ask * rate
-        quote.bid_size, quote.ask_size = venue.bid_size, venue.ask_size
+        quote.bid, quote.ask = top[0] * rate, top[1] * rate
+        quote.bid_size, quote.ask_size = top[2], top[3]
     if venue.has_volume():
         quote.volume = venue.volume.total(now_ms)
     if _funding_fresh(venue, now_ms, p):
@@ -135,6 +138,27 @@ def _usd_values(
             usd.count_unpriced(symbol, name, "open_interest")
 
 
+def _book_values(
+    symbol: str, name: str, venue: VenueState, quote: VenueQuote, usd: UsdContext,
+    fresh_since_ms: int,
+) -> None:  # fmt: skip
+    """Depth of a fresh book within 10 / 50 bps in USD (quote-unit depth x the quote's USD
+    price; None and counted in `usd.unpriced` without one) and its 10 bps imbalance. A book
+    is fresh while received at or after `fresh_since_ms` (now - stale_after_ms, as a ticker)."""
+    book = venue.book
+    if book is None or book.recv_ms < fresh_since_ms:
+        return
+    quote.imbalance_10bps = imbalance(book.bid_depth_10bps, book.ask_depth_10bps)
+    rate = usd.rates.usd_price(venue.quote or USD)
+    if rate is None:
+        usd.count_unpriced(symbol, name, "depth")
+        return
+    quote.bid_depth_10bps = book.bid_depth_10bps * rate
+    quote.ask_depth_10bps = book.ask_depth_10bps * rate
+    quote.bid_depth_50bps = book.bid_depth_50bps * rate
+    quote.ask_depth_50bps = book.ask_depth_50bps * rate
+
+
 def _funding_fresh(venue: VenueState, now_ms: int, p: AggregatorParams) -> bool:
     return (
         venue.market == "perp"
@@ -151,6 +175,7 @@ def _quotes(
         venue = state.venues[name]
         quotes[name] = quote = _quote(venue, price, recv, now_ms, state.params)
         _usd_values(symbol, name, venue, quote, usd)
+        _book_values(symbol, name, venue, quote, usd, now_ms - state.params.stale_after_ms)
     return quotes
 
 
@@ -163,10 +188,12 @@ def build_snapshot(
     population std, (max - min) / median. Funding (percent per 8 h): mean and signed spread
     (`funding_aggregates`) of the 8h-equivalent rates of included perp venues whose funding
     was received within funding_stale_after_ms.
-    NBBO over included venues with a fresh ticker. USD books (Coinbase) and stablecoin books
-    are compared and averaged in USD: a stablecoin's price counts as its own published USD
-    price (`usd`), else as 1. Per-venue volume and open interest in USD (`_usd_values`).
-    Feeds avg_price to the volatility sampler.
+    NBBO over included venues with a fresh top quote (the newer of ticker and book, so a
+    fresh book gives its best prices and sizes), with the sizes at the best prices; per-venue
+    book depth in USD and imbalance while the book is fresh (`_book_values`). USD books
+    (Coinbase) and stablecoin books are compared and averaged in USD: a stablecoin's price
+    counts as its own published USD price (`usd`), else as 1. Per-venue volume and open
+    interest in USD (`_usd_values`). Feeds avg_price to the volatility sampler.
     """
     params = state.params
     usd = UsdContext() if usd is None else usd
@@ -199,6 +226,8 @@ def build_snapshot(
         best_bid_exchange=best.best_bid_exchange,
         best_ask=best.best_ask,
         best_ask_exchange=best.best_ask_exchange,
+        best_bid_size=best.best_bid_size,
+        best_ask_size=best.best_ask_size,
         arb_bps=best.arb_bps,
         excluded=dict(sorted(excluded.items())),
     )

@@ -68,10 +68,28 @@ class Nbbo:
     best_ask: float | None = None
     best_ask_exchange: str | None = None
     arb_bps: float = 0.0
+    best_bid_size: float | None = None  # summed over venues at exactly best_bid
+    best_ask_size: float | None = None
+
+
+def _size_at(quotes: dict[str, VenueQuote], price: float | None, side: str) -> float | None:
+    """Base units quoted at exactly `price` on `side` ("bid"/"ask") over the venues that give
+    both sides and their sizes; None without a price or when no such venue has a size."""
+    if price is None:
+        return None
+    sizes = []
+    for q in quotes.values():
+        if q.bid is None or q.ask is None:
+            continue
+        quoted, size = (q.bid, q.bid_size) if side == "bid" else (q.ask, q.ask_size)
+        if quoted == price and size is not None:
+            sizes.append(size)
+    return math.fsum(sizes) if sizes else None
 
 
 def nbbo(quotes: dict[str, VenueQuote]) -> Nbbo:
-    """Best bid (max) and best ask (min) over venues quoting both sides.
+    """Best bid (max) and best ask (min) over venues quoting both sides, with the sizes
+    quoted at those prices (summed when several venues quote exactly the best price).
 
     Iteration order breaks ties (the first venue keeps the best price), so pass quotes in a
     deterministic order. USD and USDT books are compared as-is: the two quotes are treated as
@@ -92,4 +110,7 @@ def nbbo(quotes: dict[str, VenueQuote]) -> Nbbo:
     arb = 0.0
     if bid is not None and ask is not None and bid > ask and bid_venue != ask_venue:
         arb = (bid - ask) / ((bid + ask) * 0.5) * 1e4
-    return Nbbo(bid, bid_venue, ask, ask_venue, arb)
+    return Nbbo(
+        bid, bid_venue, ask, ask_venue, arb, _size_at(quotes, bid, "bid"),
+        _size_at(quotes, ask, "ask"),
+    )  # fmt: skip

@@ -10,6 +10,8 @@ import math
 from collections import deque
 from typing import Final
 
+from microservices.ai_engine.aggregation.book_quote import BookQuote
+from microservices.common.book_schema import BookTop
 from microservices.common.records import (
     Funding,
     Kline,
@@ -24,6 +26,7 @@ from microservices.common.records import (
 # volume_window_ms / VOLUME_BUCKET_MS entries per venue however busy the venue is.
 VOLUME_BUCKET_MS: Final = 100
 _NEVER: Final = -1  # "no record of this kind yet" for *_ts / *_recv fields
+TopQuote = tuple[float, float, float, float, int]  # bid, ask, bid_size, ask_size, recv_ms
 
 
 def _is_price(value: float) -> bool:
@@ -90,7 +93,8 @@ class VenueState:
     time). So late or duplicate delivery never moves the state backwards and re-applying the
     same records is idempotent. Trades additionally de-duplicate by `trade_id` among trades
     with the newest `ts_ms`, so a re-delivered trade is not counted twice in the volume.
-    `last_seen_ms` is the newest `recv_ms` of any record (including liquidations), for /health.
+    `last_seen_ms` is the newest `recv_ms` of any record (including liquidations) or book
+    entry, for /health. `book` is the latest `exchange.orderbook` entry (None before one).
     """
 
     __slots__ = (
@@ -98,6 +102,7 @@ class VenueState:
         "ask_size",
         "bid",
         "bid_size",
+        "book",
         "funding_interval_h",
         "funding_rate",
         "funding_recv",
@@ -142,6 +147,7 @@ class VenueState:
         self.oi = 0.0
         self.oi_usd: float | None = None
         self.volume = RollingVolume(volume_window_ms)
+        self.book: BookQuote | None = None
 
     def apply(self, record: RawRecord) -> bool:
         """Fold one record; True when the held state changed (False: late, duplicate, invalid)."""
@@ -158,6 +164,24 @@ class VenueState:
         if isinstance(record, OpenInterest):
             return self._apply_open_interest(record)
         return False  # liquidations carry no venue state
+
+    def apply_book(self, top: BookTop) -> bool:
+        """Fold one `exchange.orderbook` entry (BookQuote.apply); True when the book changed."""
+        if top.recv_ms > self.last_seen_ms:
+            self.last_seen_ms = top.recv_ms
+        if self.book is None:
+            self.book = BookQuote()
+        return self.book.apply(top)
+
+    def top_quote(self) -> TopQuote | None:
+        """The newer of the ticker and the book top, by receive time (the book wins a tie: it
+        carries depth); None before either."""
+        book = self.book
+        if book is not None and book.recv_ms >= self.ticker_recv:
+            return book.bid, book.ask, book.bid_size, book.ask_size, book.recv_ms
+        if self.ticker_recv != _NEVER:
+            return self.bid, self.ask, self.bid_size, self.ask_size, self.ticker_recv
+        return None
 
     def _apply_ticker(self, rec: Ticker) -> bool:
         # A one-sided or locally crossed book is not a usable quote (schemas reject it too).
@@ -243,11 +267,13 @@ class VenueState:
     def price_observation(self) -> tuple[float, int] | None:
         """(price, recv_ms of its source) by the venue price rule, or None without prices.
 
-        Rule: the latest ticker's mid if its recv_ms >= the last trade's recv_ms, else the last
-        trade price, else (neither exists) the last kline close.
+        Rule: the mid of the top quote (the newer of ticker and book, `top_quote`) if its
+        recv_ms >= the last trade's recv_ms, else the last trade price, else (neither exists)
+        the last kline close.
         """
-        if self.ticker_recv != _NEVER and self.ticker_recv >= self.trade_recv:
-            return (self.bid + self.ask) * 0.5, self.ticker_recv
+        top = self.top_quote()
+        if top is not None and top[4] >= self.trade_recv:
+            return (top[0] + top[1]) * 0.5, top[4]
         if self.trade_recv != _NEVER:
             return self.trade_price, self.trade_recv
         if self.kline_recv != _NEVER:

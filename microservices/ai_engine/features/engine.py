@@ -15,6 +15,7 @@ from microservices.ai_engine.features.basic import (
     hour_utc,
     venue_ratio,
 )
+from microservices.ai_engine.features.book import book_features
 from microservices.ai_engine.features.dislocation import snapshot_features
 from microservices.ai_engine.features.history import SymbolHistory
 from microservices.ai_engine.features.params import FeatureParams
@@ -47,6 +48,8 @@ class FeatureEngine:
     Seed 003: see dislocation.py (single snapshot) and history.py (rolling: price_sync_
       correlation, lead_lag_coefficient, cross_exchange_vol_ratio, vol_dispersion).
     Context: exchange_divergence, volatility_factor, avg_funding_rate (percent per 8 h) copied.
+    L2 books (issue 13): book.py (book_imbalance_10bps, consolidated_depth_usd_10bps,
+      microprice_offset_bps) and history.py (nbbo_crossed_ms); 0.0 without books.
     Every value is finite; each feature documents its fallback for missing data.
     """
 
@@ -76,6 +79,7 @@ class FeatureEngine:
             "avg_funding_rate": snap.avg_funding_rate,
         }
         values.update(snapshot_features(snap))
+        values.update(book_features(snap))
         values.update(history.update(snap))
         return FeatureVector(
             symbol=snap.symbol,

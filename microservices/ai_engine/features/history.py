@@ -26,6 +26,15 @@ VOL_RATIO_CAP: Final = 100.0
 LEAD_LAG_REFRESH_MS: Final = 1_000
 
 
+def nbbo_crossed(snap: NormalizedSnapshot) -> bool:
+    """Whether the NBBO is crossed or locked across venues: best_bid >= best_ask with the two
+    on different venues."""
+    bid, ask = snap.best_bid, snap.best_ask
+    if bid is None or ask is None:
+        return False
+    return bid >= ask and snap.best_bid_exchange != snap.best_ask_exchange
+
+
 class SymbolHistory:
     """Rolling state of one symbol, fed with its snapshots in time order.
 
@@ -35,6 +44,7 @@ class SymbolHistory:
 
     __slots__ = (
         "_avg",
+        "_crossed_since",
         "_lags",
         "_last_prices",
         "_last_ts",
@@ -58,6 +68,7 @@ class SymbolHistory:
         self._lags = lag_grid(params.lead_lag_max_lag_ms, params.lead_lag_step_ms)
         # (venue pair, ts_ms of the computation, lag in seconds)
         self._lead_lag: tuple[tuple[str, str] | None, int, float] = (None, 0, 0.0)
+        self._crossed_since: int | None = None  # ts_ms of the first snapshot of the crossing
 
     def update(self, snap: NormalizedSnapshot) -> dict[str, float]:
         if self._last_ts is None or snap.ts_ms >= self._last_ts:
@@ -70,10 +81,15 @@ class SymbolHistory:
             "lead_lag_coefficient": self._lead_lag_s(snap),
             "cross_exchange_vol_ratio": ratio,
             "vol_dispersion": dispersion,
+            "nbbo_crossed_ms": self._crossed_ms(snap),
         }
 
     def _record(self, snap: NormalizedSnapshot) -> None:
         self._last_ts = snap.ts_ms
+        if not nbbo_crossed(snap):
+            self._crossed_since = None
+        elif self._crossed_since is None:
+            self._crossed_since = snap.ts_ms
         self._prices.push(snap.ts_ms, snap.avg_price)
         self._avg.push(snap.avg_price)
         returns: dict[str, float] = {}
@@ -94,6 +110,16 @@ class SymbolHistory:
         cutoff = snap.ts_ms - self._params.lead_lag_window_ms
         for series in self._ticks.values():
             series.evict_before(cutoff)
+
+    def _crossed_ms(self, snap: NormalizedSnapshot) -> float:
+        """nbbo_crossed_ms (arbitrage persistence): snap.ts_ms minus the time of the first
+        snapshot of the current unbroken run of crossed or locked snapshots (`nbbo_crossed`),
+        in ms, so it is measured at snapshot resolution; 0.0 when the NBBO is not crossed
+        (also on the first crossed snapshot, and on a late snapshot outside the run)."""
+        since = self._crossed_since
+        if since is None or not nbbo_crossed(snap) or snap.ts_ms < since:
+            return 0.0
+        return float(snap.ts_ms - since)
 
     def _record_tick(self, venue: str, observed_ms: int, log_price: float) -> None:
         """Keep a venue's price only when it changed, at its observation time (ts - age)."""

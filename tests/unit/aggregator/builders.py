@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from microservices.common.book_schema import BookTop
+from microservices.common.orderbook.depth import depth_within_bps
 from microservices.common.records import Funding, Kline, Market, OpenInterest, Ticker, Trade
 from microservices.data_collector import exchanges
 
@@ -120,3 +122,26 @@ def open_interest(exchange: str, oi: float, usd: float | None, at: int = 0) -> O
         open_interest=oi,
         open_interest_usd=usd,
     )
+
+
+def book_top(
+    exchange: str,
+    bids: list[tuple[float, float]],
+    asks: list[tuple[float, float]],
+    at: int = 0,
+    *,
+    recv: int | None = None,
+    symbol: str = SYMBOL,
+    group: str = SYMBOL,
+    quote: str = "USDT",
+) -> BookTop:
+    """An exchange.orderbook entry of these levels (best first); depth figures computed over
+    them with the collector's function, in quote units."""
+    mid = (bids[0][0] + asks[0][0]) / 2.0
+    return BookTop(
+        exchange=exchange, market=_market(exchange), symbol=symbol, venue_symbol=symbol,
+        group=group, quote=quote, ts_ms=T0 + at, recv_ms=T0 + (at if recv is None else recv),
+        sequence=None, bids=bids, asks=asks, bid_levels=len(bids), ask_levels=len(asks),
+        bid_depth_10bps=depth_within_bps(bids, mid, 10), ask_depth_10bps=depth_within_bps(asks, mid, 10),
+        bid_depth_50bps=depth_within_bps(bids, mid, 50), ask_depth_50bps=depth_within_bps(asks, mid, 50),
+    )  # fmt: skip
