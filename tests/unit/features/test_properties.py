@@ -31,6 +31,8 @@ quote_strategy = st.builds(
     volume=maybe_size,
     funding_8h=st.none() | st.floats(min_value=-0.01, max_value=0.01),
     open_interest_usd=maybe_size,
+    bid_depth_10bps=maybe_size,
+    ask_depth_10bps=maybe_size,
     age_ms=st.integers(min_value=0, max_value=20_000),
 )
 
@@ -50,6 +52,10 @@ def snapshots(draw: st.DrawFn) -> list[NormalizedSnapshot]:
                 at,
                 best_bid=best,
                 best_ask=draw(st.none() | prices),
+                best_bid_size=draw(maybe_size),
+                best_ask_size=draw(maybe_size),
+                best_bid_exchange=draw(st.sampled_from(VENUES)),
+                best_ask_exchange=draw(st.sampled_from(VENUES)),
                 excluded=draw(st.sampled_from([{}, {"okx": "stale"}])),
                 volatility_factor=draw(st.floats(min_value=0.0, max_value=5.0)),
             )
@@ -67,6 +73,8 @@ def test_features_always_complete_and_finite(sequence: list[NormalizedSnapshot])
         assert all(math.isfinite(v) for v in vector.values.values()), vector.values
         assert 0.0 <= vector.values["price_entropy"] <= 1.0
         assert -1.0 <= vector.values["price_sync_correlation"] <= 1.0
+        assert -1.0 <= vector.values["book_imbalance_10bps"] <= 1.0
+        assert vector.values["nbbo_crossed_ms"] >= 0.0
         assert_wire_round_trip(derived_schemas.FEATURES, vector)
 
 
