@@ -1,4 +1,5 @@
-"""FastAPI service (port 8001): /health (readiness), /health/live (liveness), /metrics, /api/v1.
+"""FastAPI service (port 8001): /health (readiness), /health/live (liveness), /metrics, /api/v1
+(the order-book routes are in orderbook_api.py, /api/v1/symbols in symbols_api.py).
 
 `create_app(context)` builds the app around an `EngineContext` (settings, Redis client,
 ExitBrain adapter, feature loader). Inputs are validated and bounded: symbols must be followed
@@ -21,10 +22,12 @@ from pydantic import BaseModel, Field
 from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
 from backend.domains.exits.exit_brain_v3.models import ExitPlan, Position
 from backend.domains.exits.exit_brain_v3.planner import build_exit_plan
+from microservices.ai_engine.aggregation.usd_rates import UsdRates
 from microservices.ai_engine.body_limit import BodySizeLimit
 from microservices.ai_engine.docs import add_offline_docs
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
+from microservices.ai_engine.orderbook_api import BookReader, add_orderbook_routes
 from microservices.ai_engine.symbols_api import add_symbols_routes, exit_venue, followed_symbols
 from microservices.common import metrics
 from microservices.common.clock import iso_utc, now_ms
@@ -44,6 +47,8 @@ class EngineContext:
     redis: aredis.Redis
     adapter: CrossExchangeAdapter
     loader: FeatureLoader
+    # the USD prices of the aggregator running in this process (order-book API); None: par
+    usd_rates: UsdRates | None = None
 
 
 class ExitPlanRequest(BaseModel):
@@ -160,6 +165,8 @@ def create_app(ctx: EngineContext) -> FastAPI:
     _add_market_routes(app, ctx)
     _add_exit_routes(app, ctx)
     add_symbols_routes(app, ctx.redis, ctx.settings)
+    reader = BookReader(ctx.redis, ctx.settings, ctx.usd_rates)
+    add_orderbook_routes(app, reader, ctx.settings.taker_fees_bps)
     return app
 
 

@@ -77,8 +77,9 @@ class Engine:
             exit_params(settings),
             enabled=settings.cross_exchange_enabled,
         )
+        rates = None if self.aggregator is None else self.aggregator.state.usd.rates
         self.context = EngineContext(
-            settings, redis, self.adapter, FeatureLoader(redis, settings.streams())
+            settings, redis, self.adapter, FeatureLoader(redis, settings.streams()), rates
         )
         self.app = create_app(self.context)
 

@@ -135,7 +135,12 @@ async def test_endpoints_over_http(engine: tuple[Settings, str]) -> None:
             "/metrics",
             "/api/v1/exit-plan",
             "/api/v1/cross-exchange/{symbol}",
+            "/api/v1/orderbook/{symbol}",
+            "/api/v1/orderbook/{symbol}/consolidated",
+            "/api/v1/orderbook/{symbol}/cost",
         } <= set(schema["paths"])
+        no_book = await client.get("/api/v1/orderbook/BTCUSDT/cost?side=buy&notional=100000")
+        assert no_book.status_code == 404  # no collector: no full books
 
 
 async def test_request_bodies_are_bounded(engine: tuple[Settings, str]) -> None:
