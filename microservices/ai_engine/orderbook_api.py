@@ -186,6 +186,12 @@ def _no_book(symbol: str, excluded: Mapping[str, str]) -> str:
 
 
 def add_orderbook_routes(app: FastAPI, reader: BookReader, fees_bps: Mapping[str, float]) -> None:
+    """The three order-book routes; `fees_bps` is TAKER_FEES_BPS (venue -> bps, others 0)."""
+    _add_book_routes(app, reader)
+    _add_cost_route(app, reader, fees_bps)
+
+
+def _add_book_routes(app: FastAPI, reader: BookReader) -> None:
     @app.get("/api/v1/orderbook/{symbol}", summary="One venue's L2 book (depth=0: all levels)")
     async def venue_book(
         symbol: SymbolPath,
@@ -216,6 +222,8 @@ def add_orderbook_routes(app: FastAPI, reader: BookReader, fees_bps: Mapping[str
             bids=merged.bids, asks=merged.asks,
         )  # fmt: skip
 
+
+def _add_cost_route(app: FastAPI, reader: BookReader, fees_bps: Mapping[str, float]) -> None:
     @app.get("/api/v1/orderbook/{symbol}/cost", summary="Cost of a market order now, in bps")
     async def cost(
         symbol: SymbolPath,
