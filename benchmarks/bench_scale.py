@@ -11,6 +11,7 @@ second) gives the connections per venue and, per connection, streams, subscribe 
 the most streams in one frame, checked against each venue's limits.
 
     python -m benchmarks.bench_scale [--symbols 500] [--minutes 10] [--rate 1] [--every 10]
+                                     [--books]  # L2 books too (off: the issue 12 measurement)
     python -m benchmarks.bench_scale --report /tmp/ce-scale-XXXX/samples.json  # again
 
 Stops by itself after the run (plus start-up, about 40 s); traffic stays on loopback. Writes
@@ -82,14 +83,21 @@ def limits(venue: str) -> tuple[int, int | None, int]:
 
 
 def run(
-    n_symbols: int, minutes: float, rate: float, every_s: float, trace: str = ""
+    n_symbols: int,
+    minutes: float,
+    rate: float,
+    every_s: float,
+    trace: str = "",
+    books: bool = False,
 ) -> dict[str, Any]:
     run_dir = Path(tempfile.mkdtemp(prefix="ce-scale-"))
     stack = Stack(run_dir, scale_symbols(n_symbols), rate, tick_ms=50)
     try:
         stack.start_base()
         # listings fetched from the simulator (REST on, as deployed), cached in the run dir
-        env = stack.service_env(LISTING_CACHE_DIR=str(run_dir / "listings"))
+        env = stack.service_env(
+            LISTING_CACHE_DIR=str(run_dir / "listings"), ORDERBOOK_ENABLED=str(books).lower()
+        )
         cli = [PY, "-m", "microservices.cli", "--env-file", "/dev/null"]
         # --trace NAME: tracemalloc diff of that service between 40% and 95% of the run
         t1, t2 = str(minutes * 60 * 0.4), str(minutes * 60 * 0.95)
@@ -101,7 +109,7 @@ def run(
         assert stack.redis is not None
         client = redis.Redis.from_url(stack.redis.url)
         wait_until(lambda: venue_health(client), 60, "the collector's venue health")
-        return {"dir": str(run_dir), "rate": rate, "symbols": n_symbols,
+        return {"dir": str(run_dir), "rate": rate, "symbols": n_symbols, "books": books,
                 **_sample(stack, client, minutes * 60, every_s)}  # fmt: skip
     finally:
         stack.stop()
@@ -199,14 +207,19 @@ def main() -> None:
     parser.add_argument(
         "--trace", choices=("engine", "collector"), default="", help="see benchmarks/traced.py"
     )
+    parser.add_argument(
+        "--books", action="store_true", help="L2 books on too (ORDERBOOK_ENABLED; off by default)"
+    )
     ns = parser.parse_args()
     if ns.report is not None:
         saved = orjson.loads(ns.report.read_bytes())
         print(report({"samples": saved["samples"], "subscriptions": saved["subs"]}))
         return
     exit_on_sigterm()
-    print(f"machine: {machine()}; {ns.symbols} symbols at {ns.rate} events/s per venue")
-    result = run(ns.symbols, ns.minutes, ns.rate, ns.every, ns.trace)
+    books = "with" if ns.books else "without"
+    print(f"machine: {machine()}; {ns.symbols} symbols at {ns.rate} events/s per venue, "
+          f"{books} L2 books")  # fmt: skip
+    result = run(ns.symbols, ns.minutes, ns.rate, ns.every, ns.trace, ns.books)
     print(f"run directory: {result['dir']}")
     print(report(result))
 

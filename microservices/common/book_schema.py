@@ -13,7 +13,8 @@ book changed. Flat fields, as on the other streams (`redis-cli XREVRANGE` shows 
     bid_depth_50bps ask_depth_50bps                      the levels within 10 / 50 bps of mid
     bids asks                                          the top N levels, JSON [[price, size], ..]
 
-Depth is in the instrument's quote (USDT, USD, BTC...); the aggregator converts it to USD.
+Depth is in the instrument's quote (USDT, USD, BTC...), 12 significant digits; the aggregator
+converts it to USD.
 A one-sided book is not published (no mid). The same encoding, with every level, is the value
 of the collector's full-book hash that the order-book API reads. Prices and sizes are written
 as `repr` of the float (shortest round-trip text), so `bids`/`asks` decode to the same floats.
@@ -30,6 +31,7 @@ from microservices.common.clock import ms_to_seconds_str
 from microservices.common.errors import SchemaError
 from microservices.common.schema_fields import (
     SYMBOL_RE,
+    encode_derived,
     encode_float,
     parse_float,
     parse_int,
@@ -88,10 +90,10 @@ def encode_book(top: BookTop) -> Fields:
         "best_bid": encode_float(bid), "best_bid_size": encode_float(bid_size),
         "best_ask": encode_float(ask), "best_ask_size": encode_float(ask_size),
         "bid_levels": str(top.bid_levels), "ask_levels": str(top.ask_levels),
-        "bid_depth_10bps": encode_float(top.bid_depth_10bps),
-        "ask_depth_10bps": encode_float(top.ask_depth_10bps),
-        "bid_depth_50bps": encode_float(top.bid_depth_50bps),
-        "ask_depth_50bps": encode_float(top.ask_depth_50bps),
+        "bid_depth_10bps": encode_derived(top.bid_depth_10bps),
+        "ask_depth_10bps": encode_derived(top.ask_depth_10bps),
+        "bid_depth_50bps": encode_derived(top.bid_depth_50bps),
+        "ask_depth_50bps": encode_derived(top.ask_depth_50bps),
         "bids": _levels_text(top.bids), "asks": _levels_text(top.asks),
     }  # fmt: skip
 

@@ -176,3 +176,20 @@ LISTING_CHANGES: Final = Counter(
     "ce_listing_changes_total", "Instruments added or delisted by a refresh", ["exchange", "change"]
 )
 FOLLOWED_SYMBOLS: Final = Gauge("ce_followed_symbols", "Symbols the collector follows")
+
+# --- L2 order books (collector)
+BOOK_RESYNCS: Final = Counter(
+    "ce_book_resyncs_total", "Order books thrown away and rebuilt, by cause", ["exchange", "reason"]
+)
+BOOK_DROPPED: Final = Counter(
+    "ce_book_frames_dropped_total",
+    "Book frames dropped on purpose (stale, duplicate, before a snapshot)",
+    ["exchange", "cause"],
+)
+BOOK_UPDATES: Final = Counter(
+    "ce_book_updates_total", "Book updates applied (snapshots included)", ["exchange"]
+)
+BOOK_SNAPSHOTS: Final = Counter(
+    "ce_book_snapshots_total", "REST depth snapshot requests, by outcome", ["exchange", "outcome"]
+)
+BOOKS_LIVE: Final = Gauge("ce_books_live", "Order books synced and published", ["exchange"])

@@ -27,6 +27,8 @@ from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
 from microservices.common.streams import COLLECTOR_HEALTH_TTL_S, collector_key
 from microservices.data_collector import exchanges
+from microservices.data_collector.book_feed import BookFeed, BookParams
+from microservices.data_collector.book_loop import BookLoop
 from microservices.data_collector.clock_poller import poll_clock_skew
 from microservices.data_collector.connections import ConnectionPool
 from microservices.data_collector.exchange_data_collector import KINDS, ExchangeDataCollector
@@ -73,6 +75,9 @@ class Collector:
         self.streams = settings.streams()
         self.producer = make_producer(redis, settings)
         self.exchanges = build_exchanges(settings)
+        specs = exchanges.venue_specs()
+        for name, exchange in self.exchanges.items():  # subscribe their books too
+            exchange.books = settings.orderbook_enabled and specs[name].books is not None
         self.status = VenueStatus()
         self.rest = rest and settings.rest_enabled
         # the followed symbols (listings, SYMBOLS, top:N) and the connections that serve them
@@ -81,6 +86,7 @@ class Collector:
         self.runners = self.pool.runners  # the live list: it changes with the followed symbols
         self.prepared = False  # listings loaded, SYMBOLS resolved
         self.rest_collector: ExchangeDataCollector | None = None
+        self.book_loop: BookLoop | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info(
@@ -112,8 +118,19 @@ class Collector:
     def _make_runner(self, exchange: Exchange, plan: WsConnectionPlan) -> WsConnectionRunner:
         params = bridge_params(self.settings, exchange)
         return WsConnectionRunner(
-            exchange, plan, self.producer, self.streams.raw, self.status, params
-        )
+            exchange, plan, self.producer, self.streams.raw, self.status, params,
+            books=self._book_feed(exchange),
+        )  # fmt: skip
+
+    def _book_feed(self, exchange: Exchange) -> BookFeed | None:
+        spec = exchanges.venue_specs()[exchange.name].books
+        if not exchange.books or spec is None:
+            return None
+        s = self.settings
+        params = BookParams(levels=s.orderbook_levels, interval_ms=s.orderbook_interval_ms,
+                            idle_ms=int(s.orderbook_idle_s * 1000),
+                            max_depth=s.orderbook_max_depth)  # fmt: skip
+        return BookFeed(exchange, spec, params)
 
     async def _run_tasks(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         client = RestClient(
@@ -127,6 +144,13 @@ class Collector:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.pool.run(stop), name="ws")
             group.create_task(self._health_loop(stop), name="health")
+            if self.settings.orderbook_enabled:
+                books = self.book_loop = BookLoop(
+                    lambda: self.runners, client, self.producer, self.streams.orderbook,
+                    self.redis, collector_key(self.settings.stream_prefix, "books"),
+                    self.settings.orderbook_full_interval_ms,
+                )  # fmt: skip
+                group.create_task(books.run(stop), name="books")
             if self.rest:
                 group.create_task(self.following.run(stop, self.pool.apply), name="symbols")
                 rest = self.rest_collector = ExchangeDataCollector(
@@ -176,6 +200,9 @@ class Collector:
             for runner in self.runners:
                 runner.sync_stats()
             summary = self.status.summary()
+            if self.book_loop is not None:
+                for venue, books in self.book_loop.summary().items():
+                    summary.setdefault(venue, {})["books"] = books
             fields = {venue: orjson.dumps(item) for venue, item in summary.items()}
             fields["_producer"] = orjson.dumps(self.counters())
             try:

@@ -35,6 +35,7 @@ from microservices.common.clock import now_ms
 from microservices.common.logs import SampledLogger
 from microservices.common.producer import StreamProducer
 from microservices.common.streams import Stream
+from microservices.data_collector.book_feed import BookFeed
 from microservices.data_collector.exchanges.base import Exchange, VenueParser, WsConnectionPlan
 from microservices.data_collector.latency import LatencyRecorder
 from microservices.data_collector.venue_status import VenueStatus
@@ -83,6 +84,7 @@ class WsConnectionRunner:
         raw: Stream[Any],
         status: VenueStatus,
         params: BridgeParams,
+        books: BookFeed | None = None,
     ) -> None:
         self.exchange = exchange
         self.plan = plan
@@ -95,6 +97,8 @@ class WsConnectionRunner:
         self._synced_emitted: dict[str, int] = {}
         self._synced_rejected: dict[str, int] = {}
         self.attempt = 0
+        self.books = books  # the connection's L2 books (book_loop.py serves their requests)
+        self.ws: ClientConnection | None = None  # the open socket, for book resubscriptions
 
     # ------------------------------------------------------------------ main loop
 
@@ -136,6 +140,9 @@ class WsConnectionRunner:
         )
         for message in self.plan.subscribe:
             await ws.send(message)
+        if self.books is not None:
+            self.books.reconnected()
+        self.ws = ws
         self.status.connected(self.plan.label)
         logger.info("ws.connected", extra={"exchange": self.exchange.name, "conn": self.plan.label})
         return ws
@@ -214,6 +221,12 @@ class WsConnectionRunner:
     def handle(self, frame: str | bytes) -> bool:
         """Parse and publish one frame; True when it proved the feed alive."""
         received = now_ms()
+        books = self.books
+        if books is not None and books.is_book(frame):
+            handled = books.on_frame(frame, received)
+            if handled is not None:
+                self.status.frame(self.plan.label, received)
+                return handled
         records, alive = self.parser.parse_with_liveness(frame, received)
         if alive:
             self.status.frame(self.plan.label, received)
@@ -277,8 +290,21 @@ class WsConnectionRunner:
             error=type(exc).__name__,  # the cause says it; reprs of handshake errors are long
         )  # fmt: skip
 
+    async def send(self, frames: tuple[str, ...]) -> bool:
+        """Send frames on the open socket (a book resubscription); False when none is open."""
+        ws = self.ws
+        if ws is None:
+            return False
+        with contextlib.suppress(*TRANSIENT_WS_ERRORS):
+            for frame in frames:
+                await ws.send(frame)
+            return True
+        return False
+
     async def _close(self, ws: ClientConnection, still_connected: bool = False) -> None:
         """Close a socket; `still_connected` when a rotation already opened its successor."""
+        if ws is self.ws:
+            self.ws = None
         if not still_connected:
             self.status.disconnected(self.plan.label)
         with contextlib.suppress(*TRANSIENT_WS_ERRORS):

@@ -207,6 +207,9 @@ class Exchange(VenueSymbols, ABC):
     oi_period_ms: ClassVar[int] = 300_000
     # how far back the venue serves open-interest history (None = no documented limit)
     oi_history_max_age_ms: ClassVar[int | None] = None
+    # a symbol's L2 book subscription, spelled like the venue's other streams (a stream
+    # suffix, a topic, a channel): subscribed too while `books` is set (ORDERBOOK_ENABLED)
+    book_stream: ClassVar[str] = ""
     # funding interval of a symbol the venue has not said otherwise about (perps)
     default_funding_interval_h: ClassVar[float] = 8.0
 
@@ -220,6 +223,16 @@ class Exchange(VenueSymbols, ABC):
         # canonical symbol -> funding interval (h), as the venue last reported it (Bybit in its
         # tickers, Binance USD-M in /fapi/v1/fundingInfo); shared by the parsers and REST code
         self.funding_intervals: dict[str, float] = {}
+        self.books = False  # subscribe `book_stream` too
+
+    def with_books(self, streams: tuple[str, ...]) -> tuple[str, ...]:
+        """A symbol's streams, plus its book stream while books are followed."""
+        return (*streams, self.book_stream) if self.books and self.book_stream else streams
+
+    def book_resubscribe(self, venue_symbol: str) -> tuple[str, ...]:
+        """Frames that make the venue send a fresh book snapshot of `venue_symbol` on the open
+        connection (unsubscribe, subscribe); () where books are synced from REST."""
+        return ()
 
     def funding_interval_h(self, symbol: str) -> float:
         return self.funding_intervals.get(symbol, self.default_funding_interval_h)

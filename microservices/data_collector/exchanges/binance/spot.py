@@ -28,6 +28,7 @@ class BinanceBase(Exchange):
 
     # stream name suffixes per symbol, e.g. "btcusdt@aggTrade"
     stream_suffixes: ClassVar[tuple[str, ...]] = ("aggTrade", "bookTicker", "kline_1m")
+    book_stream = "depth@100ms"  # diffs every 100 ms, synced from REST depth (book.py)
     klines_path: ClassVar[str]
     # Binance closes every connection after 24 h; reconnect a little earlier on our terms
     max_connection_age_s = 23.5 * 3600
@@ -38,16 +39,18 @@ class BinanceBase(Exchange):
         """Combined-stream URLs with the streams in the query (nothing to send after open).
 
         A symbol's streams always share a connection, so each connection serves at most
-        `max_streams_per_connection // len(stream_suffixes)` symbols.
+        `max_streams_per_connection // len(stream_suffixes)` symbols (one more stream each,
+        `<s>@depth@100ms`, while books are followed).
         """
-        per_connection = max(1, self.max_streams_per_connection // len(self.stream_suffixes))
+        suffixes = self.with_books(self.stream_suffixes)
+        per_connection = max(1, self.max_streams_per_connection // len(suffixes))
         plans: list[WsConnectionPlan] = []
         for start in range(0, len(self.symbols), per_connection):
             chunk = self.symbols[start : start + per_connection]
             streams = [
                 f"{self.to_venue(symbol).lower()}@{suffix}"  # stream names are lower case
                 for symbol in chunk
-                for suffix in self.stream_suffixes
+                for suffix in suffixes
             ]
             plans.append(
                 WsConnectionPlan(

@@ -68,6 +68,7 @@ class Bybit(BybitListing, Exchange):
     parsed_topics: ClassVar[frozenset[str]] = frozenset(
         {"publicTrade", "tickers", "kline", "allLiquidation", "liquidation"}
     )
+    book_stream = "orderbook.50.{}"  # snapshot, then deltas (book.py)
     # args per subscribe frame: 100 topics are ~2.5k chars (limit: 21,000 per connection)
     subscribe_chunk: ClassVar[int] = 100
     ping_interval_s = 20.0
@@ -84,11 +85,12 @@ class Bybit(BybitListing, Exchange):
     def ws_connections(self) -> list[WsConnectionPlan]:
         """A symbol's topics share a connection of at most `max_streams_per_connection`
         topics, subscribed in frames of `subscribe_chunk` args."""
-        per_conn, step = self.max_streams_per_connection // len(self.topics), self.subscribe_chunk
+        topics = self.with_books(self.topics)
+        per_conn, step = self.max_streams_per_connection // len(topics), self.subscribe_chunk
         plans: list[WsConnectionPlan] = []
         for start in range(0, len(self.symbols), per_conn):
             chunk = self.symbols[start : start + per_conn]
-            args = [t.format(self.to_venue(s)) for s in chunk for t in self.topics]
+            args = [t.format(self.to_venue(s)) for s in chunk for t in topics]
             frames = tuple(
                 orjson.dumps(
                     {"req_id": f"sub-{i // step}", "op": "subscribe", "args": args[i : i + step]}
@@ -101,6 +103,14 @@ class Bybit(BybitListing, Exchange):
 
     def ping_message(self) -> str | None:
         return PING
+
+    def book_resubscribe(self, venue_symbol: str) -> tuple[str, ...]:
+        """Unsubscribe and subscribe the book topic: Bybit answers with a fresh snapshot."""
+        args = [self.book_stream.format(venue_symbol)]
+        return tuple(
+            orjson.dumps({"req_id": f"book-{op}", "op": op, "args": args}).decode()
+            for op in ("unsubscribe", "subscribe")
+        )
 
     def new_parser(self) -> VenueParser:
         return BybitParser(self)

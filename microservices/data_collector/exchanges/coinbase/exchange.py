@@ -35,6 +35,7 @@ class Coinbase(CoinbaseListing, Exchange):
     name = "coinbase"
     market: ClassVar[Market] = "spot"
     channels: ClassVar[tuple[str, ...]] = ("ticker", "matches", "heartbeat")
+    book_stream = "level2_batch"  # the unauthenticated L2 channel: snapshot, then l2update
     always_flowing = "heartbeat"  # every second per product
     rest_weight_per_minute = 600  # public REST: about 10 requests/s per IP
     # products per connection (Coinbase documents no cap; 8 connects/s per IP is the limit)
@@ -50,7 +51,8 @@ class Coinbase(CoinbaseListing, Exchange):
         for start in range(0, len(self.symbols), step):
             chunk = self.symbols[start : start + step]
             products = [self.to_venue(s) for s in chunk]
-            subscribe = {"type": "subscribe", "product_ids": products, "channels": self.channels}
+            channels = self.with_books(self.channels)
+            subscribe = {"type": "subscribe", "product_ids": products, "channels": channels}
             frame = orjson.dumps(subscribe).decode()
             label = f"{self.name}#{len(plans)}"
             plans.append(WsConnectionPlan(label, self.ws_url, (frame,), chunk))
@@ -58,6 +60,15 @@ class Coinbase(CoinbaseListing, Exchange):
 
     def new_parser(self) -> VenueParser:
         return CoinbaseParser(self)
+
+    def book_resubscribe(self, venue_symbol: str) -> tuple[str, ...]:
+        """Unsubscribe and subscribe the product's level2_batch: a fresh snapshot follows."""
+        return tuple(
+            orjson.dumps(
+                {"type": kind, "product_ids": [venue_symbol], "channels": [self.book_stream]}
+            ).decode()
+            for kind in ("unsubscribe", "subscribe")
+        )
 
     def klines_request(self, symbol: str, start_ms: int, end_ms: int) -> RestRequest:
         params = {"granularity": "60", "start": iso_utc(start_ms), "end": iso_utc(end_ms)}
