@@ -5,7 +5,7 @@
 2. The simulator's gap fault (a skipped depth update on every connection): Binance books are
    thrown away as `gap`, rebuilt from new REST snapshots, and published again; Bybit shows a
    `u` jump, which its protocol does not define as a gap.
-3. The depth snapshot endpoint answering 429 six times: the REST client waits out each
+3. The depth snapshot endpoint answering 429 (or 503) six times: the REST client waits out each
    Retry-After window, gives up after its attempts (counted), opens its circuit; the book
    loop asks again after a backoff, and the books come up, with no ban.
 """
@@ -155,12 +155,16 @@ async def test_the_gap_fault_resyncs_binance_books_from_new_snapshots(
     assert health["binance"]["live"] >= 1
 
 
-async def test_snapshots_wait_out_a_429_then_the_books_come_up(
-    real_redis: aredis.Redis, settings: Settings
+@pytest.mark.parametrize("refusal", ["429", "503"])
+async def test_snapshots_wait_out_refusals_then_the_books_come_up(
+    real_redis: aredis.Redis, settings: Settings, refusal: str
 ) -> None:
     failed = metrics.BOOK_SNAPSHOTS.labels("binance", "failed")
     before = failed._value.get()
-    binance = FaultConfig(rate_limit_burst=6, retry_after_s=1)
+    if refusal == "429":
+        binance = FaultConfig(rate_limit_burst=6, retry_after_s=1)
+    else:
+        binance = FaultConfig(server_error_burst=6)
     config = SimulatorConfig(port=0, market=market(), venue_faults={"binance": binance})
     polite = settings.model_copy(update={"rest_circuit_reset_s": 2.0})
     async with collecting(polite, config, real_redis) as (sim, wired):
@@ -172,5 +176,5 @@ async def test_snapshots_wait_out_a_429_then_the_books_come_up(
         await eventually(binance_books)
         refused = sim.stats()["venues"]["binance"]
     assert failed._value.get() > before
-    assert refused["rest_429"] == 6 and refused["rest_418"] == 0
-    assert refused["rest_inside_retry_after"] == 0
+    assert refused["rest_429" if refusal == "429" else "rest_5xx"] == 6
+    assert refused["rest_418"] == 0 and refused["rest_inside_retry_after"] == 0
