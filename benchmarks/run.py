@@ -1,6 +1,6 @@
 """Run every benchmark and print one table of headline numbers (min / median / max).
 
-    python -m benchmarks.run                       # all five, full settings (~30 min)
+    python -m benchmarks.run                       # all six, full settings (~30 min)
     python -m benchmarks.run --quick               # one short run each (~4 min), a smoke test
     python -m benchmarks.run --only parse,publish  # a subset
 
@@ -13,11 +13,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from benchmarks import bench_e2e, bench_latency, bench_memory, bench_parse, bench_publish
+from benchmarks import (
+    bench_book,
+    bench_e2e,
+    bench_latency,
+    bench_memory,
+    bench_parse,
+    bench_publish,
+)
 from benchmarks.common import Result, machine, table
 from benchmarks.procs import exit_on_sigterm
 
-ALL = ("parse", "publish", "e2e", "memory", "latency")
+ALL = ("parse", "publish", "e2e", "memory", "latency", "book")
 
 
 def parse_results(quick: bool) -> list[Result]:
@@ -89,6 +96,11 @@ def latency_results(quick: bool) -> list[Result]:
     return bench_latency.run(50_000 if quick else 200_000, 1 if quick else 5)
 
 
+def book_results(quick: bool) -> list[Result]:
+    stream = bench_book.build_stream(20_000 if quick else 100_000)
+    return bench_book.run(stream, 1 if quick else 5, layouts=False)
+
+
 def _pick(results: list[dict[str, Any]], key: str) -> list[float]:
     return [float(r[key]) for r in results]
 
@@ -99,6 +111,7 @@ RUNNERS = {
     "e2e": e2e_results,
     "memory": memory_results,
     "latency": latency_results,
+    "book": book_results,
 }
 
 
