@@ -30,6 +30,7 @@ from microservices.common.book_schema import (
     full_book_field,
 )
 from microservices.common.clock import now_ms
+from microservices.common.counter_sync import CounterSync
 from microservices.common.errors import BadMessage, TransientError
 from microservices.common.producer import StreamProducer
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
@@ -65,7 +66,7 @@ class BookLoop:
         self.hash_key = hash_key
         self.full_interval_ms = full_interval_ms
         self._retry: dict[tuple[str, str], tuple[int, float]] = {}  # (conn, symbol) -> (n, at)
-        self._synced: dict[tuple[int, str, str], int] = {}  # counters exported, per feed
+        self._exported = CounterSync()  # book totals already in the Prometheus counters
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -194,8 +195,5 @@ class BookLoop:
         return out
 
     def _export(self, feed: BookFeed, kind: str, label: str, total: int, counter: Any) -> None:
-        key = (id(feed), kind, label)
-        delta = total - self._synced.get(key, 0)
-        if delta > 0:
+        if delta := self._exported.delta((id(feed), kind, label), total):
             counter.inc(delta)
-        self._synced[key] = total

@@ -32,6 +32,7 @@ from microservices.common import metrics
 from microservices.common.backoff import Backoff
 from microservices.common.causes import GEO_BLOCK_STATUSES, http_status, retry_delay_s, short_cause
 from microservices.common.clock import now_ms
+from microservices.common.counter_sync import CounterSync
 from microservices.common.logs import SampledLogger
 from microservices.common.producer import StreamProducer
 from microservices.common.streams import Stream
@@ -94,8 +95,7 @@ class WsConnectionRunner:
         self.params = params
         self.parser: VenueParser = exchange.new_parser()
         self.latency = LatencyRecorder(params.latency_types)
-        self._synced_emitted: dict[str, int] = {}
-        self._synced_rejected: dict[str, int] = {}
+        self._exported = CounterSync()  # parser totals already in the Prometheus counters
         self.attempt = 0
         self.books = books  # the connection's L2 books (book_loop.py serves their requests)
         self.ws: ClientConnection | None = None  # the open socket, for book resubscriptions
@@ -242,15 +242,11 @@ class WsConnectionRunner:
         name = self.exchange.name
         stats = self.parser.stats
         for kind, count in stats.emitted.items():
-            delta = count - self._synced_emitted.get(kind, 0)
-            if delta:
+            if delta := self._exported.delta(("emitted", kind), count):
                 metrics.WS_RECORDS.labels(name, kind).inc(delta)
-                self._synced_emitted[kind] = count
         for reason, count in stats.rejected.items():
-            delta = count - self._synced_rejected.get(reason, 0)
-            if delta:
+            if delta := self._exported.delta(("rejected", reason), count):
                 metrics.PARSE_ERRORS.labels(name, reason).inc(delta)
-                self._synced_rejected[reason] = count
                 if reason != "ignored":
                     samples.warning(
                         f"{name}:{reason}", "ws.frame_rejected", exchange=name, reason=reason,
