@@ -53,5 +53,10 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _seeded_app())
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_never_fails_on_any_input(case: Any) -> None:
     response = case.call()
+    if case.path == "/health" and response.status_code == 503:
+        # readiness, not a failure: the data seeded at import is stale once the run has
+        # taken longer than EXITBRAIN_STALE_AFTER_S to reach this test (a slow CI box)
+        assert response.json()["status"] == "down"
+        return
     assert response.status_code < 500, (case.method, case.formatted_path, response.text[:300])
     case.validate_response(response, checks=[schemathesis.checks.not_a_server_error])
