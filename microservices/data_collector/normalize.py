@@ -13,6 +13,7 @@ per applied update follows the records.
 
 from __future__ import annotations
 
+import mmap
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ import orjson
 
 from microservices.common.clock import now_ms
 from microservices.common.errors import FatalError
+from microservices.common.raw_wire import FAST_ENCODERS
 from microservices.common.schemas import encode_raw
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import VenueParser
@@ -51,24 +53,29 @@ def read_capture(
     """(frame, capture time in ms or None) for every received frame of capture lines; counts
     the lines into `seen`."""
     counts = CaptureLines() if seen is None else seen
-    for line in lines:
-        if not line.strip():
-            continue
-        counts.lines += 1
-        try:
-            item: Any = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield line, None  # not a capture line: let the parser reject it
-            continue
-        if not isinstance(item, dict) or item.get("frame") is None:
-            continue
-        counts.capture_lines += 1
-        if item.get("dir", "recv") != "recv":
-            continue
-        frame = item["frame"]
-        ts = item.get("ts")
-        ts_ms = int(ts * 1000) if isinstance(ts, int | float) else None
-        yield (frame if isinstance(frame, str) else orjson.dumps(frame)), ts_ms
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    nonblank = captured = 0  # counted here, stored once at the end (they cost per line)
+    try:
+        for line in lines:
+            try:
+                item: Any = loads(line)
+            except decode_error:
+                if line and not line.isspace():
+                    nonblank += 1
+                    yield line, None  # not a capture line: let the parser reject it
+                continue
+            nonblank += 1
+            if type(item) is not dict or (frame := item.get("frame")) is None:
+                continue
+            captured += 1
+            if item.get("dir", "recv") != "recv":
+                continue
+            ts = item.get("ts")
+            ts_ms = int(ts * 1000) if type(ts) is float or type(ts) is int else None
+            yield (frame if type(frame) is str else orjson.dumps(frame)), ts_ms
+    finally:
+        counts.lines += nonblank
+        counts.capture_lines += captured
 
 
 # records encoded per write: big enough that writes cost nothing, small enough to stream
@@ -108,7 +115,8 @@ def normalize_file(
         # two passes: the listing first (it may come after the frames it lists); standard
         # input is read into memory for that, a file is read twice (three times with books)
         lines: Iterable[bytes] = handle.readlines() if path == "-" else handle
-        source, listed = follow_instruments(exchange, lines, instruments)
+        recorded = lines if _may_record_rest(lines, handle) else ()
+        source, listed = follow_instruments(exchange, recorded, instruments)
         parser = exchange.new_parser()
         write = bytes_writer(out)
         frames = write_records(parser, read_capture(_again(lines, handle), seen), write)
@@ -131,6 +139,19 @@ def normalize_file(
             orjson.dumps(summary | ({} if books is None else {"books": books})).decode() + "\n"
         )
     return 0
+
+
+def _may_record_rest(lines: Iterable[bytes], handle: IO[bytes]) -> bool:
+    """Whether a capture file may hold REST answers (`"dir": "http"` lines): one scan of the
+    mapped file for `"http"` (~5% of a normalize run saved on captures without any, which
+    then skip the listing pass); True for standard input and files that cannot be mapped."""
+    if lines is not handle:
+        return True
+    try:
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return mapped.find(b'"http"') >= 0
+    except (OSError, ValueError):  # not a regular file, or an empty one
+        return True
 
 
 def _again(lines: Iterable[bytes], handle: IO[bytes]) -> Iterable[bytes]:
@@ -160,13 +181,15 @@ def write_records(
     """Parse every frame and write each record as one JSON line (exchange.raw fields), in
     chunks of CHUNK_RECORDS lines; returns the number of frames."""
     parse, dumps, newline = parser.parse, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    encoders = FAST_ENCODERS  # encode_raw without its call: the hot types' own encoders
     fallback_ms = now_ms()
     count = 0
     lines: list[bytes] = []
     for frame, ts_ms in frames:
         count += 1
         for record in parse(frame, ts_ms or fallback_ms):
-            lines.append(dumps(encode_raw(record), option=newline))
+            encode = encoders.get(record.type, encode_raw)
+            lines.append(dumps(encode(record), option=newline))
         if len(lines) >= CHUNK_RECORDS:
             write(b"".join(lines))
             lines.clear()
