@@ -41,7 +41,8 @@ from tests.unit.exchanges.parser_checks import RECV_MS, check, dumps, make, type
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 # shared capture folders per venue (../shared/fixtures/<folder>/ws/*.jsonl)
 CAPTURES = {"binance": ["binance"], "binance_futures": ["binance-futures", "binance"],
-            "bybit": ["bybit"], "bybit_spot": ["bybit"], "coinbase": ["coinbase"]}  # fmt: skip
+            "bybit": ["bybit"], "bybit_spot": ["bybit"], "coinbase": ["coinbase"],
+            "gateio": ["gateio"], "gateio_futures": ["gateio"]}  # fmt: skip
 ONE_PAYLOAD = frozenset({"binance", "binance_futures"})  # one record or one rejection
 EDGE_VALUES = ["1e400", "-1e400", "-0", "0", "1E2", "123456789012345678901234567890",
                "18446744073709551616", "9223372036854775808", "1" + "0" * 320, '"nan"',
@@ -172,7 +173,15 @@ def renamed(frame: str) -> str | None:
     if not isinstance(msg, dict):
         return None
     data = msg.get("data", msg)
-    if isinstance(data, dict) and isinstance(data.get("s"), str):
+    result = msg.get("result")  # Gate.io: one object, or a list of them
+    for item in result if isinstance(result, list) else [result]:
+        for key in ("currency_pair", "contract", "s"):
+            if isinstance(item, dict) and isinstance(item.get(key), str):
+                item[key] = "BTC_USDT"
+                data = None
+    if data is None:
+        pass
+    elif isinstance(data, dict) and isinstance(data.get("s"), str):
         data["s"] = "BTCUSDT"
     elif isinstance(msg.get("topic"), str):
         msg["topic"] = msg["topic"].rsplit(".", 1)[0] + ".BTCUSDT"

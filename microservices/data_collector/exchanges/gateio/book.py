@@ -1,0 +1,271 @@
+"""Gate.io v4 local books, spot and USDT futures: `*.order_book_update` (100 ms) deltas synced
+from the REST snapshot (`/spot/order_book`, `/futures/usdt/order_book`, `with_id=true`), as
+Gate documents "how to maintain a local order book":
+
+deltas are buffered until the snapshot arrives; those with `u <= id` are covered by it and
+dropped; the first applied must straddle it (`U <= id + 1 <= u`), else the snapshot is stale
+and fetched again; afterwards `U == previous u + 1`, else the book is rebuilt from a new
+snapshot. Futures sizes are contracts, times `sizes[contract]` (the listing's
+`quanto_multiplier`) when known. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+
+from microservices.common.orderbook.book import Level
+from microservices.common.orderbook.sync import (
+    BookSet,
+    BookSpec,
+    BookUpdate,
+    Frame,
+    Resync,
+    ResyncReason,
+    SyncResult,
+    UpdateHook,
+    WirePrice,
+    WireSize,
+)
+from microservices.data_collector.exchanges.base import RestRequest
+from microservices.data_collector.exchanges.typed import Wire, decoder
+
+SNAPSHOT_LIMIT: Final = 100  # levels per side of the REST snapshot (its documented maximum)
+MAX_BUFFERED: Final = 1000  # deltas kept per symbol while awaiting a snapshot (100 s)
+MARKER: Final = "order_book_update"
+
+
+class ObjLevel(Wire):
+    """A futures level `{"p": "0.2983", "s": 803}` (size in contracts)."""
+
+    p: WirePrice
+    s: WireSize
+
+
+class SpotDelta(Wire):
+    s: str  # symbol
+    U: int  # first update id of the event
+    u: int  # last update id
+    b: list[tuple[WirePrice, WireSize]]  # bids ["price", "size"]; size 0 removes the level
+    a: list[tuple[WirePrice, WireSize]]  # asks
+    t: int | None = None  # event time (ms)
+
+
+class FuturesDelta(Wire):
+    s: str  # contract
+    U: int
+    u: int
+    b: list[ObjLevel]  # bids {"p", "s"}; size 0 removes the level
+    a: list[ObjLevel]
+    t: int | None = None
+
+
+Delta = SpotDelta | FuturesDelta
+
+
+class SpotFrame(Wire):
+    channel: Literal["spot.order_book_update"]
+    event: Literal["update"]
+    result: SpotDelta
+
+
+class FuturesFrame(Wire):
+    channel: Literal["futures.order_book_update"]
+    event: Literal["update"]
+    result: FuturesDelta
+
+
+class LaxDelta(Wire):
+    s: str
+
+
+class LaxFrame(Wire):
+    """A delta frame whose levels or ids failed the typed decode: its symbol, to resync."""
+
+    channel: Literal["spot.order_book_update", "futures.order_book_update"]
+    event: Literal["update"]
+    result: LaxDelta
+
+
+class SpotSnapshot(Wire):
+    id: int  # the book as of this update id
+    bids: list[tuple[WirePrice, WireSize]]
+    asks: list[tuple[WirePrice, WireSize]]
+
+
+class FuturesSnapshot(Wire):
+    id: int
+    bids: list[ObjLevel]
+    asks: list[ObjLevel]
+
+
+_DELTAS: Final = {False: decoder(SpotFrame), True: decoder(FuturesFrame)}
+_SNAPSHOTS: Final = {False: decoder(SpotSnapshot), True: decoder(FuturesSnapshot)}
+_LAX: Final = decoder(LaxFrame)
+
+
+@dataclass(slots=True)
+class _Sync:
+    """`last_id` None while awaiting a snapshot (deltas buffered), else the snapshot's id
+    until the first delta straddles it (`live`), then the last `u` applied."""
+
+    buffer: list[Delta] = field(default_factory=list)
+    last_id: int | None = None
+    live: bool = False
+
+
+class GateBookSync:
+    """Spot or USDT-futures books of one connection, synced from REST snapshots."""
+
+    def __init__(
+        self, futures: bool = False, on_applied: UpdateHook | None = None,
+        max_depth: int = SNAPSHOT_LIMIT, max_buffered: int = MAX_BUFFERED,
+    ) -> None:  # fmt: skip
+        self.futures = futures
+        self.books = BookSet("rest_snapshot", max_depth, on_applied)
+        self.max_buffered = max_buffered
+        self.snapshot_path = "/futures/usdt/order_book" if futures else "/spot/order_book"
+        self.symbol_param = "contract" if futures else "currency_pair"
+        self.sizes: dict[str, float] = {}  # futures: contract -> base units per contract
+        self._syncs: dict[str, _Sync] = {}
+        self._delta = _DELTAS[futures]
+        self._snapshot = _SNAPSHOTS[futures]
+
+    def snapshot_request(self, symbol: str) -> RestRequest:
+        """The REST snapshot of `symbol` (venue spelling) with its update `id`."""
+        params = {self.symbol_param: symbol, "limit": str(SNAPSHOT_LIMIT), "with_id": "true"}
+        return RestRequest(self.snapshot_path, params)
+
+    def on_frame(self, frame: Frame) -> SyncResult | None:
+        """Buffer, apply or drop one delta; None when the frame is not one."""
+        try:
+            delta = self._delta(frame).result
+        except msgspec.DecodeError:
+            return self._bad_frame(frame)
+        sync = self._syncs.get(delta.s)
+        if sync is None:
+            sync = self._syncs[delta.s] = _Sync()
+        if sync.last_id is None:
+            return self._buffer(sync, delta)
+        return self._step(sync, delta)
+
+    def on_rest(self, url: str, body: Frame) -> list[SyncResult]:
+        """A recorded REST answer: the snapshot of the symbol in its query, else []."""
+        parts = urlsplit(url)
+        symbols = parse_qs(parts.query).get(self.symbol_param)
+        if not parts.path.endswith(self.snapshot_path) or not symbols:
+            return []
+        return self.on_snapshot(symbols[0], body)
+
+    def on_snapshot(self, symbol: str, body: Frame) -> list[SyncResult]:
+        """Load the snapshot of `symbol`, then replay its buffered deltas."""
+        sync = self._syncs.setdefault(symbol, _Sync())
+        try:
+            snapshot = self._snapshot(body)
+        except msgspec.DecodeError:
+            sync.last_id, sync.live = None, False  # buffer again until a good snapshot
+            return [self.books.resync(symbol, _snapshot_fault(body))]
+        sync.last_id, sync.live = snapshot.id, False
+        levels = (self._levels(symbol, snapshot.bids), self._levels(symbol, snapshot.asks))
+        loaded = self.books.load(symbol, levels, snapshot.id, None)
+        if isinstance(loaded, Resync):
+            sync.last_id = None
+            return [loaded]
+        results: list[SyncResult] = [loaded]
+        buffered, sync.buffer = sync.buffer, []
+        for index, delta in enumerate(buffered):
+            result = self._step(sync, delta)
+            results.append(result)
+            if isinstance(result, Resync):  # keep what came after for the next snapshot
+                sync.buffer.extend(buffered[index + 1 :])
+                break
+        return results
+
+    def reconnect(self) -> list[Resync]:
+        """A new connection: every book waits for a new snapshot and fresh deltas."""
+        self._syncs.clear()
+        return self.books.resync_all(ResyncReason.RECONNECT)
+
+    def drop(self, symbol: str) -> None:
+        """Forget `symbol` (idle or unsubscribed): its next delta is buffered anew."""
+        self._syncs.pop(symbol, None)
+        self.books.drop(symbol)
+
+    # ------------------------------------------------------------------ rules
+    def _levels(self, symbol: str, raw: Iterable[Any]) -> list[Level]:
+        """Wire levels as (price, base size): futures contracts times the contract size."""
+        if not self.futures:
+            return list(raw)
+        scale = self.sizes.get(symbol, 1.0)
+        return [(level.p, level.s * scale) for level in raw]  # ObjLevel
+
+    def _buffer(self, sync: _Sync, delta: Delta) -> SyncResult:
+        if len(sync.buffer) >= self.max_buffered:
+            sync.buffer = [delta]  # the snapshot never came: ask again, keep the newest
+            return self.books.resync(delta.s, ResyncReason.BUFFER_OVERFLOW)
+        sync.buffer.append(delta)
+        return BookUpdate(delta.s, delta.u, delta.t, applied=False)
+
+    def _step(self, sync: _Sync, delta: Delta) -> SyncResult:
+        """Apply `delta` to a book loaded from a snapshot, drop it, or demand a resync."""
+        last = sync.last_id
+        assert last is not None  # only called once a snapshot is loaded
+        reason: ResyncReason | None = None
+        if delta.u <= last:
+            cause = "duplicate" if sync.live else "stale"  # stale: the snapshot covers it
+            return self.books.skip(delta.s, cause, delta.u)
+        if sync.live and last + 1 != delta.U:
+            reason = ResyncReason.GAP if last + 1 < delta.U else ResyncReason.OUT_OF_ORDER
+        elif not sync.live and last + 1 < delta.U:
+            reason = ResyncReason.STALE_SNAPSHOT
+        if reason is not None:
+            sync.last_id, sync.live, sync.buffer = None, False, [delta]
+            return self.books.resync(delta.s, reason)
+        bids, asks = self._levels(delta.s, delta.b), self._levels(delta.s, delta.a)
+        self.books.book(delta.s).apply(bids, asks)
+        sync.last_id, sync.live = delta.u, True
+        result = self.books.applied(delta.s, delta.u, delta.t)
+        if isinstance(result, Resync):  # crossed: start over from a new snapshot
+            sync.last_id, sync.live = None, False
+        return result
+
+    def _bad_frame(self, frame: Frame) -> Resync | None:
+        """A delta with a malformed level or id: never applied in part, the book is rebuilt;
+        None when the frame is not a delta at all."""
+        try:
+            symbol = _LAX(frame).result.s
+        except msgspec.DecodeError:
+            return None
+        sync = self._syncs.setdefault(symbol, _Sync())
+        sync.buffer.clear()
+        sync.last_id, sync.live = None, False
+        return self.books.resync(symbol, ResyncReason.BAD_LEVEL)
+
+
+def _snapshot_fault(body: Frame) -> ResyncReason:
+    """Why a snapshot answer did not decode: bad levels, or not a snapshot at all."""
+    try:
+        raw = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return ResyncReason.BAD_SNAPSHOT
+    if not isinstance(raw, dict) or not {"id", "bids", "asks"} <= raw.keys():
+        return ResyncReason.BAD_SNAPSHOT  # an error body, or no `with_id`
+    return ResyncReason.BAD_LEVEL if isinstance(raw["id"], int) else ResyncReason.BAD_SNAPSHOT
+
+
+def _factory(futures: bool) -> Any:
+    def build(on_applied: UpdateHook | None, max_depth: int) -> GateBookSync:
+        return GateBookSync(futures, on_applied, max_depth)
+
+    return build
+
+
+# venue id -> its book rules (the package's VenueSpec declares them; `normalize` reads them)
+BOOKS: Final[dict[str, BookSpec]] = {
+    "gateio": BookSpec(_factory(futures=False), SNAPSHOT_LIMIT, (MARKER,)),
+    "gateio_futures": BookSpec(_factory(futures=True), SNAPSHOT_LIMIT, (MARKER,)),
+}
