@@ -165,6 +165,8 @@ class WsConnectionRunner:
                         while not stop.is_set():
                             if self.handle(await ws.recv()):  # pings and acks do not count
                                 last = clock()
+                            if self.parser.outbox:  # answers the venue requires (Deribit)
+                                await self._answer(ws)
                     return Ended("stop")
                 except TimeoutError:
                     now = clock()
@@ -285,6 +287,14 @@ class WsConnectionRunner:
             f"{self.plan.label}:connect", "ws.connect_failed", conn=self.plan.label, reason=cause,
             error=type(exc).__name__,  # the cause says it; reprs of handshake errors are long
         )  # fmt: skip
+
+    async def _answer(self, ws: ClientConnection) -> None:
+        """Send (and clear) the frames the parser queued in answer to the venue."""
+        outbox = self.parser.outbox
+        frames = tuple(outbox)
+        outbox.clear()
+        for frame in frames:
+            await ws.send(frame)
 
     async def send(self, frames: tuple[str, ...]) -> bool:
         """Send frames on the open socket (a book resubscription); False when none is open."""

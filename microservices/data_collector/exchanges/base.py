@@ -170,6 +170,9 @@ class VenueParser(ABC):
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
         self.stats = ParseStats(control_reasons=self.control_reasons)
+        # frames the venue requires in answer to one it sent (Deribit: `public/test` for a
+        # `test_request`); the WS bridge sends them after the frame and clears the list
+        self.outbox: list[str] = []
 
     @abstractmethod
     def parse(self, frame: str | bytes, recv_ms: int) -> list[AnyRaw]:
