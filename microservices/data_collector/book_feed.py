@@ -63,6 +63,9 @@ class BookFeed:
         self.exchange = exchange
         self.params = params
         self.sync = spec.new(self._applied, params.max_depth)
+        bind = getattr(self.sync, "bind_exchange", None)
+        if bind is not None:  # rules that read the venue's instruments (Gate.io contract sizes)
+            bind(exchange)
         self.is_book = spec.router()
         self.wants_rest = self.sync.books.action == "rest_snapshot"
         self.snapshots_wanted: set[str] = set()  # venue symbols awaiting a REST snapshot

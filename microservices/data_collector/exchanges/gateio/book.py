@@ -5,8 +5,9 @@ Gate documents "how to maintain a local order book":
 deltas are buffered until the snapshot arrives; those with `u <= id` are covered by it and
 dropped; the first applied must straddle it (`U <= id + 1 <= u`), else the snapshot is stale
 and fetched again; afterwards `U == previous u + 1`, else the book is rebuilt from a new
-snapshot. Futures sizes are contracts, times `sizes[contract]` (the listing's
-`quanto_multiplier`) when known. Pure: no I/O, no clock.
+snapshot. Futures sizes are contracts, converted to base units with the listing's
+`quanto_multiplier` (the bound exchange's contract size; `sizes` caches it per contract).
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from microservices.common.orderbook.sync import (
     WirePrice,
     WireSize,
 )
-from microservices.data_collector.exchanges.base import RestRequest
+from microservices.data_collector.exchanges.base import Exchange, RestRequest
 from microservices.data_collector.exchanges.typed import Wire, decoder
 
 SNAPSHOT_LIMIT: Final = 100  # levels per side of the REST snapshot (its documented maximum)
@@ -131,9 +132,15 @@ class GateBookSync:
         self.snapshot_path = "/futures/usdt/order_book" if futures else "/spot/order_book"
         self.symbol_param = "contract" if futures else "currency_pair"
         self.sizes: dict[str, float] = {}  # futures: contract -> base units per contract
+        self._exchange: Exchange | None = None  # names the contract sizes once bound
         self._syncs: dict[str, _Sync] = {}
         self._delta = _DELTAS[futures]
         self._snapshot = _SNAPSHOTS[futures]
+
+    def bind_exchange(self, exchange: Exchange) -> None:
+        """Read futures contract sizes from `exchange`'s listing (the collector's BookFeed
+        calls this; without it, or for an unlisted contract, sizes stay in contracts)."""
+        self._exchange = exchange
 
     def snapshot_request(self, symbol: str) -> RestRequest:
         """The REST snapshot of `symbol` (venue spelling) with its update `id`."""
@@ -193,6 +200,7 @@ class GateBookSync:
     def drop(self, symbol: str) -> None:
         """Forget `symbol` (idle or unsubscribed): its next delta is buffered anew."""
         self._syncs.pop(symbol, None)
+        self.sizes.pop(symbol, None)  # a listing refresh may have changed it
         self.books.drop(symbol)
 
     # ------------------------------------------------------------------ rules
@@ -200,8 +208,15 @@ class GateBookSync:
         """Wire levels as (price, base size): futures contracts times the contract size."""
         if not self.futures:
             return list(raw)
-        scale = self.sizes.get(symbol, 1.0)
+        scale = self.sizes.get(symbol)
+        if scale is None:
+            scale = self.sizes[symbol] = self._contract_size(symbol)
         return [(level.p, level.s * scale) for level in raw]  # ObjLevel
+
+    def _contract_size(self, symbol: str) -> float:
+        exchange = self._exchange
+        inst = None if exchange is None else exchange.catalog.by_venue_symbol(exchange.name, symbol)
+        return 1.0 if inst is None else inst.contract_size
 
     def _buffer(self, sync: _Sync, delta: Delta) -> SyncResult:
         if len(sync.buffer) >= self.max_buffered:

@@ -229,3 +229,15 @@ def test_snapshot_request_and_recorded_rest_answer() -> None:
     (loaded,) = spot.on_rest(url, SNAPSHOT)
     assert isinstance(loaded, BookUpdate) and loaded.snapshot
     assert futures.on_rest(url, SNAPSHOT) == []
+
+
+def test_bound_exchange_gives_futures_contract_sizes() -> None:
+    """The collector's BookFeed binds the venue: sizes come from its listing."""
+    sync = GateBookSync(futures=True)
+    sync.bind_exchange(venue())  # BTC_USDT: 0.0001 BTC per contract
+    body = orjson.dumps({"id": 5, "bids": [{"p": "30000", "s": 25000}], "asks": [
+        {"p": "30001", "s": 10}]})  # fmt: skip
+    sync.on_snapshot("BTC_USDT", body)
+    book = sync.books.get("BTC_USDT")
+    assert book is not None
+    assert book.best_bid() == (30000.0, 2.5) and book.best_ask() == (30001.0, 0.001)
