@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from microservices.data_collector.exchanges import binance, bitget, bybit, coinbase, deribit, gateio
+from microservices.data_collector.exchanges import binance, bitget, bybit, coinbase, deribit, gateio, kucoin, okx
 from microservices.data_collector.exchanges.base import Exchange
 from microservices.data_collector.exchanges.package import (
     EndpointKind,
@@ -23,7 +23,7 @@ from microservices.data_collector.exchanges.package import (
     VenueSpec,
 )
 
-PACKAGES: Final = (binance.PACKAGE, bybit.PACKAGE, coinbase.PACKAGE, gateio.PACKAGE, bitget.PACKAGE, deribit.PACKAGE)
+PACKAGES: Final = (binance.PACKAGE, bybit.PACKAGE, coinbase.PACKAGE, gateio.PACKAGE, bitget.PACKAGE, kucoin.PACKAGE, deribit.PACKAGE, okx.PACKAGE)
 
 REGISTRY: Final = PackageRegistry(PACKAGES)
 # venue id -> Exchange class (a live view: packages registered later appear in it)

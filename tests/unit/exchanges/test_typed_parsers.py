@@ -42,7 +42,8 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT")
 # shared capture folders per venue (../shared/fixtures/<folder>/ws/*.jsonl)
 CAPTURES = {"binance": ["binance"], "binance_futures": ["binance-futures", "binance"],
             "bybit": ["bybit"], "bybit_spot": ["bybit"], "coinbase": ["coinbase"],
-            "gateio": ["gateio"], "gateio_futures": ["gateio"]}  # fmt: skip
+            "gateio": ["gateio"], "gateio_futures": ["gateio"], "okx": ["okx"], "okx_spot": ["okx"],
+            "kucoin": ["kucoin"], "kucoin_futures": ["kucoin"]}  # fmt: skip
 ONE_PAYLOAD = frozenset({"binance", "binance_futures"})  # one record or one rejection
 EDGE_VALUES = ["1e400", "-1e400", "-0", "0", "1E2", "123456789012345678901234567890",
                "18446744073709551616", "9223372036854775808", "1" + "0" * 320, '"nan"',
