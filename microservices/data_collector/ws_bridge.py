@@ -131,13 +131,15 @@ class WsConnectionRunner:
 
     async def _open(self) -> ClientConnection:
         ws = await connect(
-            self.plan.url,
+            await self.exchange.resolve_ws_url(self.plan),  # KuCoin: a URL per connection
             open_timeout=self.params.open_timeout_s,
             max_size=MAX_FRAME_BYTES,
             compression=None,
             ping_interval=self.params.ping_interval_s,
             ping_timeout=PING_TIMEOUT_S,
         )
+        if self.exchange.ws_welcome:
+            await self._await_welcome(ws, self.exchange.ws_welcome)
         for message in self.plan.subscribe:
             await ws.send(message)
         if self.books is not None:
@@ -146,6 +148,21 @@ class WsConnectionRunner:
         self.status.connected(self.plan.label)
         logger.info("ws.connected", extra={"exchange": self.exchange.name, "conn": self.plan.label})
         return ws
+
+    async def _await_welcome(self, ws: ClientConnection, welcome: str) -> None:
+        """Read (and handle) frames until the venue's greeting; the socket is closed when it
+        does not come within the open timeout."""
+        try:
+            async with asyncio.timeout(self.params.open_timeout_s):
+                while True:
+                    frame = await ws.recv()
+                    text = frame if isinstance(frame, str) else frame.decode(errors="replace")
+                    if welcome in text:
+                        return
+                    self.handle(frame)
+        except BaseException:
+            await self._close(ws, still_connected=True)
+            raise
 
     async def _serve(self, ws: ClientConnection, stop: asyncio.Event) -> Ended:
         """Receive until closed, silent, rotation due, or stop; says which."""

@@ -215,6 +215,9 @@ class Exchange(VenueSymbols, ABC):
     book_stream: ClassVar[str] = ""
     # funding interval of a symbol the venue has not said otherwise about (perps)
     default_funding_interval_h: ClassVar[float] = 8.0
+    # a substring of the frame the venue greets a new connection with (KuCoin "welcome"):
+    # the subscribe frames wait for it; "" = subscribe right after the handshake
+    ws_welcome: ClassVar[str] = ""
 
     def __init__(
         self, symbols: Sequence[str], ws_url: str, rest_url: str, catalog: Catalog | None = None
@@ -246,6 +249,12 @@ class Exchange(VenueSymbols, ABC):
 
     def ping_message(self) -> str | None:
         return None
+
+    async def resolve_ws_url(self, plan: WsConnectionPlan) -> str:
+        """The URL to open for `plan` now: `plan.url` unless the venue hands out its WebSocket
+        endpoint per connection (KuCoin's token from bullet-public). Called before every
+        connect; raises an OSError (ConnectionError) when the venue gives none."""
+        return plan.url
 
     @abstractmethod
     def new_parser(self) -> VenueParser: ...

@@ -101,14 +101,18 @@ async def serve_ws(
     mode: str,
     options: WsOptions,
     initial: Iterable[str] = (),
+    greeting: Any = None,
 ) -> web.WebSocketResponse:
-    """Run one client connection from handshake to close."""
+    """Run one client connection from handshake to close; `greeting` (a JSON value) is sent
+    first, before any subscription (KuCoin's welcome)."""
     ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 20)
     await ws.prepare(request)
     conn_id, seed = ctx.next_connection()
     session = WsSession(ws, request, ctx, dialect, mode, conn_id, seed)
     session.stats.ws_opened += 1
     ctx.hub.add(session)
+    if greeting is not None:
+        session.send_control(greeting)
     logger.debug(
         "sim.ws_opened", extra={"venue": session.venue, "path": request.path, "conn": conn_id}
     )

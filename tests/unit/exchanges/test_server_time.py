@@ -32,6 +32,9 @@ DOCUMENTED = {
     "bybit_spot": ("/v5/market/time", "bybit/rest_time.json", 1_688_639_403_423.213),
     # epoch 1420674445.201 s
     "coinbase": ("/time", "coinbase/rest_time.json", 1_420_674_445_201.0),
+    # KuCoin docs: {"code": "200000", "data": 1546837113087} on spot and futures hosts
+    "kucoin": ("/api/v1/timestamp", "kucoin/rest_time.json", 1_546_837_113_087.0),
+    "kucoin_futures": ("/api/v1/timestamp", "kucoin/rest_time.json", 1_546_837_113_087.0),
     "bitget": ("/api/v2/public/time", "bitget/rest_time.json", 1_688_008_631_614.0),
     "bitget_spot": ("/api/v2/public/time", "bitget/rest_time.json", 1_688_008_631_614.0),
 }
