@@ -43,7 +43,7 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT")
 CAPTURES = {"binance": ["binance"], "binance_futures": ["binance-futures", "binance"],
             "bybit": ["bybit"], "bybit_spot": ["bybit"], "coinbase": ["coinbase"],
             "gateio": ["gateio"], "gateio_futures": ["gateio"], "okx": ["okx"], "okx_spot": ["okx"],
-            "kucoin": ["kucoin"], "kucoin_futures": ["kucoin"]}  # fmt: skip
+            "kucoin": ["kucoin"], "kucoin_futures": ["kucoin"], "deribit": ["deribit"]}  # fmt: skip
 ONE_PAYLOAD = frozenset({"binance", "binance_futures"})  # one record or one rejection
 EDGE_VALUES = ["1e400", "-1e400", "-0", "0", "1E2", "123456789012345678901234567890",
                "18446744073709551616", "9223372036854775808", "1" + "0" * 320, '"nan"',
@@ -188,9 +188,23 @@ def renamed(frame: str) -> str | None:
         msg["topic"] = msg["topic"].rsplit(".", 1)[0] + ".BTCUSDT"
     elif isinstance(msg.get("product_id"), str):
         msg["product_id"] = "BTC-USD"
+    elif isinstance(msg.get("params"), dict) and isinstance(msg["params"].get("channel"), str):
+        _rename_deribit(msg["params"])
     else:
         return None
     return dumps(msg)
+
+
+def _rename_deribit(params: dict[str, Any]) -> None:
+    """Deribit: the instrument is the channel's second-to-last part and the data's."""
+    channel = params["channel"].split(".")
+    if len(channel) >= 3:
+        channel[-2] = "BTC_USDC-PERPETUAL"
+        params["channel"] = ".".join(channel)
+    data = params.get("data")
+    for item in data if isinstance(data, list) else [data]:
+        if isinstance(item, dict) and "instrument_name" in item:
+            item["instrument_name"] = "BTC_USDC-PERPETUAL"
 
 
 @pytest.mark.parametrize("venue", typed_venues())

@@ -140,10 +140,10 @@ class DeribitParser(TypedParser):
         vsym = data.instrument_name
         head = self._heads.get(vsym) or self._head(vsym)
         records, crossed = self._throttle.records(head, self._contract(vsym), data, recv_ms)
+        if not records:  # no quote (an empty side, or crossed) and nothing else due
+            raise Dropped("crossed_quote" if crossed else "empty_book")
         if crossed:
             self.stats.reject("crossed_quote", msg.params.channel)
-        if not records:
-            raise Dropped("empty_book")
         return records
 
     def _trades(self, msg: wire.TradeFrame, recv_ms: int) -> list[AnyRaw]:
