@@ -7,16 +7,19 @@ and carries no sequence number. Each frame replaces the book; a frame older (by 
 `timestamp`, ms) than the one applied is dropped (`out_of_order`). A lost frame cannot be
 detected but does no harm: the next one is whole. A malformed level resyncs (`bad_level`),
 a crossed book is never published (`crossed`); a resync resubscribes. Futures sizes are
-contracts (lots), as the venue sends them. Pure: no I/O, no clock.
+contracts: with the exchange bound (`bind_exchange`, the collector's BookFeed) they become
+base units through the contract multiplier of the listing. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from microservices.common.orderbook.book import Level
 from microservices.common.orderbook.sync import (
     BookSet,
     BookSpec,
@@ -27,6 +30,7 @@ from microservices.common.orderbook.sync import (
     UpdateHook,
     WireLevel,
 )
+from microservices.data_collector.exchanges.base import Exchange
 from microservices.data_collector.exchanges.typed import Wire, decoder
 
 DEPTH: Final = 50  # levels per push: the book's depth and cap
@@ -70,6 +74,24 @@ class KucoinBookSync:
     def __init__(self, on_applied: UpdateHook | None = None, max_depth: int = DEPTH) -> None:
         self.books = BookSet("resubscribe", max_depth, on_applied)
         self._last_ms: dict[str, int] = {}  # symbol -> timestamp of the frame applied
+        self._exchange: Exchange | None = None
+        self._lots: dict[str, float] = {}  # symbol -> base units per contract (futures)
+
+    def bind_exchange(self, exchange: Exchange) -> None:
+        """Read futures contract sizes from `exchange`'s listing (without it, or for an
+        unlisted contract, sizes stay in contracts); spot sizes are base units already."""
+        self._exchange = exchange if exchange.market != "spot" else None
+        self._lots.clear()
+
+    def _levels(self, symbol: str, levels: Sequence[Level]) -> Sequence[Level]:
+        """Levels in base units: contracts x the contract size (futures, exchange bound)."""
+        if self._exchange is None:
+            return levels
+        lot = self._lots.get(symbol)
+        if lot is None:
+            inst = self._exchange.listed_instrument(symbol)
+            lot = self._lots[symbol] = 1.0 if inst is None else inst.contract_size
+        return levels if lot == 1.0 else [(price, size * lot) for price, size in levels]
 
     def on_frame(self, frame: Frame) -> SyncResult | None:
         """Replace the book of the frame's symbol, or drop the frame; None for other frames."""
@@ -87,10 +109,10 @@ class KucoinBookSync:
             return self.books.skip(symbol, "out_of_order")
         if ts_ms is not None:
             self._last_ms[symbol] = ts_ms
+        bids, asks = self._levels(symbol, data.bids), self._levels(symbol, data.asks)
         if not self.books.live(symbol):  # first frame, or after a resync: a (re)load
-            return self._settle(symbol, self.books.load(symbol, (data.bids, data.asks), None,
-                                                        ts_ms))  # fmt: skip
-        self.books.book(symbol).load(data.bids, data.asks)  # the next whole snapshot
+            return self._settle(symbol, self.books.load(symbol, (bids, asks), None, ts_ms))
+        self.books.book(symbol).load(bids, asks)  # the next whole snapshot
         return self._settle(symbol, self.books.applied(symbol, None, ts_ms, snapshot=True))
 
     def on_rest(self, url: str, body: Frame) -> list[SyncResult]:

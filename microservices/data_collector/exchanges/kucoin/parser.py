@@ -33,6 +33,12 @@ from microservices.data_collector.exchanges.typed import (
 MINUTE_MS: Final = 60_000
 CANDLE_SUFFIX: Final = "_1min"  # /market/candles:<symbol>_<interval>
 CONTROL_TYPES: Final = frozenset({"welcome", "ack", "pong"})
+# subjects of public channels not subscribed here (incremental /market/level2, level 1 and
+# level 3, futures v1 ticker, klines and 24 h snapshot): "ignored", not "unknown_topic"
+UNPARSED_SUBJECTS: Final = frozenset(
+    {"trade.l2update", "level1", "level3", "ticker", "candle.stick", "snapshot.24h",
+     "trade.l3received", "trade.l3open", "trade.l3done", "trade.l3change", "trade.l3update"}
+)  # fmt: skip
 _DECODE: Final = decoder(wire.FRAME)
 
 
@@ -45,7 +51,8 @@ def trade_id(value: object) -> str:
 
 def control_reason(msg: object) -> str:
     """Why a frame without a known subject was refused: welcome/ack/pong are "ignored",
-    `type: error` is "venue_error", a message of another subject "unknown_topic"."""
+    `type: error` is "venue_error", a message of a channel not subscribed "ignored", of an
+    unknown subject "unknown_topic"."""
     if not isinstance(msg, dict):
         return "malformed"
     kind = msg.get("type")
@@ -54,9 +61,9 @@ def control_reason(msg: object) -> str:
     if kind == "error":
         return "venue_error"
     subject = msg.get("subject")
-    if kind == "message" and isinstance(subject, str) and subject not in wire.SUBJECTS:
-        return "unknown_topic"
-    return "malformed"
+    if kind != "message" or not isinstance(subject, str) or subject in wire.SUBJECTS:
+        return "malformed"
+    return "ignored" if subject in UNPARSED_SUBJECTS else "unknown_topic"
 
 
 class KucoinParser(TypedParser):
