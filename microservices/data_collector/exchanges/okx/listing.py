@@ -68,10 +68,10 @@ def _assets(row: _Row) -> tuple[str, str]:
     return base, quote
 
 
-def _contract_size(row: _Row) -> float | None:
-    """ctVal x ctMult of a swap; None for spot (1 base unit)."""
+def _contract_size(row: _Row) -> float:
+    """ctVal x ctMult of a swap; 1 base unit on spot."""
     if row.instType == "SPOT":
-        return None
+        return 1.0
     return float(row.ctVal) * float(row.ctMult or "1")
 
 
@@ -136,7 +136,7 @@ def symbol_instrument(venue_symbol: str, venue: str) -> Instrument | None:
             if quote not in SWAP_QUOTES:
                 return None
             inverse = quote == "USD"
-            size = (INVERSE_BTC_USD if base == "BTC" else INVERSE_OTHER_USD) if inverse else None
+            size = (INVERSE_BTC_USD if base == "BTC" else INVERSE_OTHER_USD) if inverse else 1.0
             return make_instrument(venue=venue, venue_symbol=venue_symbol, base=base,
                                    quote=quote, market="perpetual", inverse=inverse,
                                    contract_size=size)  # fmt: skip
