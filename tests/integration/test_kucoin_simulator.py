@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aredis
 
 from microservices.common.book_schema import BookTop
-from microservices.common.records import RawRecord
+from microservices.common.records import Funding, OpenInterest, RawRecord, Trade
 from microservices.common.settings import Settings
 from microservices.common.streams import collector_key
 from microservices.data_collector.service import Collector
@@ -102,7 +103,9 @@ async def books_live(
 
 
 async def all_arrived(redis: aredis.Redis, settings: Settings) -> Counter[Any] | None:
-    seen = Counter((r.exchange, r.symbol, r.type) for r in await raw_records(redis, settings))
+    seen: Counter[tuple[str, str, str]] = Counter(
+        (r.exchange, r.symbol, r.type) for r in await raw_records(redis, settings)
+    )
     books = {(e.exchange, e.symbol) for e in await book_entries(redis, settings)}
     need = [(v, s, t) for v, types in WANTED.items() for s in SYMBOLS for t in types]
     done = all(seen[k] for k in need) and books >= {(v, s) for v in VENUES for s in SYMBOLS}
@@ -122,16 +125,16 @@ async def test_every_record_type_and_the_books_arrive(
     assert {r.market for r in records if r.exchange == "kucoin_futures"} == {"perp"}
     assert {r.venue_symbol for r in records if r.exchange == "kucoin_futures"} == {
         "XBTUSDTM", "ETHUSDTM"}  # fmt: skip
-    btc = [r for r in records if r.symbol == "BTCUSDT" and r.type == "trade"]
+    btc = [r for r in records if r.symbol == "BTCUSDT" and isinstance(r, Trade)]
     assert btc and all(40_000 < r.price < 100_000 for r in btc)  # synthetic BTC near 65,000
     # futures trades come in contracts of 0.001 BTC (the listing's multiplier): base units
     sizes = [r.size for r in btc if r.exchange == "kucoin_futures"]
     assert sizes and all(abs(s / 0.001 - round(s / 0.001)) < 1e-6 for s in sizes)
-    funding = [r for r in records if r.type == "funding"]
+    funding = [r for r in records if isinstance(r, Funding)]
     assert {r.funding_interval_h for r in funding} == {8.0}  # granularity 28,800,000 ms
     assert all(r.funding_rate == pytest.approx(0.0001) for r in funding)
     assert all(r.next_funding_time_ms for r in funding)
-    oi = [r for r in records if r.type == "open_interest"]
+    oi = [r for r in records if isinstance(r, OpenInterest)]
     assert all(r.open_interest > 0 and r.open_interest_usd for r in oi)
     for venue in VENUES:  # whole snapshots every push: nothing to resync
         assert health[venue]["live"] == len(SYMBOLS), health[venue]
@@ -192,3 +195,34 @@ async def test_a_429_burst_is_waited_out(real_redis: aredis.Redis, settings: Set
         stats = await eventually(polled, timeout_s=60)
     assert stats["rest_inside_retry_after"] == 0
     assert stats["rest_418"] == 0
+
+
+async def test_the_simulator_speaks_the_bullet_handshake() -> None:
+    """bullet-public gives a token and endpoint; no token, no socket; `welcome` comes first;
+    ping -> pong; an unknown topic is an error; a subscribe is acked, then data flows."""
+    config = SimulatorConfig(port=0, market=market())
+    async with start_simulator(config) as sim, aiohttp.ClientSession() as http:
+        async with http.post(sim.rest_url("kucoin") + "/api/v1/bullet-public") as resp:
+            body = await resp.json()
+        assert body["code"] == "200000"
+        server = body["data"]["instanceServers"][0]
+        assert server["endpoint"] == f"{sim.ws_base}/kucoin/ws"
+        assert (server["pingInterval"], server["pingTimeout"]) == (18000, 10000)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(server["endpoint"])
+        assert refused.value.status == 401
+        url = f"{server['endpoint']}?token={body['data']['token']}&connectId=c1"
+        async with http.ws_connect(url) as ws:
+            assert await ws.receive_json() == {"id": "c1", "type": "welcome"}
+            await ws.send_json({"id": "7", "type": "ping"})
+            assert await ws.receive_json() == {"id": "7", "type": "pong"}
+            await ws.send_json({"id": "8", "type": "subscribe", "topic": "/market/nope:BTC-USDT",
+                                "response": True})  # fmt: skip
+            error = await ws.receive_json()
+            assert (error["id"], error["type"], error["code"]) == ("8", "error", 404)
+            await ws.send_json({"id": "9", "type": "subscribe", "response": True,
+                                "topic": "/market/ticker:BTC-USDT,ETH-USDT"})  # fmt: skip
+            assert await ws.receive_json() == {"id": "9", "type": "ack"}
+            frame = await ws.receive_json()
+        assert frame["type"] == "message" and frame["subject"] == "trade.ticker"
+        assert frame["topic"] in ("/market/ticker:BTC-USDT", "/market/ticker:ETH-USDT")
