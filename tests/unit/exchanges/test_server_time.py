@@ -32,6 +32,9 @@ DOCUMENTED = {
     "bybit_spot": ("/v5/market/time", "bybit/rest_time.json", 1_688_639_403_423.213),
     # epoch 1420674445.201 s
     "coinbase": ("/time", "coinbase/rest_time.json", 1_420_674_445_201.0),
+    # Gate.io docs: GET /spot/time -> {"server_time": 1597026383085} (futures host too)
+    "gateio": ("/spot/time", "gateio/rest_time.json", 1_597_026_383_085.0),
+    "gateio_futures": ("/spot/time", "gateio/rest_time.json", 1_597_026_383_085.0),
     # KuCoin docs: {"code": "200000", "data": 1546837113087} on spot and futures hosts
     "kucoin": ("/api/v1/timestamp", "kucoin/rest_time.json", 1_546_837_113_087.0),
     "kucoin_futures": ("/api/v1/timestamp", "kucoin/rest_time.json", 1_546_837_113_087.0),

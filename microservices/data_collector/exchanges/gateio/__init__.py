@@ -23,6 +23,7 @@ from microservices.data_collector.exchanges.package import (
 )
 
 REST_BASE: Final = "https://api.gateio.ws/api/v4"
+FUTURES_REST_BASE: Final = "https://fx-api.gateio.ws/api/v4"  # Gate's futures host
 
 PACKAGE: Final = ExchangePackage(
     name="gateio",
@@ -54,13 +55,13 @@ PACKAGE: Final = ExchangePackage(
         url_venue(
             "gateio",
             ws=("wss://api.gateio.ws/ws/v4/", "Gate.io v4 spot WebSocket"),
-            rest=(REST_BASE, "Gate.io v4 REST base (spot paths)"),
+            rest=(REST_BASE, "Gate.io v4 REST base (/spot/...)"),
         ),
         url_venue(
             "gateio_futures",
             ws=("wss://fx-ws.gateio.ws/v4/ws/usdt", "Gate.io v4 USDT futures WebSocket"),
-            rest=(REST_BASE, "Gate.io v4 REST base (futures paths)"),
+            rest=(FUTURES_REST_BASE, "Gate.io v4 futures REST base (/futures/usdt/...)"),
         ),
     ),
-    simulator=None,  # the dialect follows
+    simulator="microservices.data_collector.exchanges.gateio.simulator",
 )

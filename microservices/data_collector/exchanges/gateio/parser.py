@@ -16,6 +16,7 @@ import msgspec
 
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw
+from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS
 from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges._records import Head
 from microservices.data_collector.exchanges.base import Dropped, check_ohlc, text_trade_id
@@ -149,7 +150,9 @@ class GateParser(TypedParser):
         q = msg.result
         head = self._heads.get(q.s) or self._head(q.s)
         if q.b == "" or q.a == "":
-            raise Dropped("empty_book")
+            raise Dropped("empty_book")  # its `t` is 0
+        if not MIN_TS_MS <= q.t <= MAX_TS_MS:
+            raise BadMessage(f"bad book time {q.t!r}")
         if q.b > q.a:
             raise Dropped("crossed_quote")
         scale = self._scale(q.s) if self._futures else 1.0

@@ -149,7 +149,7 @@ CANDLE = {"t": "1699999980", "v": "150", "c": "101", "h": "102", "l": "99", "o":
         (frame("spot.trades", {}, "weird"), "unknown_event"),
         (frame("spot.trades", {**TRADE, "currency_pair": "ETH_USDT"}), "not_followed"),
         (frame("spot.trades", {**TRADE, "price": "NaN"}), "malformed"),
-        (frame("spot.book_ticker", {"t": 1, "s": "BTC_USDT", "b": "101", "B": "1", "a": "100",
+        (frame("spot.book_ticker", {"t": 1700000000000, "s": "BTC_USDT", "b": "101", "B": "1", "a": "100",
                                     "A": "1"}), "crossed_quote"),
         (frame("spot.candlesticks", {**CANDLE, "n": "5m_BTC_USDT"}), "ignored"),
         (frame("spot.candlesticks", {**CANDLE, "h": "98"}), "malformed"),
