@@ -40,6 +40,7 @@ Strings = dict[float, tuple[str, str]]  # price -> (price, size) as received
 
 
 class BookArg(Wire):
+    instType: str
     channel: str
     instId: str
 
@@ -70,9 +71,12 @@ class RawFrame(Wire):
 
 
 class LaxFrame(Wire):
-    """A book frame that failed the typed decode: its symbol, to resync it."""
+    """A book data frame that failed the typed decode: its symbol, to resync it (acks carry
+    an `arg` but no `action` and no `data`)."""
 
+    action: str
     arg: BookArg
+    data: Any
 
 
 _BOOK: Final = decoder(BookFrame)
@@ -106,7 +110,10 @@ def _merge(strings: Strings, levels: list[tuple[str, str]], prices: list[Any]) -
 class BitgetBookSync:
     """The `books` of one Bitget connection (futures or spot)."""
 
-    def __init__(self, on_applied: UpdateHook | None = None, max_depth: int = DEPTH) -> None:
+    def __init__(
+        self, inst_type: str, on_applied: UpdateHook | None = None, max_depth: int = DEPTH
+    ) -> None:
+        self.inst_type = inst_type  # SPOT or USDT-FUTURES: other markets' frames are not ours
         # the checksum needs the top 25 levels: never keep fewer
         self.books = BookSet("resubscribe", max(max_depth, CHECKSUM_LEVELS), on_applied)
         self._seq: dict[str, int] = {}  # symbol -> seq of the last frame applied
@@ -119,7 +126,7 @@ class BitgetBookSync:
             raw = _RAW(frame).data
         except msgspec.DecodeError:
             return self._bad_frame(frame)
-        if message.arg.channel != "books":
+        if message.arg.channel != "books" or message.arg.instType != self.inst_type:
             return None
         if len(message.data) != 1 or len(raw) != 1:
             return self._resync_bad(message.arg)
@@ -207,15 +214,22 @@ class BitgetBookSync:
             lax = _LAX(frame)
         except msgspec.DecodeError:
             return None
-        if lax.arg.channel != "books" or not lax.arg.instId:
+        arg = lax.arg
+        if arg.channel != "books" or arg.instType != self.inst_type or not arg.instId:
             return None
         return self._resync_bad(lax.arg)
 
 
-def _build(on_applied: UpdateHook | None, max_depth: int) -> BitgetBookSync:
-    return BitgetBookSync(on_applied, max_depth=max_depth)
+def _futures(on_applied: UpdateHook | None, max_depth: int) -> BitgetBookSync:
+    return BitgetBookSync("USDT-FUTURES", on_applied, max_depth=max_depth)
+
+
+def _spot(on_applied: UpdateHook | None, max_depth: int) -> BitgetBookSync:
+    return BitgetBookSync("SPOT", on_applied, max_depth=max_depth)
 
 
 # venue id -> its book rules (the package's VenueSpec declares them; `normalize` reads them)
-_SPEC: Final = BookSpec(_build, DEPTH, (MARKER,))
-BOOKS: Final[dict[str, BookSpec]] = {"bitget": _SPEC, "bitget_spot": _SPEC}
+BOOKS: Final[dict[str, BookSpec]] = {
+    "bitget": BookSpec(_futures, DEPTH, (MARKER,)),
+    "bitget_spot": BookSpec(_spot, DEPTH, (MARKER,)),
+}

@@ -73,6 +73,7 @@ class BitgetParser(TypedParser):
     def __init__(self, exchange: Bitget) -> None:
         super().__init__(exchange)
         self._bitget = exchange
+        self._inst_type = exchange.inst_type
         self._trade_ids = TradeDeduper()
         self._tickers = TickerState()
         self._candles = CandleCloser()
@@ -96,7 +97,10 @@ class BitgetParser(TypedParser):
         channel = _channel_of(text)
         decode = DECODERS.get(channel) if channel is not None else None
         if decode is not None and ACTION_KEY in text:  # data frames; acks have no action
-            return decode(frame)
+            message = decode(frame)
+            if message.arg.instType != self._inst_type:  # another market's subscription
+                raise Dropped("ignored")
+            return message
         envelope = decode_envelope(frame)
         if envelope.event is not None or envelope.arg is None:
             raise Dropped(event_reason(envelope.event))
@@ -109,8 +113,8 @@ class BitgetParser(TypedParser):
             return "malformed"
         arg = msg.get("arg") if isinstance(msg, dict) else None
         channel = arg.get("channel") if isinstance(arg, dict) else None
-        if not isinstance(channel, str):
-            return "malformed"
+        if not isinstance(channel, str):  # v3 (UTA) frames name a `topic` instead
+            return "unknown_topic" if isinstance(arg, dict) and "topic" in arg else "malformed"
         return "malformed" if channel in DECODERS else channel_reason(channel)
 
     # ----------------------------------------------------------------------- handlers
