@@ -190,9 +190,24 @@ def renamed(frame: str) -> str | None:
         msg["product_id"] = "BTC-USD"
     elif isinstance(msg.get("params"), dict) and isinstance(msg["params"].get("channel"), str):
         _rename_deribit(msg["params"])
-    else:
+    elif not _rename_okx(msg):
         return None
     return dumps(msg)
+
+
+def _rename_okx(msg: dict[str, Any]) -> bool:
+    """OKX `arg.instId` and the data items' `instId` (BASE-QUOTE[-SWAP]) to BTC-USDT[-SWAP];
+    False when the frame has no dashed instId there."""
+    arg = msg.get("arg")
+    inst = arg.get("instId") if isinstance(arg, dict) else None
+    if not isinstance(inst, str) or "-" not in inst:
+        return False
+    name = "-".join(["BTC", "USDT", *inst.split("-")[2:]])
+    arg["instId"] = name  # type: ignore[index]
+    for item in msg.get("data") or ():
+        if isinstance(item, dict) and "instId" in item:
+            item["instId"] = name
+    return True
 
 
 def _rename_deribit(params: dict[str, Any]) -> None:
