@@ -19,7 +19,7 @@ import pytest
 import redis.asyncio as aredis
 
 from microservices.common.book_schema import BookTop
-from microservices.common.records import RawRecord
+from microservices.common.records import Funding, RawRecord, Trade
 from microservices.common.settings import Settings
 from microservices.common.streams import collector_key
 from microservices.data_collector.service import Collector
@@ -102,8 +102,9 @@ async def test_every_record_type_and_the_books_arrive(
         sim, wired):  # fmt: skip
 
         async def complete() -> Any:
-            seen = Counter((r.exchange, r.symbol, r.type) for r in
-                           await raw_records(real_redis, wired))  # fmt: skip
+            seen: Counter[tuple[str, str, str]] = Counter(
+                (r.exchange, r.symbol, r.type) for r in await raw_records(real_redis, wired)
+            )
             books = {(e.exchange, e.symbol) for e in await book_entries(real_redis, wired)}
             need = [(v, s, t) for v, types in WANTED.items() for s in SYMBOLS for t in types]
             done = all(seen[k] for k in need) and books >= {(v, s) for v in VENUES
@@ -115,9 +116,9 @@ async def test_every_record_type_and_the_books_arrive(
         stats = sim.stats()["venues"]["bitget"]
     records = await raw_records(real_redis, wired)
     assert all(r.market == ("spot" if r.exchange == "bitget_spot" else "perp") for r in records)
-    btc = [r for r in records if r.symbol == "BTCUSDT" and r.type == "trade"]
+    btc = [r for r in records if r.symbol == "BTCUSDT" and isinstance(r, Trade)]
     assert all(40_000 < r.price < 100_000 for r in btc)  # synthetic BTC starts near 65,000
-    funding = [r for r in records if r.type == "funding"]
+    funding = [r for r in records if isinstance(r, Funding)]
     assert {r.funding_interval_h for r in funding} == {8.0}  # fundInterval of the contracts
     assert all(r.next_funding_time_ms for r in funding)
     assert any(r.mark_price for r in funding)  # the ticker's; REST current funding has none
@@ -160,7 +161,7 @@ async def test_a_429_burst_is_waited_out(real_redis: aredis.Redis, settings: Set
         async def polled() -> Any:
             stats = sim.stats()["venues"].get("bitget", {})
             records = await raw_records(real_redis, wired)
-            rest = [r for r in records if r.type == "funding" and r.mark_price is None]
+            rest = [r for r in records if isinstance(r, Funding) and r.mark_price is None]
             return stats if stats.get("rest_429", 0) >= 4 and rest else None
 
         stats = await eventually(polled, timeout_s=60)

@@ -162,8 +162,10 @@ def test_a_deep_book_keeps_its_checksum_through_the_depth_cap() -> None:
 def test_the_real_2024_frames() -> None:
     capture = shared_fixture("bitget/ws/tardis-node_mappers-test_samples.jsonl")
     frames = [f for f, _ in tardis_frames(capture, "bitget-futures messages")]
-    sync = PACKAGE.venues[0].books.new() if PACKAGE.venues[0].books else None  # type: ignore[union-attr]
-    assert sync is not None
+    spec = PACKAGE.venues[0].books
+    assert spec is not None and PACKAGE.venues[0].venue == "bitget"
+    sync = spec.new()
+    assert isinstance(sync, BitgetBookSync)
     results = [r for r in (sync.on_frame(f) for f in frames) if r is not None]
     snapshot, early = results
     assert isinstance(snapshot, BookUpdate) and snapshot.snapshot  # BELUSDT, checksum 0

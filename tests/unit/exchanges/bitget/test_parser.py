@@ -66,10 +66,14 @@ def test_real_spot_trade_snapshot_and_taker_sell() -> None:
 def test_real_futures_ticker_gives_quote_funding_and_open_interest() -> None:
     parser = futures("STORJUSDT")
     ticker, funding, oi = parser.parse(real('"instId":"STORJUSDT","lastPr"'), RECV_MS)
-    head = ("bitget", "perp", "STORJUSDT", "STORJUSDT", "STORJUSDT", "USDT", 1_730_332_823_155,
-            RECV_MS)  # fmt: skip
-    assert ticker == Ticker(*head, 0.4705, 1367.3, 0.4708, 2535.3, 0.4706)
-    assert funding == Funding(*head, 0.0001, 8.0, 1_730_361_600_000, 0.4705, 0.47080586)
+    head: dict[str, Any] = {"exchange": "bitget", "market": "perp", "symbol": "STORJUSDT",
+                            "venue_symbol": "STORJUSDT", "group": "STORJUSDT", "quote": "USDT",
+                            "ts_ms": 1_730_332_823_155, "recv_ms": RECV_MS}  # fmt: skip
+    assert ticker == Ticker(**head, bid=0.4705, bid_size=1367.3, ask=0.4708, ask_size=2535.3,
+                            last=0.4706)  # fmt: skip
+    assert funding == Funding(**head, funding_rate=0.0001, funding_interval_h=8.0,
+                              next_funding_time_ms=1_730_361_600_000, mark_price=0.4705,
+                              index_price=0.47080586)  # fmt: skip
     assert isinstance(oi, OpenInterest) and oi.open_interest == 8572031.1
     assert oi.open_interest_usd == pytest.approx(8572031.1 * 0.4705, rel=1e-12)
 
@@ -149,11 +153,12 @@ TICK = {"instId": "BTCUSDT", "lastPr": "36000.5", "bidPr": "36000.1", "askPr": "
 
 def ticks(parser: BitgetParser, *changes: dict[str, Any]) -> list[list[str]]:
     """Record types of pushes, each `TICK` with the changes so far (a push repeats all)."""
-    out, state = [], dict(TICK)
+    out: list[list[str]] = []
+    state = dict(TICK)
     for change in changes:
         state.update(change)
         records = parser.parse(frame("USDT-FUTURES", "ticker", [state]), RECV_MS)
-        out.append([r.type for r in records])
+        out.append([str(r.type) for r in records])
     return out
 
 
