@@ -40,6 +40,9 @@ DOCUMENTED = {
     "kucoin_futures": ("/api/v1/timestamp", "kucoin/rest_time.json", 1_546_837_113_087.0),
     "bitget": ("/api/v2/public/time", "bitget/rest_time.json", 1_688_008_631_614.0),
     "bitget_spot": ("/api/v2/public/time", "bitget/rest_time.json", 1_688_008_631_614.0),
+    # OKX docs: GET /api/v5/public/time -> {"code": "0", "data": [{"ts": "<ms>"}]} (both)
+    "okx": ("/api/v5/public/time", "okx/rest_time.json", 1_700_000_000_123.0),
+    "okx_spot": ("/api/v5/public/time", "okx/rest_time.json", 1_700_000_000_123.0),
 }
 
 
