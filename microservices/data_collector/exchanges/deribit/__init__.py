@@ -43,7 +43,7 @@ PACKAGE: Final = ExchangePackage(
     url_venues=(
         url_venue(
             "deribit",
-            ws=("wss://www.deribit.com/ws/api/v2", "Deribit API v2 JSON-RPC WebSocket"),
+            ws=("wss://www.deribit.com", "Deribit WebSocket host (path /ws/api/v2 is added)"),
             rest=("https://www.deribit.com", "Deribit REST host (paths /api/v2/public/...)"),
         ),
     ),

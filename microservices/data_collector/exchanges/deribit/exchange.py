@@ -35,6 +35,7 @@ from microservices.data_collector.exchanges.deribit.wire import TickerData
 
 R = TypeVar("R")
 API: Final = "/api/v2/public"
+WS_PATH: Final = "/ws/api/v2"  # the JSON-RPC WebSocket
 HEARTBEAT_S: Final = 30  # public/set_heartbeat interval (Deribit's minimum is 10 s)
 HEARTBEAT_ID, TEST_ID, SUBSCRIBE_ID, BOOK_ID = 1, 2, 100, 900
 
@@ -110,7 +111,9 @@ class Deribit(DeribitListing, Exchange):
                 for i in range(0, len(names), step)
             ]
             label = f"{self.name}#{len(plans)}"
-            plans.append(WsConnectionPlan(label, self.ws_url, (heartbeat, *frames), chunk))
+            plans.append(
+                WsConnectionPlan(label, self.ws_url + WS_PATH, (heartbeat, *frames), chunk)
+            )
         return plans
 
     def test_message(self) -> str:

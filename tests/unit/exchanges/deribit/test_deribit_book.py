@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 
 from microservices.common.orderbook.book import OrderBook
-from microservices.common.orderbook.sync import BookUpdate, Resync, ResyncReason
-from microservices.data_collector.exchanges.deribit.book import BOOKS, DeribitBookSync
+from microservices.common.orderbook.sync import BookUpdate, Resync, ResyncReason, VenueBookSync
+from microservices.data_collector.exchanges.deribit.book import BOOKS
 from tests.fixture_paths import capture_frames, shared_fixture
 
 CAPTURE = "deribit/ws/options_book_trades_ticker_raw.cryptofeed-2021.jsonl"
@@ -36,7 +36,7 @@ SNAPSHOT = frame("snapshot", 10, [["new", 100.0, 1.0], ["new", 99.5, 2.0]],
                  [["new", 101.0, 3.0], ["new", 101.5, 4.0]])  # fmt: skip
 
 
-def top(sync: DeribitBookSync, symbol: str = SYM) -> tuple[Any, Any]:
+def top(sync: VenueBookSync, symbol: str = SYM) -> tuple[Any, Any]:
     book = sync.books.get(symbol)
     assert book is not None
     return book.bids(2), book.asks(2)

@@ -132,7 +132,7 @@ def test_primary_instrument_is_linear_usdc_and_inverse_joins_the_group() -> None
 
 # ------------------------------------------------------------------ WebSocket plans
 def test_connection_plan_heartbeat_then_subscribe() -> None:
-    exchange = Deribit(("BTCUSDT", "ETHUSDT"), "wss://www.deribit.com/ws/api/v2", "https://x")
+    exchange = Deribit(("BTCUSDT", "ETHUSDT"), "wss://www.deribit.com", "https://x")
     exchange.books = True
     (plan,) = exchange.ws_connections()
     assert plan.url == "wss://www.deribit.com/ws/api/v2"

@@ -1,0 +1,220 @@
+"""Deribit against the exchange simulator, with a real redis-server: every record type the
+venue serves (trades, tickers, 1m klines, funding, open interest, liquidations) reaches
+exchange.raw, books reach exchange.orderbook, the gap fault (a skipped book change) breaks the
+`prev_change_id` chain and is resynced by resubscribing, a REST 429 (JSON-RPC error 10028)
+is waited out, and every `test_request` heartbeat is answered, so the connection lives on
+while a client that does not answer is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aredis
+from aiohttp import ClientSession, WSMsgType
+
+from microservices.common.backoff import Backoff
+from microservices.common.book_schema import BookTop
+from microservices.common.records import RawRecord
+from microservices.common.settings import Settings
+from microservices.common.streams import build_streams, collector_key
+from microservices.data_collector.exchanges.base import WsConnectionPlan
+from microservices.data_collector.exchanges.deribit.exchange import Deribit, rpc
+from microservices.data_collector.service import Collector
+from microservices.data_collector.venue_status import VenueStatus
+from microservices.data_collector.ws_bridge import BridgeParams, WsConnectionRunner
+from microservices.exchange_simulator.config import FaultConfig, MarketConfig, SimulatorConfig
+from microservices.exchange_simulator.server import SimulatorHandle, start_simulator
+from microservices.runner import simulator_settings
+
+pytestmark = pytest.mark.integration
+VENUES = ("deribit",)
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+WANTED = ("trade", "ticker", "kline", "funding", "open_interest", "liquidation")
+
+
+@pytest.fixture
+def settings(redis_server: Any, settings_factory: Any, tmp_path: Path) -> Settings:
+    made: Settings = settings_factory(
+        redis_url=redis_server.url, venues=",".join(VENUES), symbols=",".join(SYMBOLS),
+        ws_reconnect_base_s=0.05, ws_reconnect_cap_s=0.5, ws_silence_timeout_s=5.0,
+        rest_poll_interval_s=1.0, rest_history_dir=str(tmp_path / "history"),
+        rest_history_lookback_h=0.5, orderbook_full_interval_ms=200,
+    )  # fmt: skip
+    return made
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, config: SimulatorConfig, redis: aredis.Redis
+) -> AsyncIterator[tuple[SimulatorHandle, Settings]]:
+    async with start_simulator(config) as sim:
+        wired = simulator_settings(settings, sim.base_url, sim.ws_base)
+        stop = asyncio.Event()
+        task = asyncio.create_task(Collector(wired, redis).run(stop))
+        try:
+            yield sim, wired
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=20)
+
+
+async def eventually(check: Callable[[], Any], timeout_s: float = 45.0) -> Any:
+    async def loop() -> Any:
+        while not (result := await check()):
+            await asyncio.sleep(0.25)
+        return result
+
+    return await asyncio.wait_for(loop(), timeout=timeout_s)
+
+
+async def raw_records(redis: aredis.Redis, settings: Settings) -> list[RawRecord]:
+    stream = settings.streams().raw
+    rows: Any = await redis.xrange(stream.name)
+    return [stream.schema.decode(fields) for _, fields in rows]
+
+
+async def book_entries(redis: aredis.Redis, settings: Settings) -> list[BookTop]:
+    stream = settings.streams().orderbook
+    rows: Any = await redis.xrange(stream.name)
+    return [stream.schema.decode(fields) for _, fields in rows]
+
+
+async def book_health(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
+    raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "health"))
+    venues = {k.decode(): orjson.loads(v) for k, v in raw.items() if not k.startswith(b"_")}
+    return {venue: item.get("books", {}) for venue, item in venues.items()}
+
+
+def market() -> MarketConfig:
+    return MarketConfig(symbols=SYMBOLS, seed=7, rate=30.0, liquidations_per_min=60.0)
+
+
+async def test_every_record_type_and_the_books_arrive(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    async with running(settings, SimulatorConfig(port=0, market=market()), real_redis) as (
+        sim, wired):  # fmt: skip
+
+        async def complete() -> Any:
+            records = await raw_records(real_redis, wired)
+            seen: Counter[tuple[str, str]] = Counter((r.symbol, r.type) for r in records)
+            books = {e.symbol for e in await book_entries(real_redis, wired)}
+            need = [(f"{s[:-4]}USDC", t) for s in SYMBOLS for t in WANTED]
+            return records if all(seen[k] for k in need) and len(books) == 2 else None
+
+        records = await eventually(complete)
+        health = await book_health(real_redis, wired)
+        stats = sim.stats()["venues"]["deribit"]
+    assert {(r.exchange, r.market, r.group) for r in records} == {
+        ("deribit", "perp", "BTCUSDT"), ("deribit", "perp", "ETHUSDT")}  # fmt: skip
+    assert {r.venue_symbol for r in records} == {"BTC_USDC-PERPETUAL", "ETH_USDC-PERPETUAL"}
+    btc = [r for r in records if r.symbol == "BTCUSDC" and r.type == "trade"]
+    assert all(40_000 < r.price < 100_000 for r in btc)  # synthetic BTC starts near 65,000
+    funding = [r for r in records if r.type == "funding"]
+    assert {r.funding_interval_h for r in funding} == {8.0}
+    assert {round(r.funding_rate, 8) for r in funding} == {0.00008}  # the venue's default
+    oi = [r for r in records if r.type == "open_interest"]
+    # the listing's contracts are one lot (0.001 BTC): USD value = contracts x lot x mark
+    assert all(r.open_interest_usd and r.open_interest_usd > r.open_interest for r in oi)
+    assert health["deribit"]["resyncs"].get("gap", 0) == 0
+    assert stats["rest_inside_retry_after"] == 0
+
+
+async def test_a_skipped_book_change_is_a_gap_and_resubscribes(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    config = SimulatorConfig(port=0, market=market(), faults=FaultConfig(depth_gap_every=30))
+    settings = settings.model_copy(update={"rest_enabled": False})
+    async with running(settings, config, real_redis) as (sim, wired):
+
+        async def resynced() -> Any:
+            health = await book_health(real_redis, wired)
+            gaps = health.get("deribit", {}).get("resyncs", {}).get("gap", 0)
+            return health if gaps >= 2 else None
+
+        await eventually(resynced, timeout_s=60)
+        before = len(await book_entries(real_redis, wired))
+        await eventually(lambda: _more_books(real_redis, wired, before + 20))
+        skipped = sim.stats()["venues"]["deribit"]["book_diffs_skipped"]
+    assert skipped >= 2
+
+
+async def _more_books(redis: aredis.Redis, settings: Settings, count: int) -> bool:
+    return len(await book_entries(redis, settings)) >= count
+
+
+async def test_a_429_burst_is_waited_out(real_redis: aredis.Redis, settings: Settings) -> None:
+    faults = FaultConfig(rate_limit_burst=4, retry_after_s=1)
+    config = SimulatorConfig(port=0, market=market(), faults=faults)
+    async with running(settings, config, real_redis) as (sim, wired):
+
+        async def polled() -> Any:
+            stats = sim.stats()["venues"].get("deribit", {})
+            records = await raw_records(real_redis, wired)
+            rest = [r for r in records if r.type == "open_interest"]
+            return stats if stats.get("rest_429", 0) >= 4 and rest else None
+
+        stats = await eventually(polled, timeout_s=60)
+    assert stats["rest_inside_retry_after"] == 0
+    assert stats["rest_418"] == 0
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def publish(self, stream: Any, record: Any) -> None:
+        self.records.append(record)
+
+
+async def test_test_requests_are_answered_and_silence_closes() -> None:
+    """The bridge answers each test_request with public/test (10 s heartbeats, Deribit's
+    minimum); a client that sets a heartbeat and never answers is closed when the next is due."""
+    config = SimulatorConfig(port=0, market=MarketConfig(symbols=("BTCUSDT",), seed=2))
+    async with start_simulator(config) as sim:
+        exchange = Deribit(("BTCUSDT",), sim.ws_url("deribit"), sim.rest_url("deribit"))
+        url = f"{sim.ws_url('deribit')}/ws/api/v2"
+        subscribe = exchange.ws_connections()[0].subscribe[1:]
+        heartbeat = rpc("public/set_heartbeat", {"interval": 10}, 1)
+        plan = WsConnectionPlan("deribit#0", url, (heartbeat, *subscribe), ("BTCUSDT",))
+        status, sink = VenueStatus(), Sink()
+        params = BridgeParams(backoff=Backoff(base_s=0.01, cap_s=0.05, jitter=0.0),
+                              silence_timeout_s=5.0)  # fmt: skip
+        status.register(plan.label, "deribit", params.silence_timeout_s)
+        runner = WsConnectionRunner(exchange, plan, sink, build_streams("t:").raw,  # type: ignore[arg-type]
+                                    status, params)  # fmt: skip
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        try:
+            silent = await asyncio.wait_for(_unanswering_client(url, heartbeat), timeout=40)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+        stats = sim.stats()["venues"]["deribit"]
+    assert silent == 1  # closed when the next one came due, the first unanswered
+    assert stats["pongs_sent"] >= 2  # the runner's public/test answers
+    assert stats["ws_opened"] == 2 and stats["server_closes"] == 1  # only the silent one
+    assert sink.records
+
+
+async def _unanswering_client(url: str, heartbeat: str) -> int:
+    """Set a heartbeat, subscribe, never answer: the number of test_requests before close."""
+    channels = {"channels": ["ticker.BTC_USDC-PERPETUAL.100ms"]}
+    requests = 0
+    async with ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.send_str(heartbeat)
+        await ws.send_str(rpc("public/subscribe", channels, 2))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                break
+            if '"test_request"' in msg.data:
+                requests += 1
+    return requests
