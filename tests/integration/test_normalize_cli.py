@@ -25,6 +25,9 @@ CAPTURES = [
     ("bybit", "bybit/ws/LEGACY_realtime_inverse.cryptofeed-2021.jsonl"),
     ("coinbase", "coinbase/ws/ws_feed_level2_ticker_matches.cryptofeed-2021.jsonl"),
     ("coinbase", "coinbase/ws/tardis-node_mappers-test_samples.jsonl"),
+    ("gateio", "gateio/ws/spot_v4_trades_obupdate_candles_ticker.cryptofeed-2021.jsonl"),
+    ("gateio", "gateio/ws/tardis-node_mappers-test_samples.jsonl"),
+    ("gateio_futures", "gateio/ws/futures_usdt_v4.cryptofeed-2023.jsonl"),
 ]
 
 

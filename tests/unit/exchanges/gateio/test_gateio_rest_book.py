@@ -4,6 +4,9 @@ hand-written deltas for every rule)."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import orjson
 import pytest
 
@@ -15,6 +18,7 @@ from microservices.data_collector.exchanges.gateio.book import GateBookSync
 from microservices.data_collector.exchanges.gateio.exchange import GateFutures, GateSpot
 from microservices.data_collector.exchanges.gateio.listing import parse_listing_body
 from microservices.data_collector.exchanges.gateio.server_time import parse_server_time
+from microservices.data_collector.normalize import normalize_file
 from tests.fixture_paths import capture_frames, shared_fixture
 
 RECV = 1_700_000_100_000
@@ -241,3 +245,31 @@ def test_bound_exchange_gives_futures_contract_sizes() -> None:
     book = sync.books.get("BTC_USDT")
     assert book is not None
     assert book.best_bid() == (30000.0, 2.5) and book.best_ask() == (30001.0, 0.001)
+
+
+def test_normalize_books_replays_the_capture_with_its_recorded_snapshot(tmp_path: Path) -> None:
+    """`normalize --books`: the futures capture with the RDNT_USDT REST snapshot put where it
+    was taken (a `"dir": "http"` line, built here from the two recordings)."""
+    capture = shared_fixture("gateio/ws/futures_usdt_v4.cryptofeed-2023.jsonl")
+    snapshot = shared_fixture(
+        "gateio/rest/api_v4_futures_usdt_order_book.RDNT_USDT.cryptofeed-2023.json"
+    ).read_text()
+    url = "https://api.gateio.ws/api/v4/futures/usdt/order_book?contract=RDNT_USDT&limit=100&with_id=true"
+    http = orjson.dumps({"ts": 1684930166.384, "dir": "http", "url": url, "frame": snapshot})
+    lines = capture.read_bytes().splitlines()
+    at = next(i for i, line in enumerate(lines) if orjson.loads(line)["ts"] > 1684930166.384)
+    path = tmp_path / "gateio_futures_books.jsonl"
+    path.write_bytes(b"\n".join([*lines[:at], http, *lines[at:]]) + b"\n")
+    out, stats = io.StringIO(), io.StringIO()
+    normalize_file("gateio_futures", str(path), out, stats, book_depth=3)
+    books = [
+        line for line in map(orjson.loads, out.getvalue().splitlines()) if line["type"] == "book"
+    ]
+    summary = orjson.loads(stats.getvalue())["books"]
+    assert summary["resyncs"] == {} and summary["dropped"] == {"stale": 9}
+    assert summary["applied"] == len(books) and books[0]["snapshot"] is True
+    first = books[0]
+    assert (first["venue_symbol"], first["sequence"]) == ("RDNT_USDT", 203083287)
+    assert (first["best_bid"], first["best_bid_size"]) == (0.2969, 5302.0)  # contracts: no listing
+    assert first["asks"] == [[0.2974, 803.0], [0.2975, 500.0], [0.2976, 8393.0]]
+    assert books[1]["sequence"] == 203083299 and books[1]["timestamp"] == 1684930166441
