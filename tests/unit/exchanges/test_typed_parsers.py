@@ -43,7 +43,8 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT")
 CAPTURES = {"binance": ["binance"], "binance_futures": ["binance-futures", "binance"],
             "bybit": ["bybit"], "bybit_spot": ["bybit"], "coinbase": ["coinbase"],
             "gateio": ["gateio"], "gateio_futures": ["gateio"], "okx": ["okx"], "okx_spot": ["okx"],
-            "kucoin": ["kucoin"], "kucoin_futures": ["kucoin"], "deribit": ["deribit"]}  # fmt: skip
+            "kucoin": ["kucoin"], "kucoin_futures": ["kucoin"], "deribit": ["deribit"],
+            "bitget": ["bitget"], "bitget_spot": ["bitget"]}  # fmt: skip
 ONE_PAYLOAD = frozenset({"binance", "binance_futures"})  # one record or one rejection
 EDGE_VALUES = ["1e400", "-1e400", "-0", "0", "1E2", "123456789012345678901234567890",
                "18446744073709551616", "9223372036854775808", "1" + "0" * 320, '"nan"',
@@ -190,9 +191,21 @@ def renamed(frame: str) -> str | None:
         msg["product_id"] = "BTC-USD"
     elif isinstance(msg.get("params"), dict) and isinstance(msg["params"].get("channel"), str):
         _rename_deribit(msg["params"])
-    elif not _rename_okx(msg):
+    elif not _rename_okx(msg) and not _rename_bitget(msg):
         return None
     return dumps(msg)
+
+
+def _rename_bitget(msg: dict[str, Any]) -> bool:
+    """Bitget v2 `arg.instId` (BASEQUOTE, with `arg.instType`) to BTCUSDT; False otherwise."""
+    arg = msg.get("arg")
+    if not isinstance(arg, dict) or "instType" not in arg or not isinstance(arg.get("instId"), str):
+        return False
+    arg["instId"] = "BTCUSDT"
+    for item in msg.get("data") or ():
+        if isinstance(item, dict) and "instId" in item:
+            item["instId"] = "BTCUSDT"
+    return True
 
 
 def _rename_okx(msg: dict[str, Any]) -> bool:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw
+from microservices.common.schema_fields import MAX_TS_MS, MIN_TS_MS
 from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges._records import Head
 from microservices.data_collector.exchanges.bitget.wire import CandleRow, TickerItem
@@ -34,9 +36,14 @@ class SymbolTicker:
 
 
 def _next_funding(item: TickerItem) -> int | None:
-    """`nextFundingTime`, None when absent or "0" (nothing scheduled, dated futures)."""
+    """`nextFundingTime`, None when absent or "0" (nothing scheduled, dated futures);
+    BadMessage for anything else outside 2009..2100."""
     value = item.nextFundingTime
-    return value if isinstance(value, int) and value > 0 else None
+    if not isinstance(value, int) or value == 0:
+        return None
+    if not MIN_TS_MS <= value <= MAX_TS_MS:
+        raise BadMessage(f"bad nextFundingTime {value!r}")
+    return value
 
 
 def _optional(value: float | object) -> float | None:
@@ -55,7 +62,9 @@ class TickerState:
     def records(
         self, head: Head, item: TickerItem, recv_ms: int, interval_h: float
     ) -> list[AnyRaw]:
-        """Records of one push; `interval_h` is the symbol's funding interval."""
+        """Records of one push; `interval_h` is the symbol's funding interval. A bad push
+        raises before any state changes."""
+        next_ms = _next_funding(item)
         state = self._symbols.get(head["symbol"])
         if state is None:
             state = self._symbols[head["symbol"]] = SymbolTicker()
@@ -68,11 +77,11 @@ class TickerState:
                              bid_size=item.bidSz, ask=item.askPr, ask_size=item.askSz,
                              last=item.lastPr)
             )  # fmt: skip
-        if isinstance(item.fundingRate, float) and self._funding_due(state, item):
+        if isinstance(item.fundingRate, float) and self._funding_due(state, item, next_ms):
             out.append(
                 build.funding(head, ts_ms=item.ts, recv_ms=recv_ms, funding_rate=item.fundingRate,
                               funding_interval_h=interval_h,
-                              next_funding_time_ms=_next_funding(item),
+                              next_funding_time_ms=next_ms,
                               mark_price=_optional(item.markPrice),
                               index_price=_optional(item.indexPrice))
             )  # fmt: skip
@@ -87,9 +96,9 @@ class TickerState:
         return out
 
     @staticmethod
-    def _funding_due(state: SymbolTicker, item: TickerItem) -> bool:
+    def _funding_due(state: SymbolTicker, item: TickerItem, next_ms: int | None) -> bool:
         """A new rate or next time: now; only the mark price moved: after THROTTLE_MS."""
-        rate, next_ms, mark = item.fundingRate, _next_funding(item), _optional(item.markPrice)
+        rate, mark = item.fundingRate, _optional(item.markPrice)
         last = state.funding
         due = (
             last is None
