@@ -67,6 +67,7 @@ class GateParser(TypedParser):
     def __init__(self, exchange: GateSpot) -> None:
         self._decoders = {c: DECODERS[c] for c in exchange.parsed_channels}
         self._futures = exchange.futures
+        self._contract_size = exchange.contract_size
         super().__init__(exchange)
         self._sizes: dict[str, float] = {}  # venue symbol -> base units per size unit
         self._trade_ids = TradeDeduper()
@@ -97,14 +98,11 @@ class GateParser(TypedParser):
         known = channel in KNOWN_CHANNELS or channel in DECODERS
         return "ignored" if known else "unknown_topic"
 
-    def classify(self, frame: Frame) -> str:
-        return "malformed"
-
     def _scale(self, vsym: str) -> float:
         """Base units per wire size unit of `vsym`: 1 on spot, the contract size on futures."""
         scale = self._sizes.get(vsym)
         if scale is None:
-            scale = self._sizes[vsym] = self.exchange.contract_size(vsym)  # type: ignore[attr-defined]
+            scale = self._sizes[vsym] = self._contract_size(vsym)
         return scale
 
     # ----------------------------------------------------------------------- handlers
