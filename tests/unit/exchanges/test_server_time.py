@@ -43,6 +43,8 @@ DOCUMENTED = {
     # OKX docs: GET /api/v5/public/time -> {"code": "0", "data": [{"ts": "<ms>"}]} (both)
     "okx": ("/api/v5/public/time", "okx/rest_time.json", 1_700_000_000_123.0),
     "okx_spot": ("/api/v5/public/time", "okx/rest_time.json", 1_700_000_000_123.0),
+    # Deribit docs: public/get_time -> {"jsonrpc": "2.0", "id": 7365, "result": 1550147385946}
+    "deribit": ("/api/v2/public/get_time", "deribit/rest_time.json", 1_550_147_385_946.0),
 }
 
 

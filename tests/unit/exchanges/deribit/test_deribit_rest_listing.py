@@ -209,7 +209,7 @@ def test_error_envelope_and_server_time() -> None:
     exchange.check_rest_payload(body("rest_ticker.json"))
     with pytest.raises(BadMessage):
         exchange.parse_klines("BTCUSDT", body("rest_error.json"), RECV_MS)
-    assert parse_server_time(body("rest_time.json")) == 1_700_000_000_123.0
-    for bad in (body("rest_error.json"), {"result": "1700000000123"}, {"result": None}):
+    assert parse_server_time(body("rest_time.json")) == 1_550_147_385_946.0  # docs example
+    for bad in (body("rest_error.json"), {"result": "1550147385946"}, {"result": None}):
         with pytest.raises(BadMessage):
             parse_server_time(bad)
