@@ -14,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, NoDecode
 
 from microservices.common.settings_books import BookSettingsFields
+from microservices.common.settings_market import MarketSettingsFields
 from microservices.common.streams import DEFAULT_PREFIX
 from microservices.data_collector import exchanges
 
@@ -23,9 +24,9 @@ CsvList = Annotated[list[str], NoDecode]
 VenueSeconds = Annotated[dict[str, float], NoDecode]  # "bybit:60,coinbase:20"
 
 
-class SettingsFields(BookSettingsFields, BaseSettings):
+class SettingsFields(BookSettingsFields, MarketSettingsFields, BaseSettings):
     """The declarations only; use `Settings` (validated) via `load_settings`. The order-book
-    ones are in `settings_books`."""
+    ones are in `settings_books`, the market layer's in `settings_market`."""
 
     # --- general
     redis_url: str | None = Field(

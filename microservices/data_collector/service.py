@@ -37,6 +37,7 @@ from microservices.data_collector.following import Following
 from microservices.data_collector.history_store import HistoryStore
 from microservices.data_collector.registry import build_exchanges
 from microservices.data_collector.rest_client import RestClient, rest_timeout
+from microservices.data_collector.stats24h import Stats24hPoller
 from microservices.data_collector.venue_status import VenueStatus
 from microservices.data_collector.ws_bridge import BridgeParams, WsConnectionRunner
 
@@ -153,6 +154,12 @@ class Collector:
                 group.create_task(books.run(stop), name="books")
             if self.rest:
                 group.create_task(self.following.run(stop, self.pool.apply), name="symbols")
+                stats = Stats24hPoller(
+                    self.exchanges, client, self.redis,
+                    collector_key(self.settings.stream_prefix, "stats24h"),
+                    self.following.listings.catalog, self.settings.market_stats_refresh_s,
+                )  # fmt: skip
+                group.create_task(stats.run(stop), name="stats24h")
                 rest = self.rest_collector = ExchangeDataCollector(
                     self.exchanges, client, self.redis,
                     collector_key(self.settings.stream_prefix, "cursor"),

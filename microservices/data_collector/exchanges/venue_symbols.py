@@ -43,20 +43,31 @@ class Volume24h:
     venue_symbol: str
     last: float | None  # last price, quote units
     quote_volume: float | None  # 24 h volume in quote units
+    price_change_pct: float | None = None  # 24 h price change in percent; None: not given
 
     @classmethod
-    def from_row(cls, venue_symbol: str, last: object, quote_volume: object) -> Volume24h:
+    def from_row(
+        cls, venue_symbol: str, last: object, quote_volume: object, change_pct: object = None
+    ) -> Volume24h:
         """From a tickers row's values as sent (numbers or numeric strings); a value that is
-        not a finite number >= 0 becomes None."""
-        return cls(venue_symbol, _non_negative(last), _non_negative(quote_volume))
+        not a finite number >= 0 (any finite number for the change) becomes None."""
+        change = _finite(change_pct)
+        return cls(venue_symbol, _non_negative(last), _non_negative(quote_volume), change)
 
 
-def _non_negative(value: object) -> float | None:
+def _finite(value: object) -> float | None:
+    if value is None:
+        return None
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    return number if math.isfinite(number) and number >= 0 else None
+    return number if math.isfinite(number) else None
+
+
+def _non_negative(value: object) -> float | None:
+    number = _finite(value)
+    return number if number is not None and number >= 0 else None
 
 
 class VenueSymbols:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
 import msgspec
 
@@ -217,13 +217,26 @@ def symbol_instrument(venue_symbol: str, venue: str = "binance") -> Instrument |
 
 def parse_tickers_24h(payload: object) -> list[Volume24h]:
     """`/api/v3/ticker/24hr` or `/fapi/v1/ticker/24hr` (all symbols): rows `{symbol,
-    lastPrice, quoteVolume, ...}` -> 24 h volumes; bad rows skipped."""
+    lastPrice, quoteVolume, priceChangePercent, ...}` -> 24 h volumes and change in percent
+    (from openPrice in the MINI rows, which have no priceChangePercent); bad rows skipped."""
     rows = payload if isinstance(payload, list) else []
     return [
-        Volume24h.from_row(row["symbol"], row.get("lastPrice"), row.get("quoteVolume"))
+        Volume24h.from_row(row["symbol"], row.get("lastPrice"), row.get("quoteVolume"),
+                           _change_pct(row))
         for row in rows
         if isinstance(row, dict) and isinstance(row.get("symbol"), str)
     ]  # fmt: skip
+
+
+def _change_pct(row: dict[str, Any]) -> object:
+    """priceChangePercent, else 100 * (lastPrice - openPrice) / openPrice, else None."""
+    if row.get("priceChangePercent") is not None:
+        return row["priceChangePercent"]
+    try:
+        last, open_ = float(row["lastPrice"]), float(row["openPrice"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return 100.0 * (last - open_) / open_ if open_ > 0 else None
 
 
 class BinanceSpotListing:

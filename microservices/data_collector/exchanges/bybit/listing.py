@@ -242,14 +242,24 @@ def symbol_instrument(venue_symbol: str, venue: str = "bybit") -> Instrument | N
 
 def parse_tickers_24h(payload: object) -> list[Volume24h]:
     """`/v5/market/tickers?category=...` (all symbols): `result.list` rows `{symbol,
-    lastPrice, turnover24h (quote units), ...}` -> 24 h volumes; bad rows skipped."""
+    lastPrice, turnover24h (quote units), price24hPcnt (a fraction), ...}` -> 24 h volumes
+    and change in percent; bad rows skipped."""
     result = payload.get("result") if isinstance(payload, dict) else None
     rows = result.get("list") if isinstance(result, dict) else None
     return [
-        Volume24h.from_row(row["symbol"], row.get("lastPrice"), row.get("turnover24h"))
+        Volume24h.from_row(row["symbol"], row.get("lastPrice"), row.get("turnover24h"),
+                           _percent(row.get("price24hPcnt")))
         for row in rows or ()
         if isinstance(row, dict) and isinstance(row.get("symbol"), str)
     ]  # fmt: skip
+
+
+def _percent(fraction: object) -> float | None:
+    """price24hPcnt ("0.012" = 1.2 %) in percent; None when not a number."""
+    try:
+        return 100.0 * float(fraction)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
 
 
 class BybitListing:
