@@ -176,7 +176,11 @@ class Bitget(BitgetListing, Exchange):
     def parse_current_funding(self, symbol: str, payload: Any, recv_ms: int) -> list[Funding]:
         """`data: [{symbol, fundingRate, fundingRateInterval?, nextUpdate?}]`; ts_ms is the
         envelope's `requestTime`. A stated interval is remembered for the history."""
-        head, ts_ms = self.symbol_head(symbol), epoch_ms(payload["requestTime"])
+        head = self.symbol_head(symbol)
+        try:
+            ts_ms = epoch_ms(payload["requestTime"])
+        except PARSE_ERRORS:
+            raise BadMessage("bitget: answer without requestTime") from None
 
         def row_to_funding(row: Any) -> Funding:
             interval = row.get("fundingRateInterval")
