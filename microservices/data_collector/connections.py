@@ -113,7 +113,8 @@ def _same(a: WsConnectionPlan, b: WsConnectionPlan) -> bool:
 
 def subscriptions(plan: WsConnectionPlan) -> tuple[int, int, int]:
     """(streams, subscribe frames, most streams in one frame) of a plan, for /health: Binance
-    streams in the URL (`?streams=a/b`), Bybit `args`, Coinbase `product_ids` x `channels`."""
+    streams in the URL (`?streams=a/b`), Bybit `args`, Coinbase `product_ids` x `channels`,
+    KuCoin the symbols of a `topic`."""
     query = parse_qs(urlsplit(plan.url).query).get("streams", [""])[0]
     in_url = len(query.split("/")) if query else 0
     per_frame = [0]
@@ -122,6 +123,8 @@ def subscriptions(plan: WsConnectionPlan) -> tuple[int, int, int]:
             body = orjson.loads(frame)
             if "args" in body:
                 per_frame.append(len(body["args"]))
+            elif isinstance(body.get("topic"), str):  # KuCoin `<channel>:<sym>,<sym>`
+                per_frame.append(len(body["topic"].partition(":")[2].split(",")))
             else:
                 per_frame.append(len(body.get("product_ids", ())) * len(body.get("channels", ())))
     return in_url + sum(per_frame), len(plan.subscribe), max(per_frame)

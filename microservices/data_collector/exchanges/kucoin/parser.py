@@ -56,6 +56,8 @@ def control_reason(msg: object) -> str:
     if not isinstance(msg, dict):
         return "malformed"
     kind = msg.get("type")
+    if not isinstance(kind, str):
+        return "malformed"
     if kind in CONTROL_TYPES:
         return "ignored"
     if kind == "error":

@@ -331,3 +331,19 @@ def test_futures_execution_and_ticker_in_base_units() -> None:
         "bestBidSize": 1000, "bestBidPrice": "65000", "bestAskPrice": "65000.1",
         "bestAskSize": 3, "ts": RECV * 1_000_000}))  # fmt: skip
     assert (ticker.bid_size, ticker.ask_size, ticker.last) == (1.0, 0.003, None)
+
+
+def test_normalize_books_of_the_repo_capture() -> None:
+    """`normalize --books`: each level2Depth50 push is a whole book (no sequence)."""
+    out, stats = io.StringIO(), io.StringIO()
+    capture = local_fixture("exchanges/kucoin/ws_spot.jsonl")
+    normalize_file("kucoin", str(capture), out, stats, book_depth=0)
+    summary = orjson.loads(stats.getvalue())
+    assert summary["emitted"] == {"ticker": 1, "trade": 2, "kline": 2}
+    assert summary["rejected"] == {"ignored": 4, "venue_error": 1}
+    assert summary["books"] == {"rules": True, "applied": 1, "resyncs": {}, "dropped": {}}
+    (book,) = [orjson.loads(line) for line in out.getvalue().splitlines() if '"book"' in line]
+    assert (book["venue_symbol"], book["sequence"], book["snapshot"]) == ("BTC-USDT", None, True)
+    assert book["bids"] == [[65000.1, 0.5], [64999.0, 2.0]]
+    assert book["asks"] == [[65000.2, 1.25], [65000.5, 0.4]]
+    assert book["timestamp"] == 1_700_000_002_100

@@ -11,6 +11,7 @@ import pytest
 
 from microservices.common.catalog import Catalog
 from microservices.common.errors import BadMessage
+from microservices.data_collector.connections import subscriptions
 from microservices.data_collector.exchanges.kucoin import bullet
 from microservices.data_collector.exchanges.kucoin.exchange import Kucoin
 from microservices.data_collector.exchanges.kucoin.futures import KucoinFutures
@@ -135,6 +136,7 @@ def test_spot_plan_within_the_limits() -> None:
     assert topics[2:27] == [f"/market/candles:C{i}-USDT_1min" for i in range(25)]
     assert topics[27].startswith("/market/snapshot:")
     assert len(frames) == 28 and [f["id"] for f in frames[:2]] == ["1", "2"]
+    assert subscriptions(plans[0]) == (100, 28, 25)  # /health: streams, frames, most per frame
     assert all(f["type"] == "subscribe" and f["response"] is True for f in frames)
     venue.books = True
     assert [len(p.symbols) for p in venue.ws_connections()] == [20, 10]
