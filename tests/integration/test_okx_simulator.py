@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aredis
@@ -95,7 +96,7 @@ def market() -> MarketConfig:
 
 
 async def test_every_record_type_and_the_books_arrive(
-    real_redis: aredis.Redis, settings: Settings
+    real_redis: aredis.Redis, settings: Settings, tmp_path: Path
 ) -> None:
     async with running(settings, SimulatorConfig(port=0, market=market()), real_redis) as (
         sim, wired):  # fmt: skip
@@ -117,6 +118,15 @@ async def test_every_record_type_and_the_books_arrive(
             return seen if done else None
 
         await eventually(complete, timeout_s=60)
+        history = tmp_path / "history"
+        # REST history (30 min back: no 8 h funding settlement falls inside it)
+        wanted = [history / "okx" / kind / "BTCUSDT.csv" for kind in ("ohlc", "open_interest")]
+        wanted.append(history / "okx_spot" / "ohlc" / "BTCUSDT.csv")
+
+        async def synced() -> bool:
+            return all(path.exists() for path in wanted)
+
+        await eventually(synced, timeout_s=60)
         health = await book_health(real_redis, wired)
         stats = sim.stats()["venues"]["okx"]
     records = await raw_records(real_redis, wired)
@@ -178,3 +188,59 @@ async def test_a_429_burst_is_waited_out(real_redis: aredis.Redis, settings: Set
         stats = await eventually(polled, timeout_s=60)
     assert stats["rest_inside_retry_after"] == 0
     assert stats["rest_418"] == 0
+
+
+async def next_text(ws: aiohttp.ClientWebSocketResponse, want: str) -> str:
+    """The next text frame containing `want` (others are skipped)."""
+    while True:
+        msg = await asyncio.wait_for(ws.receive(), timeout=10)
+        assert msg.type is aiohttp.WSMsgType.TEXT, msg
+        if want in msg.data:
+            return str(msg.data)
+
+
+async def test_the_dialect_speaks_okx() -> None:
+    """Acks per arg, the wrong-endpoint error, text ping/pong, the spot hand-over on one URL,
+    books with a chained seqId, and the REST envelope, error and weight rules."""
+    config = SimulatorConfig(port=0, market=market())
+    async with start_simulator(config) as sim, aiohttp.ClientSession() as http:
+        public, business = (
+            sim.ws_url("okx") + "/ws/v5/public",
+            sim.ws_url("okx") + "/ws/v5/business",
+        )
+        async with http.ws_connect(public) as ws:
+            await ws.send_str('{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT-SWAP"},'
+                              '{"channel":"candle1m","instId":"BTC-USDT-SWAP"}]}')  # fmt: skip
+            ack = orjson.loads(await next_text(ws, '"event":"subscribe"'))
+            assert ack["arg"] == {"channel": "books", "instId": "BTC-USDT-SWAP"}
+            error = orjson.loads(await next_text(ws, '"event":"error"'))
+            assert error["code"] == "60018" and "candle1m" in error["msg"]
+            snapshot = orjson.loads(await next_text(ws, '"action":"snapshot"'))["data"][0]
+            update = orjson.loads(await next_text(ws, '"action":"update"'))["data"][0]
+            assert snapshot["prevSeqId"] == -1 and update["prevSeqId"] == snapshot["seqId"]
+            assert isinstance(update["checksum"], int) and update["checksum"] != 0
+            await ws.send_str("ping")
+            assert await next_text(ws, "pong") == "pong"
+        async with http.ws_connect(business) as ws:  # spot on the same URL: okx_spot's
+            await ws.send_str(
+                '{"op":"subscribe","args":[{"channel":"candle1m","instId":"BTC-USDT"}]}'
+            )
+            await next_text(ws, '"event":"subscribe"')
+            candle = orjson.loads(await next_text(ws, '"channel":"candle1m"'))
+            assert candle["arg"]["instId"] == "BTC-USDT" and len(candle["data"][0]) == 9
+        api = sim.rest_url("okx") + "/api/v5"
+        async with http.get(api + "/public/instruments?instType=SWAP") as resp:
+            rows = (await resp.json())["data"]
+        assert rows[0]["instId"] == "BTC-USDT-SWAP" and rows[0]["ctType"] == "linear"
+        async with http.get(
+            api + "/market/history-candles?instId=BTC-USDT-SWAP&bar=1m&limit=3"
+        ) as resp:
+            candles = (await resp.json())["data"]
+        assert len(candles) == 3 and int(candles[0][0]) > int(candles[1][0])  # newest first
+        async with http.get(api + "/public/funding-rate-history?instId=BTC-USDT-SWAP") as resp:
+            funding = (await resp.json())["data"]
+        assert funding and {r["fundingRate"] for r in funding} == {"0.0002"}
+        async with http.get(api + "/public/open-interest?instId=NOPE-USDT-SWAP") as resp:
+            assert resp.status == 400 and (await resp.json())["code"] == "51001"
+        async with http.get(api + "/public/funding-rate?instId=BTC-USDT") as resp:
+            assert resp.status == 400  # spot has no funding
