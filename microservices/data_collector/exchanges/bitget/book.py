@@ -8,7 +8,8 @@ out of order, dropped. After every frame the top 25 bids and asks, interleaved a
 `bid1price:bid1size:ask1price:ask1size:bid2...` (a side that runs out is left out) with the
 price and size strings exactly as received, must have the CRC32 (read as a signed 32-bit
 integer) the frame states; a mismatch resyncs (`checksum`) by resubscribing, which brings a
-fresh snapshot. Pure: no I/O, no clock.
+fresh snapshot. Snapshots state checksum 0 (every recorded one does): not checked then.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 from microservices.common.records import Funding, Kline, OpenInterest, Ticker, Trade
 from microservices.data_collector.exchanges.bitget.exchange import Bitget, BitgetSpot
 from microservices.data_collector.exchanges.bitget.parser import BitgetParser
-from tests.fixture_paths import shared_fixture, tardis_frames
+from tests.fixture_paths import capture_frames, local_fixture, shared_fixture, tardis_frames
 
 RECV_MS = 1_730_332_860_000
 CAPTURE = "bitget/ws/tardis-node_mappers-test_samples.jsonl"
@@ -228,3 +228,17 @@ def test_a_bar_closed_by_time_is_not_closed_twice_and_bad_bars_are_malformed() -
     short = [str(M), "10", "11", "9.5", "10", "1"]
     assert parser.parse(frame("SPOT", "candle1m", [short], ts=M), 0) == []
     assert parser.stats.rejected == {"malformed": 2}
+
+
+def test_market_data_proves_the_feed_alive_even_without_records() -> None:
+    """Repo frames (tests/fixtures/exchanges/bitget*/ws_*.jsonl): trades, tickers and
+    candles are alive; a repeated ticker push (nothing changed), a duplicate trade and an
+    unfollowed symbol yield nothing and still prove the feed alive."""
+    for venue, parser in (("bitget", futures()), ("bitget_spot", spot())):
+        frames = [f for name in ("trade", "ticker", "candle1m")
+                  for f in capture_frames(local_fixture(f"exchanges/{venue}/ws_{name}.jsonl"))]  # fmt: skip
+        unfollowed = frames[0].replace('"BTCUSDT"', '"XYZUSDT"')
+        checked = [parser.parse_with_liveness(f, RECV_MS) for f in frames]
+        assert all(alive and records for records, alive in checked), venue
+        for again in (frames[0], frames[2], unfollowed):  # duplicate, same ticker, unfollowed
+            assert parser.parse_with_liveness(again, RECV_MS) == ([], True), (venue, again)
