@@ -148,15 +148,16 @@ class Deribit(DeribitListing, Exchange):
         if not isinstance(result, dict) or result.get("status") == "no_data":
             return []
         head = self.symbol_head(symbol)
-        columns = [result[k] for k in ("ticks", "open", "high", "low", "close", "volume")]
-        if not all(isinstance(c, list) and len(c) == len(columns[0]) for c in columns):
-            raise BadMessage("deribit: chart data columns differ in length")
+        columns = [result.get(k) for k in ("ticks", "open", "high", "low", "close", "volume")]
+        lists = [c for c in columns if isinstance(c, list)]
+        if len(lists) != len(columns) or len({len(c) for c in lists}) != 1:
+            raise BadMessage("deribit: chart data columns missing or of different lengths")
 
         def row_to_kline(row: Any) -> Kline:
             start = epoch_ms(row[0])
             return minute_bar(head, recv_ms, start, row[1:6], start + 60_000 <= recv_ms)
 
-        return sorted(rows_of(list(zip(*columns, strict=True)), row_to_kline),
+        return sorted(rows_of(list(zip(*lists, strict=True)), row_to_kline),
                       key=lambda k: k.open_time_ms)  # fmt: skip
 
     def funding_history_request(
