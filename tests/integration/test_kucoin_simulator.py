@@ -226,3 +226,30 @@ async def test_the_simulator_speaks_the_bullet_handshake() -> None:
             frame = await ws.receive_json()
         assert frame["type"] == "message" and frame["subject"] == "trade.ticker"
         assert frame["topic"] in ("/market/ticker:BTC-USDT", "/market/ticker:ETH-USDT")
+
+
+async def test_every_reconnect_asks_bullet_public_for_a_new_token(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    """Dropped sockets (like an expired token's) reconnect through a new bullet-public answer,
+    and the records keep coming."""
+    faults = FaultConfig(drop_every=40)
+    config = SimulatorConfig(port=0, market=market(), faults=faults)
+    settings = settings.model_copy(update={"venues": ["kucoin"], "rest_enabled": False})
+    async with running(settings, config, real_redis) as (sim, wired):
+
+        async def reconnected() -> Any:
+            stats = sim.stats()["venues"].get("kucoin", {})
+            return stats if stats.get("drops", 0) >= 3 else None
+
+        await eventually(reconnected, timeout_s=60)
+        before = len(await raw_records(real_redis, wired))
+        await eventually(lambda: _more_records(real_redis, wired, before + 20))
+        stats = sim.stats()["venues"]["kucoin"]
+    bullets = sum(n for path, n in stats["rest_requests"].items() if "bullet-public" in path)
+    assert stats["ws_opened"] >= 4
+    assert bullets >= stats["ws_opened"]  # one token per connection
+
+
+async def _more_records(redis: aredis.Redis, settings: Settings, count: int) -> bool:
+    return len(await raw_records(redis, settings)) >= count
