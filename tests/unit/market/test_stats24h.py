@@ -23,7 +23,8 @@ def test_binance_full_row_gives_its_percent_and_mini_row_the_open_based_one() ->
     bare = {"symbol": "SOLUSDT", "lastPrice": "110", "quoteVolume": "7"}
     rows = binance_tickers([full, mini, bare])
     assert rows[0] == Volume24h("BTCUSDT", 101.0, 5000.0, -2.5)
-    assert rows[1] == Volume24h("ETHUSDT", 110.0, 7.0, pytest.approx(10.0))
+    assert (rows[1].last, rows[1].quote_volume) == (110.0, 7.0)
+    assert rows[1].price_change_pct == pytest.approx(10.0)
     assert rows[2].price_change_pct is None
 
 
