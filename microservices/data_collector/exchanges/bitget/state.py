@@ -75,7 +75,7 @@ class TickerState:
             out.append(
                 build.ticker(head, ts_ms=item.ts, recv_ms=recv_ms, bid=item.bidPr,
                              bid_size=item.bidSz, ask=item.askPr, ask_size=item.askSz,
-                             last=item.lastPr)
+                             last=_optional(item.lastPr))
             )  # fmt: skip
         if isinstance(item.fundingRate, float) and self._funding_due(state, item, next_ms):
             out.append(

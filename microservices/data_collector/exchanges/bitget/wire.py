@@ -18,6 +18,8 @@ from microservices.data_collector.exchanges.typed import EpochMs, Price, Rate, S
 CHANNEL_KEY: Final = '"channel":"'  # how the channel is spelled inside `arg`
 Action = Literal["snapshot", "update"]
 Side = Literal["buy", "sell"]
+# a ticker value that does not apply (yet) is "" or absent
+Empty = Literal[""] | None | UnsetType
 
 
 class Arg(Wire):
@@ -50,12 +52,12 @@ class TickerItem(Wire):
     bidSz: Size
     askPr: Price
     askSz: Size
-    lastPr: Price | None = None
-    markPrice: Price | UnsetType = UNSET
-    indexPrice: Price | UnsetType = UNSET
-    fundingRate: Rate | UnsetType = UNSET  # per settlement, a fraction
-    nextFundingTime: int | UnsetType = UNSET  # ms; "0" when nothing is scheduled
-    holdingAmount: Size | UnsetType = UNSET  # open interest, base coin
+    lastPr: Price | Empty = None
+    markPrice: Price | Empty = UNSET
+    indexPrice: Price | Empty = UNSET
+    fundingRate: Rate | Empty = UNSET  # per settlement, a fraction
+    nextFundingTime: int | Empty = UNSET  # ms; "0" when nothing is scheduled
+    holdingAmount: Size | Empty = UNSET  # open interest, base coin
 
 
 class TickerFrame(Wire):

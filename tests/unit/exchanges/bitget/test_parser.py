@@ -242,3 +242,10 @@ def test_market_data_proves_the_feed_alive_even_without_records() -> None:
         assert all(alive and records for records, alive in checked), venue
         for again in (frames[0], frames[2], unfollowed):  # duplicate, same ticker, unfollowed
             assert parser.parse_with_liveness(again, RECV_MS) == ([], True), (venue, again)
+
+
+def test_ticker_values_that_do_not_apply_yet_are_empty_strings() -> None:
+    empty = {"lastPr": "", "fundingRate": "", "nextFundingTime": "", "holdingAmount": "",
+             "markPrice": "", "indexPrice": ""}  # fmt: skip
+    (ticker,) = futures().parse(frame("USDT-FUTURES", "ticker", [{**TICK, **empty}]), RECV_MS)
+    assert isinstance(ticker, Ticker) and (ticker.bid, ticker.last) == (36000.1, None)
