@@ -6,7 +6,9 @@ amount]` levels and chain by ids: a change's `prev_change_id` must equal the `ch
 the last frame applied, else updates were lost (`gap`). A change whose `change_id` is not
 above the last one is a repeat, dropped. Frames of 2019 carry no `type`: one without
 `prev_change_id` is a snapshot. Deribit publishes no checksum. A resync means resubscribing:
-the venue answers with a fresh snapshot. Pure: no I/O, no clock.
+the venue answers with a fresh snapshot. Amounts of inverse futures and perpetuals are USD;
+their levels are kept in base units (amount / price), like every other venue's book.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from microservices.common.orderbook.sync import (
     WirePrice,
     WireSize,
 )
+from microservices.data_collector.exchanges.deribit.listing import symbol_instrument
+from microservices.data_collector.exchanges.deribit.state import Contract
 from microservices.data_collector.exchanges.typed import Wire, decoder
 
 DEPTH: Final = 1000  # levels kept per side by default (the 100 ms book is the whole book)
@@ -74,9 +78,20 @@ _BOOK: Final = decoder(BookFrame)
 _LAX: Final = decoder(LaxBookFrame)
 
 
-def levels(actions: list[WireAction]) -> list[Level]:
-    """(price, size) changes of a frame's side: "delete" removes the level (size 0)."""
+def levels(actions: list[WireAction], usd_amounts: bool = False) -> list[Level]:
+    """(price, size) changes of a frame's side: "delete" removes the level (size 0); USD
+    amounts (inverse contracts) become base units at the level's price."""
+    if usd_amounts:
+        return [(p, 0.0 if a == "delete" else size / p) for a, p, size in actions]
     return [(price, 0.0 if action == "delete" else size) for action, price, size in actions]
+
+
+def usd_amounts(venue_symbol: str) -> bool:
+    """Whether the book's amounts are USD: an inverse future or perpetual by Deribit's naming
+    (`BTC-PERPETUAL`, `BTC-27DEC24`; the listing agrees); options and linear contracts are
+    in base coin."""
+    inst = symbol_instrument(venue_symbol)
+    return inst is not None and Contract.of(inst).usd_amounts
 
 
 def is_book_channel(channel: str) -> bool:
@@ -91,6 +106,7 @@ class DeribitBookSync:
     def __init__(self, on_applied: UpdateHook | None = None, max_depth: int = DEPTH) -> None:
         self.books = BookSet("resubscribe", max_depth, on_applied)
         self._last: dict[str, int] = {}  # instrument -> change_id of the last frame applied
+        self._usd: dict[str, bool] = {}  # instrument -> whether its amounts are USD
 
     def on_frame(self, frame: Frame) -> SyncResult | None:
         """Load, apply or drop one book frame; None for any other frame."""
@@ -102,11 +118,14 @@ class DeribitBookSync:
             return None
         data = message.params.data
         symbol, ts_ms = data.instrument_name, data.timestamp or None
+        usd = self._usd.get(symbol)
+        if usd is None:
+            usd = self._usd[symbol] = usd_amounts(symbol)
         snapshot = data.type == "snapshot" or (data.type is UNSET and data.prev_change_id is UNSET)
         if snapshot:
             self._last[symbol] = data.change_id
-            loaded = self.books.load(symbol, (levels(data.bids), levels(data.asks)),
-                                     data.change_id, ts_ms)  # fmt: skip
+            sides = (levels(data.bids, usd), levels(data.asks, usd))
+            loaded = self.books.load(symbol, sides, data.change_id, ts_ms)
             return self._settle(symbol, loaded)
         if not self.books.live(symbol):
             return self.books.skip(symbol, "before_snapshot", data.change_id)
@@ -117,7 +136,7 @@ class DeribitBookSync:
             self._last.pop(symbol, None)
             return self.books.resync(symbol, ResyncReason.GAP)
         self._last[symbol] = data.change_id
-        self.books.book(symbol).apply(levels(data.bids), levels(data.asks))
+        self.books.book(symbol).apply(levels(data.bids, usd), levels(data.asks, usd))
         return self._settle(symbol, self.books.applied(symbol, data.change_id, ts_ms))
 
     def on_rest(self, url: str, body: Frame) -> list[SyncResult]:
@@ -132,6 +151,7 @@ class DeribitBookSync:
     def drop(self, symbol: str) -> None:
         """Forget `symbol` (idle or unsubscribed): changes wait for its next snapshot."""
         self._last.pop(symbol, None)
+        self._usd.pop(symbol, None)
         self.books.drop(symbol)
 
     def _settle(self, symbol: str, result: SyncResult) -> SyncResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 
 from microservices.common.orderbook.book import OrderBook
 from microservices.common.orderbook.sync import BookUpdate, Resync, ResyncReason, VenueBookSync
@@ -100,8 +101,10 @@ def test_frames_of_2019_without_type() -> None:
     sync = BOOKS.new()
     first = sync.on_frame(frames[0])
     assert isinstance(first, BookUpdate) and first.snapshot and first.sequence == 1776289261
-    assert top(sync, "ETH-PERPETUAL") == (
-        [(217.8, 1895.0), (217.75, 712.0)], [(218.6, 179803.0), (218.65, 7887.0)])  # fmt: skip
+    # ETH-PERPETUAL amounts are USD: kept in ETH at each level's price
+    bids, asks = top(sync, "ETH-PERPETUAL")
+    assert bids == [(217.8, pytest.approx(1895 / 217.8)), (217.75, pytest.approx(712 / 217.75))]
+    assert asks == [(218.6, pytest.approx(179803 / 218.6)), (218.65, pytest.approx(7887 / 218.65))]
     assert sync.on_frame(frames[1]) == Resync("ETH-PERPETUAL", ResyncReason.GAP, "resubscribe")
 
 
