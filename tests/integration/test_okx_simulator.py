@@ -140,6 +140,11 @@ async def test_every_record_type_and_the_books_arrive(
     assert all(r.next_funding_time_ms for r in funding)
     ois = [r for r in records if isinstance(r, OpenInterest) and r.symbol == "BTCUSDT"]
     assert all(r.open_interest_usd and r.open_interest_usd > 1e6 for r in ois)
+    # swap book sizes travel as contracts and are kept in base units: the swap's depth is
+    # of the spot book's order (in contracts it would be 1,000 times larger)
+    tops = {e.exchange: e for e in await book_entries(real_redis, wired) if e.symbol == "BTCUSDT"}
+    ratio = tops["okx"].bid_depth_50bps / tops["okx_spot"].bid_depth_50bps
+    assert 0.1 < ratio < 10, ratio
     for venue in VENUES:  # every update chained and matched its checksum
         assert health[venue]["resyncs"].get("checksum", 0) == 0, health[venue]
         assert health[venue]["resyncs"].get("gap", 0) == 0, health[venue]

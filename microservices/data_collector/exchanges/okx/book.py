@@ -9,13 +9,16 @@ interleaved, `bid_px:bid_sz:ask_px:ask_sz:...` with the strings exactly as sent 
 that runs out leaves the other's levels in order); since 2026-06-23 OKX sends 0 there
 (deprecated), which is not checked. Frames of 2022 carry no seqId: the checksum alone
 guards them. A resync means resubscribing: OKX answers with a fresh snapshot. Swap sizes
-are contracts, as sent. Pure: no I/O, no clock.
+are sent in contracts: given the exchange (`use_exchange`, the collector's book feed does),
+they are kept in base units (linear: x contract value; inverse: x USD value / price), else
+(`normalize --books`) as sent. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Any, Final, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -34,11 +37,16 @@ from microservices.common.orderbook.sync import (
 )
 from microservices.data_collector.exchanges.typed import EpochMs, Wire, decoder
 
+if TYPE_CHECKING:
+    from microservices.data_collector.exchanges.base import Exchange
+
 DEPTH: Final = 400  # levels a side of `books`: its snapshot and the default cap
 CHECKED_LEVELS: Final = 25  # levels a side the checksum covers
 CHANNEL: Final = "books"
 MARKER: Final = '"channel":"books"'
 Texts = dict[float, str]  # price -> "px:sz" as sent
+Contract = tuple[float, bool]  # contract value, inverse
+SPOT_CONTRACT: Final = (1.0, False)  # sizes already in base units
 
 
 class Arg(Wire):
@@ -85,8 +93,9 @@ def checksum(bids: list[str], asks: list[str]) -> int:
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
-def _levels(raw: list[list[str]], texts: Texts, load: bool) -> list[Level]:
-    """Levels as floats, and their texts into `texts` (BadLevel before any is written)."""
+def _levels(raw: list[list[str]], texts: Texts, load: bool, contract: Contract) -> list[Level]:
+    """Levels as floats in base units, and their texts as sent into `texts` (BadLevel before
+    any is written)."""
     levels = [parse_level(item[0], item[1]) for item in raw]
     if load:
         texts.clear()
@@ -95,7 +104,12 @@ def _levels(raw: list[list[str]], texts: Texts, load: bool) -> list[Level]:
             texts[px] = f"{item[0]}:{item[1]}"
         else:
             texts.pop(px, None)
-    return levels
+    value, inverse = contract
+    if value == 1.0 and not inverse:
+        return levels
+    if inverse:
+        return [(px, size * value / px) for px, size in levels]
+    return [(px, size * value) for px, size in levels]
 
 
 class OkxBookSync:
@@ -107,6 +121,26 @@ class OkxBookSync:
         self.verify = max_depth == 0 or max_depth >= CHECKED_LEVELS
         self._seq: dict[str, int] = {}  # symbol -> seqId of the last frame applied
         self._texts: dict[str, tuple[Texts, Texts]] = {}  # symbol -> (bids, asks)
+        self._contract: Callable[[str], Contract] = _as_sent
+        self._contracts: dict[str, Contract] = {}
+
+    def use_exchange(self, exchange: Exchange) -> None:
+        """Keep swap sizes in base units, by the contract terms of `exchange`'s listing."""
+
+        def contract(symbol: str) -> Contract:
+            inst = exchange.listed_instrument(symbol)
+            if inst is None or inst.market == "spot":
+                return SPOT_CONTRACT
+            return inst.contract_size, inst.inverse
+
+        self._contract = contract
+        self._contracts.clear()
+
+    def _terms(self, symbol: str) -> Contract:
+        terms = self._contracts.get(symbol)
+        if terms is None:
+            terms = self._contracts[symbol] = self._contract(symbol)
+        return terms
 
     def on_frame(self, frame: Frame) -> SyncResult | None:
         """Load, apply or drop one book frame; None for any other frame."""
@@ -127,8 +161,9 @@ class OkxBookSync:
     def _snapshot(self, symbol: str, data: BookData) -> SyncResult:
         texts = self._texts.setdefault(symbol, ({}, {}))
         try:
-            bids = _levels(data.bids, texts[0], load=True)
-            asks = _levels(data.asks, texts[1], load=True)
+            terms = self._terms(symbol)
+            bids = _levels(data.bids, texts[0], True, terms)
+            asks = _levels(data.asks, texts[1], True, terms)
         except (BadLevel, IndexError):
             return self._resync(symbol, ResyncReason.BAD_LEVEL)
         self._seq.pop(symbol, None)
@@ -153,8 +188,9 @@ class OkxBookSync:
                 return self.books.skip(symbol, "unchanged", seq)
         texts = self._texts[symbol]
         try:
-            bids = _levels(data.bids, texts[0], load=False)
-            asks = _levels(data.asks, texts[1], load=False)
+            terms = self._terms(symbol)
+            bids = _levels(data.bids, texts[0], False, terms)
+            asks = _levels(data.asks, texts[1], False, terms)
         except (BadLevel, IndexError):
             return self._resync(symbol, ResyncReason.BAD_LEVEL)
         book = self.books.book(symbol)
@@ -198,6 +234,7 @@ class OkxBookSync:
         """A new connection: its subscriptions bring a fresh snapshot per book."""
         self._seq.clear()
         self._texts.clear()
+        self._contracts.clear()  # the listing may have changed meanwhile
         return self.books.resync_all(ResyncReason.RECONNECT)
 
     def drop(self, symbol: str) -> None:
@@ -225,6 +262,10 @@ class OkxBookSync:
         if lax.arg.channel != CHANNEL:
             return None
         return self._resync(lax.arg.instId, ResyncReason.BAD_LEVEL)
+
+
+def _as_sent(symbol: str) -> Contract:
+    return SPOT_CONTRACT
 
 
 def _build(on_applied: UpdateHook | None, max_depth: int) -> OkxBookSync:

@@ -10,10 +10,12 @@ import zlib
 from typing import Any
 
 import orjson
+import pytest
 
 from microservices.common.orderbook.sync import BookUpdate, Resync, ResyncReason
 from microservices.data_collector.exchanges.okx.book import BOOKS, OkxBookSync, checksum
 from tests.fixture_paths import capture_frames, shared_fixture
+from tests.unit.exchanges.okx.helpers import listed
 
 CAPTURE = "okx/ws/v5_public_tickers_trades_books.cryptofeed-2022.jsonl"
 TS = 1_700_000_000_000
@@ -175,3 +177,24 @@ def test_reconnect_and_drop() -> None:
     sync.drop("BTC-USDT")
     late = sync.on_frame(frame("update", BIDS[:1], [], 2, 1))
     assert isinstance(late, BookUpdate) and not late.applied
+
+
+def test_swap_sizes_in_base_units_given_the_listing() -> None:
+    """BTC-USDT-SWAP: 0.01 BTC a contract; BTC-USD-SWAP: 100 USD a contract, so 10 contracts
+    at 50,000 are 10 x 100 / 50,000 = 0.02 BTC. The checksum still covers the sizes as sent."""
+    bids, asks = [["50000", "10", "0", "1"]], [["50001", "12", "0", "1"]]
+    sync = OkxBookSync()
+    sync.use_exchange(listed())
+    sync.on_frame(frame("snapshot", bids, asks, 1, -1, crc_of(bids, asks), "BTC-USDT-SWAP"))
+    sync.on_frame(frame("snapshot", bids, asks, 1, -1, crc_of(bids, asks), "BTC-USD-SWAP"))
+    linear, inverse = sync.books.get("BTC-USDT-SWAP"), sync.books.get("BTC-USD-SWAP")
+    assert linear is not None and inverse is not None
+    assert linear.best_bid() == (50000.0, pytest.approx(0.1))
+    assert linear.best_ask() == (50001.0, pytest.approx(0.12))
+    assert inverse.best_bid() == (50000.0, pytest.approx(0.02))
+    assert inverse.best_ask() == (50001.0, pytest.approx(12 * 100 / 50001))
+    spot = OkxBookSync()
+    spot.use_exchange(listed("okx_spot"))
+    spot.on_frame(frame("snapshot", bids, asks, 1, -1, crc_of(bids, asks)))
+    book = spot.books.get("BTC-USDT")
+    assert book is not None and book.best_bid() == (50000.0, 10.0)
