@@ -19,7 +19,18 @@ def capture_venue(host: str, path: str) -> str | None:
     return None
 
 
+# Deribit's public limit: 20 requests/s sustained (500 credits each, 10,000 refilled a second)
+WEIGHT_PER_MINUTE: Final = 1200
+
 SIMULATOR: Final = SimulatorDialect(
-    venues=(SimVenue("deribit", (DeribitDialect,), rest.routes, rest.REST_SPEC),),
+    venues=(
+        SimVenue(
+            "deribit",
+            (DeribitDialect,),
+            rest.routes,
+            rest.REST_SPEC,
+            weight_limit=lambda config: WEIGHT_PER_MINUTE,
+        ),
+    ),
     capture_venue=capture_venue,
 )
