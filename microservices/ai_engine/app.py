@@ -28,6 +28,7 @@ from microservices.ai_engine.docs import add_offline_docs
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
 from microservices.ai_engine.market.api import add_market_routes
+from microservices.ai_engine.market.listings import add_listings_route
 from microservices.ai_engine.market.service import MarketService
 from microservices.ai_engine.orderbook_api import BookReader, add_orderbook_routes
 from microservices.ai_engine.symbols_api import add_symbols_routes, exit_venue, followed_symbols
@@ -171,6 +172,7 @@ def create_app(ctx: EngineContext) -> FastAPI:
     add_orderbook_routes(app, reader, ctx.settings.taker_fees_bps)
     add_market_routes(app, MarketService(ctx.redis, ctx.settings, reader,
                                          ctx.settings.taker_fees_bps))  # fmt: skip
+    add_listings_route(app, ctx.redis, ctx.settings)
     return app
 
 

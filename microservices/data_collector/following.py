@@ -37,6 +37,7 @@ from microservices.common.streams import Stream, collector_key
 from microservices.common.symbol_selection import resolve_symbols, usd_volume_by_symbol
 from microservices.common.usd_prices import volumes_in_usd
 from microservices.data_collector.exchanges.base import Exchange
+from microservices.data_collector.listing_alerts import listing_alerts
 from microservices.data_collector.listing_cache import ListingDiff
 from microservices.data_collector.listings import Listings
 from microservices.data_collector.rest_client import RestClient
@@ -95,6 +96,7 @@ class Following:
         self.producer = producer
         self.redis = redis
         self.stream: Stream[Any] = settings.streams().listings
+        self.alerts: Stream[Any] = settings.streams().market_alerts
         cache = Path(settings.listing_cache_dir) if settings.listing_cache_dir else None
         self.listings = Listings(
             exchanges, None, cache, max_age_s=settings.listing_cache_max_age_s,
@@ -204,14 +206,18 @@ class Following:
         await self.publish_followed()
 
     def announce(self, diff: ListingDiff) -> None:
-        """Publish new instruments to exchange.listings; log followed ones that were
-        delisted (the diff is computed once per refresh, so each is logged once)."""
+        """Publish new instruments to exchange.listings, NEW_LISTING and DELISTING alerts to
+        `alerts`; log followed ones that were delisted (the diff is computed once per
+        refresh, so each is logged once)."""
         ts = now_ms()
         catalog = self.listings.catalog()
         for inst in diff.added:
             metrics.LISTING_CHANGES.labels(inst.venue, "added").inc()
             if self.producer is not None:
                 self.producer.publish(self.stream, new_listing(catalog, inst, ts))
+        if self.producer is not None:  # NEW_LISTING and DELISTING on the alerts stream
+            for alert in listing_alerts(diff, catalog, ts):
+                self.producer.publish(self.alerts, alert)
         for inst in diff.delisted:
             metrics.LISTING_CHANGES.labels(inst.venue, "delisted").inc()
             if self.exchanges[inst.venue].record_head(inst.venue_symbol) is not None:

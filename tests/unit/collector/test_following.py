@@ -62,8 +62,14 @@ async def test_new_and_delisted_instruments(
         following.announce(diff)
     producer = following.producer
     assert isinstance(producer, FakeProducer)
-    [(stream, listing)] = producer.published
-    assert stream == f"{following.settings.stream_prefix}exchange.listings"
+    prefix = following.settings.stream_prefix
+    [(stream, listing)] = [(s, r) for s, r in producer.published if s.endswith("listings")]
+    assert stream == f"{prefix}exchange.listings"
+    alerts = [r for s, r in producer.published if s == f"{prefix}alerts"]
+    assert [(a.type, a.venue, a.symbol, a.data["venue_symbol"]) for a in alerts] == [
+        ("NEW_LISTING", "coinbase", "SOLUSD", "SOL-USD"),
+        ("DELISTING", "coinbase", "ETHUSD", "ETH-USD"),
+    ]
     assert listing == NewListing(
         exchange="coinbase", venue_symbol="SOL-USD", symbol="SOLUSD", group="SOLUSDT",
         base="SOL", quote="USD", market="spot", status="trading", ts_ms=listing.ts_ms,
