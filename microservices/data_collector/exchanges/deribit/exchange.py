@@ -31,13 +31,18 @@ from microservices.data_collector.exchanges.base import (
 from microservices.data_collector.exchanges.deribit.listing import DeribitListing
 from microservices.data_collector.exchanges.deribit.parser import DeribitParser
 from microservices.data_collector.exchanges.deribit.state import Contract, TickerThrottle
-from microservices.data_collector.exchanges.deribit.wire import TickerData
+from microservices.data_collector.exchanges.deribit.wire import (
+    BOOK_ID,
+    HEARTBEAT_ID,
+    SUBSCRIBE_ID,
+    TEST_ID,
+    TickerData,
+)
 
 R = TypeVar("R")
 API: Final = "/api/v2/public"
 WS_PATH: Final = "/ws/api/v2"  # the JSON-RPC WebSocket
 HEARTBEAT_S: Final = 30  # public/set_heartbeat interval (Deribit's minimum is 10 s)
-HEARTBEAT_ID, TEST_ID, SUBSCRIBE_ID, BOOK_ID = 1, 2, 100, 900
 
 
 def rpc(method: str, params: dict[str, Any], request_id: int) -> str:

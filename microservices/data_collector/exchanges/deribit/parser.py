@@ -108,7 +108,9 @@ class DeribitParser(TypedParser):
                 self.outbox.append(self._test())
             return "heartbeat"
         if envelope.error is not None:
-            return "venue_error"
+            request = envelope.id
+            subscribing = type(request) is int and wire.SUBSCRIBE_ID <= request <= wire.BOOK_ID + 1
+            return "subscribe_failed" if subscribing else "venue_error"
         if envelope.result is not msgspec.UNSET:
             return "ignored"  # an answer: subscribe ack, heartbeat set, public/test
         return "unknown_event"

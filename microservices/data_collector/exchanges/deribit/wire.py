@@ -16,6 +16,9 @@ from msgspec import UNSET, UnsetType
 from microservices.data_collector.exchanges.typed import EpochMs, Price, Rate, Size, Wire
 
 CHANNEL_PREFIX: Final = '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"'
+# JSON-RPC ids of our requests: set_heartbeat, public/test, subscribe frames (100 + offset of
+# their first channel), a book's unsubscribe and subscribe (900, 901)
+HEARTBEAT_ID, TEST_ID, SUBSCRIBE_ID, BOOK_ID = 1, 2, 100, 900
 Direction = Literal["buy", "sell"]
 
 

@@ -194,7 +194,7 @@ def test_control_frames_and_the_test_request_answer() -> None:
     p = parser()
     for frame in local("ws_control.jsonl"):
         assert p.parse(frame, RECV_MS) == []
-    assert p.stats.rejected == {"ignored": 5, "heartbeat": 2, "venue_error": 1,
+    assert p.stats.rejected == {"ignored": 5, "heartbeat": 2, "subscribe_failed": 1,
                                 "unknown_topic": 1}  # fmt: skip
     assert [orjson.loads(f) for f in p.outbox] == [
         {"jsonrpc": "2.0", "id": 2, "method": "public/test", "params": {}}
@@ -212,6 +212,7 @@ def test_control_frames_and_the_test_request_answer() -> None:
         ('{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC_USDC-PERPETUAL.100ms","data":[{"trade_id":"1","timestamp":1700000000000,"price":1.0,"amount":1.0,"direction":"buy","instrument_name":"BTC_USDC-PERPETUAL","liquidation":"X"}]}}', "malformed"),
         ('{"jsonrpc":"2.0","method":"subscription","params":{"channel":"chart.trades.BTC_USDC-PERPETUAL.1","data":{"tick":1700000040000,"open":5.0,"high":4.0,"low":3.0,"close":4.0,"volume":1.0}}}', "malformed"),
         ('{"jsonrpc":"2.0","id":7}', "unknown_event"),
+        ('{"jsonrpc":"2.0","id":2,"error":{"code":10028,"message":"too_many_requests"}}', "venue_error"),
     ],
 )  # fmt: skip
 def test_reject_reasons(frame: str, reason: str) -> None:
