@@ -87,14 +87,12 @@ _LAX: Final = decoder(LaxFrame)
 
 def checksum(bids: Iterable[tuple[str, str]], asks: Iterable[tuple[str, str]]) -> int:
     """Bitget's book checksum of the best-first level strings: CRC32 of the top 25 levels a
-    side interleaved `bid:size:ask:size:...`, as a signed 32-bit integer."""
-    parts: list[str] = []
-    bid_list, ask_list = list(bids)[:CHECKSUM_LEVELS], list(asks)[:CHECKSUM_LEVELS]
-    for i in range(max(len(bid_list), len(ask_list))):
-        if i < len(bid_list):
-            parts.extend(bid_list[i])
-        if i < len(ask_list):
-            parts.extend(ask_list[i])
+    side interleaved `bid:size:ask:size:...` (the longer side's rest after), as a signed
+    32-bit integer."""
+    top_bids, top_asks = list(bids)[:CHECKSUM_LEVELS], list(asks)[:CHECKSUM_LEVELS]
+    pairs = min(len(top_bids), len(top_asks))
+    parts = [f"{bp}:{bs}:{ap}:{az}" for (bp, bs), (ap, az) in zip(top_bids, top_asks, strict=False)]
+    parts += [f"{p}:{z}" for p, z in (top_bids[pairs:] or top_asks[pairs:])]
     crc = zlib.crc32(":".join(parts).encode())
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
