@@ -91,6 +91,13 @@ async def book_health(redis: aredis.Redis, settings: Settings) -> dict[str, Any]
     return {venue: item.get("books", {}) for venue, item in venues.items()}
 
 
+async def history_synced(history: Path) -> bool:
+    """REST history files (30 min back: no 8 h funding settlement falls inside it)."""
+    wanted = [history / "okx" / kind / "BTCUSDT.csv" for kind in ("ohlc", "open_interest")]
+    wanted.append(history / "okx_spot" / "ohlc" / "BTCUSDT.csv")
+    return all(path.exists() for path in wanted)
+
+
 def market() -> MarketConfig:
     return MarketConfig(symbols=SYMBOLS, seed=5, rate=30.0, liquidations_per_min=120.0)
 
@@ -118,15 +125,7 @@ async def test_every_record_type_and_the_books_arrive(
             return seen if done else None
 
         await eventually(complete, timeout_s=60)
-        history = tmp_path / "history"
-        # REST history (30 min back: no 8 h funding settlement falls inside it)
-        wanted = [history / "okx" / kind / "BTCUSDT.csv" for kind in ("ohlc", "open_interest")]
-        wanted.append(history / "okx_spot" / "ohlc" / "BTCUSDT.csv")
-
-        async def synced() -> bool:
-            return all(path.exists() for path in wanted)
-
-        await eventually(synced, timeout_s=60)
+        await eventually(lambda: history_synced(tmp_path / "history"), timeout_s=60)
         health = await book_health(real_redis, wired)
         stats = sim.stats()["venues"]["okx"]
     records = await raw_records(real_redis, wired)
@@ -206,7 +205,7 @@ async def next_text(ws: aiohttp.ClientWebSocketResponse, want: str) -> str:
 
 async def test_the_dialect_speaks_okx() -> None:
     """Acks per arg, the wrong-endpoint error, text ping/pong, the spot hand-over on one URL,
-    books with a chained seqId, and the REST envelope, error and weight rules."""
+    books with a chained seqId."""
     config = SimulatorConfig(port=0, market=market())
     async with start_simulator(config) as sim, aiohttp.ClientSession() as http:
         public, business = (
@@ -233,6 +232,13 @@ async def test_the_dialect_speaks_okx() -> None:
             await next_text(ws, '"event":"subscribe"')
             candle = orjson.loads(await next_text(ws, '"channel":"candle1m"'))
             assert candle["arg"]["instId"] == "BTC-USDT" and len(candle["data"][0]) == 9
+
+
+async def test_the_rest_dialect_speaks_okx() -> None:
+    """The v5 envelope, newest-first candles, funding history at the venue's rate, and OKX's
+    error codes for an unknown instrument and for spot funding."""
+    config = SimulatorConfig(port=0, market=market())
+    async with start_simulator(config) as sim, aiohttp.ClientSession() as http:
         api = sim.rest_url("okx") + "/api/v5"
         async with http.get(api + "/public/instruments?instType=SWAP") as resp:
             rows = (await resp.json())["data"]
