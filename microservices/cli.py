@@ -82,6 +82,12 @@ def _cmd_backfill(ns: argparse.Namespace, settings: Settings) -> int:
     return run_backfill(settings, ns)
 
 
+def _cmd_ask(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.ai_engine.market.ask_cli import run_ask
+
+    return run_ask(settings, " ".join(ns.question), as_json=ns.json, out=sys.stdout)
+
+
 def _positive_days(text: str) -> float:
     try:
         days = float(text)
@@ -201,7 +207,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file, .parquet or .csv: all venues and symbols in one file",
     )
     back.set_defaults(func=_cmd_backfill)
+    _add_ask(sub)
     return parser
+
+
+def _add_ask(sub: argparse._SubParsersAction[DocumentedParser]) -> None:
+    from microservices.ai_engine.market.query import HELP_TEXT
+    from microservices.common.help_format import DefaultsHelpFormatter
+
+    class AskFormatter(DefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+        """Defaults shown, the supported questions kept one per line."""
+
+    ask = sub.add_parser(
+        "ask", help="a market question in words, answered by the running engine's API",
+        description="Ask the running engine (API_URL, else API_HOST:API_PORT) a market "
+        "question; " + HELP_TEXT, formatter_class=AskFormatter,
+    )  # fmt: skip
+    ask.add_argument("question", nargs="+", help='e.g. "best price for ETH"')
+    ask.add_argument("--json", action="store_true", help="the JSON answer instead of text")
+    ask.set_defaults(func=_cmd_ask)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

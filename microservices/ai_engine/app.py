@@ -27,6 +27,7 @@ from microservices.ai_engine.body_limit import BodySizeLimit
 from microservices.ai_engine.docs import add_offline_docs
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
+from microservices.ai_engine.market.answers import add_query_route
 from microservices.ai_engine.market.api import add_market_routes
 from microservices.ai_engine.market.listings import add_listings_route
 from microservices.ai_engine.market.service import MarketService
@@ -170,9 +171,10 @@ def create_app(ctx: EngineContext) -> FastAPI:
     add_symbols_routes(app, ctx.redis, ctx.settings)
     reader = BookReader(ctx.redis, ctx.settings, ctx.usd_rates)
     add_orderbook_routes(app, reader, ctx.settings.taker_fees_bps)
-    add_market_routes(app, MarketService(ctx.redis, ctx.settings, reader,
-                                         ctx.settings.taker_fees_bps))  # fmt: skip
+    market = MarketService(ctx.redis, ctx.settings, reader, ctx.settings.taker_fees_bps)
+    add_market_routes(app, market)
     add_listings_route(app, ctx.redis, ctx.settings)
+    add_query_route(app, market)
     return app
 
 

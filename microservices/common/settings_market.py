@@ -29,6 +29,10 @@ class MarketSettingsFields(BaseSettings):
     market_trending_top_n: int = Field(
         10, gt=0, le=500, description="how many instruments 'trending on V' lists"
     )
+    api_url: str = Field(
+        "",
+        description="the engine API `cross-exchange ask` calls; empty = http://API_HOST:API_PORT",
+    )
 
     @field_validator("market_venue_order")
     @classmethod
