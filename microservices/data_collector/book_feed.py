@@ -63,11 +63,8 @@ class BookFeed:
         self.exchange = exchange
         self.params = params
         self.sync = spec.new(self._applied, params.max_depth)
-        use_exchange = getattr(self.sync, "use_exchange", None)  # rules that need its listing
-        if use_exchange is not None:
-            use_exchange(exchange)
         bind = getattr(self.sync, "bind_exchange", None)
-        if bind is not None:  # rules that read the venue's instruments (Gate.io contract sizes)
+        if bind is not None:  # rules that read the venue's instruments (contract sizes)
             bind(exchange)
         self.is_book = spec.router()
         self.wants_rest = self.sync.books.action == "rest_snapshot"

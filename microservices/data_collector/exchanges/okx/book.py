@@ -9,7 +9,7 @@ interleaved, `bid_px:bid_sz:ask_px:ask_sz:...` with the strings exactly as sent 
 that runs out leaves the other's levels in order); since 2026-06-23 OKX sends 0 there
 (deprecated), which is not checked. Frames of 2022 carry no seqId: the checksum alone
 guards them. A resync means resubscribing: OKX answers with a fresh snapshot. Swap sizes
-are sent in contracts: given the exchange (`use_exchange`, the collector's book feed does),
+are sent in contracts: given the exchange (`bind_exchange`, the collector's book feed does),
 they are kept in base units (linear: x contract value; inverse: x USD value / price), else
 (`normalize --books`) as sent. Pure: no I/O, no clock.
 """
@@ -124,7 +124,7 @@ class OkxBookSync:
         self._contract: Callable[[str], Contract] = _as_sent
         self._contracts: dict[str, Contract] = {}
 
-    def use_exchange(self, exchange: Exchange) -> None:
+    def bind_exchange(self, exchange: Exchange) -> None:
         """Keep swap sizes in base units, by the contract terms of `exchange`'s listing."""
 
         def contract(symbol: str) -> Contract:
