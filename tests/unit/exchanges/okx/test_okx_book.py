@@ -184,7 +184,7 @@ def test_swap_sizes_in_base_units_given_the_listing() -> None:
     at 50,000 are 10 x 100 / 50,000 = 0.02 BTC. The checksum still covers the sizes as sent."""
     bids, asks = [["50000", "10", "0", "1"]], [["50001", "12", "0", "1"]]
     sync = OkxBookSync()
-    sync.use_exchange(listed())
+    sync.bind_exchange(listed())
     sync.on_frame(frame("snapshot", bids, asks, 1, -1, crc_of(bids, asks), "BTC-USDT-SWAP"))
     sync.on_frame(frame("snapshot", bids, asks, 1, -1, crc_of(bids, asks), "BTC-USD-SWAP"))
     linear, inverse = sync.books.get("BTC-USDT-SWAP"), sync.books.get("BTC-USD-SWAP")
@@ -194,7 +194,7 @@ def test_swap_sizes_in_base_units_given_the_listing() -> None:
     assert inverse.best_bid() == (50000.0, pytest.approx(0.02))
     assert inverse.best_ask() == (50001.0, pytest.approx(12 * 100 / 50001))
     spot = OkxBookSync()
-    spot.use_exchange(listed("okx_spot"))
+    spot.bind_exchange(listed("okx_spot"))
     spot.on_frame(frame("snapshot", bids, asks, 1, -1, crc_of(bids, asks)))
     book = spot.books.get("BTC-USDT")
     assert book is not None and book.best_bid() == (50000.0, 10.0)
