@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from microservices.data_collector.exchanges import binance, bitget, bybit, coinbase, deribit, gateio, kucoin, okx
+from microservices.data_collector.exchanges import (
+    binance,
+    bitget,
+    bybit,
+    coinbase,
+    deribit,
+    gateio,
+    kucoin,
+    okx,
+)
 from microservices.data_collector.exchanges.base import Exchange
 from microservices.data_collector.exchanges.package import (
     EndpointKind,
@@ -23,7 +32,16 @@ from microservices.data_collector.exchanges.package import (
     VenueSpec,
 )
 
-PACKAGES: Final = (binance.PACKAGE, bybit.PACKAGE, coinbase.PACKAGE, gateio.PACKAGE, bitget.PACKAGE, kucoin.PACKAGE, deribit.PACKAGE, okx.PACKAGE)
+PACKAGES: Final = (
+    binance.PACKAGE,
+    bybit.PACKAGE,
+    coinbase.PACKAGE,
+    bitget.PACKAGE,
+    deribit.PACKAGE,
+    gateio.PACKAGE,
+    kucoin.PACKAGE,
+    okx.PACKAGE,
+)
 
 REGISTRY: Final = PackageRegistry(PACKAGES)
 # venue id -> Exchange class (a live view: packages registered later appear in it)
