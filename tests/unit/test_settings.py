@@ -142,5 +142,5 @@ def test_endpoint_settings_come_from_the_exchange_packages(
 
 
 def test_an_unknown_endpoint_setting_is_refused() -> None:
-    with pytest.raises(FatalError, match="invalid setting OKX_WS_URL: not a registered"):
-        load_settings(env_file=None, endpoints={"okx_ws_url": "wss://ws.okx.com"})
+    with pytest.raises(FatalError, match="invalid setting KRAKEN_WS_URL: not a registered"):
+        load_settings(env_file=None, endpoints={"kraken_ws_url": "wss://ws.kraken.com"})
