@@ -4,7 +4,8 @@ Every MARKET_STATS_REFRESH_S the collector asks each collected venue for its 24 
 (`tickers_24h_request`, the one `top:N` uses) and writes the hash
 `collector_key(prefix, "stats24h")`: field `<venue>:<venue_symbol>`, value JSON (see
 `stat_row`), with a TTL of three periods so that a stopped collector's numbers expire. A venue
-without the endpoint, or whose request fails, keeps its previous fields until they expire.
+without the endpoint gets its listed instruments with null statistics (screens still see what
+it lists); one whose request fails keeps its previous fields until they expire.
 The engine's market routes (`ai_engine/market/`) read it. `stats_fields` is pure.
 """
 
@@ -76,6 +77,17 @@ def stats_fields(
     }
 
 
+def listing_fields(venue: str, catalog: Catalog, ts_ms: int) -> dict[str, bytes]:
+    """The fields of a venue without a 24 h tickers endpoint: its trading instruments with
+    null statistics, so that screens still know what it lists."""
+    rows = [
+        Volume24h(inst.venue_symbol, None, None)
+        for inst in catalog.instruments(venue)
+        if inst.status == "trading"
+    ]
+    return stats_fields(venue, rows, catalog, ts_ms)
+
+
 class Stats24hPoller:
     """Polls the venues' 24 h tickers into the stats hash until stopped."""
 
@@ -104,13 +116,15 @@ class Stats24hPoller:
         exchange = self.exchanges[venue]
         request = exchange.tickers_24h_request()
         if request is None:
-            return 0
-        try:
-            payload = await self.client.get_json(exchange, request, attempts=2)
-        except (TransientError, BadMessage) as exc:
-            logger.warning("stats24h.failed", extra={"exchange": venue, "error": str(exc)})
-            return 0
-        fields = stats_fields(venue, exchange.parse_tickers_24h(payload), self.catalog(), now_ms())
+            fields = listing_fields(venue, self.catalog(), now_ms())
+        else:
+            try:
+                payload = await self.client.get_json(exchange, request, attempts=2)
+            except (TransientError, BadMessage) as exc:
+                logger.warning("stats24h.failed", extra={"exchange": venue, "error": str(exc)})
+                return 0
+            rows = exchange.parse_tickers_24h(payload)
+            fields = stats_fields(venue, rows, self.catalog(), now_ms())
         if not fields:
             return 0
         try:
