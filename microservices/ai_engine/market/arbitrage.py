@@ -5,9 +5,9 @@ different venues with profit_bps = (best_bid - best_ask) / mid x 1e4 above `min_
 buy on the best-ask venue, sell on the best-bid one (USD prices, before fees). Its
 persistence is the idea of the features' `nbbo_crossed_ms`: the newest entry's time minus the
 time of the first entry of the current unbroken run of entries above the threshold, at entry
-resolution. `scan` folds entries newest first (as XREVRANGE returns them) and stops following
-a symbol at its first entry under the threshold; a run still unbroken when the entries run
-out is flagged `at_least` (longer than the history read).
+resolution. `scan` (`RunScanner`) folds entries newest first (as XREVRANGE returns them) and
+stops following a symbol at its first entry under the threshold; a run still unbroken when
+the entries run out is flagged `at_least` (longer than the history read).
 """
 
 from __future__ import annotations
@@ -54,6 +54,39 @@ def _above(snap: NormalizedSnapshot, min_profit_bps: float) -> float | None:
     return found if found is not None and found > min_profit_bps else None
 
 
+class RunScanner:
+    """The fold of `scan`, fed page by page so the reader can stop early (`settled`)."""
+
+    def __init__(self, min_profit_bps: float, fresh_after_ms: int) -> None:
+        self.min_profit_bps, self.fresh_after_ms = min_profit_bps, fresh_after_ms
+        self.runs: dict[str, _Run | None] = {}  # None: the newest entry is no opportunity
+
+    def feed(self, snap: NormalizedSnapshot) -> None:
+        if snap.symbol not in self.runs:
+            fresh = snap.ts_ms >= self.fresh_after_ms
+            found = _above(snap, self.min_profit_bps) if fresh else None
+            self.runs[snap.symbol] = None if found is None else _Run(snap, found, snap.ts_ms)
+            return
+        run = self.runs[snap.symbol]
+        if run is None or not run.open or snap.ts_ms > run.start_ms:
+            return
+        if _above(snap, self.min_profit_bps) is None:
+            run.open = False
+        else:
+            run.start_ms = snap.ts_ms
+
+    def settled(self, oldest_ms: int) -> bool:
+        """True when older entries can change nothing: every run seen has broken and the
+        entries fed reach back past the freshness limit (no unseen symbol is fresh)."""
+        still_open = any(run is not None and run.open for run in self.runs.values())
+        return not still_open and oldest_ms < self.fresh_after_ms
+
+    def opportunities(self) -> list[Opportunity]:
+        """Most profitable first."""
+        out = [_opportunity(run) for run in self.runs.values() if run is not None]
+        return sorted(out, key=lambda o: (-o.profit_bps, o.symbol))
+
+
 def scan(
     newest_first: Iterable[NormalizedSnapshot],
     min_profit_bps: float,
@@ -61,21 +94,10 @@ def scan(
 ) -> list[Opportunity]:
     """The opportunities among the symbols whose newest entry is at or after
     `fresh_after_ms`, most profitable first."""
-    runs: dict[str, _Run | None] = {}  # None: the newest entry is no opportunity
+    scanner = RunScanner(min_profit_bps, fresh_after_ms)
     for snap in newest_first:
-        if snap.symbol not in runs:
-            found = _above(snap, min_profit_bps) if snap.ts_ms >= fresh_after_ms else None
-            runs[snap.symbol] = None if found is None else _Run(snap, found, snap.ts_ms)
-            continue
-        run = runs[snap.symbol]
-        if run is None or not run.open or snap.ts_ms > run.start_ms:
-            continue
-        if _above(snap, min_profit_bps) is None:
-            run.open = False
-        else:
-            run.start_ms = snap.ts_ms
-    out = [_opportunity(run) for run in runs.values() if run is not None]
-    return sorted(out, key=lambda o: (-o.profit_bps, o.symbol))
+        scanner.feed(snap)
+    return scanner.opportunities()
 
 
 def _opportunity(run: _Run) -> Opportunity:

@@ -7,13 +7,13 @@ disagree. Redis errors propagate (the routes turn them into 503).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
 import redis.asyncio as aredis
 
-from microservices.ai_engine.market.arbitrage import Opportunity, scan
+from microservices.ai_engine.market.arbitrage import Opportunity, RunScanner
 from microservices.ai_engine.market.best_price import RankedVenue, rank_costs, rank_quotes
 from microservices.ai_engine.market.view import MarketData, VenueMarket, build_market, stale_copy
 from microservices.ai_engine.orderbook_api import BookReader
@@ -54,23 +54,25 @@ class MarketService:
         out = {k: orjson.loads(v) for k, v in fields.items() if k != UPDATED_FIELD}
         return out or {s: {} for s in self.settings.explicit_symbols()}
 
-    async def entries(self, pages: int = MAX_PAGES) -> Iterator[NormalizedSnapshot]:
-        """Newest-first normalized entries (up to `pages` x PAGE), undecodable ones skipped."""
-        found: list[NormalizedSnapshot] = []
+    async def scan_entries(self, scanner: RunScanner) -> None:
+        """Feed `scanner` the normalized entries newest first, page by page, until it has
+        settled or MAX_PAGES are read; undecodable entries are skipped."""
         upper = "+"
-        for _ in range(pages):
+        for _ in range(MAX_PAGES):
             rows: Any = await self.redis.xrevrange(
                 self.streams.normalized.name, upper, "-", count=PAGE
             )
+            oldest = None
             for _, fields in rows:
                 try:
-                    found.append(self.streams.normalized.schema.decode(fields))
+                    snap = self.streams.normalized.schema.decode(fields)
                 except SchemaError:
                     continue
-            if len(rows) < PAGE:
-                break
+                scanner.feed(snap)
+                oldest = snap.ts_ms
+            if len(rows) < PAGE or (oldest is not None and scanner.settled(oldest)):
+                return
             upper = "(" + rows[-1][0].decode()
-        return iter(found)
 
     async def snapshot(self, symbol: str) -> NormalizedSnapshot | None:
         """The newest normalized entry of `symbol`, or None within the pages read."""
@@ -162,5 +164,6 @@ class MarketService:
         self, min_profit_bps: float, symbols: set[str] | None = None
     ) -> list[Opportunity]:
         """Current opportunities (of `symbols`, default all), with their persistence."""
-        found = scan(await self.entries(), min_profit_bps, now_ms() - self.stale_after_ms)
-        return [o for o in found if symbols is None or o.symbol in symbols]
+        scanner = RunScanner(min_profit_bps, now_ms() - self.stale_after_ms)
+        await self.scan_entries(scanner)
+        return [o for o in scanner.opportunities() if symbols is None or o.symbol in symbols]

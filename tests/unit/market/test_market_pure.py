@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from microservices.ai_engine.market.arbitrage import profit_bps, scan
+from microservices.ai_engine.market.arbitrage import RunScanner, profit_bps, scan
 from microservices.ai_engine.market.assets import resolve_symbol, resolve_venues
 from microservices.ai_engine.market.best_price import rank_costs, rank_quotes
 from microservices.ai_engine.market.view import build_market, stale_copy
@@ -118,3 +118,17 @@ def test_names() -> None:
     assert resolve_venues("Binance", venues) == ["binance", "binance_futures"]
     assert resolve_venues("KuCoin", venues) == ["kucoin"]
     assert resolve_venues("okx", venues) == []
+
+
+def test_scanner_settles_when_older_entries_can_change_nothing() -> None:
+    """Fresh after t=3000: after ETH's run breaks at 2000 the scan may stop; before that, or
+    while a seen run is open, it may not."""
+    scanner = RunScanner(1.0, fresh_after_ms=3_000)
+    crossed = {"a": (1000.0, 1000.0, 1001.0, 0), "b": (999.5, 999.0, 999.5, 0)}
+    flat = {"a": (1000.0, 999.0, 1001.0, 0), "b": (1000.0, 999.0, 1001.0, 0)}
+    scanner.feed(snap("ETHUSDT", 4_000, crossed))
+    assert not scanner.settled(4_000)
+    scanner.feed(snap("ETHUSDT", 2_000, flat))
+    assert scanner.settled(2_000) and not scanner.settled(3_000)
+    [opp] = scanner.opportunities()
+    assert (opp.persisted_ms, opp.at_least) == (0, False)
