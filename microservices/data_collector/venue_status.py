@@ -24,6 +24,7 @@ from typing import Any
 from microservices.common import metrics
 from microservices.common.clock import now_ms
 from microservices.data_collector.clock_skew import SkewEstimator, SkewSample
+from microservices.data_collector.exchanges.base import QUIET_REASONS
 from microservices.data_collector.latency import LatencyWindow, bucket_counts
 
 
@@ -130,10 +131,11 @@ class VenueStatus:
     def summary(self, now: int | None = None) -> dict[str, dict[str, Any]]:
         """venue -> {state, connections, connected (sockets open), live (fed within the
         silence timeout), last_message_age_s (data or heartbeat), silence_timeout_s,
-        reconnects, last_cause, retry_delay_s, records, rejected (all but "ignored"),
-        rejected_by_reason (every reason, "ignored" included), latency_ms {p50, p95, samples}
-        (last minute), clock_skew_ms and rtt_ms (None until measured), subscriptions {label:
-        [streams, subscribe frames, most args in one frame]}}."""
+        reconnects, last_cause, retry_delay_s, records, rejected (all but QUIET_REASONS: the
+        channels not followed, the venue's heartbeats), rejected_by_reason (every reason),
+        latency_ms {p50, p95, samples} (last minute), clock_skew_ms and rtt_ms (None until
+        measured), subscriptions {label: [streams, subscribe frames, most args in one
+        frame]}}."""
         now = now_ms() if now is None else now
         venues: dict[str, dict[str, Any]] = {}
         for label, conn in self._conns.items():
@@ -153,7 +155,7 @@ class VenueStatus:
             item["last_message_ms"] = max(item["last_message_ms"], conn.last_frame_ms)
             item["reconnects"] += conn.reconnects
             item["records"] += conn.records
-            item["rejected"] += sum(v for k, v in conn.rejected.items() if k != "ignored")
+            item["rejected"] += sum(v for k, v in conn.rejected.items() if k not in QUIET_REASONS)
             reasons = item["rejected_by_reason"]
             for reason, count in conn.rejected.items():
                 reasons[reason] = reasons.get(reason, 0) + count

@@ -37,7 +37,12 @@ from microservices.common.logs import SampledLogger
 from microservices.common.producer import StreamProducer
 from microservices.common.streams import Stream
 from microservices.data_collector.book_feed import BookFeed
-from microservices.data_collector.exchanges.base import Exchange, VenueParser, WsConnectionPlan
+from microservices.data_collector.exchanges.base import (
+    QUIET_REASONS,
+    Exchange,
+    VenueParser,
+    WsConnectionPlan,
+)
 from microservices.data_collector.latency import LatencyRecorder
 from microservices.data_collector.venue_status import VenueStatus
 
@@ -266,7 +271,7 @@ class WsConnectionRunner:
         for reason, count in stats.rejected.items():
             if delta := self._exported.delta(("rejected", reason), count):
                 metrics.PARSE_ERRORS.labels(name, reason).inc(delta)
-                if reason != "ignored":
+                if reason not in QUIET_REASONS:
                     samples.warning(
                         f"{name}:{reason}", "ws.frame_rejected", exchange=name, reason=reason,
                         count=count, sample=stats.samples.get(reason, ""),

@@ -30,6 +30,9 @@ SAMPLE_CHARS = 300
 CONTROL_REASONS: Final = frozenset(
     {"ignored", "venue_error", "subscribe_failed", "malformed", "unknown_event", "unknown_topic"}
 )
+# Reasons of frames a healthy feed sends all the time (channels not followed, the venue's own
+# heartbeats): counted, never sampled into the log as rejections.
+QUIET_REASONS: Final = frozenset({"ignored", "heartbeat"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,3 +34,12 @@ def test_health_lists_them_per_connection() -> None:
     status.register("bybit#0", "bybit", 30.0, (14, 2, 10))
     status.register("bybit#0", "bybit", 30.0, (20, 2, 10))  # a replaced plan, same label
     assert status.summary()["bybit"]["subscriptions"] == {"bybit#0": [20, 2, 10]}
+
+
+def test_health_counts_as_rejected_neither_unfollowed_channels_nor_heartbeats() -> None:
+    status = VenueStatus()
+    status.register("deribit#0", "deribit", 30.0, (4, 2, 2))
+    status.set_counts("deribit#0", 10, {"ignored": 5, "heartbeat": 2, "malformed": 1})
+    venue = status.summary(now=1_700_000_000_000)["deribit"]
+    assert venue["rejected"] == 1
+    assert venue["rejected_by_reason"] == {"ignored": 5, "heartbeat": 2, "malformed": 1}
