@@ -13,9 +13,16 @@ from typing import Any, Final
 import orjson
 import redis.asyncio as aredis
 
+from microservices.ai_engine.health import venue_states
 from microservices.ai_engine.market.arbitrage import Opportunity, RunScanner
 from microservices.ai_engine.market.best_price import RankedVenue, rank_costs, rank_quotes
-from microservices.ai_engine.market.view import MarketData, VenueMarket, build_market, stale_copy
+from microservices.ai_engine.market.view import (
+    DOWN_STATES,
+    MarketData,
+    VenueMarket,
+    build_market,
+    stale_copy,
+)
 from microservices.ai_engine.orderbook_api import BookReader
 from microservices.ai_engine.symbols_api import UPDATED_FIELD, read_followed
 from microservices.common.clock import now_ms
@@ -103,6 +110,11 @@ class MarketService:
         raw: Any = await self.redis.hmget(self.stats_key, fields)
         return {v: orjson.loads(value) for v, value in zip(names, raw, strict=True) if value}
 
+    async def down_venues(self) -> set[str]:
+        """Venues whose collector health state is in DOWN_STATES (none without the hash)."""
+        states = (await venue_states(self.redis, self.settings))["venues"]
+        return {v for v, item in states.items() if item.get("state") in DOWN_STATES}
+
     async def all_stats(self) -> list[dict[str, Any]]:
         """Every row of the stats24h hash (every listed instrument of every venue)."""
         raw: Any = await self.redis.hgetall(self.stats_key)
@@ -112,10 +124,11 @@ class MarketService:
     async def market(self, symbol: str, venues: Mapping[str, Any]) -> MarketData | None:
         """StandardizedMarketData of `symbol` (the fallback order, then the last good value
         marked stale); None when no venue ever answered in this process."""
+        snap, stats = await self.snapshot(symbol), await self.stats(venues)
+        down = await self.down_venues()
         now = now_ms()
-        snap = await self.snapshot(symbol)
-        stats = await self.stats(venues)
-        answer, rows = build_market(symbol, snap, stats, self.order, now, self.stale_after_ms)
+        answer, rows = build_market(symbol, snap, stats, self.order, now, self.stale_after_ms,
+                                    down)  # fmt: skip
         if answer is not None:
             self.last_good[symbol] = answer
             return answer
@@ -124,10 +137,10 @@ class MarketService:
 
     async def venue_rows(self, symbol: str, venues: Mapping[str, Any]) -> list[VenueMarket]:
         """Every venue's row for `symbol` in the preferred order (compare across venues)."""
-        now = now_ms()
-        snap = await self.snapshot(symbol)
-        _, rows = build_market(symbol, snap, await self.stats(venues), self.order, now,
-                               self.stale_after_ms)  # fmt: skip
+        snap, stats = await self.snapshot(symbol), await self.stats(venues)
+        down = await self.down_venues()
+        _, rows = build_market(symbol, snap, stats, self.order, now_ms(), self.stale_after_ms,
+                               down)  # fmt: skip
         return rows
 
     async def by_price(

@@ -4,21 +4,24 @@ values, answered by the first healthy venue of the preferred order. Pure.
 A venue is `ok` when the newest exchange.normalized entry of the symbol includes it and its
 price is at most `stale_after_ms` old now (the entry's age of the price plus the time since
 the entry); `stale` when older (or excluded as stale by the aggregator), `outlier` when the
-aggregator left it out as one, `absent` when the entry does not have it at all. Prices are
+aggregator left it out as one, `absent` when the entry does not have it at all, and `down`
+(whatever its price's age) while the collector reports its connections `disconnected` or
+`silent` (`DOWN_STATES`), so the fallback does not wait for the price to age. Prices are
 USD (stablecoin legs converted as the aggregator does); 24 h statistics come from the
 collector's stats24h hash for the venue's followed instrument.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from microservices.common.records import NormalizedSnapshot
 
-VenueHealth = Literal["ok", "stale", "outlier", "absent"]
+VenueHealth = Literal["ok", "down", "stale", "outlier", "absent"]
+DOWN_STATES = frozenset({"disconnected", "silent"})  # collector /health states counted down
 STAT_NAMES = ("volume_24h", "quote_volume_24h", "volume_usd_24h", "price_change_24h")
 
 
@@ -26,7 +29,7 @@ class VenueMarket(BaseModel):
     """One venue's values for a symbol."""
 
     venue: str
-    status: VenueHealth = Field(description="ok | stale | outlier | absent (see /market)")
+    status: VenueHealth = Field(description="ok | down | stale | outlier | absent")
     venue_symbol: str | None = Field(description="the venue's followed instrument")
     price: float | None = Field(description="last price in USD")
     bid: float | None
@@ -83,10 +86,13 @@ def venue_values(
     stat: Mapping[str, Any] | None,
     now_ms: int,
     stale_after_ms: int,
+    down: bool = False,
 ) -> VenueMarket:
     """One venue's row: its quote from the entry and its 24 h statistics (`stat`, the JSON of
-    its stats24h field, or None)."""
+    its stats24h field, or None); `down`: the collector reports it down."""
     status, age_s = venue_health(snap, venue, now_ms, stale_after_ms)
+    if down:
+        status = "down"
     quote = None if snap is None else snap.venues.get(venue)
     stats = {name: _number(stat, name) for name in STAT_NAMES}
     fetched = _number(stat, "ts_ms")
@@ -112,10 +118,12 @@ def build_market(
     order: Sequence[str],
     now_ms: int,
     stale_after_ms: int,
+    down: Collection[str] = (),
 ) -> tuple[MarketData | None, list[VenueMarket]]:
     """(the answer of the first `ok` venue of `order`, or None when none is; every venue's
-    row). `stats`: venue -> its stats24h JSON for the symbol."""
-    rows = [venue_values(snap, v, stats.get(v), now_ms, stale_after_ms) for v in order]
+    row). `stats`: venue -> its stats24h JSON for the symbol; `down`: venues the collector
+    reports down."""
+    rows = [venue_values(snap, v, stats.get(v), now_ms, stale_after_ms, v in down) for v in order]
     first = next((row for row in rows if row.status == "ok"), None)
     if first is None or first.price is None or first.age_s is None:
         return None, rows

@@ -132,3 +132,12 @@ def test_scanner_settles_when_older_entries_can_change_nothing() -> None:
     assert scanner.settled(2_000) and not scanner.settled(3_000)
     [opp] = scanner.opportunities()
     assert (opp.persisted_ms, opp.at_least) == (0, False)
+
+
+def test_a_venue_the_collector_reports_down_hands_over_at_once() -> None:
+    entry = snap("BTCUSDT", NOW, {"bybit": (101.0, None, None, 0),
+                                  "binance": (100.0, None, None, 0)})  # fmt: skip
+    answer, rows = build_market("BTCUSDT", entry, {}, ["bybit", "binance"], NOW, STALE_MS,
+                                down={"bybit"})  # fmt: skip
+    assert answer is not None and answer.venue == "binance"
+    assert [r.status for r in rows] == ["down", "ok"]
