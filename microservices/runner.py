@@ -46,8 +46,11 @@ async def demo_simulator(settings: Settings) -> AsyncIterator[Settings]:
     async with start_simulator(config) as sim:
         announce(f"exchange simulator listening on {sim.base_url}")
         demo = simulator_settings(settings, sim.base_url, sim.ws_base)
+        update: dict[str, object] = {"rest_history_dir": settings.demo_history_dir}
+        if "venues" not in settings.model_fields_set:  # VENUES unset: show every venue
+            update["venues"] = list(exchanges.venue_ids())
         # simulated bars never go into the live history files
-        yield demo.model_copy(update={"rest_history_dir": settings.demo_history_dir})
+        yield demo.model_copy(update=update)
 
 
 async def run_all_main(

@@ -106,7 +106,8 @@ def test_run_demo_serves_everything(demo_stack: dict[str, Any]) -> None:
         and all(v["state"] == "connected" for v in h["venues"].values()) and h,
         timeout_s=30, what="cross_exchange_intelligence with all venues connected",
     )  # fmt: skip
-    assert set(body["venues"]) == set(exchanges.default_venues())
+    assert set(body["venues"]) == set(exchanges.venue_ids())  # VENUES unset: the demo has all
+    assert all(v["books"]["live"] == 3 for v in body["venues"].values())  # BTC, ETH, SOL
     status = subprocess.run(
         ["redis-cli", "-p", str(demo_stack["redis_port"]), "XREVRANGE",
          "quantum:stream:exitbrain.status", "+", "-", "COUNT", "1"],
