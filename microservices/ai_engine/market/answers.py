@@ -18,7 +18,13 @@ from pydantic import BaseModel, Field
 from microservices.ai_engine.market import answer_text as fmt
 from microservices.ai_engine.market.api import redis_call
 from microservices.ai_engine.market.assets import resolve_symbol, resolve_venues
-from microservices.ai_engine.market.discovery import not_on, only_on, rank_depth, trending
+from microservices.ai_engine.market.discovery import (
+    not_on,
+    only_on,
+    rank_depth,
+    ranks_changes,
+    trending,
+)
 from microservices.ai_engine.market.listings import read_listings
 from microservices.ai_engine.market.query import HELP_TEXT, SUPPORTED, Intent, parse
 from microservices.ai_engine.market.service import MarketService
@@ -162,6 +168,8 @@ class Answerer:
         if others:
             found = not_on(found, rows, others, floor, top_n)
             title += f" but not on {intent.other}"
+            if not ranks_changes(rows, others):
+                title += f" ({intent.other} gives no 24 h change: listing only)"
         return _Reply({"trending": [t.model_dump() for t in found]}, fmt.trends(title, found))
 
 

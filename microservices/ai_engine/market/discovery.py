@@ -67,16 +67,23 @@ def not_on(
     min_volume_usd: float,
     top_n: int,
 ) -> list[Trend]:
-    """`trends` whose asset the `others` venues do not list, or that is not in their top N."""
+    """`trends` whose asset the `others` venues do not list, or that is not in their top N
+    (only the listing counts when they give no 24 h price change: `ranks_changes`)."""
     listed = {row["base"] for row in _of(rows, others)}
     top = {t.asset for t in trending(rows, others, min_volume_usd, top_n)}
+    ranked = ranks_changes(rows, others)
     out = []
     for trend in trends:
         if trend.asset not in listed:
             out.append(trend.model_copy(update={"why": "not_listed"}))
-        elif trend.asset not in top:
+        elif ranked and trend.asset not in top:
             out.append(trend.model_copy(update={"why": "not_in_top"}))
     return out
+
+
+def ranks_changes(rows: Iterable[Mapping[str, Any]], venues: Collection[str]) -> bool:
+    """Whether any row of `venues` has a 24 h price change (Coinbase gives none)."""
+    return any(isinstance(row.get("price_change_24h"), int | float) for row in _of(rows, venues))
 
 
 def only_on(rows: Sequence[Mapping[str, Any]], venues: Collection[str]) -> list[str]:

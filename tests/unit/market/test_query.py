@@ -92,6 +92,9 @@ def test_trending_and_not_on() -> None:
         ("DDD", "not_in_top"),
     ]
     assert only_on(ROWS, {"kucoin"}) == ["AAA", "CCC", "EEE"]
+    # a venue without 24 h changes (Coinbase): only its listing counts
+    listed_only = [*ROWS, row("coinbase", "BBB", None, 0.0)]
+    assert [t.asset for t in not_on(top2, listed_only, {"coinbase"}, 1e6, 2)] == ["AAA"]
 
 
 @pytest.fixture
