@@ -13,6 +13,7 @@ import pytest
 
 from microservices.cli import build_parser
 from microservices.exchange_simulator.__main__ import build_parser as simulator_parser
+from microservices.exchange_simulator.venue_defaults import url_venues
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -97,7 +98,8 @@ def test_every_default_is_shown(name: str, monkeypatch: pytest.MonkeyPatch) -> N
 def test_defaults_render_readably(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "400")
     blocks = _help_blocks(PARSERS["simulator"])
-    assert "(default: binance,binance_futures,bybit,coinbase)" in blocks["--venues"]
+    served = ",".join(url_venues())  # every registered URL venue, comma-joined, not a repr
+    assert f"(default: {served})" in blocks["--venues"]
     assert "(default: BTCUSDT,ETHUSDT,SOLUSDT)" in blocks["--symbols"]
     assert "(default: 8765)" in blocks["--port"]
     assert "(default: 20.0)" in blocks["--rate"]
