@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,8 @@ class Collector:
             circuit_failures=self.settings.rest_circuit_failures,
             circuit_reset_s=self.settings.rest_circuit_reset_s,
         )
+        for exchange in self.exchanges.values():  # REST windows bind WebSocket URL requests
+            exchange.rest_blocked_for = functools.partial(client.blocked_for, exchange.name)
         if not self.prepared:
             await self._prepare(client)
         async with asyncio.TaskGroup() as group:

@@ -96,7 +96,7 @@ async def test_429_storm_and_418_ban_get_no_request_inside_a_window(
         v: (s["rest_inside_retry_after"], s["rest_429"], s["rest_418"], s["rest_total"])
         for v, s in final.items()
     }
-    assert all(v[0] == 0 for v in inside.values()), inside
+    assert all(v[0] == 0 for v in inside.values()), str(inside)
     assert all(final[v]["rest_418"] == 1 for v in BANNED)  # the injected ban, nothing earned
     limited = collector.events("rest.rate_limited")
     bans = [e for e in limited if e["status"] == 418]

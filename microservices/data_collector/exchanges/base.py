@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
@@ -233,6 +233,9 @@ class Exchange(VenueSymbols, ABC):
         # tickers, Binance USD-M in /fapi/v1/fundingInfo); shared by the parsers and REST code
         self.funding_intervals: dict[str, float] = {}
         self.books = False  # subscribe `book_stream` too
+        # seconds left in the REST client's Retry-After window for this venue (the collector
+        # sets it): a venue whose WebSocket URL comes from a REST call (KuCoin) waits it out
+        self.rest_blocked_for: Callable[[], float] = lambda: 0.0
 
     def with_books(self, streams: tuple[str, ...]) -> tuple[str, ...]:
         """A symbol's streams, plus its book stream while books are followed."""

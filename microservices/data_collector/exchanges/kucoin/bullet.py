@@ -69,7 +69,7 @@ async def fetch_ws_url(rest_url: str, timeout_s: float) -> str:
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(rest_url + PATH) as response,
+            session.post(rest_url + PATH, timeout=timeout) as response,
         ):
             body = await response.read()
             status, retry = response.status, response.headers.get("Retry-After", "")

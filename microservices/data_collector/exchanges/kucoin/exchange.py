@@ -8,6 +8,7 @@ HTTP call lives in `bullet.py`.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, TypeVar
@@ -99,7 +100,11 @@ class KucoinBase(Exchange):
         return out
 
     async def resolve_ws_url(self, plan: WsConnectionPlan) -> str:
-        """A fresh token and endpoint from bullet-public on the venue's REST host."""
+        """A fresh token and endpoint from bullet-public on the venue's REST host, never
+        inside a Retry-After window the venue's REST answers opened."""
+        wait = self.rest_blocked_for()
+        if wait > 0.0:
+            await asyncio.sleep(wait)
         return await bullet.fetch_ws_url(self.rest_url, BULLET_TIMEOUT_S)
 
     def ping_message(self) -> str | None:
