@@ -68,6 +68,7 @@ class BookLoop:
         self._retry: dict[tuple[str, str], tuple[int, float]] = {}  # (conn, symbol) -> (n, at)
         self._exported = CounterSync()  # book totals already in the Prometheus counters
         self._tasks: set[asyncio.Task[None]] = set()
+        self.published = 0  # exchange.orderbook entries handed to the producer
 
     async def run(self, stop: asyncio.Event) -> None:
         last_full = last_idle = last_metrics = 0.0
@@ -97,6 +98,7 @@ class BookLoop:
         for runner, feed in feeds:
             for top in feed.entries(now):
                 self.producer.publish(self.stream, top)
+                self.published += 1
             for symbol in sorted(feed.resubscribe_wanted):
                 if await runner.send(runner.exchange.book_resubscribe(symbol)):
                     feed.resubscribe_wanted.discard(symbol)

@@ -184,12 +184,14 @@ class Collector:
                     )  # fmt: skip
 
     def produced(self) -> int:
-        """Records handed to the producer so far: every record the WS parsers emitted plus
-        the REST poller's. produced == sent + dropped + buffered (+ re-sent, see producer)."""
+        """Entries handed to the producer so far: every record the WS parsers emitted, the REST
+        poller's, and the book loop's exchange.orderbook entries. produced == sent + dropped +
+        buffered (+ re-sent, see producer)."""
         parsed = sum(sum(runner.parser.stats.emitted.values()) for runner in self.runners)
         parsed += self.pool.retired_records  # connections replaced when the symbols changed
         polled = 0 if self.rest_collector is None else self.rest_collector.published
-        return parsed + polled
+        books = 0 if self.book_loop is None else self.book_loop.published
+        return parsed + polled + books
 
     def counters(self) -> dict[str, Any]:
         return {
