@@ -11,8 +11,8 @@ frames), the venue's optional app-level ping, and its maximum connection age. Be
 - before the venue's lifetime limit (Binance 24 h) a new connection is opened while the old
   one keeps being read, and the old one is closed once the new one delivers: no gap; the
   parser (and its trade-id dedupe) is shared across connections, so the overlap adds nothing;
-- parse statistics are turned into Prometheus counters and rate-limited log samples, and the
-  latency of each record (`recv_ms - ts_ms`, see `latency.py`) into /health and /metrics.
+- each frame goes through `FrameSink` (`frame_sink.py`): the connection's books, else the
+  venue's parser and `exchange.raw`; its counters into Prometheus and /health.
 """
 
 from __future__ import annotations
@@ -31,19 +31,12 @@ from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketExcepti
 from microservices.common import metrics
 from microservices.common.backoff import Backoff
 from microservices.common.causes import GEO_BLOCK_STATUSES, http_status, retry_delay_s, short_cause
-from microservices.common.clock import now_ms
-from microservices.common.counter_sync import CounterSync
 from microservices.common.logs import SampledLogger
 from microservices.common.producer import StreamProducer
 from microservices.common.streams import Stream
 from microservices.data_collector.book_feed import BookFeed
-from microservices.data_collector.exchanges.base import (
-    QUIET_REASONS,
-    Exchange,
-    VenueParser,
-    WsConnectionPlan,
-)
-from microservices.data_collector.latency import LatencyRecorder
+from microservices.data_collector.exchanges.base import Exchange, WsConnectionPlan
+from microservices.data_collector.frame_sink import FrameSink
 from microservices.data_collector.venue_status import VenueStatus
 
 logger = logging.getLogger(__name__)
@@ -79,8 +72,8 @@ def failed(exc: BaseException) -> Ended:
     return Ended(kind, short_cause(exc), exc)
 
 
-class WsConnectionRunner:
-    """Keeps one plan's connection alive until `stop` is set."""
+class WsConnectionRunner(FrameSink):
+    """Keeps one plan's connection alive until `stop` is set (each frame: `FrameSink`)."""
 
     def __init__(
         self,
@@ -92,17 +85,9 @@ class WsConnectionRunner:
         params: BridgeParams,
         books: BookFeed | None = None,
     ) -> None:
-        self.exchange = exchange
-        self.plan = plan
-        self.producer = producer
-        self.raw = raw
-        self.status = status
+        super().__init__(exchange, plan, producer, raw, status, params.latency_types, books)
         self.params = params
-        self.parser: VenueParser = exchange.new_parser()
-        self.latency = LatencyRecorder(params.latency_types)
-        self._exported = CounterSync()  # parser totals already in the Prometheus counters
         self.attempt = 0
-        self.books = books  # the connection's L2 books (book_loop.py serves their requests)
         self.ws: ClientConnection | None = None  # the open socket, for book resubscriptions
 
     # ------------------------------------------------------------------ main loop
@@ -239,45 +224,6 @@ class WsConnectionRunner:
         with contextlib.suppress(websockets.ConnectionClosed):
             async for frame in ws:
                 self.handle(frame)
-
-    # ------------------------------------------------------------------ per frame
-
-    def handle(self, frame: str | bytes) -> bool:
-        """Parse and publish one frame; True when it proved the feed alive."""
-        received = now_ms()
-        books = self.books
-        if books is not None and books.is_book(frame):
-            handled = books.on_frame(frame, received)
-            if handled is not None:
-                self.status.frame(self.plan.label, received)
-                return handled
-        records, alive = self.parser.parse_with_liveness(frame, received)
-        if alive:
-            self.status.frame(self.plan.label, received)
-        publish = self.producer.publish
-        raw = self.raw
-        for record in records:
-            publish(raw, record)
-        self.latency.observe(records, received)
-        return alive
-
-    def sync_stats(self) -> None:
-        """Turn cumulative parser stats into Prometheus counters and log new reject samples."""
-        name = self.exchange.name
-        stats = self.parser.stats
-        for kind, count in stats.emitted.items():
-            if delta := self._exported.delta(("emitted", kind), count):
-                metrics.WS_RECORDS.labels(name, kind).inc(delta)
-        for reason, count in stats.rejected.items():
-            if delta := self._exported.delta(("rejected", reason), count):
-                metrics.PARSE_ERRORS.labels(name, reason).inc(delta)
-                if reason not in QUIET_REASONS:
-                    samples.warning(
-                        f"{name}:{reason}", "ws.frame_rejected", exchange=name, reason=reason,
-                        count=count, sample=stats.samples.get(reason, ""),
-                    )  # fmt: skip
-        self.status.set_counts(self.plan.label, sum(stats.emitted.values()), stats.rejected)
-        self.status.add_latency(name, self.latency.drain(), now_ms())
 
     # ------------------------------------------------------------------ helpers
 
