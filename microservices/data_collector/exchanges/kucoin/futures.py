@@ -15,6 +15,7 @@ from microservices.common.errors import BadMessage
 from microservices.common.records import Funding, Kline, Market, OpenInterest
 from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges.base import (
+    PARSE_ERRORS,
     RestRequest,
     epoch_ms,
     minute_bar,
@@ -81,16 +82,20 @@ class KucoinFutures(KucoinFuturesListing, KucoinBase):
         current period, per `granularity`; remembered as the symbol's interval."""
         data = _data(payload)
         head = self.symbol_head(symbol)
-        interval_h = float(data["granularity"]) / HOUR_MS
-        if not interval_h > 0:
-            raise BadMessage(f"kucoin funding granularity {data['granularity']!r}")
+        try:
+            interval_h = float(data["granularity"]) / HOUR_MS
+            if not interval_h > 0:
+                raise BadMessage(f"kucoin funding granularity {data['granularity']!r}")
+            next_ms = data.get("fundingTime")
+            funding = build.funding(
+                head, ts_ms=epoch_ms(data["timePoint"]), recv_ms=recv_ms,
+                funding_rate=rate(data["value"]), funding_interval_h=interval_h,
+                next_funding_time_ms=None if next_ms is None else epoch_ms(next_ms),
+            )  # fmt: skip
+        except PARSE_ERRORS as exc:
+            raise BadMessage(f"kucoin current funding: {type(exc).__name__} {exc}") from None
         self.funding_intervals[head["symbol"]] = interval_h
-        next_ms = data.get("fundingTime")
-        return [
-            build.funding(head, ts_ms=epoch_ms(data["timePoint"]), recv_ms=recv_ms,
-                          funding_rate=rate(data["value"]), funding_interval_h=interval_h,
-                          next_funding_time_ms=None if next_ms is None else epoch_ms(next_ms))
-        ]  # fmt: skip
+        return [funding]
 
     def funding_history_request(
         self, symbol: str, start_ms: int, end_ms: int
@@ -122,8 +127,11 @@ class KucoinFutures(KucoinFuturesListing, KucoinBase):
         """`data: {openInterest (contracts), markPrice}` -> base units and USD; the answer has
         no time of its own: ts_ms is the receive time."""
         data = _data(payload)
-        base = qty(data["openInterest"]) * self.contract_size(symbol)
-        mark = data.get("markPrice")
-        usd = None if mark is None else base * price(mark)
+        try:
+            base = qty(data["openInterest"]) * self.contract_size(symbol)
+            mark = data.get("markPrice")
+            usd = None if mark is None else base * price(mark)
+        except PARSE_ERRORS as exc:
+            raise BadMessage(f"kucoin open interest: {type(exc).__name__} {exc}") from None
         return [build.open_interest(self.symbol_head(symbol), ts_ms=recv_ms, recv_ms=recv_ms,
                                     open_interest=base, open_interest_usd=usd)]  # fmt: skip
