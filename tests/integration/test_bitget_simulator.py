@@ -7,25 +7,23 @@ is waited out without a request inside its Retry-After window.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import redis.asyncio as aredis
 
-from microservices.common.book_schema import BookTop
-from microservices.common.records import Funding, RawRecord, Trade
+from microservices.common.records import Funding, Trade
 from microservices.common.settings import Settings
-from microservices.common.streams import collector_key
-from microservices.data_collector.service import Collector
 from microservices.exchange_simulator.config import FaultConfig, MarketConfig, SimulatorConfig
-from microservices.exchange_simulator.server import SimulatorHandle, start_simulator
-from microservices.runner import simulator_settings
+from tests.integration.collector_harness import (
+    book_entries,
+    book_health,
+    eventually,
+    raw_records,
+    running,
+)
 
 pytestmark = pytest.mark.integration
 VENUES = ("bitget", "bitget_spot")
@@ -41,48 +39,6 @@ def settings(redis_server: Any, settings_factory: Any, tmp_path: Path) -> Settin
         rest_history_lookback_h=0.5, orderbook_full_interval_ms=200,
     )  # fmt: skip
     return made
-
-
-@contextlib.asynccontextmanager
-async def running(
-    settings: Settings, config: SimulatorConfig, redis: aredis.Redis
-) -> AsyncIterator[tuple[SimulatorHandle, Settings]]:
-    async with start_simulator(config) as sim:
-        wired = simulator_settings(settings, sim.base_url, sim.ws_base)
-        stop = asyncio.Event()
-        task = asyncio.create_task(Collector(wired, redis).run(stop))
-        try:
-            yield sim, wired
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=20)
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 45.0) -> Any:
-    async def loop() -> Any:
-        while not (result := await check()):
-            await asyncio.sleep(0.25)
-        return result
-
-    return await asyncio.wait_for(loop(), timeout=timeout_s)
-
-
-async def raw_records(redis: aredis.Redis, settings: Settings) -> list[RawRecord]:
-    stream = settings.streams().raw
-    rows: Any = await redis.xrange(stream.name)
-    return [stream.schema.decode(fields) for _, fields in rows]
-
-
-async def book_entries(redis: aredis.Redis, settings: Settings) -> list[BookTop]:
-    stream = settings.streams().orderbook
-    rows: Any = await redis.xrange(stream.name)
-    return [stream.schema.decode(fields) for _, fields in rows]
-
-
-async def book_health(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
-    raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "health"))
-    venues = {k.decode(): orjson.loads(v) for k, v in raw.items() if not k.startswith(b"_")}
-    return {venue: item.get("books", {}) for venue, item in venues.items()}
 
 
 def market() -> MarketConfig:

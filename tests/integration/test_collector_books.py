@@ -12,26 +12,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import redis.asyncio as aredis
 
 from microservices.common import metrics
-from microservices.common.book_schema import BookTop, decode_full_book
+from microservices.common.book_schema import BookTop
 from microservices.common.settings import Settings
-from microservices.common.streams import collector_key
 from microservices.data_collector import exchanges
-from microservices.data_collector.service import Collector
 from microservices.exchange_simulator.config import FaultConfig, MarketConfig, SimulatorConfig
-from microservices.exchange_simulator.server import start_simulator
-from microservices.runner import simulator_settings
+from tests.integration.collector_harness import (
+    book_entries,
+    book_health,
+    eventually,
+    full_books,
+    running,
+)
 
 pytestmark = pytest.mark.integration
 VENUES = tuple(exchanges.default_venues())
@@ -48,47 +47,6 @@ def settings(redis_server: Any, settings_factory: Any, tmp_path: Path) -> Settin
     return made
 
 
-@contextlib.asynccontextmanager
-async def collecting(
-    settings: Settings, config: SimulatorConfig, redis: aredis.Redis
-) -> AsyncIterator[tuple[Any, Settings]]:
-    async with start_simulator(config) as sim:
-        wired = simulator_settings(settings, sim.base_url, sim.ws_base)
-        stop = asyncio.Event()
-        task = asyncio.create_task(Collector(wired, redis).run(stop))
-        try:
-            yield sim, wired
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=20)
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 45.0) -> Any:
-    async def loop() -> Any:
-        while not (result := await check()):
-            await asyncio.sleep(0.25)
-        return result
-
-    return await asyncio.wait_for(loop(), timeout=timeout_s)
-
-
-async def entries(redis: aredis.Redis, settings: Settings) -> list[BookTop]:
-    stream = settings.streams().orderbook
-    rows: Any = await redis.xrange(stream.name)
-    return [stream.schema.decode(fields) for _, fields in rows]
-
-
-async def full_books(redis: aredis.Redis, settings: Settings) -> dict[str, BookTop]:
-    raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "books"))
-    return {k.decode(): decode_full_book(v) for k, v in raw.items()}
-
-
-async def book_health(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
-    raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "health"))
-    venues = {k.decode(): orjson.loads(v) for k, v in raw.items() if not k.startswith(b"_")}
-    return {venue: item.get("books", {}) for venue, item in venues.items()}
-
-
 def walk_depth(levels: list[tuple[float, float]], mid: float, bps: float) -> float:
     """Notional of the levels within `bps` of mid, both edges included (independent walk)."""
     band = mid * bps / 10_000
@@ -102,7 +60,7 @@ def market() -> MarketConfig:
 async def test_every_venue_publishes_books_and_whole_books_add_up(
     real_redis: aredis.Redis, settings: Settings
 ) -> None:
-    async with collecting(settings, SimulatorConfig(port=0, market=market()), real_redis) as (
+    async with running(settings, SimulatorConfig(port=0, market=market()), real_redis) as (
         _sim, wired):  # fmt: skip
         wanted = {f"{v}:{s}" for v in VENUES for s in SYMBOLS}
 
@@ -111,7 +69,7 @@ async def test_every_venue_publishes_books_and_whole_books_add_up(
             return books if set(books) >= wanted else None
 
         books = await eventually(all_books)
-        published = await entries(real_redis, wired)
+        published = await book_entries(real_redis, wired)
     assert {(e.exchange, e.group) for e in published} >= {(v, s) for v in VENUES for s in SYMBOLS}
     for key, book in books.items():
         assert book.bid_levels == len(book.bids) and book.ask_levels == len(book.asks), key
@@ -125,14 +83,14 @@ async def test_every_venue_publishes_books_and_whole_books_add_up(
         "BTC-USD", "ETH-USD"}  # fmt: skip
     for entry in published:
         assert len(entry.bids) <= 20 and len(entry.asks) <= 20
-        assert entry.sequence is None if entry.exchange == "coinbase" else entry.sequence > 0
+        assert entry.sequence is None if entry.exchange == "coinbase" else (entry.sequence or 0) > 0
 
 
 async def test_the_gap_fault_resyncs_binance_books_from_new_snapshots(
     real_redis: aredis.Redis, settings: Settings
 ) -> None:
     config = SimulatorConfig(port=0, market=market(), faults=FaultConfig(depth_gap_every=40))
-    async with collecting(settings, config, real_redis) as (_sim, wired):
+    async with running(settings, config, real_redis) as (_sim, wired):
 
         async def gaps_seen() -> dict[str, Any] | None:
             health = await book_health(real_redis, wired)
@@ -169,7 +127,7 @@ async def test_snapshots_wait_out_refusals_then_the_books_come_up(
         binance = FaultConfig(server_error_burst=6)
     config = SimulatorConfig(port=0, market=market(), venue_faults={"binance": binance})
     polite = settings.model_copy(update={"rest_circuit_reset_s": 2.0, "symbols": ["BTCUSDT"]})
-    async with collecting(polite, config, real_redis) as (sim, wired):
+    async with running(polite, config, real_redis) as (sim, wired):
 
         async def binance_books() -> bool:
             books = await full_books(real_redis, wired)

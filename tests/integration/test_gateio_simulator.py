@@ -12,27 +12,25 @@ redis-server.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import redis.asyncio as aredis
 
-from microservices.common.book_schema import decode_full_book
 from microservices.common.records import RawRecord, Ticker, Trade
 from microservices.common.settings import Settings
-from microservices.common.streams import collector_key
-from microservices.data_collector.service import Collector
 from microservices.exchange_simulator.config import FaultConfig, MarketConfig, SimulatorConfig
 from microservices.exchange_simulator.events import make_instrument
-from microservices.exchange_simulator.server import SimulatorHandle, start_simulator
-from microservices.runner import simulator_settings
 from tests.fixture_paths import shared_fixture
+from tests.integration.collector_harness import (
+    book_health,
+    eventually,
+    full_books,
+    raw_records,
+    running,
+)
 
 pytestmark = pytest.mark.integration
 VENUES = ("gateio", "gateio_futures")
@@ -53,50 +51,9 @@ def settings(redis_server: Any, settings_factory: Any, tmp_path: Path) -> Settin
     return made
 
 
-@contextlib.asynccontextmanager
-async def running(
-    settings: Settings, config: SimulatorConfig, redis: aredis.Redis
-) -> AsyncIterator[tuple[SimulatorHandle, Settings]]:
-    async with start_simulator(config) as sim:
-        wired = simulator_settings(settings, sim.base_url, sim.ws_base)
-        stop = asyncio.Event()
-        task = asyncio.create_task(Collector(wired, redis).run(stop))
-        try:
-            yield sim, wired
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=20)
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    async def loop() -> Any:
-        while not (result := await check()):
-            await asyncio.sleep(0.25)
-        return result
-
-    return await asyncio.wait_for(loop(), timeout=timeout_s)
-
-
 def config(**faults: Any) -> SimulatorConfig:
     return SimulatorConfig(port=0, market=MarketConfig(symbols=SYMBOLS, seed=5, rate=30.0),
                            venues=VENUES, faults=FaultConfig(**faults))  # fmt: skip
-
-
-async def raw_records(redis: aredis.Redis, settings: Settings) -> list[RawRecord]:
-    stream = settings.streams().raw
-    rows: Any = await redis.xrange(stream.name)
-    return [stream.schema.decode(fields) for _, fields in rows]
-
-
-async def full_books(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
-    raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "books"))
-    return {k.decode(): decode_full_book(v) for k, v in raw.items()}
-
-
-async def book_health(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
-    raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "health"))
-    return {k.decode(): orjson.loads(v).get("books", {}) for k, v in raw.items()
-            if not k.startswith(b"_")}  # fmt: skip
 
 
 WANTED_BOOKS = {f"{v}:{s}" for v in VENUES for s in SYMBOLS}
@@ -134,7 +91,7 @@ async def test_every_record_type_and_the_books_arrive(
     assert all(40_000 < r.price < 100_000 for r in btc)
     for key in WANTED_BOOKS:
         book = books[key]
-        assert book.bids[0][0] < book.asks[0][0] and book.sequence > 0, key
+        assert book.bids[0][0] < book.asks[0][0] and (book.sequence or 0) > 0, key
     # futures levels in base units (the simulator's ladder holds ~4,000 USDT a level, so a
     # level is ~0.06 BTC; in contracts of 0.001 BTC it would read ~60)
     for venue in VENUES:
