@@ -20,12 +20,9 @@ from microservices.data_collector.exchanges.base import (
     rate,
 )
 from microservices.data_collector.exchanges.binance.listing import BinanceFuturesListing
-from microservices.data_collector.exchanges.binance.parser import (
-    BinanceFuturesParser,
-    parse_object,
-    parse_rows,
-)
+from microservices.data_collector.exchanges.binance.parser import BinanceFuturesParser
 from microservices.data_collector.exchanges.binance.spot import BinanceBase
+from microservices.data_collector.exchanges.rest_rows import parse_object, parse_rows
 
 # Symbols settling other than every 8 h are listed by /fapi/v1/fundingInfo, which the
 # collector polls (`apply_funding_info`); `Exchange.funding_interval_h` answers per symbol.

@@ -7,7 +7,7 @@ dispatches on the payload's type and counts. Pure: no I/O library and no clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
@@ -19,7 +19,6 @@ from microservices.common.records import AnyRaw, Side
 from microservices.common.schema_fields import MIN_TS_MS
 from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges.base import (
-    PARSE_ERRORS,
     Dropped,
     Exchange,
 )
@@ -223,34 +222,3 @@ class BinanceFuturesParser(BinanceParser):
                               price=order.ap or order.p, size=order.z or order.q,
                               side=ORDER_SIDES[order.S])
         ]  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- REST helpers
-
-
-def parse_rows(payload: Any, parse_row: Callable[[Any], R | None]) -> list[R]:
-    """Apply `parse_row` to each element of a JSON array, skipping rows that fail or give None.
-
-    Raises BadMessage only when the payload itself is not an array.
-    """
-    if not isinstance(payload, list):
-        raise BadMessage(f"expected a JSON array, got {type(payload).__name__}")
-    out: list[R] = []
-    for row in payload:
-        try:
-            item = parse_row(row)
-        except PARSE_ERRORS:
-            continue
-        if item is not None:
-            out.append(item)
-    return out
-
-
-def parse_object(payload: Any, parse_obj: Callable[[dict[str, Any]], R]) -> R:
-    """Apply `parse_obj` to a JSON object; any failure becomes BadMessage."""
-    if not isinstance(payload, dict):
-        raise BadMessage(f"expected a JSON object, got {type(payload).__name__}")
-    try:
-        return parse_obj(payload)
-    except PARSE_ERRORS as exc:
-        raise BadMessage(f"bad object: {exc!r}"[:300]) from exc

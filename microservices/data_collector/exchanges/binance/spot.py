@@ -20,7 +20,8 @@ from microservices.data_collector.exchanges.base import (
     minute_bar,
 )
 from microservices.data_collector.exchanges.binance.listing import BinanceSpotListing
-from microservices.data_collector.exchanges.binance.parser import BinanceParser, parse_rows
+from microservices.data_collector.exchanges.binance.parser import BinanceParser
+from microservices.data_collector.exchanges.rest_rows import parse_rows
 
 
 class BinanceBase(Exchange):

@@ -32,6 +32,7 @@ from microservices.data_collector.exchanges.bitget.listing import (
     BitgetListing,
 )
 from microservices.data_collector.exchanges.bitget.parser import BitgetParser
+from microservices.data_collector.exchanges.rest_rows import parse_rows
 
 R = TypeVar("R")
 PING: Final = "ping"  # a text frame; the venue answers the text "pong"
@@ -42,15 +43,7 @@ def data_rows(payload: Any, parse_row: Callable[[Any], R]) -> list[R]:
     """`parse_row` over the `data` list of a v2 envelope, skipping bad rows. Raises
     BadMessage when the envelope itself is malformed."""
     rows = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(rows, list):
-        raise BadMessage("bitget: payload has no data list")
-    out: list[R] = []
-    for row in rows:
-        try:
-            out.append(parse_row(row))
-        except PARSE_ERRORS:
-            continue
-    return out
+    return parse_rows(rows, parse_row, "bitget data")
 
 
 class Bitget(BitgetListing, Exchange):

@@ -30,6 +30,7 @@ from microservices.data_collector.exchanges.bybit.listing import SPOT_QUOTES, By
 from microservices.data_collector.exchanges.bybit.parser import BybitParser, record_head
 from microservices.data_collector.exchanges.bybit.state import TickerMerger
 from microservices.data_collector.exchanges.bybit.wire import TickerData
+from microservices.data_collector.exchanges.rest_rows import parse_rows
 
 R = TypeVar("R")
 PING: Final = orjson.dumps({"req_id": "ping", "op": "ping"}).decode()
@@ -40,15 +41,7 @@ def result_rows(payload: Any, parse_row: Callable[[Any], R]) -> list[R]:
     when the envelope itself is malformed."""
     result = payload.get("result") if isinstance(payload, dict) else None
     rows = result.get("list") if isinstance(result, dict) else None
-    if not isinstance(rows, list):
-        raise BadMessage("bybit: payload has no result.list")
-    out: list[R] = []
-    for row in rows:
-        try:
-            out.append(parse_row(row))
-        except PARSE_ERRORS:
-            continue
-    return out
+    return parse_rows(rows, parse_row, "bybit result.list")
 
 
 class Bybit(BybitListing, Exchange):

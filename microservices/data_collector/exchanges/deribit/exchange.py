@@ -38,6 +38,7 @@ from microservices.data_collector.exchanges.deribit.wire import (
     TEST_ID,
     TickerData,
 )
+from microservices.data_collector.exchanges.rest_rows import parse_rows
 
 R = TypeVar("R")
 API: Final = "/api/v2/public"
@@ -67,15 +68,7 @@ def result_of(payload: Any) -> Any:
 
 def rows_of(rows: Any, parse_row: Callable[[Any], R]) -> list[R]:
     """`parse_row` over a list, skipping bad rows (BadMessage when it is not a list)."""
-    if not isinstance(rows, list):
-        raise BadMessage("deribit: result is not a list")
-    out: list[R] = []
-    for row in rows:
-        try:
-            out.append(parse_row(row))
-        except PARSE_ERRORS:
-            continue
-    return out
+    return parse_rows(rows, parse_row, "deribit result")
 
 
 class Deribit(DeribitListing, Exchange):

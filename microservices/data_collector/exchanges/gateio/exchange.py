@@ -18,7 +18,6 @@ from microservices.common.errors import BadMessage
 from microservices.common.records import Funding, Kline, Market, OpenInterest
 from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges.base import (
-    PARSE_ERRORS,
     Exchange,
     RestRequest,
     VenueParser,
@@ -34,6 +33,7 @@ from microservices.data_collector.exchanges.gateio.listing import (
     GateListing,
 )
 from microservices.data_collector.exchanges.gateio.parser import GateParser
+from microservices.data_collector.exchanges.rest_rows import parse_rows
 
 R = TypeVar("R")
 MINUTE_MS: Final = 60_000
@@ -42,15 +42,7 @@ MINUTE_MS: Final = 60_000
 def rows_of(payload: Any, parse_row: Callable[[Any], R]) -> list[R]:
     """`parse_row` over a JSON array answer, skipping bad rows; BadMessage when the answer is
     not an array (an error object)."""
-    if not isinstance(payload, list):
-        raise BadMessage("gateio: answer is not a list")
-    out: list[R] = []
-    for row in payload:
-        try:
-            out.append(parse_row(row))
-        except PARSE_ERRORS:
-            continue
-    return out
+    return parse_rows(payload, parse_row, "gateio answer")
 
 
 def epoch_s_ms(value: Any) -> int:

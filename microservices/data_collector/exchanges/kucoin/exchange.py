@@ -18,7 +18,6 @@ import orjson
 from microservices.common.errors import BadMessage
 from microservices.common.records import Kline, Market
 from microservices.data_collector.exchanges.base import (
-    PARSE_ERRORS,
     Exchange,
     RestRequest,
     VenueParser,
@@ -29,6 +28,7 @@ from microservices.data_collector.exchanges.base import (
 from microservices.data_collector.exchanges.kucoin import bullet
 from microservices.data_collector.exchanges.kucoin.listing import OK, KucoinListing
 from microservices.data_collector.exchanges.kucoin.parser import MINUTE_MS, KucoinParser
+from microservices.data_collector.exchanges.rest_rows import parse_rows
 
 R = TypeVar("R")
 PING: Final = orjson.dumps({"id": "ping", "type": "ping"}).decode()
@@ -40,15 +40,7 @@ def data_rows(payload: Any, parse_row: Callable[[Any], R]) -> list[R]:
     """`parse_row` over the `data` list of a KuCoin answer, skipping bad rows; BadMessage when
     the answer is not a success envelope with a list."""
     rows = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(rows, list):
-        raise BadMessage("kucoin: answer without a data list")
-    out: list[R] = []
-    for row in rows:
-        try:
-            out.append(parse_row(row))
-        except PARSE_ERRORS:
-            continue
-    return out
+    return parse_rows(rows, parse_row, "kucoin data")
 
 
 def subscribe_frame(request_id: int, topic: str) -> str:

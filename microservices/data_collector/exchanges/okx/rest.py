@@ -17,12 +17,12 @@ from microservices.common.records import Funding, Kline, OpenInterest
 from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges._records import Head
 from microservices.data_collector.exchanges.base import (
-    PARSE_ERRORS,
     epoch_ms,
     minute_bar,
     qty,
     rate,
 )
+from microservices.data_collector.exchanges.rest_rows import parse_rows
 
 R = TypeVar("R")
 HOUR_MS: Final = 3_600_000
@@ -41,15 +41,7 @@ def data_rows(payload: Any, parse_row: Callable[[Any], R]) -> list[R]:
     envelope itself is malformed or an error."""
     check_envelope(payload)
     rows = payload.get("data")
-    if not isinstance(rows, list):
-        raise BadMessage("okx: payload has no data list")
-    out: list[R] = []
-    for row in rows:
-        try:
-            out.append(parse_row(row))
-        except PARSE_ERRORS:
-            continue
-    return out
+    return parse_rows(rows, parse_row, "okx data")
 
 
 def parse_candles(head: Head, payload: Any, recv_ms: int, spot: bool) -> list[Kline]:
