@@ -55,6 +55,18 @@ class Volume24h:
         return cls(venue_symbol, _non_negative(last), _non_negative(quote_volume), change)
 
 
+def percent_of_fraction(value: object) -> float | None:
+    """A 24 h change sent as a fraction ("0.0123") in percent (1.23); None when not a number."""
+    fraction = _finite(value)
+    return None if fraction is None else fraction * 100.0
+
+
+def percent_from_open(last: object, open_24h: object) -> float | None:
+    """The 24 h change in percent from the last price and the price 24 h ago (OKX `open24h`)."""
+    now, then = _non_negative(last), _non_negative(open_24h)
+    return None if now is None or not then else (now / then - 1.0) * 100.0
+
+
 def _finite(value: object) -> float | None:
     if value is None:
         return None

@@ -26,7 +26,7 @@ from microservices.common.instruments import (
     split_by_quote_suffix,
 )
 from microservices.data_collector.exchanges.base import RestRequest
-from microservices.data_collector.exchanges.venue_symbols import Volume24h
+from microservices.data_collector.exchanges.venue_symbols import Volume24h, percent_of_fraction
 
 OK: Final = "00000"  # the v2 envelope's success code
 # Quote coins for the naming rule only; the listing is authoritative.
@@ -157,13 +157,19 @@ def symbol_instrument(venue_symbol: str, venue: str = "bitget") -> Instrument | 
 
 def parse_tickers_24h(payload: object) -> list[Volume24h]:
     """`/api/v2/spot/market/tickers` or `/api/v2/mix/market/tickers` (all symbols): `data`
-    rows `{symbol, lastPr, quoteVolume (quote units), ...}`; bad rows skipped."""
+    rows `{symbol, lastPr, quoteVolume (quote units), change24h (a fraction), ...}`; bad rows
+    skipped."""
     rows = payload.get("data") if isinstance(payload, dict) else None
     return [
-        Volume24h.from_row(row["symbol"], row.get("lastPr"), row.get("quoteVolume"))
+        Volume24h.from_row(
+            row["symbol"],
+            row.get("lastPr"),
+            row.get("quoteVolume"),
+            percent_of_fraction(row.get("change24h")),
+        )
         for row in (rows if isinstance(rows, list) else ())
         if isinstance(row, dict) and isinstance(row.get("symbol"), str)
-    ]  # fmt: skip
+    ]
 
 
 class BitgetListing:

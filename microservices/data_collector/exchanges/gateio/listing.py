@@ -141,10 +141,13 @@ def symbol_instrument(venue_symbol: str, venue: str, futures: bool) -> Instrumen
 
 def parse_tickers(payload: object, symbol_key: str, volume_key: str) -> list[Volume24h]:
     """All-tickers rows (`/spot/tickers`: currency_pair, quote_volume; `/futures/usdt/
-    tickers`: contract, volume_24h_quote) -> 24 h volumes; bad rows skipped."""
+    tickers`: contract, volume_24h_quote; both `change_percentage` in percent) -> 24 h
+    volumes and changes; bad rows skipped."""
     rows = payload if isinstance(payload, list) else ()
     return [
-        Volume24h.from_row(row[symbol_key], row.get("last"), row.get(volume_key))
+        Volume24h.from_row(
+            row[symbol_key], row.get("last"), row.get(volume_key), row.get("change_percentage")
+        )
         for row in rows
         if isinstance(row, dict) and isinstance(row.get(symbol_key), str)
     ]

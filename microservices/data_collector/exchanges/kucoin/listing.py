@@ -28,7 +28,7 @@ from microservices.common.instruments import (
     split_by_quote_suffix,
 )
 from microservices.data_collector.exchanges.base import RestRequest
-from microservices.data_collector.exchanges.venue_symbols import Volume24h
+from microservices.data_collector.exchanges.venue_symbols import Volume24h, percent_of_fraction
 
 OK: Final = "200000"  # KuCoin's success code
 # quotes of the naming rules only; the listings are authoritative
@@ -165,22 +165,24 @@ def futures_instrument(venue_symbol: str, venue: str = "kucoin_futures") -> Inst
 
 def parse_all_tickers(payload: object) -> list[Volume24h]:
     """Spot `/api/v1/market/allTickers`: `data.ticker` rows `{symbol, last, volValue}`
-    (volValue: 24 h volume in quote units)."""
+    (volValue: 24 h volume in quote units; changeRate: the 24 h change as a fraction)."""
     data = envelope_data(payload)
     rows = data.get("ticker") if isinstance(data, dict) else None
     if not isinstance(rows, list):
         raise ValueError("kucoin allTickers without data.ticker")
-    return [Volume24h.from_row(r["symbol"], r.get("last"), r.get("volValue"))
+    return [Volume24h.from_row(r["symbol"], r.get("last"), r.get("volValue"),
+                               percent_of_fraction(r.get("changeRate")))
             for r in rows if isinstance(r, dict) and isinstance(r.get("symbol"), str)]  # fmt: skip
 
 
 def parse_contract_tickers(payload: object) -> list[Volume24h]:
-    """Futures `/api/v1/contracts/active` rows `{symbol, lastTradePrice, turnoverOf24h}`
-    (turnover: 24 h volume in quote units)."""
+    """Futures `/api/v1/contracts/active` rows `{symbol, lastTradePrice, turnoverOf24h,
+    priceChgPct}` (turnover: 24 h volume in quote units; priceChgPct: a fraction)."""
     rows = envelope_data(payload)
     if not isinstance(rows, list):
         raise ValueError("kucoin contracts: data is not a list")
-    return [Volume24h.from_row(r["symbol"], r.get("lastTradePrice"), r.get("turnoverOf24h"))
+    return [Volume24h.from_row(r["symbol"], r.get("lastTradePrice"), r.get("turnoverOf24h"),
+                               percent_of_fraction(r.get("priceChgPct")))
             for r in rows if isinstance(r, dict) and isinstance(r.get("symbol"), str)]  # fmt: skip
 
 

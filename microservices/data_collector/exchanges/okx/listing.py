@@ -25,7 +25,7 @@ from microservices.common.instruments import (
     parse_rows,
 )
 from microservices.data_collector.exchanges.base import RestRequest
-from microservices.data_collector.exchanges.venue_symbols import Volume24h
+from microservices.data_collector.exchanges.venue_symbols import Volume24h, percent_from_open
 
 INSTRUMENTS_PATH: Final = "/api/v5/public/instruments"
 TICKERS_PATH: Final = "/api/v5/market/tickers"
@@ -160,7 +160,8 @@ def parse_tickers_24h(payload: object) -> list[Volume24h]:
                 volume = float(str(volume)) * float(str(last))
             except ValueError:
                 volume = None
-        out.append(Volume24h.from_row(row["instId"], last, volume))
+        change = percent_from_open(last, row.get("open24h"))
+        out.append(Volume24h.from_row(row["instId"], last, volume, change))
     return out
 
 
