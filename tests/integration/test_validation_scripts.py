@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis
 
@@ -156,6 +157,48 @@ def test_validation_passes_against_the_live_stack(demo_stack: dict[str, Any], sc
     assert "VALIDATION PASSED" in result.stdout
     port = demo_stack["api"].rsplit(":", 1)[1]
     assert f"api: http://localhost:{port}" in result.stdout  # API_PORT used, API_URL unset
+
+
+def ask(demo_stack: dict[str, Any], question: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"API_URL": demo_stack["api"]}
+    done = subprocess.run(
+        [sys.executable, "-m", "microservices.cli", "--env-file", "/dev/null", "ask", question,
+         "--json"], env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = orjson.loads(done.stdout)
+    return answer
+
+
+def recent_normalized(redis_port: int, symbol: str) -> list[dict[str, str]]:
+    """The newest exchange.normalized entries of `symbol`, as redis-cli shows them."""
+    client = redis.Redis(port=redis_port, decode_responses=True)
+    rows: Any = client.xrevrange("quantum:stream:exchange.normalized", count=400)
+    client.close()
+    return [fields for _, fields in rows if fields.get("symbol") == symbol]
+
+
+def test_ask_answers_from_the_live_demo(demo_stack: dict[str, Any]) -> None:
+    """`ask "best price for ETH"` ranks the asks of one recent ETHUSDT normalized entry, lowest
+    first, and `compare BTC across exchanges` gives every followed venue of one BTCUSDT
+    entry its price: both recomputed here from the stream the demo writes."""
+    wait_until(lambda: (h := health(demo_stack["api"])) and h["status"] == "ok", 60, "ok")
+    best = ask(demo_stack, "best price for ETH")["answer"]["ETHUSDT"]
+    ranked = [(v["venue"], v["price"]) for v in best["buy"]["venues"]]
+    assert len(ranked) >= 10 and [p for _, p in ranked] == sorted(p for _, p in ranked)
+    entries = recent_normalized(demo_stack["redis_port"], "ETHUSDT")
+    assert any(
+        all(float(e.get(f"{venue}_ask", "nan")) == price for venue, price in ranked)
+        for e in entries
+    ), ranked
+    compare = ask(demo_stack, "compare BTC across exchanges")["answer"]["BTCUSDT"]
+    prices = {v["venue"]: v["price"] for v in compare if v["status"] == "ok"}
+    assert len(prices) >= 10
+    entries = recent_normalized(demo_stack["redis_port"], "BTCUSDT")
+    assert any(
+        all(float(e.get(f"{venue}_price", "nan")) == price for venue, price in prices.items())
+        for e in entries
+    ), prices
 
 
 def test_validation_fails_when_the_stack_is_stopped(demo_stack: dict[str, Any]) -> None:
