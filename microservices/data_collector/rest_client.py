@@ -127,6 +127,17 @@ class RestClient:
         metrics.REST_CIRCUIT_OPEN.labels(exchange.name, request.path).set(0)
         return payload
 
+    def venue_health(self, venue: str) -> dict[str, float | int]:
+        """For /health and the market fallback: seconds left in the venue's Retry-After
+        window (a 429/418/403/451) and how many of its endpoints have an open circuit
+        (repeated 5xx, timeouts, refusals)."""
+        now = self._clock()
+        open_circuits = sum(
+            1 for (name, _), circuit in self._circuits.items()
+            if name == venue and circuit.open_until > now
+        )  # fmt: skip
+        return {"blocked_s": round(self.blocked_for(venue), 1), "open_circuits": open_circuits}
+
     def blocked_for(self, venue: str) -> float:
         """Seconds left in the venue's Retry-After window (0 when free)."""
         budget = self._budgets.get(venue)

@@ -89,6 +89,7 @@ class Collector:
         self.prepared = False  # listings loaded, SYMBOLS resolved
         self.rest_collector: ExchangeDataCollector | None = None
         self.book_loop: BookLoop | None = None
+        self.rest_client: RestClient | None = None  # set when running (/health's `rest`)
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info(
@@ -141,6 +142,7 @@ class Collector:
             circuit_failures=self.settings.rest_circuit_failures,
             circuit_reset_s=self.settings.rest_circuit_reset_s,
         )
+        self.rest_client = client
         for exchange in self.exchanges.values():  # REST windows bind WebSocket URL requests
             exchange.rest_blocked_for = functools.partial(client.blocked_for, exchange.name)
         if not self.prepared:
@@ -215,6 +217,9 @@ class Collector:
             if self.book_loop is not None:
                 for venue, books in self.book_loop.summary().items():
                     summary.setdefault(venue, {})["books"] = books
+            if self.rest_client is not None:
+                for venue in self.exchanges:
+                    summary.setdefault(venue, {})["rest"] = self.rest_client.venue_health(venue)
             fields = {venue: orjson.dumps(item) for venue, item in summary.items()}
             fields["_producer"] = orjson.dumps(self.counters())
             try:

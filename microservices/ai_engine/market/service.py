@@ -110,10 +110,13 @@ class MarketService:
         raw: Any = await self.redis.hmget(self.stats_key, fields)
         return {v: orjson.loads(value) for v, value in zip(names, raw, strict=True) if value}
 
-    async def down_venues(self) -> set[str]:
-        """Venues whose collector health state is in DOWN_STATES (none without the hash)."""
+    async def down_venues(self) -> tuple[set[str], set[str]]:
+        """(venues whose collector health state is in DOWN_STATES, venues whose REST answers
+        it reports refused: a Retry-After window or an open circuit); empty without the hash."""
         states = (await venue_states(self.redis, self.settings))["venues"]
-        return {v for v, item in states.items() if item.get("state") in DOWN_STATES}
+        down = {v for v, item in states.items() if item.get("state") in DOWN_STATES}
+        degraded = {v for v, item in states.items() if _refused(item.get("rest"))}
+        return down, degraded
 
     async def all_stats(self) -> list[dict[str, Any]]:
         """Every row of the stats24h hash (every listed instrument of every venue)."""
@@ -125,10 +128,10 @@ class MarketService:
         """StandardizedMarketData of `symbol` (the fallback order, then the last good value
         marked stale); None when no venue ever answered in this process."""
         snap, stats = await self.snapshot(symbol), await self.stats(venues)
-        down = await self.down_venues()
+        down, degraded = await self.down_venues()
         now = now_ms()
         answer, rows = build_market(symbol, snap, stats, self.order, now, self.stale_after_ms,
-                                    down)  # fmt: skip
+                                    down, degraded)  # fmt: skip
         if answer is not None:
             self.last_good[symbol] = answer
             return answer
@@ -138,9 +141,9 @@ class MarketService:
     async def venue_rows(self, symbol: str, venues: Mapping[str, Any]) -> list[VenueMarket]:
         """Every venue's row for `symbol` in the preferred order (compare across venues)."""
         snap, stats = await self.snapshot(symbol), await self.stats(venues)
-        down = await self.down_venues()
+        down, degraded = await self.down_venues()
         _, rows = build_market(symbol, snap, stats, self.order, now_ms(), self.stale_after_ms,
-                               down)  # fmt: skip
+                               down, degraded)  # fmt: skip
         return rows
 
     async def by_price(
@@ -180,3 +183,10 @@ class MarketService:
         scanner = RunScanner(min_profit_bps, now_ms() - self.stale_after_ms)
         await self.scan_entries(scanner)
         return [o for o in scanner.opportunities() if symbols is None or o.symbol in symbols]
+
+
+def _refused(rest: Any) -> bool:
+    """A venue's `rest` health block says its REST answers are refused right now."""
+    if not isinstance(rest, dict):
+        return False
+    return bool(rest.get("blocked_s", 0) or rest.get("open_circuits", 0))

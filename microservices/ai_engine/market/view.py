@@ -6,7 +6,9 @@ price is at most `stale_after_ms` old now (the entry's age of the price plus the
 the entry); `stale` when older (or excluded as stale by the aggregator), `outlier` when the
 aggregator left it out as one, `absent` when the entry does not have it at all, and `down`
 (whatever its price's age) while the collector reports its connections `disconnected` or
-`silent` (`DOWN_STATES`), so the fallback does not wait for the price to age. Prices are
+`silent` (`DOWN_STATES`), so the fallback does not wait for the price to age; an `ok` venue is
+`degraded` while the collector reports its REST answers refused (a 429/418 Retry-After window
+or an open circuit after repeated 5xx): the fallback skips it too. Prices are
 USD (stablecoin legs converted as the aggregator does); 24 h statistics come from the
 collector's stats24h hash for the venue's followed instrument.
 """
@@ -20,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from microservices.common.records import NormalizedSnapshot
 
-VenueHealth = Literal["ok", "down", "stale", "outlier", "absent"]
+VenueHealth = Literal["ok", "down", "degraded", "stale", "outlier", "absent"]
 DOWN_STATES = frozenset({"disconnected", "silent"})  # collector /health states counted down
 STAT_NAMES = ("volume_24h", "quote_volume_24h", "volume_usd_24h", "price_change_24h")
 
@@ -29,7 +31,10 @@ class VenueMarket(BaseModel):
     """One venue's values for a symbol."""
 
     venue: str
-    status: VenueHealth = Field(description="ok | down | stale | outlier | absent")
+    status: VenueHealth = Field(
+        description="ok | down | degraded (REST refused: 429/418 window or open circuit) | "
+        "stale | outlier | absent"
+    )
     venue_symbol: str | None = Field(description="the venue's followed instrument")
     price: float | None = Field(description="last price in USD")
     bid: float | None
@@ -87,12 +92,16 @@ def venue_values(
     now_ms: int,
     stale_after_ms: int,
     down: bool = False,
+    degraded: bool = False,
 ) -> VenueMarket:
     """One venue's row: its quote from the entry and its 24 h statistics (`stat`, the JSON of
-    its stats24h field, or None); `down`: the collector reports it down."""
+    its stats24h field, or None); `down`: the collector reports it down; `degraded`: its REST
+    answers are refused (a Retry-After window or an open circuit)."""
     status, age_s = venue_health(snap, venue, now_ms, stale_after_ms)
     if down:
         status = "down"
+    elif degraded and status == "ok":
+        status = "degraded"
     quote = None if snap is None else snap.venues.get(venue)
     stats = {name: _number(stat, name) for name in STAT_NAMES}
     fetched = _number(stat, "ts_ms")
@@ -119,11 +128,15 @@ def build_market(
     now_ms: int,
     stale_after_ms: int,
     down: Collection[str] = (),
+    degraded: Collection[str] = (),
 ) -> tuple[MarketData | None, list[VenueMarket]]:
     """(the answer of the first `ok` venue of `order`, or None when none is; every venue's
     row). `stats`: venue -> its stats24h JSON for the symbol; `down`: venues the collector
-    reports down."""
-    rows = [venue_values(snap, v, stats.get(v), now_ms, stale_after_ms, v in down) for v in order]
+    reports down; `degraded`: venues whose REST answers it reports refused."""
+    rows = [
+        venue_values(snap, v, stats.get(v), now_ms, stale_after_ms, v in down, v in degraded)
+        for v in order
+    ]
     first = next((row for row in rows if row.status == "ok"), None)
     if first is None or first.price is None or first.age_s is None:
         return None, rows

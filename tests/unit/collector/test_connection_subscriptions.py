@@ -43,3 +43,17 @@ def test_health_counts_as_rejected_neither_unfollowed_channels_nor_heartbeats() 
     venue = status.summary(now=1_700_000_000_000)["deribit"]
     assert venue["rejected"] == 1
     assert venue["rejected_by_reason"] == {"ignored": 5, "heartbeat": 2, "malformed": 1}
+
+
+def test_rest_health_names_a_retry_after_window_and_open_circuits() -> None:
+    from microservices.data_collector.rest_client import Circuit, RestClient, VenueBudget
+
+    now = [1_000.0]
+    client = RestClient(None, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert client.venue_health("bybit") == {"blocked_s": 0.0, "open_circuits": 0}
+    client._budgets["bybit"] = VenueBudget(limit=600, blocked_until=1_012.34)
+    client._circuits[("bybit", "/v5/market/kline")] = Circuit(failures=5, open_until=1_030.0)
+    client._circuits[("bybit", "/v5/market/tickers")] = Circuit(failures=1, open_until=0.0)
+    assert client.venue_health("bybit") == {"blocked_s": 12.3, "open_circuits": 1}
+    now[0] = 1_031.0
+    assert client.venue_health("bybit") == {"blocked_s": 0.0, "open_circuits": 0}

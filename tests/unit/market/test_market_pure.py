@@ -141,3 +141,12 @@ def test_a_venue_the_collector_reports_down_hands_over_at_once() -> None:
                                 down={"bybit"})  # fmt: skip
     assert answer is not None and answer.venue == "binance"
     assert [r.status for r in rows] == ["down", "ok"]
+
+
+def test_a_venue_whose_rest_answers_are_refused_is_degraded_and_skipped() -> None:
+    entry = snap("BTCUSDT", NOW, {"bybit": (101.0, None, None, 0),
+                                  "binance": (100.0, None, None, 0)})  # fmt: skip
+    answer, rows = build_market("BTCUSDT", entry, {}, ["bybit", "binance"], NOW, STALE_MS,
+                                degraded={"bybit"})  # fmt: skip
+    assert answer is not None and answer.venue == "binance" and answer.price == 100.0
+    assert [r.status for r in rows] == ["degraded", "ok"]
