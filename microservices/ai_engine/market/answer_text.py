@@ -99,7 +99,7 @@ def trends(title: str, found: Sequence[Trend]) -> list[str]:
 
 def listings(since: str, events: Sequence[ListingEvent]) -> list[str]:
     if not events:
-        return [f"no new listings or delistings since {since}"]
-    verb = {"NEW_LISTING": "listed", "DELISTING": "delisted"}
+        return [f"no new listings, delistings or renames since {since}"]
+    verb = {"NEW_LISTING": "listed", "DELISTING": "delisted", "RENAMED": "renamed to"}
     return [f"{e.timestamp} {e.venue} {verb.get(e.type, e.type)} {e.venue_symbol} ({e.market})"
             for e in events]  # fmt: skip

@@ -1,4 +1,4 @@
-"""`GET /api/v1/listings?since=`: the NEW_LISTING and DELISTING alerts the collector's
+"""`GET /api/v1/listings?since=`: the NEW_LISTING, DELISTING and RENAMED alerts the collector's
 listing refreshes raised on the `alerts` stream (`data_collector/listing_alerts.py`), oldest
 first, optionally of some venues. `since` is an ISO 8601 time, epoch milliseconds or an age
 such as `90m`, `24h`, `7d` (default 24h); the stream keeps MAXLEN_MARKET_ALERTS entries.
@@ -21,7 +21,7 @@ from microservices.common.market_alerts import MarketAlert
 from microservices.common.schema_fields import parse_iso
 from microservices.common.settings import Settings
 
-LISTING_TYPES: Final = frozenset({"NEW_LISTING", "DELISTING"})
+LISTING_TYPES: Final = frozenset({"NEW_LISTING", "DELISTING", "RENAMED"})
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT_MS: Final = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 MAX_LISTINGS: Final = 1_000
@@ -29,7 +29,7 @@ MAX_LISTINGS: Final = 1_000
 
 class ListingEvent(BaseModel):
     timestamp: str = Field(description="ISO time the refresh saw it")
-    type: str = Field(description="NEW_LISTING or DELISTING")
+    type: str = Field(description="NEW_LISTING, DELISTING or RENAMED")
     venue: str
     venue_symbol: str
     symbol: str = Field(description="canonical name")

@@ -77,3 +77,19 @@ async def test_listings_route(client: tuple[httpx.AsyncClient, Engine]) -> None:
     later = (await http.get(f"/api/v1/listings?since={now + 60_000}")).json()
     assert later["listings"] == []
     assert (await http.get("/api/v1/listings?since=soon")).status_code == 422
+
+
+def test_a_venue_symbol_replaced_by_another_of_the_same_instrument_is_a_rename() -> None:
+    """MATICUSDT -> POLUSDT: the alias table names both POLUSDT; one RENAMED, no pair."""
+    old = make_instrument(venue="binance", venue_symbol="MATICUSDT", base="MATIC", quote="USDT",
+                          market="spot")  # fmt: skip
+    new = make_instrument(venue="binance", venue_symbol="POLUSDT", base="POL", quote="USDT",
+                          market="spot")  # fmt: skip
+    assert old.symbol == new.symbol == "POLUSDT"
+    diff = ListingDiff(added=(new, NEW), removed=(old, GONE), changed_status=())
+    alerts = listing_alerts(diff, Catalog([new, NEW, GONE]), 1_700_000_000_000)
+    assert [(a.type, a.venue, a.symbol) for a in alerts] == [
+        ("RENAMED", "binance", "POLUSDT"), ("NEW_LISTING", "kucoin", "NEWUSDT"),
+        ("DELISTING", "binance", "OLDUSDT")]  # fmt: skip
+    assert alerts[0].reason == "binance renamed MATICUSDT to POLUSDT (spot)"
+    assert alerts[0].data["old_venue_symbol"] == "MATICUSDT"
