@@ -1,7 +1,8 @@
 """The collector's book loop: serves what the connections' `BookFeed`s ask for.
 
 Every TICK_S it publishes the `exchange.orderbook` entries due, sends the resubscriptions
-Bybit and Coinbase books need, and starts the REST depth snapshots Binance books need (through
+Bybit, Coinbase and refused Gate.io books need (the same book again only after a capped
+backoff), and starts the REST depth snapshots Binance books need (through
 the collector's polite `RestClient`: its weight budget, Retry-After windows and circuit
 breakers; a failed snapshot is asked again after a capped backoff per symbol, never in a
 loop). Every ORDERBOOK_FULL_INTERVAL_MS it writes the changed books whole into the hash the
@@ -66,6 +67,8 @@ class BookLoop:
         self.hash_key = hash_key
         self.full_interval_ms = full_interval_ms
         self._retry: dict[tuple[str, str], tuple[int, float]] = {}  # (conn, symbol) -> (n, at)
+        # (conn, symbol) -> (resubscriptions sent, not before): forgotten once the book is live
+        self._resubscribed: dict[tuple[str, str], tuple[int, float]] = {}
         self._exported = CounterSync()  # book totals already in the Prometheus counters
         self._tasks: set[asyncio.Task[None]] = set()
         self.published = 0  # exchange.orderbook entries handed to the producer
@@ -100,10 +103,21 @@ class BookLoop:
                 self.producer.publish(self.stream, top)
                 self.published += 1
             for symbol in sorted(feed.resubscribe_wanted):
-                if await runner.send(runner.exchange.book_resubscribe(symbol)):
-                    feed.resubscribe_wanted.discard(symbol)
+                await self._resubscribe(runner, feed, symbol)
             for symbol in sorted(feed.snapshots_wanted):
                 self._maybe_fetch(runner, feed, symbol)
+
+    async def _resubscribe(self, runner: WsConnectionRunner, feed: BookFeed, symbol: str) -> None:
+        """Resubscribe a book on its open socket; again for the same book only after a capped
+        backoff (a venue refusing the subscription is not asked in a loop)."""
+        key = (runner.plan.label, symbol)
+        sent, not_before = self._resubscribed.get(key, (0, 0.0))
+        if time.monotonic() < not_before:
+            return
+        if await runner.send(runner.exchange.book_resubscribe(symbol)):
+            feed.resubscribe_wanted.discard(symbol)
+            delay = SNAPSHOT_BACKOFF.delay(sent)
+            self._resubscribed[key] = (sent + 1, time.monotonic() + delay)
 
     def _maybe_fetch(self, runner: WsConnectionRunner, feed: BookFeed, symbol: str) -> None:
         key = (runner.plan.label, symbol)
@@ -156,6 +170,10 @@ class BookLoop:
             pass  # the producer logs Redis outages; the next write carries the books again
 
     def drop_idle(self, feeds: list[BookFeed]) -> None:
+        live = {(r.plan.label, s) for r in self.runners() if r.books is not None
+                for s in r.books.sync.books.symbols()}  # fmt: skip
+        for key in [k for k in self._resubscribed if k in live]:
+            del self._resubscribed[key]  # synced again: a later resync starts the backoff anew
         now = now_ms()
         for feed in feeds:
             for symbol in feed.drop_idle(now):

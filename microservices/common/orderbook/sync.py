@@ -37,6 +37,7 @@ class ResyncReason(StrEnum):
     CHECKSUM = "checksum"  # the venue's book checksum disagrees (OKX, Bitget, Kraken)
     BUFFER_OVERFLOW = "buffer_overflow"  # too many events buffered while awaiting a snapshot
     BAD_SNAPSHOT = "bad_snapshot"  # a snapshot answer that is not one (fetched again)
+    SUBSCRIBE_FAILED = "subscribe_failed"  # the venue refused the book subscription (Gate.io)
 
 
 # rest_snapshot: fetch a new REST snapshot (Binance); resubscribe: the venue sends a fresh

@@ -128,3 +128,42 @@ def test_followed_books_add_one_subscription_per_symbol_on_every_venue() -> None
     assert before[1] != (frame,)
     [subscribe] = coinbase.ws_connections()[0].subscribe
     assert orjson.loads(subscribe)["channels"] == ["ticker", "matches", "heartbeat", "level2_batch"]
+
+
+async def test_the_same_book_is_resubscribed_only_after_a_backoff() -> None:
+    """A venue that keeps refusing a book is not asked in a loop; once the book is live again
+    the next resync resubscribes at once."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from microservices.common.clock import now_ms
+    from microservices.data_collector.book_loop import BookLoop
+
+    spec = venue_specs()["bybit"].books
+    assert spec is not None
+    feed = BookFeed(Bybit(["BTCUSDT"], ws_url="", rest_url=""), spec, PARAMS)
+    sent: list[tuple[str, ...]] = []
+
+    async def send(frames: tuple[str, ...]) -> bool:
+        sent.append(frames)
+        return True
+
+    runner: Any = SimpleNamespace(plan=SimpleNamespace(label="bybit#0"), books=feed,
+                                  exchange=feed.exchange, send=send)  # fmt: skip
+    published: list[Any] = []
+    producer: Any = SimpleNamespace(publish=lambda stream, top: published.append(top))
+    loop = BookLoop(lambda: [runner], None, producer, None, None, "", 1_000)  # type: ignore[arg-type]
+    for _ in range(2):
+        feed.resubscribe_wanted.add("BTCUSDT")
+        await loop.tick([(runner, feed)])
+    assert len(sent) == 1 and feed.resubscribe_wanted == {"BTCUSDT"}  # the second one waits
+    snapshot = orjson.dumps({"topic": "orderbook.50.BTCUSDT", "type": "snapshot", "ts": 1,
+                             "data": {"s": "BTCUSDT", "b": [["100", "1"]], "a": [["101", "1"]],
+                                      "u": 1, "seq": 1}})  # fmt: skip
+    feed.on_frame(snapshot, now_ms())
+    loop.drop_idle([feed])  # the book is live (and not idle): its backoff is forgotten
+    assert feed.sync.books.live("BTCUSDT")
+    feed.resubscribe_wanted.add("BTCUSDT")
+    await loop.tick([(runner, feed)])
+    assert len(sent) == 2 and feed.resubscribe_wanted == set()
+    assert [top.bids for top in published] == [[(100.0, 1.0)]]

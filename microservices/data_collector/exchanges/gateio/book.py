@@ -92,6 +92,15 @@ class LaxFrame(Wire):
     result: LaxDelta
 
 
+class SubscribeRefused(Wire):
+    """The venue's answer refusing a book subscription: `payload` echoes `[symbol, interval]`."""
+
+    channel: Literal["spot.order_book_update", "futures.order_book_update"]
+    event: Literal["subscribe"]
+    error: dict[str, Any]
+    payload: list[str]
+
+
 class SpotSnapshot(Wire):
     id: int  # the book as of this update id
     bids: list[tuple[WirePrice, WireSize]]
@@ -107,6 +116,7 @@ class FuturesSnapshot(Wire):
 _DELTAS: Final = {False: decoder(SpotFrame), True: decoder(FuturesFrame)}
 _SNAPSHOTS: Final = {False: decoder(SpotSnapshot), True: decoder(FuturesSnapshot)}
 _LAX: Final = decoder(LaxFrame)
+_REFUSED: Final = decoder(SubscribeRefused)
 
 
 @dataclass(slots=True)
@@ -249,16 +259,26 @@ class GateBookSync:
         return result
 
     def _bad_frame(self, frame: Frame) -> Resync | None:
-        """A delta with a malformed level or id: never applied in part, the book is rebuilt;
-        None when the frame is not a delta at all."""
+        """A delta with a malformed level or id: never applied in part, the book is rebuilt; a
+        refused book subscription: the book is dropped and the channel resubscribed (a new
+        snapshot follows its first delta); None when the frame is neither."""
         try:
-            symbol = _LAX(frame).result.s
+            symbol, reason = _LAX(frame).result.s, ResyncReason.BAD_LEVEL
         except msgspec.DecodeError:
-            return None
+            try:
+                refused = _REFUSED(frame)
+            except msgspec.DecodeError:
+                return None
+            if not refused.payload:
+                return None
+            symbol, reason = refused.payload[0], ResyncReason.SUBSCRIBE_FAILED
         sync = self._syncs.setdefault(symbol, _Sync())
         sync.buffer.clear()
         sync.last_id, sync.live = None, False
-        return self.books.resync(symbol, ResyncReason.BAD_LEVEL)
+        resync = self.books.resync(symbol, reason)
+        if reason is ResyncReason.SUBSCRIBE_FAILED:
+            return Resync(symbol, reason, "resubscribe")
+        return resync
 
 
 def _snapshot_fault(body: Frame) -> ResyncReason:

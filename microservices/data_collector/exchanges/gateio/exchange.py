@@ -84,6 +84,15 @@ class GateSpot(GateListing, Exchange):
         message = {"channel": f"{self.prefix}.{channel}", "event": "subscribe", "payload": payload}
         return orjson.dumps(message).decode()
 
+    def book_resubscribe(self, venue_symbol: str) -> tuple[str, ...]:
+        """Unsubscribe and subscribe the symbol's book channel (after Gate refused it)."""
+        payload = [venue_symbol, "100ms"]
+        return tuple(
+            orjson.dumps({"channel": f"{self.prefix}.{self.book_stream}", "event": event,
+                          "payload": payload}).decode()
+            for event in ("unsubscribe", "subscribe")
+        )  # fmt: skip
+
     def _frames(self, venue_symbols: list[str]) -> tuple[str, ...]:
         frames = [self._frame(ch, venue_symbols) for ch in self.list_channels]
         frames += [self._frame("candlesticks", ["1m", s]) for s in venue_symbols]

@@ -273,3 +273,29 @@ def test_normalize_books_replays_the_capture_with_its_recorded_snapshot(tmp_path
     assert (first["best_bid"], first["best_bid_size"]) == (0.2969, 5302.0)  # contracts: no listing
     assert first["asks"] == [[0.2974, 803.0], [0.2975, 500.0], [0.2976, 8393.0]]
     assert books[1]["sequence"] == 203083299 and books[1]["timestamp"] == 1684930166441
+
+
+def test_a_refused_book_subscription_drops_the_book_and_asks_for_a_resubscription() -> None:
+    """Gate.io answers a book subscription it refuses with an error event echoing the payload:
+    the book is dropped (counted `subscribe_failed`) and the channel is resubscribed, a
+    capped backoff apart (book_loop) while Gate keeps refusing."""
+    from microservices.data_collector.book_feed import BookFeed, BookParams
+    from microservices.data_collector.exchanges import venue_specs
+
+    spec = venue_specs()["gateio"].books
+    assert spec is not None
+    exchange = GateSpot(["BTCUSDT"], ws_url="", rest_url="")
+    feed = BookFeed(exchange, spec, BookParams())
+    refused = orjson.dumps({
+        "time": 1700000000, "channel": "spot.order_book_update", "event": "subscribe",
+        "payload": ["BTC_USDT", "100ms"], "error": {"code": 2, "message": "unknown pair"},
+        "result": {"status": "fail"},
+    })  # fmt: skip
+    assert feed.is_book(refused) and feed.on_frame(refused, 1_000) is True
+    assert feed.resubscribe_wanted == {"BTC_USDT"} and feed.snapshots_wanted == set()
+    assert feed.sync.books.stats.resyncs == {"subscribe_failed": 1}
+    frames = [orjson.loads(f) for f in exchange.book_resubscribe("BTC_USDT")]
+    assert [(f["event"], f["channel"], f["payload"]) for f in frames] == [
+        ("unsubscribe", "spot.order_book_update", ["BTC_USDT", "100ms"]),
+        ("subscribe", "spot.order_book_update", ["BTC_USDT", "100ms"]),
+    ]
