@@ -12,7 +12,7 @@ the most streams in one frame, checked against each venue's limits.
 
     python -m benchmarks.bench_scale [--symbols 500] [--minutes 10] [--rate 1] [--every 10]
                                      [--books]  # L2 books too (off: the issue 12 measurement)
-    python -m benchmarks.bench_scale --report /tmp/ce-scale-XXXX/samples.json  # again
+    python -m benchmarks.bench_scale --report RUN_DIR/samples.json  # again (RUN_DIR: printed by a run)
 
 Stops by itself after the run (plus start-up, about 40 s); traffic stays on loopback. Writes
 samples.json into the run directory and prints the report (markdown).
