@@ -3,7 +3,9 @@
 # installed from the lock files of exact, hash-checked versions (requirements/*.lock):
 #   bootstrap.sh          runtime.lock (what `make run` needs)
 #   bootstrap.sh --test   dev.lock (runtime + test and lint tools) and the system packages the
-#                         suite uses: redis-server, redis-tools, curl, docker-compose
+#                         suite uses: redis-server, redis-tools, curl, docker-compose,
+#                         rabbitmq-server, chromium (browser tests), prometheus (promtool)
+# Both install Debian's postgresql (the private store of `run`) and libgomp1 (LightGBM).
 # Idempotent: re-running installs only when a lock file or pyproject.toml changed.
 # Refresh the locks after changing dependencies in pyproject.toml: `make lock`.
 set -euo pipefail
@@ -80,8 +82,24 @@ if [ "$current" != "dev $(digest_of dev)" ] && [ "$current" != "$kind $(digest_o
   echo "$kind $(digest_of "$kind")" > "$stamp"
 fi
 
+# PostgreSQL server binaries (Debian puts initdb and pg_ctl under /usr/lib/postgresql/N/bin):
+# without DATABASE_URL, `cross-exchange run` starts a private cluster of its own with them.
+# Nothing relies on the cluster the package may create.
+pg_bin() { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
+if ! pg_bin; then
+  echo "bootstrap: installing postgresql (the private store of \`cross-exchange run\`)"
+  apt_install postgresql || echo "bootstrap: could not install postgresql; run starts without storage unless DATABASE_URL is set" >&2
+fi
+# libgomp1: LightGBM's OpenMP runtime (the ml extra)
+if command -v ldconfig >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libgomp.so.1; then
+  apt_install libgomp1 || echo "bootstrap: could not install libgomp1 (LightGBM needs it)" >&2
+fi
+
 if [ "$want_test" -eq 1 ]; then
   missing=()
+  command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || missing+=(rabbitmq-server)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)

@@ -13,7 +13,7 @@ compile() {
   "$tools/venv/bin/uv" pip compile pyproject.toml requirements/build.in "$@" \
     --universal --python-version 3.11 --generate-hashes --no-header --quiet
 }
-compile -o requirements/runtime.lock
-compile --extra dev -o requirements/dev.lock
+compile --extra ml -o requirements/runtime.lock
+compile --extra ml --extra dev -o requirements/dev.lock
 echo "lock: wrote requirements/runtime.lock ($(grep -c '==' requirements/runtime.lock) pins)" \
   "and requirements/dev.lock ($(grep -c '==' requirements/dev.lock) pins)"

@@ -44,7 +44,10 @@ def requirements(extra: str | None) -> list[Requirement]:
     return [Requirement(text) for text in names]  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("kind", "extra"), [("runtime", None), ("dev", None), ("dev", "dev")])
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [("runtime", None), ("runtime", "ml"), ("dev", None), ("dev", "ml"), ("dev", "dev")],
+)
 def test_every_dependency_is_locked_within_its_bounds(kind: str, extra: str | None) -> None:
     pins = locked(kind)
     for requirement in requirements(extra):
