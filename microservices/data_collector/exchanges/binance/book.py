@@ -11,19 +11,23 @@ the book is rebuilt from a new REST snapshot. Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from microservices.common.orderbook.snapshot_sync import (
+    SnapshotSync,
+    buffer_delta,
+    load_and_replay,
+    snapshot_failed,
+)
 from microservices.common.orderbook.sync import (
     BadLevel,
     BookSet,
     BookSpec,
     BookSyncFactory,
-    BookUpdate,
     Frame,
     Resync,
     ResyncReason,
@@ -102,14 +106,7 @@ def decode_depth(frame: Frame) -> DepthUpdate | LaxDepth | None:
     return None
 
 
-@dataclass(slots=True)
-class _Sync:
-    """Where one symbol stands: `last_id` None while awaiting a snapshot (events buffered),
-    else the snapshot's id until the first event straddles it (`live`), then the last `u`."""
-
-    buffer: list[DepthUpdate] = field(default_factory=list)
-    last_id: int | None = None
-    live: bool = False
+_Sync = SnapshotSync[DepthUpdate]
 
 
 class BinanceBookSync:
@@ -161,29 +158,13 @@ class BinanceBookSync:
 
     def on_snapshot(self, symbol: str, body: Frame) -> list[SyncResult]:
         """Load the depth snapshot of `symbol`, then replay its buffered events."""
-        sync = self._syncs.get(symbol)
-        if sync is None:
-            sync = self._syncs[symbol] = _Sync()
+        sync = self._syncs.setdefault(symbol, _Sync())
         try:
             snapshot = _SNAPSHOT(body)
         except msgspec.DecodeError:
-            sync.last_id, sync.live = None, False  # buffer again until a good snapshot
-            return [self.books.resync(symbol, self._snapshot_fault(body))]
-        sync.last_id, sync.live = snapshot.lastUpdateId, False
-        levels = (snapshot.bids, snapshot.asks)
-        loaded = self.books.load(symbol, levels, snapshot.lastUpdateId, None)
-        if isinstance(loaded, Resync):
-            sync.last_id = None
-            return [loaded]
-        results: list[SyncResult] = [loaded]
-        buffered, sync.buffer = sync.buffer, []
-        for index, event in enumerate(buffered):
-            result = self._step(sync, event)
-            results.append(result)
-            if isinstance(result, Resync):  # keep what came after for the next snapshot
-                sync.buffer.extend(buffered[index + 1 :])
-                break
-        return results
+            return [snapshot_failed(self.books, symbol, sync, self._snapshot_fault(body))]
+        loaded = (snapshot.lastUpdateId, snapshot.bids, snapshot.asks)
+        return load_and_replay(self.books, symbol, sync, loaded, self._step)
 
     def reconnect(self) -> list[Resync]:
         """A new connection: every book waits for a new snapshot and fresh events."""
@@ -197,11 +178,8 @@ class BinanceBookSync:
 
     # ------------------------------------------------------------------ rules
     def _buffer(self, sync: _Sync, event: DepthUpdate) -> SyncResult:
-        if len(sync.buffer) >= self.max_buffered:
-            sync.buffer = [event]  # the snapshot never came: ask again, keep the newest
-            return self.books.resync(event.s, ResyncReason.BUFFER_OVERFLOW)
-        sync.buffer.append(event)
-        return BookUpdate(event.s, event.u, _event_ms(event), applied=False)
+        key = (event.s, event.u, _event_ms(event))
+        return buffer_delta(self.books, sync, event, key, self.max_buffered)
 
     def _step(self, sync: _Sync, event: DepthUpdate) -> SyncResult:
         """Apply `event` to a book loaded from a snapshot, drop it, or demand a resync."""
@@ -238,15 +216,12 @@ class BinanceBookSync:
     def _restart(self, sync: _Sync, event: DepthUpdate, reason: ResyncReason) -> Resync:
         """Drop the book and buffer `event` as the first of the next sync: after a gap it may
         straddle the next snapshot; after a stale snapshot the events were fine."""
-        sync.last_id, sync.live = None, False
-        sync.buffer = [event]
+        sync.restart(keep=[event])
         return self.books.resync(event.s, reason)
 
     def _bad_event(self, event: LaxDepth) -> Resync:
         """An event with a malformed level: never applied in part; the book is rebuilt."""
-        sync = self._syncs.setdefault(event.s, _Sync())
-        sync.buffer.clear()
-        sync.last_id, sync.live = None, False
+        self._syncs.setdefault(event.s, _Sync()).restart()
         return self.books.resync(event.s, ResyncReason.BAD_LEVEL)
 
     def _snapshot_fault(self, body: Frame) -> ResyncReason:

@@ -13,17 +13,21 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
 from microservices.common.orderbook.book import Level
+from microservices.common.orderbook.snapshot_sync import (
+    SnapshotSync,
+    buffer_delta,
+    load_and_replay,
+    snapshot_failed,
+)
 from microservices.common.orderbook.sync import (
     BookSet,
     BookSpec,
-    BookUpdate,
     Frame,
     Resync,
     ResyncReason,
@@ -119,14 +123,7 @@ _LAX: Final = decoder(LaxFrame)
 _REFUSED: Final = decoder(SubscribeRefused)
 
 
-@dataclass(slots=True)
-class _Sync:
-    """`last_id` None while awaiting a snapshot (deltas buffered), else the snapshot's id
-    until the first delta straddles it (`live`), then the last `u` applied."""
-
-    buffer: list[Delta] = field(default_factory=list)
-    last_id: int | None = None
-    live: bool = False
+_Sync = SnapshotSync[Delta]
 
 
 class GateBookSync:
@@ -184,23 +181,9 @@ class GateBookSync:
         try:
             snapshot = self._snapshot(body)
         except msgspec.DecodeError:
-            sync.last_id, sync.live = None, False  # buffer again until a good snapshot
-            return [self.books.resync(symbol, _snapshot_fault(body))]
-        sync.last_id, sync.live = snapshot.id, False
-        levels = (self._levels(symbol, snapshot.bids), self._levels(symbol, snapshot.asks))
-        loaded = self.books.load(symbol, levels, snapshot.id, None)
-        if isinstance(loaded, Resync):
-            sync.last_id = None
-            return [loaded]
-        results: list[SyncResult] = [loaded]
-        buffered, sync.buffer = sync.buffer, []
-        for index, delta in enumerate(buffered):
-            result = self._step(sync, delta)
-            results.append(result)
-            if isinstance(result, Resync):  # keep what came after for the next snapshot
-                sync.buffer.extend(buffered[index + 1 :])
-                break
-        return results
+            return [snapshot_failed(self.books, symbol, sync, _snapshot_fault(body))]
+        bids, asks = self._levels(symbol, snapshot.bids), self._levels(symbol, snapshot.asks)
+        return load_and_replay(self.books, symbol, sync, (snapshot.id, bids, asks), self._step)
 
     def reconnect(self) -> list[Resync]:
         """A new connection: every book waits for a new snapshot and fresh deltas."""
@@ -229,11 +212,8 @@ class GateBookSync:
         return 1.0 if inst is None else inst.contract_size
 
     def _buffer(self, sync: _Sync, delta: Delta) -> SyncResult:
-        if len(sync.buffer) >= self.max_buffered:
-            sync.buffer = [delta]  # the snapshot never came: ask again, keep the newest
-            return self.books.resync(delta.s, ResyncReason.BUFFER_OVERFLOW)
-        sync.buffer.append(delta)
-        return BookUpdate(delta.s, delta.u, delta.t, applied=False)
+        key = (delta.s, delta.u, delta.t)
+        return buffer_delta(self.books, sync, delta, key, self.max_buffered)
 
     def _step(self, sync: _Sync, delta: Delta) -> SyncResult:
         """Apply `delta` to a book loaded from a snapshot, drop it, or demand a resync."""
@@ -248,7 +228,7 @@ class GateBookSync:
         elif not sync.live and last + 1 < delta.U:
             reason = ResyncReason.STALE_SNAPSHOT
         if reason is not None:
-            sync.last_id, sync.live, sync.buffer = None, False, [delta]
+            sync.restart(keep=[delta])
             return self.books.resync(delta.s, reason)
         bids, asks = self._levels(delta.s, delta.b), self._levels(delta.s, delta.a)
         self.books.book(delta.s).apply(bids, asks)
@@ -272,9 +252,7 @@ class GateBookSync:
             if not refused.payload:
                 return None
             symbol, reason = refused.payload[0], ResyncReason.SUBSCRIBE_FAILED
-        sync = self._syncs.setdefault(symbol, _Sync())
-        sync.buffer.clear()
-        sync.last_id, sync.live = None, False
+        self._syncs.setdefault(symbol, _Sync()).restart()
         resync = self.books.resync(symbol, reason)
         if reason is ResyncReason.SUBSCRIBE_FAILED:
             return Resync(symbol, reason, "resubscribe")
