@@ -193,3 +193,18 @@ BOOK_SNAPSHOTS: Final = Counter(
     "ce_book_snapshots_total", "REST depth snapshot requests, by outcome", ["exchange", "outcome"]
 )
 BOOKS_LIVE: Final = Gauge("ce_books_live", "Order books synced and published", ["exchange"])
+
+# --- web dashboard (engine API)
+DASHBOARD_CLIENTS: Final = Gauge("ce_dashboard_clients", "Live-stream (SSE) clients connected")
+DASHBOARD_EVENTS: Final = Counter(
+    "ce_dashboard_events_total", "Events sent to live-stream clients, by kind", ["kind"]
+)
+DASHBOARD_DROPPED: Final = Counter(
+    "ce_dashboard_dropped_total", "Events a slow live-stream client's full queue dropped"
+)
+DASHBOARD_BAD_ENTRIES: Final = Counter(
+    "ce_dashboard_bad_entries_total", "Stream entries the live stream could not decode", ["stream"]
+)
+API_UNAUTHORIZED: Final = Counter(
+    "ce_api_unauthorized_total", "API requests refused (401) for a missing or wrong API_TOKEN"
+)
