@@ -208,3 +208,26 @@ DASHBOARD_BAD_ENTRIES: Final = Counter(
 API_UNAUTHORIZED: Final = Counter(
     "ce_api_unauthorized_total", "API requests refused (401) for a missing or wrong API_TOKEN"
 )
+
+# --- Redis server (sampled by the engine at every /metrics scrape, from INFO memory)
+REDIS_USED_MEMORY: Final = Gauge("ce_redis_used_memory_bytes", "Redis used_memory (INFO memory)")
+REDIS_MAXMEMORY: Final = Gauge(
+    "ce_redis_maxmemory_bytes", "Redis maxmemory (INFO memory); 0 = no limit"
+)
+
+# --- alert delivery to webhooks (notifier), per configured target name
+NOTIFY_SENT: Final = Counter("ce_notify_sent_total", "Alerts delivered (2xx answer)", ["target"])
+NOTIFY_FAILED: Final = Counter(
+    "ce_notify_failed_total", "Delivery attempts that failed, by cause", ["target", "cause"]
+)
+NOTIFY_RETRIED: Final = Counter(
+    "ce_notify_retried_total", "Delivery attempts repeated after a failure", ["target"]
+)
+NOTIFY_DROPPED: Final = Counter(
+    "ce_notify_dropped_total",
+    "Alerts given up on (refused by the receiver, or unreadable entries)",
+    ["target", "reason"],
+)
+NOTIFY_FILTERED: Final = Counter(
+    "ce_notify_filtered_total", "Alerts a target's filters left out", ["target"]
+)
