@@ -20,7 +20,10 @@ import msgspec
 
 Market = Literal["spot", "perp"]
 Side = Literal["buy", "sell"]
-RecordType = Literal["kline", "trade", "ticker", "funding", "open_interest", "liquidation"]
+RecordType = Literal[
+    "kline", "trade", "ticker", "funding", "open_interest", "liquidation", "volatility_index",
+    "options_summary",
+]  # fmt: skip
 
 RECORD_TYPES: tuple[RecordType, ...] = (
     "kline",
@@ -29,6 +32,8 @@ RECORD_TYPES: tuple[RecordType, ...] = (
     "funding",
     "open_interest",
     "liquidation",
+    "volatility_index",
+    "options_summary",
 )
 
 
@@ -97,7 +102,33 @@ class Liquidation(RawRecord):
     side: Side  # side of the forced order: "sell" means a long position was liquidated
 
 
-AnyRaw = Kline | Trade | Ticker | Funding | OpenInterest | Liquidation
+class VolatilityIndex(RawRecord):
+    """A venue's implied-volatility index of a currency (Deribit DVOL). Header: symbol and
+    group `<CUR>-DVOL`, venue_symbol the index name (`btc_usd`), quote USD."""
+
+    type: ClassVar[RecordType] = "volatility_index"
+    currency: str  # the index's base currency: BTC, ETH
+    volatility: float  # annualised implied volatility in percent (129.36 = 129.36 %)
+
+
+class OptionsSummary(RawRecord):
+    """A venue's option chain of one currency summed (Deribit get_book_summary_by_currency,
+    `deribit/options.py`). Header: symbol and group `<CUR>-OPTIONS`, venue_symbol the currency,
+    quote USD; ts_ms the newest row's time."""
+
+    type: ClassVar[RecordType] = "options_summary"
+    currency: str  # BTC, ETH
+    instruments: int  # live option instruments summed
+    open_interest: float  # contracts (1 contract = 1 unit of the currency)
+    open_interest_usd: float  # open_interest x index_price
+    volume_24h: float  # contracts traded over 24 h
+    volume_24h_usd: float  # as the venue values it
+    index_price: float  # the currency's USD index
+    put_call_oi_ratio: float | None = None  # None when no call has open interest
+    put_call_volume_ratio: float | None = None  # None when no call traded
+
+
+AnyRaw = Kline | Trade | Ticker | Funding | OpenInterest | Liquidation | VolatilityIndex
 
 
 @dataclass(slots=True, kw_only=True)

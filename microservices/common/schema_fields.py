@@ -143,6 +143,11 @@ def _parse_one(spec: FieldSpec, text: str) -> Any:
         return parse_float(spec.wire, text, kind)
     if kind == "ms":
         return parse_ms(spec.wire, text)
+    if kind == "count":  # a whole number >= 0
+        count = parse_int(spec.wire, text)
+        if count < 0:
+            raise SchemaError(f"field {spec.wire!r}: count must be >= 0, got {count}")
+        return count
     if kind == "bool":
         return parse_bool(spec.wire, text)
     if kind == "side":

@@ -22,9 +22,11 @@ from microservices.common.records import (
     Kline,
     Liquidation,
     OpenInterest,
+    OptionsSummary,
     RawRecord,
     Ticker,
     Trade,
+    VolatilityIndex,
 )
 from microservices.common.resp import pack_fields
 from microservices.common.schema_fields import (
@@ -157,6 +159,27 @@ RAW_BODIES: Final[dict[str, tuple[type[RawRecord], tuple[FieldSpec, ...]]]] = {
             FieldSpec("price", "price", "price"),
             FieldSpec("size", "size", "qty"),
             FieldSpec("side", "side", "side"),
+        ),
+    ),
+    "volatility_index": (
+        VolatilityIndex,
+        (
+            FieldSpec("currency", "currency", "asset"),
+            FieldSpec("volatility", "volatility", "pos"),
+        ),
+    ),
+    "options_summary": (
+        OptionsSummary,
+        (
+            FieldSpec("currency", "currency", "asset"),
+            FieldSpec("instruments", "instruments", "count"),
+            FieldSpec("open_interest", "open_interest", "qty"),
+            FieldSpec("open_interest_usd", "open_interest_usd", "qty"),
+            FieldSpec("volume_24h", "volume_24h", "qty"),
+            FieldSpec("volume_24h_usd", "volume_24h_usd", "qty"),
+            FieldSpec("index_price", "index_price", "price"),
+            FieldSpec("put_call_oi_ratio", "put_call_oi_ratio", "qty", optional=True),
+            FieldSpec("put_call_volume_ratio", "put_call_volume_ratio", "qty", optional=True),
         ),
     ),
 }
