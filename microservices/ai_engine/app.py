@@ -39,6 +39,7 @@ from microservices.common.consumer import consumer_lag
 from microservices.common.errors import SchemaError
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
+from microservices.common.redis_memory import sample_redis_memory
 from microservices.common.settings import Settings
 
 MAX_LOOKBACK_S = 86_400
@@ -202,6 +203,7 @@ def _add_health_routes(app: FastAPI, ctx: EngineContext) -> None:
                 lag = None
             if lag is not None:
                 metrics.CONSUMER_LAG.labels(stream.name, stream.group).set(lag)
+        await sample_redis_memory(ctx.redis)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
