@@ -210,6 +210,7 @@ class Settings(SettingsFields):
                 "exchange.listings": self.maxlen_listings,
                 "alerts": self.maxlen_market_alerts,
                 "exchange.orderbook": self.maxlen_orderbook,
+                "exchange.large_trades": self.maxlen_large_trades,
             },
         )
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode
 
 from microservices.common.settings_books import BookSettingsFields
 from microservices.common.settings_dashboard import DashboardSettingsFields
+from microservices.common.settings_large_trades import LargeTradeSettingsFields
 from microservices.common.settings_market import MarketSettingsFields
 from microservices.common.streams import DEFAULT_PREFIX
 from microservices.data_collector import exchanges
@@ -26,7 +27,11 @@ VenueSeconds = Annotated[dict[str, float], NoDecode]  # "bybit:60,coinbase:20"
 
 
 class SettingsFields(
-    BookSettingsFields, MarketSettingsFields, DashboardSettingsFields, BaseSettings
+    BookSettingsFields,
+    MarketSettingsFields,
+    DashboardSettingsFields,
+    LargeTradeSettingsFields,
+    BaseSettings,
 ):
     """The declarations only; use `Settings` (validated) via `load_settings`. The order-book
     ones are in `settings_books`, the market layer's in `settings_market`."""

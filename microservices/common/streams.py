@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-from microservices.common import book_schema, derived_schemas, market_alerts, schemas
+from microservices.common import (
+    book_schema,
+    derived_schemas,
+    large_trade_schema,
+    market_alerts,
+    schemas,
+)
 from microservices.common.schemas import Schema
 
 R = TypeVar("R")
@@ -56,6 +62,11 @@ MARKET_ALERTS_SPEC: Final = StreamSpec("alerts", 5_000, market_alerts.MARKET_ALE
 ORDERBOOK_SPEC: Final = StreamSpec(
     "exchange.orderbook", 10_000, book_schema.ORDERBOOK, group="aggregator"
 )
+# trades and liquidations above seed 002's USD thresholds (issue 16), from the engine's
+# large-trade detector; the storage writer's group `storage` files them in `large_trades`
+LARGE_TRADES_SPEC: Final = StreamSpec(
+    "exchange.large_trades", 10_000, large_trade_schema.LARGE_TRADES, group="storage"
+)
 DEAD_LETTER_MAXLEN: Final = 1_000
 
 
@@ -69,11 +80,12 @@ class Streams:
     listings: Stream[Any]
     market_alerts: Stream[Any]
     orderbook: Stream[Any]
+    large_trades: Stream[Any]
 
     def all(self) -> tuple[Stream[Any], ...]:
         return (
             self.raw, self.normalized, self.features, self.status, self.alerts, self.listings,
-            self.market_alerts, self.orderbook,
+            self.market_alerts, self.orderbook, self.large_trades,
         )  # fmt: skip
 
 
@@ -98,6 +110,7 @@ def build_streams(prefix: str = DEFAULT_PREFIX, maxlens: dict[str, int] | None =
         listings=_resolve(LISTINGS_SPEC, prefix, chosen.get(LISTINGS_SPEC.key)),
         market_alerts=_resolve(MARKET_ALERTS_SPEC, prefix, chosen.get(MARKET_ALERTS_SPEC.key)),
         orderbook=_resolve(ORDERBOOK_SPEC, prefix, chosen.get(ORDERBOOK_SPEC.key)),
+        large_trades=_resolve(LARGE_TRADES_SPEC, prefix, chosen.get(LARGE_TRADES_SPEC.key)),
     )
 
 
