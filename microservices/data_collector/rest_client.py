@@ -4,8 +4,11 @@ Rules that keep an IP from ever being banned:
 - a per-venue sliding one-minute weight budget (a share of the venue's published limit), and a
   pause until the next minute when Binance's `X-MBX-USED-WEIGHT-1M` says we are close to it;
 - after a 429/418 (or a 403 "too frequent" block, or a 451 geo-block) nothing is sent to that
-  venue until the `Retry-After` window has passed: callers wait, they do not retry inside it;
-- one request in flight per venue: concurrent callers (polling, history sync) queue, so no
+  host until the `Retry-After` window has passed: callers wait, they do not retry inside it.
+  The window belongs to the REST host, not the venue id: venues that share one base URL
+  (Bybit linear and spot, OKX swaps and spot, Bitget futures and spot: one `UrlVenue` of
+  their package) are limited by the exchange per IP and host, so a 429 on one pauses both;
+- one request in flight per host: concurrent callers (polling, history sync) queue, so no
   request is already on its way when a 429 opens a window (the venue counts those too);
 - 5xx, timeouts and connection errors are retried with capped jittered backoff;
 - a circuit breaker per endpoint opens after N consecutive failures and lets one probe through
@@ -29,6 +32,7 @@ from microservices.common import metrics
 from microservices.common.backoff import Backoff
 from microservices.common.causes import short_cause
 from microservices.common.errors import BadMessage, TransientError
+from microservices.data_collector.exchanges import REGISTRY
 from microservices.data_collector.exchanges.base import Exchange, RestRequest
 from microservices.data_collector.rest_errors import (
     CircuitOpen,
@@ -61,9 +65,10 @@ class Circuit:
 
 @dataclass(slots=True)
 class VenueBudget:
+    """A venue's one-minute weight budget (what it spent, and when)."""
+
     limit: int
     used: deque[tuple[float, int]] = field(default_factory=deque)
-    blocked_until: float = 0.0
 
     def spent(self, now: float) -> int:
         while self.used and now - self.used[0][0] >= 60.0:
@@ -91,8 +96,9 @@ class RestClient:
         self._clock = clock
         self._sleep = sleep
         self._budgets: dict[str, VenueBudget] = {}
+        self._blocked_until: dict[str, float] = {}  # host key -> end of its Retry-After window
         self._circuits: dict[tuple[str, str], Circuit] = {}
-        self._in_flight: dict[str, asyncio.Lock] = {}
+        self._in_flight: dict[str, asyncio.Lock] = {}  # host key -> its one request in flight
 
     # ------------------------------------------------------------------ public
 
@@ -115,7 +121,7 @@ class RestClient:
         now = self._clock()
         if circuit.open_until > now:
             raise CircuitOpen(exchange.name, request.path)
-        lock = self._in_flight.setdefault(exchange.name, asyncio.Lock())
+        lock = self._in_flight.setdefault(host_key(exchange.name), asyncio.Lock())
         try:
             async with lock:  # bounded: _send has a timeout
                 await self._wait_for_budget(exchange, request.weight)
@@ -139,9 +145,14 @@ class RestClient:
         return {"blocked_s": round(self.blocked_for(venue), 1), "open_circuits": open_circuits}
 
     def blocked_for(self, venue: str) -> float:
-        """Seconds left in the venue's Retry-After window (0 when free)."""
-        budget = self._budgets.get(venue)
-        return 0.0 if budget is None else max(0.0, budget.blocked_until - self._clock())
+        """Seconds left in the Retry-After window of the venue's REST host (0 when free)."""
+        until = self._blocked_until.get(host_key(venue), 0.0)
+        return max(0.0, until - self._clock())
+
+    def block(self, venue: str, seconds: float) -> None:
+        """Send nothing to `venue`'s REST host for `seconds` (a window only ever grows)."""
+        key = host_key(venue)
+        self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), self._clock() + seconds)
 
     # ------------------------------------------------------------------ internals
 
@@ -159,8 +170,9 @@ class RestClient:
         budget = self._budget(exchange)
         while True:
             now = self._clock()
-            if budget.blocked_until > now:
-                await self._sleep(budget.blocked_until - now)
+            blocked = self.blocked_for(exchange.name)
+            if blocked > 0:
+                await self._sleep(blocked)
                 continue
             if budget.spent(now) + weight <= budget.limit or not budget.used:
                 budget.used.append((now, weight))
@@ -197,9 +209,7 @@ class RestClient:
         if used is None or not used.isdigit():
             return
         if int(used) >= 0.9 * exchange.rest_weight_per_minute:
-            budget = self._budget(exchange)
-            pause = 60.0 - (time.time() % 60.0)
-            budget.blocked_until = max(budget.blocked_until, self._clock() + pause)
+            self.block(exchange.name, 60.0 - (time.time() % 60.0))
             logger.warning("rest.weight_high", extra={"exchange": exchange.name, "used": used})
 
     def _check_status(
@@ -210,8 +220,7 @@ class RestClient:
             return
         if status in DEFAULT_RETRY_AFTER_S:
             wait = _retry_after(headers.get("Retry-After"), DEFAULT_RETRY_AFTER_S[status])
-            budget = self._budget(exchange)
-            budget.blocked_until = max(budget.blocked_until, self._clock() + wait)
+            self.block(exchange.name, wait)
             metrics.REST_RATE_LIMITED.labels(exchange.name, str(status)).inc()
             logger.warning(
                 "rest.rate_limited",
@@ -230,6 +239,13 @@ class RestClient:
             circuit.failures = self._circuit_failures - 1  # half-open: one probe after reset
             metrics.REST_CIRCUIT_OPEN.labels(venue, path).set(1)
             logger.warning("rest.circuit_open", extra={"exchange": venue, "path": path})
+
+
+def host_key(venue: str) -> str:
+    """The REST host `venue` shares with its package's other venues: its `UrlVenue` name
+    (one base URL setting, unique in the registry); an unregistered venue is its own."""
+    spec = REGISTRY.venues().get(venue)
+    return venue if spec is None else spec.url_venue
 
 
 def _retry_after(value: str | None, default: float) -> float:

@@ -46,14 +46,34 @@ def test_health_counts_as_rejected_neither_unfollowed_channels_nor_heartbeats() 
 
 
 def test_rest_health_names_a_retry_after_window_and_open_circuits() -> None:
-    from microservices.data_collector.rest_client import Circuit, RestClient, VenueBudget
+    from microservices.data_collector.rest_client import Circuit, RestClient
 
     now = [1_000.0]
     client = RestClient(None, clock=lambda: now[0])  # type: ignore[arg-type]
     assert client.venue_health("bybit") == {"blocked_s": 0.0, "open_circuits": 0}
-    client._budgets["bybit"] = VenueBudget(limit=600, blocked_until=1_012.34)
+    client.block("bybit", 12.34)
     client._circuits[("bybit", "/v5/market/kline")] = Circuit(failures=5, open_until=1_030.0)
     client._circuits[("bybit", "/v5/market/tickers")] = Circuit(failures=1, open_until=0.0)
     assert client.venue_health("bybit") == {"blocked_s": 12.3, "open_circuits": 1}
     now[0] = 1_031.0
     assert client.venue_health("bybit") == {"blocked_s": 0.0, "open_circuits": 0}
+
+
+def test_a_retry_after_window_pauses_every_venue_on_the_same_rest_host() -> None:
+    """Bybit linear and spot share api.bybit.com (one UrlVenue), OKX swaps and spot share
+    www.okx.com: a 429 on one pauses both; Binance spot and USD-M are two hosts."""
+    from microservices.data_collector.rest_client import RestClient, host_key
+
+    now = [1_000.0]
+    client = RestClient(None, clock=lambda: now[0])  # type: ignore[arg-type]
+    client.block("bybit_spot", 30.0)
+    client.block("okx", 5.0)
+    client.block("binance_futures", 20.0)
+    assert client.blocked_for("bybit") == client.blocked_for("bybit_spot") == 30.0
+    assert client.blocked_for("okx_spot") == 5.0
+    assert client.blocked_for("binance") == 0.0
+    assert client.blocked_for("binance_futures") == 20.0
+    client.block("bybit", 10.0)  # a shorter window never shortens the one in force
+    assert client.blocked_for("bybit_spot") == 30.0
+    assert host_key("kucoin") != host_key("kucoin_futures")
+    assert host_key("not_registered") == "not_registered"
