@@ -18,11 +18,11 @@ from typing import ClassVar, Literal
 
 import msgspec
 
-Market = Literal["spot", "perp"]
+Market = Literal["spot", "perp", "future"]  # future: dated contracts (CME settlements)
 Side = Literal["buy", "sell"]
 RecordType = Literal[
     "kline", "trade", "ticker", "funding", "open_interest", "liquidation", "volatility_index",
-    "options_summary",
+    "options_summary", "settlement",
 ]  # fmt: skip
 
 RECORD_TYPES: tuple[RecordType, ...] = (
@@ -34,6 +34,7 @@ RECORD_TYPES: tuple[RecordType, ...] = (
     "liquidation",
     "volatility_index",
     "options_summary",
+    "settlement",
 )
 
 
@@ -127,6 +128,25 @@ class OptionsSummary(RawRecord):
     put_call_oi_ratio: float | None = None  # None when no call has open interest
     put_call_volume_ratio: float | None = None  # None when no call traded
 
+
+
+class Settlement(RawRecord):
+    """A dated futures contract's daily settlement (CME, `exchanges/cme/`): delayed data, polled
+    a few times a day, never a live quote. Header: symbol the canonical contract
+    (`BTC-CME-2026Z`), venue_symbol the exchange's code (`BTCZ6`), group the followed symbol it
+    is compared with (`BTCUSDT`), quote USD; ts_ms the settlement time of the trade date."""
+
+    type: ClassVar[RecordType] = "settlement"
+    product: str  # exchange product code: BTC, MBT, ETH, MET
+    trade_date: str  # the trade date settled, YYYY-MM-DD
+    settlement: float  # settlement price, USD per base unit
+    volume: float  # contracts traded on the trade date
+    open_interest: float  # contracts open at the end of the trade date
+    contract_size: float  # base units per contract (BTC 5, MBT 0.1, ETH 50, MET 0.1)
+    expiry_ms: int  # last trading time of the contract
+    delayed: bool = True  # published after the fact: never fast-path data
+    front: bool = False  # the product's front month on this trade date (roll rule)
+    reference_price: float | None = None  # cross-venue spot reference at ts_ms (basis)
 
 AnyRaw = Kline | Trade | Ticker | Funding | OpenInterest | Liquidation | VolatilityIndex
 

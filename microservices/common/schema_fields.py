@@ -2,7 +2,7 @@
 
 Kinds: `price` (finite, > 0), `qty` (finite, >= 0), `pos` (finite, > 0), `rate` (finite,
 |x| < 1), `float` (finite), `ms` (epoch ms written as seconds with 3 decimals), `bool`
-(`true`/`false`), `str` (non-empty), `side` (`buy`/`sell`), `market` (`spot`/`perp`), `venue`,
+(`true`/`false`), `str` (non-empty), `side` (`buy`/`sell`), `market` (`spot`/`perp`/`future`), `venue`,
 `symbol` and `asset` (lowercase id / canonical uppercase name / asset code).
 """
 
@@ -155,9 +155,9 @@ def _parse_one(spec: FieldSpec, text: str) -> Any:
             raise SchemaError(f"field {spec.wire!r}: side must be buy or sell, got {text[:20]!r}")
         return text
     if kind == "market":
-        if text not in ("spot", "perp"):
+        if text not in ("spot", "perp", "future"):
             raise SchemaError(
-                f"field {spec.wire!r}: market must be spot or perp, got {text[:20]!r}"
+                f"field {spec.wire!r}: market must be spot, perp or future, got {text[:20]!r}"
             )
         return text
     if kind == "symbol" and not SYMBOL_RE.match(text):

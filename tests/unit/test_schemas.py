@@ -88,7 +88,7 @@ GOOD_TRADE = schemas.RAW.encode(f.trade())
         ({"price": "abc"}, "not a number"),
         ({"size": "-0.5"}, "quantity must be >= 0"),
         ({"side": "long"}, "side must be buy or sell"),
-        ({"market": "futures"}, "market must be spot or perp"),
+        ({"market": "futures"}, "market must be spot, perp or future"),
         ({"symbol": "btc-usd"}, "not a canonical symbol"),
         ({"group": "BTC/USDT"}, "'group': not a canonical symbol"),
         ({"quote": "usd"}, "not an asset code"),
