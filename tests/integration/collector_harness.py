@@ -71,3 +71,25 @@ async def book_health(redis: aredis.Redis, settings: Settings) -> dict[str, Any]
     raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "health"))
     venues = {k.decode(): orjson.loads(v) for k, v in raw.items() if not k.startswith(b"_")}
     return {venue: item.get("books", {}) for venue, item in venues.items()}
+
+
+async def rest_burst_survived(
+    redis: aredis.Redis,
+    settings: Settings,
+    config: SimulatorConfig,
+    host: str,
+    polled: Callable[[RawRecord], bool],
+) -> dict[str, Any]:
+    """Run the collector against `config` (a simulator armed with a 429 burst) until the
+    simulator's URL venue `host` answered 4 × 429 and a record `polled` from REST arrived;
+    its REST statistics then, for the caller to assert that nothing was sent inside a
+    Retry-After window and no 418 ban was earned."""
+    async with running(settings, config, redis) as (sim, wired):
+
+        async def done() -> Any:
+            stats = sim.stats()["venues"].get(host, {})
+            rest = [r for r in await raw_records(redis, wired) if polled(r)]
+            return stats if stats.get("rest_429", 0) >= 4 and rest else None
+
+        stats: dict[str, Any] = await eventually(done, timeout_s=60)
+    return stats

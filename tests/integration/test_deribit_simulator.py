@@ -31,6 +31,7 @@ from tests.integration.collector_harness import (
     book_health,
     eventually,
     raw_records,
+    rest_burst_survived,
     running,
 )
 
@@ -112,15 +113,9 @@ async def _more_books(redis: aredis.Redis, settings: Settings, count: int) -> bo
 async def test_a_429_burst_is_waited_out(real_redis: aredis.Redis, settings: Settings) -> None:
     faults = FaultConfig(rate_limit_burst=4, retry_after_s=1)
     config = SimulatorConfig(port=0, market=market(), faults=faults)
-    async with running(settings, config, real_redis) as (sim, wired):
-
-        async def polled() -> Any:
-            stats = sim.stats()["venues"].get("deribit", {})
-            records = await raw_records(real_redis, wired)
-            rest = [r for r in records if r.type == "open_interest"]
-            return stats if stats.get("rest_429", 0) >= 4 and rest else None
-
-        stats = await eventually(polled, timeout_s=60)
+    stats = await rest_burst_survived(
+        real_redis, settings, config, "deribit", lambda r: r.type == "open_interest"
+    )
     assert stats["rest_inside_retry_after"] == 0
     assert stats["rest_418"] == 0
 

@@ -27,6 +27,7 @@ from tests.integration.collector_harness import (
     book_health,
     eventually,
     raw_records,
+    rest_burst_survived,
     running,
 )
 
@@ -135,20 +136,14 @@ async def _more_books(redis: aredis.Redis, settings: Settings, count: int) -> bo
 
 
 async def test_a_429_burst_is_waited_out(real_redis: aredis.Redis, settings: Settings) -> None:
-    """The swaps alone: the REST client keeps a Retry-After window per venue id, and
-    `okx_spot` shares the simulator's (and OKX's) host, so it would not know of it."""
+    """Swaps and spot share OKX's (and the simulator's) REST host: one Retry-After window
+    covers both, so neither sends inside it."""
     faults = FaultConfig(rate_limit_burst=4, retry_after_s=1)
     config = SimulatorConfig(port=0, market=market(), faults=faults)
-    settings = settings.model_copy(update={"venues": ["okx"]})
-    async with running(settings, config, real_redis) as (sim, wired):
-
-        async def polled() -> Any:
-            stats = sim.stats()["venues"].get("okx", {})
-            records = await raw_records(real_redis, wired)
-            rest = [r for r in records if isinstance(r, Funding) and r.mark_price is None]
-            return stats if stats.get("rest_429", 0) >= 4 and rest else None
-
-        stats = await eventually(polled, timeout_s=60)
+    stats = await rest_burst_survived(
+        real_redis, settings, config, "okx",
+        lambda r: isinstance(r, Funding) and r.mark_price is None,
+    )  # fmt: skip
     assert stats["rest_inside_retry_after"] == 0
     assert stats["rest_418"] == 0
 
