@@ -2,8 +2,8 @@
 
 Kinds: `price` (finite, > 0), `qty` (finite, >= 0), `pos` (finite, > 0), `rate` (finite,
 |x| < 1), `float` (finite), `ms` (epoch ms written as seconds with 3 decimals), `bool`
-(`true`/`false`), `str` (non-empty), `side` (`buy`/`sell`), `market` (`spot`/`perp`/`future`), `venue`,
-`symbol` and `asset` (lowercase id / canonical uppercase name / asset code).
+(`true`/`false`), `str` (non-empty), `side` (`buy`/`sell`), `market` (`spot`/`perp`/
+`future`), `venue`, `symbol` and `asset` (lowercase id / canonical uppercase name / asset code).
 """
 
 from __future__ import annotations
