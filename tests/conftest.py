@@ -19,6 +19,11 @@ from microservices.common.redis_io import create_redis
 from microservices.common.redis_server import LocalRedis
 from microservices.common.settings import Settings, load_settings
 from microservices.common.streams import Streams, build_streams
+from tests.pg_fixtures import (  # noqa: F401 - PostgreSQL fixtures, registered here
+    local_postgres,
+    pg_server,
+    pg_url,
+)
 from tests.tools import require_tools
 
 
