@@ -23,6 +23,7 @@ DEBIAN_PACKAGES = {
     "redis-cli": "redis-tools",
     "curl": "curl",
     "docker-compose": "docker-compose",
+    "promtool": "prometheus",
 }
 
 

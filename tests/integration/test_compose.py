@@ -58,7 +58,8 @@ def container_settings(service: dict[str, Any]) -> Settings:
 
 
 def check_app_services(services: dict[str, Any]) -> None:
-    assert set(services) == {"redis", "cross-exchange", "ai-engine"}
+    always = {name for name, service in services.items() if not service.get("profiles")}
+    assert always == {"redis", "cross-exchange", "ai-engine"}  # optional profiles aside
     commands = {
         "cross-exchange": ["python", "-m", "microservices.data_collector"],
         "ai-engine": ["python", "-m", "microservices.ai_engine"],
@@ -124,7 +125,7 @@ def test_vps_compose_is_hardened() -> None:
         assert services[name]["read_only"] is True
     api_ports = services["ai-engine"]["ports"]
     assert all("127.0.0.1" in str(p) for p in api_ports)
-    assert set(data["volumes"]) == {"redis-data", "history-data", "listings-data"}
+    assert {"redis-data", "history-data", "listings-data"} <= set(data["volumes"])
 
 
 @pytest.mark.parametrize("file", ["docker-compose.yml", "docker-compose.vps.yml"])
