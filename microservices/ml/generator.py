@@ -78,9 +78,8 @@ def generate_features(config: GeneratorConfig) -> pd.DataFrame:
     by CrossExchangeState and FeatureEngine exactly as the engine computes them."""
     paths = price_paths(config)
     state = CrossExchangeState(AggregatorParams())
-    engine = FeatureEngine(
-        FeatureParams(expected_exchanges=len(config.venues), ratio_pair=(config.venues[0], config.venues[1]))
-    )
+    pair = (config.venues[0], config.venues[1])
+    engine = FeatureEngine(FeatureParams(expected_exchanges=len(config.venues), ratio_pair=pair))
     columns: dict[str, list[float]] = {name: [] for name in FEATURE_NAMES}
     times: list[int] = []
     for i in range(config.rows):
