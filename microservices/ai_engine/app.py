@@ -24,6 +24,8 @@ from backend.domains.exits.exit_brain_v3.models import ExitPlan, Position
 from backend.domains.exits.exit_brain_v3.planner import build_exit_plan
 from microservices.ai_engine.aggregation.usd_rates import UsdRates
 from microservices.ai_engine.body_limit import BodySizeLimit
+from microservices.ai_engine.dashboard.auth import TokenGuard
+from microservices.ai_engine.dashboard.routes import add_dashboard_routes
 from microservices.ai_engine.docs import add_offline_docs
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
@@ -166,6 +168,7 @@ def create_app(ctx: EngineContext) -> FastAPI:
     add_offline_docs(app)
     app.state.ctx = ctx
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.api_max_body_bytes)
+    app.add_middleware(TokenGuard, token=ctx.settings.api_token)  # outermost: 401 first
     _add_health_routes(app, ctx)
     _add_market_routes(app, ctx)
     _add_exit_routes(app, ctx)
@@ -176,6 +179,7 @@ def create_app(ctx: EngineContext) -> FastAPI:
     add_market_routes(app, market)
     add_listings_route(app, ctx.redis, ctx.settings)
     add_query_route(app, market)
+    app.state.live_hub = add_dashboard_routes(app, ctx.redis, ctx.settings)
     return app
 
 

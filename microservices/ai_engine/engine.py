@@ -120,6 +120,7 @@ class Engine:
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
+        self.app.state.live_hub.close()  # ends the open live streams, so uvicorn can exit
         stopper.cancel()
         await serving
         if not stop.is_set():

@@ -205,9 +205,6 @@ DASHBOARD_DROPPED: Final = Counter(
 DASHBOARD_BAD_ENTRIES: Final = Counter(
     "ce_dashboard_bad_entries_total", "Stream entries the live stream could not decode", ["stream"]
 )
-API_UNAUTHORIZED: Final = Counter(
-    "ce_api_unauthorized_total", "API requests refused (401) for a missing or wrong API_TOKEN"
-)
 
 # --- Redis server (sampled by the engine at every /metrics scrape, from INFO memory)
 REDIS_USED_MEMORY: Final = Gauge("ce_redis_used_memory_bytes", "Redis used_memory (INFO memory)")
@@ -230,4 +227,16 @@ NOTIFY_DROPPED: Final = Counter(
 )
 NOTIFY_FILTERED: Final = Counter(
     "ce_notify_filtered_total", "Alerts a target's filters left out", ["target"]
+)
+
+# --- collector: options summaries (data_collector/options_poller.py)
+OPTIONS_POLLS: Final = Counter(
+    "ce_options_polls_total",
+    "Option-chain summary polls by outcome (ok, empty, failed)",
+    ["exchange", "currency", "outcome"],
+)
+OPTIONS_ROWS_SKIPPED: Final = Counter(
+    "ce_options_rows_skipped_total",
+    "Option-chain rows left out of a summary (malformed, expired, ...)",
+    ["exchange", "reason"],
 )

@@ -29,8 +29,9 @@ class DashboardSettingsFields(BaseSettings):
         description="points per symbol the dashboard loads at start (exchange.normalized)",
     )  # fmt: skip
     dashboard_poll_ms: int = Field(
-        500, ge=50, le=10_000,
-        description="the live stream reads new stream entries with an XREAD blocking this long",
+        500, ge=50, le=2_000,
+        description="the live stream reads new stream entries with an XREAD blocking this long "
+        "(below REDIS_SOCKET_TIMEOUT_S)",
     )  # fmt: skip
 
     @field_validator("api_token")
