@@ -157,6 +157,16 @@ EXITBRAIN_LOCAL_MODE: Final = Gauge(
 EXITBRAIN_ALERTS: Final = Counter(
     "ce_exitbrain_alerts_total", "ExitBrain alerts published", ["type"]
 )
+# --- engine: spectral-residual anomaly monitor (ml/anomaly_service.py)
+ANOMALIES: Final = Counter(
+    "ce_anomalies_total", "exchange.anomalies entries published", ["series", "kind"]
+)
+ANOMALY_SAMPLES: Final = Counter(
+    "ce_anomaly_samples_total", "Snapshots sampled by the anomaly monitor", ["symbol"]
+)
+ANOMALY_REJECTED: Final = Counter(
+    "ce_anomaly_rejected_total", "Non-finite or negative values the anomaly monitor left out"
+)
 
 # --- HTTP API
 API_REQUESTS_REFUSED: Final = Counter(
@@ -240,3 +250,16 @@ OPTIONS_ROWS_SKIPPED: Final = Counter(
     "Option-chain rows left out of a summary (malformed, expired, ...)",
     ["exchange", "reason"],
 )
+
+# --- CME settlements (data_collector/exchanges/cme/service.py)
+CME_DAYS: Final = Counter(
+    "ce_cme_days_total",
+    "CME trade dates read by outcome (ok, holiday: no settlement, failed)",
+    ["source", "outcome"],
+)
+CME_ROWS_REJECTED: Final = Counter(
+    "ce_cme_rows_rejected_total",
+    "CME settlement rows dropped (malformed, unknown_contract, expired, other_product)",
+    ["reason"],
+)
+CME_ROLLS: Final = Counter("ce_cme_rolls_total", "CME front-month rolls raised", ["product"])
