@@ -23,6 +23,7 @@ from microservices.ai_engine.app import EngineContext, create_app
 from microservices.ai_engine.exitbrain_loop import run_exitbrain_loop, wait_for_fresh_data
 from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
 from microservices.ai_engine.features.feature_loader import FeatureLoader
+from microservices.ai_engine.large_trades.service import LargeTradeService, rabbit_from_settings
 from microservices.ai_engine.symbols_api import followed_symbols
 from microservices.common.clock import now_ms
 from microservices.common.errors import FatalError
@@ -30,6 +31,7 @@ from microservices.common.lifecycle import run_until_stopped
 from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
+from microservices.ml.anomaly_service import AnomalyService
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,14 @@ class Engine:
             AggregatorService(settings, redis, self.producer) if with_aggregator else None
         )
         self.features = FeatureAdapter(settings, redis, self.producer)
+        self.anomalies = (
+            AnomalyService(settings, redis, self.producer) if settings.anomaly_enabled else None
+        )
+        self.large_trades = (
+            LargeTradeService(settings, redis, self.producer, rabbit_from_settings(settings))
+            if settings.large_trades_enabled
+            else None
+        )
         self.adapter = CrossExchangeAdapter(
             redis,
             settings.streams(),
@@ -88,6 +98,10 @@ class Engine:
             if self.aggregator is not None:
                 group.create_task(self.aggregator.run(stop), name="aggregator")
             group.create_task(self.features.run(stop), name="features")
+            if self.anomalies is not None:
+                group.create_task(self.anomalies.run(stop), name="anomalies")
+            if self.large_trades is not None:
+                group.create_task(self.large_trades.run(stop), name="large-trades")
             group.create_task(self._exitbrain(stop), name="exitbrain")
             if serve_http:
                 group.create_task(self._serve(stop), name="http")

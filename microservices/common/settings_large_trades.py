@@ -94,11 +94,3 @@ class LargeTradeSettingsFields(BaseSettings):
         if not value or len(value) > 255 or any(ch.isspace() for ch in value):
             raise ValueError("RABBITMQ_EXCHANGE must be 1-255 characters without spaces")
         return value
-
-    def large_trade_threshold_usd(self, base: str) -> float:
-        """Seed 002's threshold for a base asset: BTC, ETH, or any other."""
-        if base == "BTC":
-            return self.large_trade_btc_usd
-        if base == "ETH":
-            return self.large_trade_eth_usd
-        return self.large_trade_other_usd

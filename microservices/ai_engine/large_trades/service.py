@@ -1,0 +1,116 @@
+"""Large-trade watcher I/O shell: exchange.raw (its own consumer group `large_trades`) ->
+MarketWatch -> exchange.large_trades and `alerts`, and RabbitMQ when RABBITMQ_URL is set.
+
+Its own group (not the aggregator's) so that its pace, failures and lag never hold up the
+aggregator, and it can be switched off (LARGE_TRADES_ENABLED) without touching prices. A batch
+is acknowledged only after its large trades and alerts were written to Redis (the producer's
+flush); a failed flush leaves the batch pending, and its redelivery publishes nothing twice
+(the detector remembers recent row ids, the producer keeps what it could not write). RabbitMQ
+gets the same large trades (routing key `large_trades`) and alerts (`alerts.<type>`) through
+the publisher's bounded buffer, confirmed by the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+import redis.asyncio as aredis
+
+from microservices.ai_engine.large_trades.params import AlertParams
+from microservices.ai_engine.large_trades.watch import MarketWatch
+from microservices.common import market_metrics
+from microservices.common.clock import iso_utc
+from microservices.common.consumer import StreamConsumer
+from microservices.common.large_trade_schema import LargeTrade
+from microservices.common.market_alerts import MarketAlert, encode_market_alert
+from microservices.common.producer import StreamProducer
+from microservices.common.rabbitmq import RabbitPublisher
+from microservices.common.records import RawRecord
+from microservices.common.settings import Settings
+
+logger = logging.getLogger(__name__)
+GROUP = "large_trades"
+
+
+def trade_message(trade: LargeTrade) -> dict[str, Any]:
+    """A large trade as seed 002's API and RabbitMQ consumers see it (`trade.to_dict()`)."""
+    return {
+        "id": trade.row_id, "exchange": trade.exchange, "symbol": trade.symbol,
+        "canonical_symbol": trade.canonical_symbol, "side": trade.side, "price": trade.price,
+        "size": trade.size, "value_usd": round(trade.value_usd, 2),
+        "timestamp": iso_utc(trade.ts_ms), "trade_id": trade.trade_id,
+        "is_liquidation": trade.is_liquidation,
+        "metadata": {"market": trade.market, "group": trade.group, "quote": trade.quote,
+                     "quote_usd": trade.quote_usd, "threshold_usd": trade.threshold_usd},
+    }  # fmt: skip
+
+
+def alert_message(alert: MarketAlert) -> dict[str, Any]:
+    """An `alerts` entry as JSON, with `data` as an object."""
+    return encode_market_alert(alert) | {"data": alert.data}
+
+
+def alert_id(alert: MarketAlert) -> str:
+    return f"{alert.type}:{alert.venue}:{alert.symbol}:{alert.ts_ms}"
+
+
+class LargeTradeService:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: aredis.Redis,
+        producer: StreamProducer,
+        rabbit: RabbitPublisher | None = None,
+        consumer_name: str = "large-trades-1",
+    ) -> None:
+        self.streams = settings.streams()
+        self.watch = MarketWatch(AlertParams.from_settings(settings))
+        self.producer = producer
+        self.rabbit = rabbit
+        self.consumer: StreamConsumer[RawRecord] = StreamConsumer(
+            redis, self.streams.raw, self.handle, group=GROUP, consumer=consumer_name,
+            batch_size=settings.consumer_batch_size, block_ms=settings.consumer_block_ms,
+            claim_idle_ms=settings.consumer_claim_idle_ms,
+            max_deliveries=settings.consumer_max_deliveries,
+        )  # fmt: skip
+
+    async def handle(self, batch: list[tuple[str, RawRecord]]) -> None:
+        for _, record in batch:
+            self.watch.update(record)
+        trades, alerts = self.watch.take()
+        for trade in trades:
+            self.producer.publish(self.streams.large_trades, trade)
+            kind = "liquidation" if trade.is_liquidation else "trade"
+            market_metrics.LARGE_TRADES.labels(trade.exchange, kind).inc()
+            self._to_rabbit("large_trades", trade_message(trade), trade.row_id)
+        for alert in alerts:
+            self.producer.publish(self.streams.market_alerts, alert)
+            market_metrics.MARKET_ALERTS.labels(alert.type).inc()
+            self._to_rabbit(f"alerts.{alert.type}", alert_message(alert), alert_id(alert))
+            if alert.type != "LARGE_TRADE":
+                logger.info("market_alert", extra={"type": alert.type, "reason": alert.reason})
+        for (venue, _symbol), count in self.watch.detector.take_unpriced().items():
+            market_metrics.LARGE_TRADE_UNPRICED.labels(venue).inc(count)
+        if trades or alerts:
+            await self.producer.flush()  # raises on a Redis error: the batch stays pending
+
+    def _to_rabbit(self, key: str, message: dict[str, Any], message_id: str) -> None:
+        if self.rabbit is not None:
+            self.rabbit.offer(key, orjson.dumps(message), message_id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.consumer.run(stop), name="large-trades-consumer")
+            if self.rabbit is not None:
+                group.create_task(self.rabbit.run(stop), name="large-trades-rabbitmq")
+
+
+def rabbit_from_settings(settings: Settings) -> RabbitPublisher | None:
+    if settings.rabbitmq_url is None:
+        return None
+    return RabbitPublisher(
+        settings.rabbitmq_url, settings.rabbitmq_exchange, buffer_max=settings.rabbitmq_buffer_max
+    )

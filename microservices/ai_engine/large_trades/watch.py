@@ -1,0 +1,58 @@
+"""One fold over exchange.raw records: large trades and every market alert they raise.
+
+`MarketWatch.update(record)` routes a record to the detector and the rules; `take()` hands
+over what accumulated (large trades, then alerts, in record order). Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from microservices.ai_engine.large_trades.detector import LargeTradeDetector, large_trade_alert
+from microservices.ai_engine.large_trades.params import AlertParams
+from microservices.ai_engine.large_trades.rules import (
+    Cooldown,
+    FundingSpikes,
+    LiquidationClusters,
+    OiChanges,
+)
+from microservices.common.large_trade_schema import LargeTrade
+from microservices.common.market_alerts import MarketAlert
+from microservices.common.records import Funding, Liquidation, OpenInterest, RawRecord, Trade
+
+
+class MarketWatch:
+    def __init__(self, params: AlertParams) -> None:
+        cooldown = Cooldown(params.cooldown_ms)
+        self.detector = LargeTradeDetector(params)
+        self.clusters = LiquidationClusters(params, cooldown)
+        self.funding = FundingSpikes(params, cooldown)
+        self.open_interest = OiChanges(params, cooldown)
+        self.trades: list[LargeTrade] = []
+        self.alerts: list[MarketAlert] = []
+
+    def update(self, rec: RawRecord) -> None:
+        self.detector.observe_price(rec)
+        if isinstance(rec, Trade | Liquidation):
+            self._trade(rec)
+        elif isinstance(rec, Funding):
+            self._add(self.funding.update(rec))
+        elif isinstance(rec, OpenInterest):
+            self._add(self.open_interest.update(rec))
+
+    def _trade(self, rec: Trade | Liquidation) -> None:
+        valued = self.detector.valued(rec)
+        if valued is None:
+            return
+        if valued.value_usd >= valued.threshold_usd and self.detector.is_new(valued):
+            self.trades.append(valued)
+            self.alerts.append(large_trade_alert(valued))
+        if valued.is_liquidation:  # every liquidation counts towards a cluster, large or not
+            self._add(self.clusters.update(valued))
+
+    def take(self) -> tuple[list[LargeTrade], list[MarketAlert]]:
+        trades, alerts = self.trades, self.alerts
+        self.trades, self.alerts = [], []
+        return trades, alerts
+
+    def _add(self, alert: MarketAlert | None) -> None:
+        if alert is not None:
+            self.alerts.append(alert)
