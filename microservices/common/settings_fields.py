@@ -14,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, NoDecode
 
 from microservices.common.settings_books import BookSettingsFields
+from microservices.common.settings_cme import CmeSettingsFields
 from microservices.common.settings_dashboard import DashboardSettingsFields
 from microservices.common.settings_large_trades import LargeTradeSettingsFields
 from microservices.common.settings_market import MarketSettingsFields
@@ -28,6 +29,7 @@ VenueSeconds = Annotated[dict[str, float], NoDecode]  # "bybit:60,coinbase:20"
 
 class SettingsFields(
     BookSettingsFields,
+    CmeSettingsFields,
     MarketSettingsFields,
     DashboardSettingsFields,
     LargeTradeSettingsFields,
