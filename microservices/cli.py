@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     back.set_defaults(func=_cmd_backfill)
     _add_ask(sub)
+    _add_cme(sub)
     return parser
 
 
@@ -226,6 +227,12 @@ def _add_ask(sub: argparse._SubParsersAction[DocumentedParser]) -> None:
     ask.add_argument("question", nargs="+", help='e.g. "best price for ETH"')
     ask.add_argument("--json", action="store_true", help="the JSON answer instead of text")
     ask.set_defaults(func=_cmd_ask)
+
+
+def _add_cme(sub: argparse._SubParsersAction[DocumentedParser]) -> None:
+    from microservices.data_collector.exchanges.cme import cli as cme_cli
+
+    cme_cli.add_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

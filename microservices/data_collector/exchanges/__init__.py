@@ -15,6 +15,7 @@ from microservices.data_collector.exchanges import (
     binance,
     bitget,
     bybit,
+    cme,
     coinbase,
     deribit,
     gateio,
@@ -27,6 +28,7 @@ from microservices.data_collector.exchanges.package import (
     EndpointSetting,
     ExchangePackage,
     PackageRegistry,
+    PolledVenue,
     SimulatedMarket,
     UrlVenue,
     VenueSpec,
@@ -41,6 +43,7 @@ PACKAGES: Final = (
     gateio.PACKAGE,
     kucoin.PACKAGE,
     okx.PACKAGE,
+    cme.PACKAGE,
 )
 
 REGISTRY: Final = PackageRegistry(PACKAGES)
@@ -67,6 +70,12 @@ def venue_ids() -> tuple[str, ...]:
 def default_venues() -> list[str]:
     """What VENUES defaults to: the venues whose spec says `default=True`."""
     return [venue for venue, spec in REGISTRY.venues().items() if spec.default]
+
+
+def polled_venues() -> Mapping[str, PolledVenue]:
+    """venue id -> spec of every delayed, polled venue (CME settlements): not in `venue_specs`,
+    no WebSocket, never part of a symbol's freshness."""
+    return REGISTRY.polled_venues()
 
 
 def venues_with(feature: str) -> tuple[str, ...]:
@@ -113,6 +122,7 @@ __all__ = [
     "EndpointKind",
     "EndpointSetting",
     "ExchangePackage",
+    "PolledVenue",
     "SimulatedMarket",
     "UrlVenue",
     "VenueSpec",
@@ -120,6 +130,7 @@ __all__ = [
     "endpoint_setting",
     "endpoint_settings",
     "packages",
+    "polled_venues",
     "register",
     "registered",
     "simulator_endpoints",

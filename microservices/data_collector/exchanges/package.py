@@ -127,6 +127,20 @@ class VenueSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class PolledVenue:
+    """A venue whose data is polled a few times a day and published as delayed records (CME
+    settlements): no WebSocket, no live quote, never in a symbol's freshness or the venue
+    lists of the fast path (`venues()`); `service` is the module whose `run(settings)` polls
+    it (started when its `enabled_setting` is true)."""
+
+    venue: str
+    record_types: frozenset[RecordType]
+    service: str
+    enabled_setting: str  # e.g. "cme_enabled"
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ExchangePackage:
     """Everything the rest of the program knows about one exchange."""
 
@@ -135,11 +149,12 @@ class ExchangePackage:
     url_venues: tuple[UrlVenue, ...]
     # module exposing `SIMULATOR` (a `SimulatorDialect`), imported by the simulator only
     simulator: str | None = None
+    polled: tuple[PolledVenue, ...] = ()  # delayed, polled venues (a package may have only these)
 
     def __post_init__(self) -> None:
         names = {u.name for u in self.url_venues}
         stray = [v.venue for v in self.venues if v.url_venue not in names]
-        if stray or not self.venues or len(names) != len(self.url_venues):
+        if stray or not (self.venues or self.polled) or len(names) != len(self.url_venues):
             raise ValueError(f"package {self.name}: venues {stray} name no url venue of it")
 
     def endpoint_settings(self) -> tuple[EndpointSetting, ...]:
@@ -177,9 +192,11 @@ class PackageRegistry:
         """Add a package; ValueError when its name, venues or settings are taken."""
         venues = {v.venue: v for v in package.venues}
         urls = {u.name: u for u in package.url_venues}
+        polled = {v.venue for p in self._packages for v in p.polled}
+        own_polled = {v.venue for v in package.polled}
         taken = (
             {package.name} & {p.name for p in self._packages}
-            | set(venues) & set(self._venues)
+            | (set(venues) | own_polled) & (set(self._venues) | polled)
             | set(urls) & set(self._url_venues)
         )
         if taken:
@@ -220,6 +237,10 @@ class PackageRegistry:
     def venues(self) -> Mapping[str, VenueSpec]:
         """venue id -> spec, every registered venue."""
         return MappingProxyType(self._venues)
+
+    def polled_venues(self) -> Mapping[str, PolledVenue]:
+        """venue id -> spec of every delayed, polled venue (not in `venues()`)."""
+        return MappingProxyType({v.venue: v for p in self._packages for v in p.polled})
 
     def url_venues(self) -> Mapping[str, UrlVenue]:
         """URL venue name -> its endpoint settings."""

@@ -1,0 +1,131 @@
+"""The CME poller's I/O shell: settings -> source, rules, reference, Redis publisher; the poll
+loop (`run`) and the file import (`import_file`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import aiohttp
+import redis.asyncio as aredis
+
+from microservices.common.clock import now_ms
+from microservices.common.errors import FatalError
+from microservices.common.market_alerts import MarketAlert
+from microservices.common.records import Settlement
+from microservices.common.redis_io import create_redis, xadd_record
+from microservices.common.settings import Settings
+from microservices.data_collector.exchanges.cme.reference import (
+    ReferencePrices,
+    RestKlineReference,
+)
+from microservices.data_collector.exchanges.cme.service import (
+    DayOutcome,
+    Publish,
+    SettlementFeed,
+    poll_dates,
+)
+from microservices.data_collector.exchanges.cme.settlements import CmeRules
+from microservices.data_collector.exchanges.cme.source import (
+    FileSource,
+    SettlementSource,
+    WebSource,
+)
+from microservices.data_collector.registry import build_exchange
+from microservices.data_collector.rest_client import RestClient, rest_timeout
+
+logger = logging.getLogger(__name__)
+
+
+def rules_of(settings: Settings) -> CmeRules:
+    return CmeRules(
+        groups=dict(settings.cme_groups),
+        holidays=frozenset(settings.cme_holidays),
+        roll_days=settings.cme_roll_days,
+    )
+
+
+def reference_of(settings: Settings, session: aiohttp.ClientSession) -> ReferencePrices:
+    """REST 1m klines of CME_REFERENCE_VENUES, following the CME groups."""
+    groups = sorted(set(settings.cme_groups.values()))
+    scoped = settings.model_copy(update={"symbols": groups})
+    venues = [build_exchange(venue, scoped) for venue in settings.cme_reference_venues]
+    client = RestClient(session, timeout_s=settings.rest_timeout_s)
+    return RestKlineReference(venues, client, now_ms)
+
+
+def redis_publisher(redis: aredis.Redis, settings: Settings) -> Publish:
+    streams = settings.streams()
+
+    async def publish(records: list[Settlement], alerts: list[MarketAlert]) -> None:
+        for record in records:
+            await xadd_record(redis, streams.raw, record)
+        for alert in alerts:
+            await xadd_record(redis, streams.market_alerts, alert)
+
+    return publish
+
+
+def _redis(settings: Settings) -> aredis.Redis:
+    if settings.redis_url is None:
+        raise FatalError("REDIS_URL is not set: the CME poller writes to Redis")
+    return create_redis(settings.redis_url)
+
+
+async def import_file(
+    settings: Settings, path: Path, with_reference: bool, report: Callable[[str], None]
+) -> list[DayOutcome]:
+    """Every trade date of the file, oldest first, onto exchange.raw (and rolls onto alerts)."""
+    redis = _redis(settings)
+    try:
+        async with aiohttp.ClientSession(timeout=rest_timeout(settings)) as session:
+            reference = reference_of(settings, session) if with_reference else None
+            source = FileSource(path)
+            feed = SettlementFeed(source, rules_of(settings), reference,
+                                  redis_publisher(redis, settings))  # fmt: skip
+            outcomes = [await feed.read_day(day, now_ms()) for day in source.dates(feed.checker)]
+    finally:
+        await redis.aclose()
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(feed.stats.rejected.items())) or "none"
+    records = sum(o.records for o in outcomes)
+    rolls = sum(o.rolls for o in outcomes)
+    report(f"{len(outcomes)} trade dates, {records} records, {rolls} rolls; rejected: {rejected}")
+    return outcomes
+
+
+def source_of(settings: Settings, session: aiohttp.ClientSession) -> SettlementSource:
+    if settings.cme_source == "file":
+        return FileSource(Path(settings.cme_file))
+    return WebSource(session, settings.cme_web_url, settings.cme_product_ids,
+                     settings.cme_products)  # fmt: skip
+
+
+async def run(settings: Settings, once: bool = False) -> None:
+    """Poll every CME_POLL_INTERVAL_S: the trade dates of the last CME_LOOKBACK_DAYS not read
+    yet (a failed or holiday date is asked again until a later date has been read)."""
+    redis = _redis(settings)
+    try:
+        async with aiohttp.ClientSession(timeout=rest_timeout(settings)) as session:
+            feed = SettlementFeed(source_of(settings, session), rules_of(settings),
+                                  reference_of(settings, session),
+                                  redis_publisher(redis, settings))  # fmt: skip
+            while True:
+                today = datetime.now(UTC).date()
+                await poll(feed, today, settings.cme_lookback_days)
+                if once:
+                    return
+                await asyncio.sleep(settings.cme_poll_interval_s)
+    finally:
+        await redis.aclose()
+
+
+async def poll(feed: SettlementFeed, today: date, lookback_days: int) -> list[DayOutcome]:
+    outcomes = []
+    for day in poll_dates(today, lookback_days, feed.book.last_date):
+        outcomes.append(await feed.read_day(day, now_ms()))
+    logger.info("cme.polled", extra={"days": len(outcomes),
+                "records": sum(o.records for o in outcomes)})  # fmt: skip
+    return outcomes
