@@ -32,6 +32,7 @@ from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
 from microservices.ml.anomaly_service import AnomalyService
+from microservices.ml.anomaly_service import AnomalyService
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,9 @@ class Engine:
         self.anomalies = (
             AnomalyService(settings, redis, self.producer) if settings.anomaly_enabled else None
         )
+        self.anomalies = (
+            AnomalyService(settings, redis, self.producer) if settings.anomaly_enabled else None
+        )
         self.large_trades = (
             LargeTradeService(settings, redis, self.producer, rabbit_from_settings(settings))
             if settings.large_trades_enabled
@@ -98,6 +102,8 @@ class Engine:
             if self.aggregator is not None:
                 group.create_task(self.aggregator.run(stop), name="aggregator")
             group.create_task(self.features.run(stop), name="features")
+            if self.anomalies is not None:
+                group.create_task(self.anomalies.run(stop), name="anomalies")
             if self.anomalies is not None:
                 group.create_task(self.anomalies.run(stop), name="anomalies")
             if self.large_trades is not None:

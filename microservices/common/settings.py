@@ -211,6 +211,7 @@ class Settings(SettingsFields):
                 "alerts": self.maxlen_market_alerts,
                 "exchange.orderbook": self.maxlen_orderbook,
                 "exchange.large_trades": self.maxlen_large_trades,
+                "exchange.anomalies": self.maxlen_anomalies,
             },
         )
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, NoDecode
 
+from microservices.common.settings_anomaly import AnomalySettingsFields
 from microservices.common.settings_books import BookSettingsFields
 from microservices.common.settings_cme import CmeSettingsFields
 from microservices.common.settings_dashboard import DashboardSettingsFields
@@ -28,6 +29,7 @@ VenueSeconds = Annotated[dict[str, float], NoDecode]  # "bybit:60,coinbase:20"
 
 
 class SettingsFields(
+    AnomalySettingsFields,
     BookSettingsFields,
     CmeSettingsFields,
     MarketSettingsFields,

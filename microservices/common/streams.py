@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from microservices.common import (
+    anomaly_schema,
     book_schema,
     derived_schemas,
     large_trade_schema,
@@ -67,6 +68,8 @@ ORDERBOOK_SPEC: Final = StreamSpec(
 LARGE_TRADES_SPEC: Final = StreamSpec(
     "exchange.large_trades", 10_000, large_trade_schema.LARGE_TRADES, group="storage"
 )
+# spectral-residual anomalies and bursts of the engine's anomaly monitor (issue 17)
+ANOMALIES_SPEC: Final = StreamSpec("exchange.anomalies", 10_000, anomaly_schema.ANOMALIES)
 DEAD_LETTER_MAXLEN: Final = 1_000
 
 
@@ -81,11 +84,12 @@ class Streams:
     market_alerts: Stream[Any]
     orderbook: Stream[Any]
     large_trades: Stream[Any]
+    anomalies: Stream[Any]
 
     def all(self) -> tuple[Stream[Any], ...]:
         return (
             self.raw, self.normalized, self.features, self.status, self.alerts, self.listings,
-            self.market_alerts, self.orderbook, self.large_trades,
+            self.market_alerts, self.orderbook, self.large_trades, self.anomalies,
         )  # fmt: skip
 
 
@@ -111,6 +115,7 @@ def build_streams(prefix: str = DEFAULT_PREFIX, maxlens: dict[str, int] | None =
         market_alerts=_resolve(MARKET_ALERTS_SPEC, prefix, chosen.get(MARKET_ALERTS_SPEC.key)),
         orderbook=_resolve(ORDERBOOK_SPEC, prefix, chosen.get(ORDERBOOK_SPEC.key)),
         large_trades=_resolve(LARGE_TRADES_SPEC, prefix, chosen.get(LARGE_TRADES_SPEC.key)),
+        anomalies=_resolve(ANOMALIES_SPEC, prefix, chosen.get(ANOMALIES_SPEC.key)),
     )
 
 

@@ -182,6 +182,24 @@ class SpectralResidualDetector:
             for i in hits
         ]
 
+    def judge_last(
+        self,
+        series: Sequence[float] | FloatArray,
+        timestamps: Sequence[int] | None = None,
+    ) -> Anomaly | None:
+        """The last point of ``series`` as an Anomaly when it is anomalous, else None: the
+        online question, asked of a trailing window each time a point arrives."""
+        values = _as_finite_array(series)
+        if len(values) < self.window_size:
+            return None
+        saliency = self.saliency(values)
+        score = float(local_mean_scores(saliency, self.score_window)[-1])
+        if not score > self.threshold_multiplier:
+            return None
+        last = len(values) - 1
+        ts = None if timestamps is None else int(timestamps[-1])
+        return Anomaly(last, ts, float(values[-1]), float(saliency[-1]), score)
+
     def detect_bursts(
         self,
         series: Sequence[float] | FloatArray,

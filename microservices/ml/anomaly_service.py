@@ -1,0 +1,86 @@
+"""Anomaly monitor I/O shell: exchange.normalized (consumer group `anomaly`) -> AnomalyMonitor
+-> exchange.anomalies, and ANOMALY_BURST alerts -> the general `alerts` stream.
+
+The detection is `anomaly_monitor.AnomalyMonitor` (pure); this shell only reads, publishes,
+counts and logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
+
+import redis.asyncio as aredis
+
+from microservices.common import metrics
+from microservices.common.consumer import StreamConsumer
+from microservices.common.log_fold import FoldedLog
+from microservices.common.producer import StreamProducer
+from microservices.common.records import NormalizedSnapshot
+from microservices.common.settings import Settings
+from microservices.ml.anomaly_monitor import AnomalyMonitor, MonitorParams
+
+logger = logging.getLogger(__name__)
+ANOMALY_GROUP: Final = "anomaly"
+
+
+def monitor_params(settings: Settings) -> MonitorParams:
+    return MonitorParams(
+        sample_ms=settings.anomaly_sample_ms,
+        history=settings.anomaly_history,
+        window_size=settings.anomaly_window_size,
+        threshold=settings.anomaly_threshold,
+        mag_window=settings.anomaly_mag_window,
+        score_window=settings.anomaly_score_window,
+        burst_min_points=settings.anomaly_burst_min_points,
+        burst_max_gap=settings.anomaly_burst_max_gap,
+        alert_cooldown_ms=int(settings.anomaly_alert_cooldown_s * 1000),
+    )
+
+
+class AnomalyService:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: aredis.Redis,
+        producer: StreamProducer,
+        consumer_name: str = "anomaly-1",
+    ) -> None:
+        self.streams = settings.streams()
+        self.monitor = AnomalyMonitor(monitor_params(settings))
+        self.producer = producer
+        self._rejected_log = FoldedLog(logger, "anomaly.rejected_values", interval_s=60.0)
+        self.consumer: StreamConsumer[NormalizedSnapshot] = StreamConsumer(
+            redis,
+            self.streams.normalized,
+            self.handle,
+            group=ANOMALY_GROUP,
+            consumer=consumer_name,
+            batch_size=settings.consumer_batch_size,
+            block_ms=settings.consumer_block_ms,
+            claim_idle_ms=settings.consumer_claim_idle_ms,
+            max_deliveries=settings.consumer_max_deliveries,
+        )
+
+    async def handle(self, batch: list[tuple[str, NormalizedSnapshot]]) -> None:
+        for _, snap in batch:
+            rejected = self.monitor.rejected
+            findings = self.monitor.update(snap)
+            if self.monitor.rejected > rejected:  # non-finite values: counted, logged folded
+                metrics.ANOMALY_REJECTED.inc(self.monitor.rejected - rejected)
+                self._rejected_log.add({"symbol": snap.symbol})
+            if findings.sampled:
+                metrics.ANOMALY_SAMPLES.labels(snap.symbol).inc()
+            for record in findings.anomalies:
+                self.producer.publish(self.streams.anomalies, record)
+                metrics.ANOMALIES.labels(record.series, record.kind).inc()
+            for alert in findings.alerts:
+                self.producer.publish(self.streams.market_alerts, alert)
+                logger.info(
+                    "anomaly.burst",
+                    extra={"symbol": alert.symbol, "venue": alert.venue, "reason": alert.reason},
+                )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.consumer.run(stop)
