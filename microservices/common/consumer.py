@@ -68,6 +68,7 @@ class StreamConsumer(Generic[R]):
         self._last_claim = 0.0
         self.handled = 0
         self.dead_lettered = 0
+        self.trimmed_pending = 0  # read, then trimmed before handled: lost to this group
         self.connected = True
 
     # ------------------------------------------------------------------ public loops
@@ -201,6 +202,7 @@ class StreamConsumer(Generic[R]):
                     dead.append((entry_id, fields, str(exc)))
         if good and not await self._handle(good):
             good = []  # left pending: retried after claim_idle_ms, dead-lettered when poison
+        self.trimmed_pending += len(gone)
         acked = [e[0] for e in good] + [d[0] for d in dead] + gone
         await self._acknowledge(acked, dead)
         return len(acked)

@@ -2,7 +2,8 @@
 
 One entry: `timestamp` (ISO 8601 Z), `source` (the service: aggregator, ...), `type` (`DEPEG`,
 later `LARGE_TRADE`, `LIQUIDATION_CLUSTER`, `FUNDING_SPIKE`, `OI_CHANGE`, `CONTRACT_ROLL`,
-`ANOMALY_BURST`, `NEW_LISTING`, `DELISTING`, `RENAMED`), `severity` (`info`, `warning`, `critical`),
+`ANOMALY_BURST`, `NEW_LISTING`, `DELISTING`, `RENAMED`, `STORAGE_DISK_FULL` from the
+storage writer), `severity` (`info`, `warning`, `critical`),
 `symbol` and `venue` (empty when the alert is not about one), `reason` (one line for people)
 and `data` (a JSON object with the numbers behind it). ExitBrain keeps `exitbrain.alerts`
 (seed 001).
@@ -23,6 +24,7 @@ from microservices.common.schemas import Fields, Schema
 MarketAlertType = Literal[
     "DEPEG", "LARGE_TRADE", "LIQUIDATION_CLUSTER", "FUNDING_SPIKE", "OI_CHANGE",
     "CONTRACT_ROLL", "ANOMALY_BURST", "NEW_LISTING", "DELISTING", "RENAMED",
+    "STORAGE_DISK_FULL",
 ]  # fmt: skip
 MARKET_ALERT_TYPES: Final[frozenset[str]] = frozenset(MarketAlertType.__args__)  # type: ignore[attr-defined]
 Severity = Literal["info", "warning", "critical"]

@@ -19,6 +19,7 @@ from microservices.common.settings_cme import CmeSettingsFields
 from microservices.common.settings_dashboard import DashboardSettingsFields
 from microservices.common.settings_large_trades import LargeTradeSettingsFields
 from microservices.common.settings_market import MarketSettingsFields
+from microservices.common.settings_storage import StorageSettingsFields
 from microservices.common.streams import DEFAULT_PREFIX
 from microservices.data_collector import exchanges
 
@@ -35,6 +36,7 @@ class SettingsFields(
     MarketSettingsFields,
     DashboardSettingsFields,
     LargeTradeSettingsFields,
+    StorageSettingsFields,
     BaseSettings,
 ):
     """The declarations only; use `Settings` (validated) via `load_settings`. The order-book

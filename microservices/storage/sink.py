@@ -1,0 +1,149 @@
+"""Commit a batch of rows to PostgreSQL, whatever it takes, or give up only on stop.
+
+`Sink.commit` writes every table of a batch in one transaction and returns only after the
+commit, so the caller acknowledges stream entries only when their rows are durable. While the
+database is unreachable or its disk is full it retries with capped, jittered backoff (state
+`database_down` / `disk_full` in the status; the first switch to `disk_full` raises a
+STORAGE_DISK_FULL alert through `on_disk_full`), and it returns when the database is back.
+A row the database refuses (a data error the pre-checks of `tables` did not foresee) is
+found by re-inserting the batch row by row, each under a savepoint, and returned as
+rejected; the rest commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from microservices.common.backoff import Backoff
+from microservices.common.clock import now_ms
+from microservices.storage import db
+from microservices.storage.status import State, StoreStatus
+from microservices.storage.tables import Table
+
+logger = logging.getLogger(__name__)
+Insert = Callable[[Any, Table, Sequence[tuple[Any, ...]]], Awaitable[int]]
+
+
+class StoreStopped(Exception):
+    """Stop was requested while a batch was still uncommitted: its entries stay pending."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One row to store and the stream entry it came from."""
+
+    entry_id: str
+    table: Table
+    row: tuple[Any, ...]
+
+
+def by_table(items: Sequence[Item]) -> dict[Table, list[tuple[Any, ...]]]:
+    grouped: dict[Table, list[tuple[Any, ...]]] = {}
+    for item in items:
+        grouped.setdefault(item.table, []).append(item.row)
+    return grouped
+
+
+class Sink:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        status: StoreStatus,
+        *,
+        backoff: Backoff,
+        on_disk_full: Callable[[str], Awaitable[None]] | None = None,
+        insert: Insert | None = None,
+    ) -> None:
+        self.pool = pool
+        self.status = status
+        self._backoff = backoff
+        self._on_disk_full = on_disk_full
+        self._insert: Insert = insert or db.insert_rows
+
+    async def commit(
+        self, items: Sequence[Item], stop: asyncio.Event
+    ) -> tuple[dict[str, int], list[tuple[Item, str]]]:
+        """Store `items`; returns (new rows per table, rejected items with the reason)."""
+        attempt = 0
+        while True:
+            try:
+                inserted = await self._transaction(items)
+            except (asyncio.CancelledError, StoreStopped):
+                raise
+            except Exception as exc:
+                kind = db.classify(exc)
+                if kind == "data":
+                    return await self._row_by_row(items)
+                await self._failed(kind, exc)
+                if await _wait(stop, self._backoff.delay(attempt)):
+                    raise StoreStopped from exc
+                attempt += 1
+                continue
+            self._succeeded()
+            for table, count in inserted.items():
+                self.status.add(self.status.rows_inserted, table, count)
+            return inserted, []
+
+    async def run_sql(self, sql: str, *args: Any) -> str:
+        """One statement outside a batch (retention); errors propagate."""
+        async with self.pool.acquire() as conn:
+            return str(await conn.execute(sql, *args))
+
+    async def _transaction(self, items: Sequence[Item]) -> dict[str, int]:
+        inserted: dict[str, int] = {}
+        async with self.pool.acquire() as conn, conn.transaction():
+            for table, rows in by_table(items).items():
+                inserted[table.name] = await self._insert(conn, table, rows)
+        return inserted
+
+    async def _row_by_row(
+        self, items: Sequence[Item]
+    ) -> tuple[dict[str, int], list[tuple[Item, str]]]:
+        inserted: dict[str, int] = {}
+        rejected: list[tuple[Item, str]] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            for item in items:
+                try:
+                    async with conn.transaction():  # a savepoint per row
+                        count = await self._insert(conn, item.table, [item.row])
+                except asyncpg.PostgresError as exc:
+                    if db.classify(exc) != "data":
+                        raise
+                    rejected.append((item, f"{type(exc).__name__}: {exc}"[:300]))
+                    continue
+                inserted[item.table.name] = inserted.get(item.table.name, 0) + count
+        self._succeeded()
+        for table, count in inserted.items():
+            self.status.add(self.status.rows_inserted, table, count)
+        return inserted, rejected
+
+    async def _failed(self, kind: str, exc: BaseException) -> None:
+        state: State = "disk_full" if kind == "disk_full" else "database_down"
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        if self.status.set_state(state, now_ms(), error):
+            logger.warning("store.paused", extra={"state": state, "error": error})
+            if state == "disk_full" and self._on_disk_full is not None:
+                with contextlib.suppress(Exception):  # the alert must not stop the retries
+                    await self._on_disk_full(error)
+        elif kind == "other":
+            logger.warning("store.retry", extra={"error": error})
+
+    def _succeeded(self) -> None:
+        self.status.last_commit_ms = now_ms()
+        previous = self.status.state
+        if self.status.set_state("ok", self.status.last_commit_ms):
+            logger.info("store.resumed", extra={"after": previous})
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to `seconds`; True when stop was set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()

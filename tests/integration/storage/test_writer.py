@@ -1,0 +1,153 @@
+"""The writer against real PostgreSQL and a real redis-server: every stream lands in its
+table with the values it carried, duplicates insert once, oversized values are dead-lettered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aredis
+
+from microservices.common.records import Funding, Kline, OpenInterest
+from microservices.common.schemas import RAW
+from microservices.common.settings import Settings
+from microservices.storage.service import StoreService
+from microservices.storage.writer import GROUP
+from tests import factories
+from tests.factories import T0, header
+from tests.integration.storage.helpers import count, fetch, run_store_until
+
+pytestmark = pytest.mark.integration
+
+
+def make_settings(settings_factory: Any) -> Settings:
+    settings: Settings = settings_factory(
+        store_block_ms=100, store_orderbook_interval_s=3600, store_retention_interval_s=3600
+    )
+    return settings
+
+
+async def add(redis: aredis.Redis, stream: Any, record: Any) -> str:
+    entry_id = await redis.xadd(stream.name, stream.schema.encode(record))
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+async def group_pending(redis: aredis.Redis, stream: Any) -> int:
+    info: Any = await redis.xpending(stream.name, GROUP)
+    return int(info["pending"])
+
+
+async def acked_all(redis: aredis.Redis, streams: Any) -> bool:
+    for stream in (streams.raw, streams.normalized, streams.features, streams.status,
+                   streams.alerts):  # fmt: skip
+        groups: Any = await redis.xinfo_groups(stream.name)
+        mine = [g for g in groups if g["name"] in (GROUP, GROUP.encode())]
+        if not mine or mine[0]["pending"] or mine[0]["lag"]:
+            return False
+    return True
+
+
+async def test_every_stream_lands_in_its_table(
+    real_redis: aredis.Redis, pg_url: str, settings_factory: Any
+) -> None:
+    settings = make_settings(settings_factory)
+    streams = settings.streams()
+    for record in factories.raw_samples():
+        await add(real_redis, streams.raw, record)
+    await add(real_redis, streams.normalized, factories.snapshot())
+    await add(real_redis, streams.features, factories.features())
+    await add(real_redis, streams.status, factories.status())
+    await add(real_redis, streams.alerts, factories.alert())
+    service = StoreService(settings, real_redis, pg_url)
+    await run_store_until(service, lambda: acked_all(real_redis, streams))
+
+    funding = await fetch(pg_url, "SELECT * FROM funding_rates ORDER BY exchange")
+    assert [(r["id"], r["exchange"], float(r["rate"])) for r in funding] == [
+        (f"binance_futures_BTCUSDT_{T0}", "binance_futures", 0.0001),
+        (f"bybit_BTCUSDT_{T0}", "bybit", -0.00025),
+    ]
+    first = funding[0]
+    assert first["timestamp"] == datetime.fromtimestamp(T0 / 1000, tz=UTC)
+    assert first["next_funding_time"] == datetime.fromtimestamp((T0 + 3_600_000) / 1000, tz=UTC)
+    assert orjson.loads(first["metadata"]) == {
+        "funding_interval_h": 8.0, "index_price": 36499.0, "mark_price": 36501.0,
+        "market": "perp", "quote": "USDT",
+    }  # fmt: skip
+    assert (first["canonical_symbol"], first["symbol_group"]) == ("BTCUSDT", "BTCUSDT")
+    oi = await fetch(pg_url, "SELECT * FROM open_interest ORDER BY exchange")
+    assert [(r["exchange"], float(r["open_interest"]), r["open_interest_usd"]) for r in oi] == [
+        ("binance_futures", 10.0, None),
+        ("bybit", 50123.5, 1830000000),
+    ]
+    bars = await fetch(pg_url, "SELECT * FROM ohlc")
+    assert [(b["open"], b["high"], b["low"], b["close"], b["volume"]) for b in bars] == [
+        (36500.0, 36510.5, 36490.25, 36505.0, 12.5)
+    ]
+    norm = await fetch(pg_url, "SELECT * FROM normalized")
+    assert norm[0]["avg_price"] == 100.0 and norm[0]["num_exchanges"] == 3
+    assert orjson.loads(norm[0]["venues"])["bybit"] == {
+        "price": 100.0, "age_ms": 40, "funding_8h": -0.025, "open_interest_usd": 5e8,
+    }  # fmt: skip
+    assert orjson.loads(norm[0]["excluded"]) == {"okx": "stale"}
+    feats = await fetch(pg_url, "SELECT * FROM features")
+    vector = factories.features()
+    assert {k: feats[0][k] for k in vector.values} == vector.values
+    status = await fetch(pg_url, "SELECT * FROM exitbrain_status")
+    assert (status[0]["atr_multiplier"], status[0]["total_reads"]) == (2.08, 142)
+    alerts = await fetch(pg_url, "SELECT * FROM exitbrain_alerts")
+    assert (alerts[0]["type"], alerts[0]["reason"]) == ("FALLBACK_TO_LOCAL", "Data stale (67.3s)")
+    assert service.status.state == "ok" and not service.status.lost
+
+
+async def test_duplicates_insert_once(
+    real_redis: aredis.Redis, pg_url: str, settings_factory: Any
+) -> None:
+    settings = make_settings(settings_factory)
+    streams = settings.streams()
+    funding = Funding(**header(exchange="bybit", market="perp"), funding_rate=0.0003,
+                      funding_interval_h=8.0)  # fmt: skip
+    for _ in range(3):  # the same record three times (a producer retry), plus a replay below
+        await add(real_redis, streams.raw, funding)
+    service = StoreService(settings, real_redis, pg_url)
+    await run_store_until(service, lambda: acked_all(real_redis, streams))
+    assert await count(pg_url, "funding_rates") == 1
+    # a second writer group position reset: every entry is delivered again, nothing changes
+    await real_redis.xgroup_setid(streams.raw.name, GROUP, "0")
+    await add(real_redis, streams.raw, funding)
+    again = StoreService(settings, real_redis, pg_url)
+    await run_store_until(again, lambda: acked_all(real_redis, streams))
+    assert await count(pg_url, "funding_rates") == 1
+    assert again.status.entries_stored[streams.raw.name] == 4
+    assert again.status.rows_inserted.get("funding_rates", 0) == 0
+
+
+async def test_oversized_values_go_to_the_dead_letter(
+    real_redis: aredis.Redis, pg_url: str, settings_factory: Any
+) -> None:
+    settings = make_settings(settings_factory)
+    streams = settings.streams()
+    long_symbol = "X" * 80  # the venue symbol exceeds VARCHAR(50)
+    huge = OpenInterest(**header(exchange="bybit", market="perp"), open_interest=3e15)
+    wide = Funding(**header(exchange="bybit", market="perp", venue_symbol=long_symbol),
+                   funding_rate=0.0001, funding_interval_h=8.0)  # fmt: skip
+    good = OpenInterest(**header(exchange="okx", market="perp"), open_interest=12.5)
+    open_bar = Kline(**header(), open_time_ms=T0, interval="1m", open=1.0, high=1.0, low=1.0,
+                     close=1.0, volume=1.0, closed=False)  # fmt: skip
+    ids = [await add(real_redis, streams.raw, r) for r in (huge, wide, good, open_bar)]
+    service = StoreService(settings, real_redis, pg_url)
+    await run_store_until(service, lambda: acked_all(real_redis, streams))
+    rows = await fetch(pg_url, "SELECT exchange, open_interest FROM open_interest")
+    assert [(r["exchange"], float(r["open_interest"])) for r in rows] == [("okx", 12.5)]
+    assert await count(pg_url, "funding_rates") == 0
+    assert await count(pg_url, "ohlc") == 0  # an open bar is not history yet
+    dead: Any = await real_redis.xrange(streams.raw.dead_letter)
+    assert [d[1][b"dead_source_id"].decode() for d in dead] == ids[:2]
+    errors = [d[1][b"dead_error"].decode() for d in dead]
+    assert errors[0] == (
+        "storage: open_interest: column 'open_interest': 3000000000000000.0 exceeds DECIMAL(20,8)"
+    )
+    assert errors[1] == "storage: funding_rates: column 'symbol': 80 characters, at most 50"
+    assert RAW.decode(dead[0][1]).open_interest == 3e15  # the entry itself is kept whole
+    assert service.status.rejected == {streams.raw.name: 2}
