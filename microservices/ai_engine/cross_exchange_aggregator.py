@@ -33,9 +33,10 @@ from microservices.ai_engine.aggregation.usd_rates import (
 )
 from microservices.ai_engine.aggregation.venue_state import VenueState
 from microservices.common.book_schema import BookTop
+from microservices.common.futures_basis import BasisBook
 from microservices.common.instruments import USD_EQUIVALENTS
 from microservices.common.market_alerts import MarketAlert
-from microservices.common.records import Market, NormalizedSnapshot, RawRecord
+from microservices.common.records import Market, NormalizedSnapshot, RawRecord, Settlement
 from microservices.common.usd_prices import DEFAULT_DEPEG_THRESHOLD
 
 __all__ = ["AggregatorParams", "CrossExchangeState"]
@@ -50,7 +51,9 @@ class CrossExchangeState:
     volatility sampling buckets).
     """
 
-    __slots__ = ("_alerts", "_depeg", "_followed", "_params", "_rates_due", "_symbols", "usd")
+    __slots__ = (
+        "_alerts", "_basis", "_depeg", "_followed", "_params", "_rates_due", "_symbols", "usd",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -65,6 +68,7 @@ class CrossExchangeState:
         self._alerts: list[MarketAlert] = []
         self._followed: frozenset[str] | None = None
         self._rates_due = 0
+        self._basis = BasisBook()
 
     def update(self, record: RawRecord) -> None:
         """Fold one raw record of any type and symbol under its group; the venue key is
@@ -75,8 +79,13 @@ class CrossExchangeState:
 
         Late records (older `ts_ms` than the held one of the same kind) and duplicate trades are
         ignored, so re-delivery never changes a snapshot. Liquidations only refresh the venue's
-        last-seen time.
+        last-seen time. Settlements (delayed CME data) never join a venue's state, so they never
+        make a symbol look stale or fresh: they only update the group's futures basis.
         """
+        if isinstance(record, Settlement):
+            if self._basis.apply(record) and record.group in self._symbols:
+                self._symbols[record.group].dirty = True
+            return
         venue = self._venue(
             record.group, record.exchange, record.market, record.symbol, record.quote
         )
@@ -120,7 +129,7 @@ class CrossExchangeState:
         state = self._symbols.get(symbol)
         if state is None:
             return None
-        return build_snapshot(symbol, state, now_ms, self.usd)
+        return self._with_basis(build_snapshot(symbol, state, now_ms, self.usd))
 
     def poll(self, now_ms: int) -> list[NormalizedSnapshot]:
         """Throttled emission for every symbol, in sorted symbol order.
@@ -145,13 +154,18 @@ class CrossExchangeState:
                 heartbeat = elapsed >= params.max_emit_interval_ms and state.any_fresh(now_ms)
                 if not (state.dirty or heartbeat):
                     continue
-            snap = build_snapshot(symbol, state, now_ms, self.usd)
+            snap = self._with_basis(build_snapshot(symbol, state, now_ms, self.usd))
             if snap is None:
                 continue
             state.last_emit_ms = now_ms
             state.dirty = False
             out.append(snap)
         return out
+
+    def _with_basis(self, snap: NormalizedSnapshot | None) -> NormalizedSnapshot | None:
+        if snap is not None:
+            snap.basis = self._basis.get(snap.symbol)
+        return snap
 
     # ------------------------------------------------------------------ USD values
     def set_followed(self, followed: Collection[str]) -> None:

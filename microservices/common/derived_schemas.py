@@ -14,6 +14,7 @@ from typing import Final
 
 from microservices.common.clock import iso_utc, ms_to_seconds_str
 from microservices.common.errors import SchemaError
+from microservices.common.futures_basis import decode_basis, encode_basis
 from microservices.common.records import (
     ALERT_TYPES,
     ExitAlert,
@@ -90,6 +91,7 @@ def encode_normalized(snap: NormalizedSnapshot) -> Fields:
         value = getattr(snap, name)
         out[name] = "" if value is None else encode_derived(value)
     out["excluded"] = ",".join(f"{venue}:{why}" for venue, why in snap.excluded.items())
+    out.update(encode_basis(snap.basis))  # CME front month vs spot, when the group has one
     return out
 
 
@@ -127,6 +129,7 @@ def decode_normalized(entry: dict[str, str]) -> NormalizedSnapshot:
         best_bid_size=_optional_float(entry, "best_bid_size"),
         best_ask_size=_optional_float(entry, "best_ask_size"),
         excluded=excluded,
+        basis=decode_basis(entry),
         **floats,
     )
 

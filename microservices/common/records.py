@@ -129,7 +129,6 @@ class OptionsSummary(RawRecord):
     put_call_volume_ratio: float | None = None  # None when no call traded
 
 
-
 class Settlement(RawRecord):
     """A dated futures contract's daily settlement (CME, `exchanges/cme/`): delayed data, polled
     a few times a day, never a live quote. Header: symbol the canonical contract
@@ -147,6 +146,7 @@ class Settlement(RawRecord):
     delayed: bool = True  # published after the fact: never fast-path data
     front: bool = False  # the product's front month on this trade date (roll rule)
     reference_price: float | None = None  # cross-venue spot reference at ts_ms (basis)
+
 
 AnyRaw = Kline | Trade | Ticker | Funding | OpenInterest | Liquidation | VolatilityIndex
 
@@ -178,6 +178,20 @@ class VenueQuote:
 
 
 @dataclass(slots=True, kw_only=True)
+class FuturesBasis:
+    """A front month's settlement against the cross-venue spot reference at settlement time."""
+
+    contract: str  # canonical contract, e.g. BTC-CME-2026Z
+    trade_date: str  # YYYY-MM-DD
+    settlement: float  # F, USD
+    reference: float  # S, USD
+    basis_usd: float  # F - S
+    basis_pct: float  # (F - S) / S * 100
+    days_to_expiry: float  # from settlement time to expiry
+    basis_pct_annualised: float | None  # basis_pct * 365 / days_to_expiry; None if expired
+
+
+@dataclass(slots=True, kw_only=True)
 class NormalizedSnapshot:
     """One `exchange.normalized` entry: the cross-venue state of a symbol at `ts_ms`."""
 
@@ -203,6 +217,9 @@ class NormalizedSnapshot:
     best_ask_size: float | None = None
     arb_bps: float = 0.0  # (best_bid - best_ask) / mid * 1e4 when crossed, else 0
     excluded: dict[str, str] = field(default_factory=dict)  # venue -> "stale" | "outlier"
+    # the group's dated-futures front month against spot (CME settlements, delayed; formulas
+    # in common/futures_basis.py); None without a settlement that carried a reference price
+    basis: FuturesBasis | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -4,9 +4,9 @@ A polled venue (`PolledVenue`): no WebSocket and no live quote; its `settlement`
 delayed and never count towards a symbol's freshness. `contracts.py` names contracts and
 computes expiries, `rows.py` checks rows, `files.py` (CSV importer) and `web.py` (CME's
 product-page JSON, UNVERIFIED) read them, `source.py` is the plug-in interface, `roll.py` the
-front month and CONTRACT_ROLL, `basis.py` the basis formula, `reference.py` the spot
-reference, `settlements.py` the records, `service.py`/`runtime.py` the poller and importer,
-`simulator.py` the simulator, `cli.py` `cross-exchange cme ...`.
+front month and CONTRACT_ROLL, `reference.py` the spot reference (the basis formula is in
+`common/futures_basis.py`), `settlements.py` the records, `service.py` and `runtime.py` the
+poller and importer, `simulator.py` the simulator, `cli.py` `cross-exchange cme ...`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 `SettlementBook` keeps each product's front month across trade dates (`roll.RollTracker`):
 feed it trade dates in order. Every record carries `delayed=True`, its contract's expiry,
 whether it is its product's front month that day, and the group's cross-venue reference
-price at settlement time when the caller had one (the basis: `basis.py`, computed by the
-aggregator into `exchange.normalized`).
+price at settlement time when the caller had one (the aggregator computes the basis into
+`exchange.normalized`: `common/futures_basis.py`).
 """
 
 from __future__ import annotations
