@@ -119,16 +119,21 @@ def _id_seconds(entry_id: str) -> float:
     return int(head) / 1000 if head.isdigit() else 0.0
 
 
-def venue_health(state: Mapping[str, Any] | None) -> Event:
+def venue_health(state: Mapping[str, Any] | None, now_ms: int | None = None) -> Event:
     """One venue's display state from its collector health block (`venue_status.summary`):
     connected; stale (sockets open but quiet past the venue's silence timeout, or reopened and
     still waiting for data, or no data for longer than the timeout); degraded (some of its
     connections live); down (no socket open); unknown (no block: collector not running).
-    `cause` says why in a few words."""
+    `cause` says why in a few words. With `now_ms` the age is measured from the block's
+    `last_message_ms` (the collector publishes its blocks once a second), else its
+    `last_message_age_s` as published."""
     if not state:
         return {"status": UNKNOWN, "cause": "no collector report", "age_s": None}
     raw = str(state.get("state", "unknown"))
     age = state.get("last_message_age_s")
+    last_ms = state.get("last_message_ms")
+    if now_ms is not None and isinstance(last_ms, int) and last_ms > 0:
+        age = round(max(now_ms - last_ms, 0) / 1000, 1)
     timeout = state.get("silence_timeout_s")
     cause = str(state.get("last_cause") or "")
     quiet = isinstance(age, int | float) and isinstance(timeout, int | float) and age > timeout
@@ -149,9 +154,9 @@ def venue_health(state: Mapping[str, Any] | None) -> Event:
     return {"status": status, "cause": why, "age_s": age, "state": raw}
 
 
-def venues_event(blocks: Mapping[str, Any], venues: list[str], t: float) -> Event:
+def venues_event(blocks: Mapping[str, Any], venues: list[str], now_ms: int) -> Event:
     return {
         "kind": "venues",
-        "t": t,
-        "venues": {venue: venue_health(blocks.get(venue)) for venue in venues},
+        "t": now_ms / 1000,
+        "venues": {venue: venue_health(blocks.get(venue), now_ms) for venue in venues},
     }

@@ -7,7 +7,7 @@ exitbrain.status, exitbrain.alerts, alerts and the optional streams (large trade
 signals: whichever `Streams` declares) from the newest entry on, turns entries into events
 (`events.py`) and offers each to every queue. A full queue drops its oldest event and counts
 it (`ce_dashboard_dropped_total`): a slow client loses history, never blocks the reader or the
-engine. Every second it also sends the venues' health from the collector's hash. Entries that
+engine. Twice a second it also sends the venues' health from the collector's hash. Entries that
 fail to decode are counted per stream and sampled in the log.
 """
 
@@ -34,7 +34,7 @@ from microservices.common.streams import Stream, Streams, collector_key
 logger = logging.getLogger(__name__)
 sampled = SampledLogger(logger)
 OPTIONAL_SOURCES: Final = ("large_trades", "signals")  # `Streams` attributes, when declared
-VENUES_EVERY_S: Final = 1.0
+VENUES_EVERY_S: Final = 0.5
 READ_COUNT: Final = 1_000
 Converter = Callable[[Any], events.Event]
 Known = dict[str, tuple[str, Stream[Any], Converter]]
@@ -182,7 +182,7 @@ class LiveHub:
     async def _send_venues(self) -> None:
         blocks = await venue_blocks(self.redis, self.settings)
         venues = list(self.settings.venues)
-        self.publish(events.venues_event(blocks, venues, now_ms() / 1000))
+        self.publish(events.venues_event(blocks, venues, now_ms()))
 
     def _dispatch(self, name: str, entry_id: str, fields: dict[bytes, bytes]) -> None:
         event = entry_event(self._known, self._optional, name, entry_id, fields)

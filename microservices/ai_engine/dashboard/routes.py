@@ -161,7 +161,7 @@ def add_dashboard_routes(app: FastAPI, redis: aredis.Redis, settings: Settings) 
     @app.get("/api/v1/dashboard/sources", summary="Optional panels' data: present or not")
     async def sources() -> dict[str, Any]:
         blocks = await _call(venue_blocks(redis, settings))
-        venues = events.venues_event(blocks, list(settings.venues), now_ms() / 1000)
+        venues = events.venues_event(blocks, list(settings.venues), now_ms())
         return {"sources": await _call(hub.sources()), "venues": venues["venues"]}
 
     return hub

@@ -136,3 +136,13 @@ def test_api_token_validation() -> None:
     for bad in ("short", "has a space in the middle!"):
         with pytest.raises(FatalError, match="API_TOKEN must be at least 16 characters"):
             load_settings(env_file=None, api_token=bad)
+
+
+def test_venue_age_is_measured_from_the_last_message_time() -> None:
+    block = {"state": "connected", "last_message_ms": 1_000_000, "last_message_age_s": 0.1,
+             "silence_timeout_s": 3}  # fmt: skip
+    assert events.venue_health(block, now_ms=1_002_000)["status"] == "connected"
+    stale = events.venue_health(block, now_ms=1_003_500)  # published 0.1 s, 3.5 s by now
+    assert (stale["status"], stale["cause"], stale["age_s"]) == ("stale", "no data for 3.5 s", 3.5)
+    event = events.venues_event({"bybit": block}, ["bybit", "okx"], 1_003_500)
+    assert event["t"] == 1_003.5 and event["venues"]["okx"]["status"] == "unknown"

@@ -154,6 +154,6 @@ $("token-form").addEventListener("submit", (submit) => {
 });
 $("token-button").addEventListener("click", () => askToken(token() ? "Replace the saved token." : "Enter a token."));
 
-setInterval(render, 500);
+setInterval(render, 250);
 setInterval(refreshDepth, 5000);
 start();
