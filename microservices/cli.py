@@ -44,7 +44,13 @@ def _cmd_aggregator(ns: argparse.Namespace, settings: Settings) -> int:
 def _cmd_engine(ns: argparse.Namespace, settings: Settings) -> int:
     from microservices.ai_engine.engine import run_engine
 
-    return run_engine(settings, with_aggregator=not ns.no_aggregator)
+    return run_engine(settings, with_aggregator=not ns.no_aggregator, notify=not ns.no_notify)
+
+
+def _cmd_notify(ns: argparse.Namespace, settings: Settings) -> int:
+    from microservices.notify.service import run_notify
+
+    return run_notify(settings)
 
 
 def _cmd_simulator(ns: argparse.Namespace, settings: Settings) -> int:
@@ -131,7 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     eng = sub.add_parser("engine", help="aggregator, features, ExitBrain loop and the HTTP API")
     eng.add_argument("--no-aggregator", action="store_true", help="run the aggregator elsewhere")
+    eng.add_argument(
+        "--no-notify", action="store_true", help="no alert delivery here (run `notify` elsewhere)"
+    )
     eng.set_defaults(func=_cmd_engine)
+
+    notify = sub.add_parser(
+        "notify", help="deliver exitbrain.alerts and alerts to the ALERT_TARGETS webhooks"
+    )
+    notify.set_defaults(func=_cmd_notify)
 
     sim = sub.add_parser("simulator", help="local exchange simulator (REST + WebSocket)")
     from microservices.exchange_simulator.cli_args import add_cli_arguments

@@ -32,7 +32,8 @@ from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
 from microservices.ml.anomaly_service import AnomalyService
-from microservices.ml.anomaly_service import AnomalyService
+from microservices.notify.service import Notifier
+from microservices.storage.service import store_service
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,13 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class Engine:
-    def __init__(self, settings: Settings, redis: aredis.Redis, with_aggregator: bool = True):
+    def __init__(
+        self,
+        settings: Settings,
+        redis: aredis.Redis,
+        with_aggregator: bool = True,
+        notify: bool = True,
+    ):
         self.settings = settings
         self.redis = redis
         self.producer = StreamProducer(redis, batch_size=settings.producer_batch_size)
@@ -74,9 +81,10 @@ class Engine:
             AggregatorService(settings, redis, self.producer) if with_aggregator else None
         )
         self.features = FeatureAdapter(settings, redis, self.producer)
-        self.anomalies = (
-            AnomalyService(settings, redis, self.producer) if settings.anomaly_enabled else None
-        )
+        # the PostgreSQL writer when a database is configured (else /health says so)
+        self.store = store_service(settings, redis)
+        # alert delivery rides along when targets are configured (`engine --no-notify`: not)
+        self.notifier = Notifier(settings, redis) if notify and settings.alert_targets else None
         self.anomalies = (
             AnomalyService(settings, redis, self.producer) if settings.anomaly_enabled else None
         )
@@ -102,13 +110,15 @@ class Engine:
             if self.aggregator is not None:
                 group.create_task(self.aggregator.run(stop), name="aggregator")
             group.create_task(self.features.run(stop), name="features")
-            if self.anomalies is not None:
-                group.create_task(self.anomalies.run(stop), name="anomalies")
+            if self.store is not None:
+                group.create_task(self.store.run(stop), name="store")
             if self.anomalies is not None:
                 group.create_task(self.anomalies.run(stop), name="anomalies")
             if self.large_trades is not None:
                 group.create_task(self.large_trades.run(stop), name="large-trades")
             group.create_task(self._exitbrain(stop), name="exitbrain")
+            if self.notifier is not None:
+                group.create_task(self.notifier.run(stop), name="notify")
             if serve_http:
                 group.create_task(self._serve(stop), name="http")
 
@@ -150,19 +160,19 @@ class Engine:
 
 
 async def engine_main(
-    settings: Settings, stop: asyncio.Event, with_aggregator: bool = True
+    settings: Settings, stop: asyncio.Event, with_aggregator: bool = True, notify: bool = True
 ) -> None:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is required here (`cross-exchange run` embeds a Redis)")
     redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
     try:
-        await Engine(settings, redis, with_aggregator).run(stop)
+        await Engine(settings, redis, with_aggregator, notify).run(stop)
     finally:
         await redis.aclose()
 
 
-def run_engine(settings: Settings, with_aggregator: bool = True) -> int:
+def run_engine(settings: Settings, with_aggregator: bool = True, notify: bool = True) -> int:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is required for `engine` (`run` embeds a Redis)")
-    run_until_stopped(lambda stop: engine_main(settings, stop, with_aggregator))
+    run_until_stopped(lambda stop: engine_main(settings, stop, with_aggregator, notify))
     return 0

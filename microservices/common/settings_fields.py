@@ -19,6 +19,7 @@ from microservices.common.settings_cme import CmeSettingsFields
 from microservices.common.settings_dashboard import DashboardSettingsFields
 from microservices.common.settings_large_trades import LargeTradeSettingsFields
 from microservices.common.settings_market import MarketSettingsFields
+from microservices.common.settings_notify import NotifySettingsFields
 from microservices.common.settings_storage import StorageSettingsFields
 from microservices.common.streams import DEFAULT_PREFIX
 from microservices.data_collector import exchanges
@@ -34,6 +35,7 @@ class SettingsFields(
     BookSettingsFields,
     CmeSettingsFields,
     MarketSettingsFields,
+    NotifySettingsFields,
     DashboardSettingsFields,
     LargeTradeSettingsFields,
     StorageSettingsFields,

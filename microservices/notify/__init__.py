@@ -1,0 +1,1 @@
+"""Alert delivery: `exitbrain.alerts` and `alerts` entries to webhooks (docs/ALERT_DELIVERY.md)."""
