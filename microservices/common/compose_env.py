@@ -42,7 +42,10 @@ def env_text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(item) for item in value)
     if isinstance(value, dict):
-        return ",".join(f"{key}:{item:g}" for key, item in value.items())
+        return ",".join(
+            f"{key}:{item:g}" if isinstance(item, int | float) else f"{key}:{item}"
+            for key, item in value.items()
+        )
     return str(value)
 
 

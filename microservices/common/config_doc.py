@@ -21,11 +21,15 @@ _FIELD_RE = re.compile(r"^\s{4}(\w+): ")
 _GROUP_RE = re.compile(r"^\s{4}# --- (.*)$")
 
 
+def _item(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
 def _text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(value)
     if isinstance(value, dict):
-        return ",".join(f"{key}:{item:g}" for key, item in value.items()) or "(none)"
+        return ",".join(f"{key}:{_item(item)}" for key, item in value.items()) or "(none)"
     if value is None:
         return "(unset)"
     if isinstance(value, bool):
@@ -68,8 +72,9 @@ def write_readme_table(path: str = "README.md") -> None:
     start, end = "<!-- config-table -->", "<!-- /config-table -->"
     before, _, rest = text.partition(start)
     _, _, after = rest.partition(end)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"{before}{start}\n{config_table()}\n{end}{after}")
+    text = f"{before}{start}\n{config_table()}\n{end}{after}"  # before opening: a failure
+    with open(path, "w", encoding="utf-8") as handle:  # must not leave README.md empty
+        handle.write(text)
 
 
 if __name__ == "__main__":
