@@ -1,6 +1,6 @@
 # The two Quick-start commands: `make run` (live data) and `make test` (lint, types, the suite).
 # Both install what they need first (scripts/bootstrap.sh), from the lock files in requirements/.
-.PHONY: run demo test lint bench install install-dev lock
+.PHONY: run demo test lint bench install install-dev lock screenshot
 
 install:
 	@bash scripts/bootstrap.sh
@@ -28,6 +28,10 @@ lint: install-dev
 
 bench: install
 	.venv/bin/python -m benchmarks.run
+
+# Refresh docs/dashboard.png from the demo (headless Debian chromium, no browser download).
+screenshot: install-dev
+	.venv/bin/python -m tests.integration.dashboard_stack docs/dashboard.png
 
 # Re-resolve requirements/*.lock after changing dependencies in pyproject.toml.
 lock:
