@@ -212,6 +212,7 @@ class Settings(SettingsFields):
                 "exchange.orderbook": self.maxlen_orderbook,
                 "exchange.large_trades": self.maxlen_large_trades,
                 "exchange.anomalies": self.maxlen_anomalies,
+                "exchange.signals": self.maxlen_signals,
             },
         )
 

@@ -19,6 +19,7 @@ from microservices.common.settings_cme import CmeSettingsFields
 from microservices.common.settings_dashboard import DashboardSettingsFields
 from microservices.common.settings_large_trades import LargeTradeSettingsFields
 from microservices.common.settings_market import MarketSettingsFields
+from microservices.common.settings_ml import MlSettingsFields
 from microservices.common.settings_notify import NotifySettingsFields
 from microservices.common.settings_storage import StorageSettingsFields
 from microservices.common.streams import DEFAULT_PREFIX
@@ -35,6 +36,7 @@ class SettingsFields(
     BookSettingsFields,
     CmeSettingsFields,
     MarketSettingsFields,
+    MlSettingsFields,
     NotifySettingsFields,
     DashboardSettingsFields,
     LargeTradeSettingsFields,

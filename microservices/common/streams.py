@@ -16,6 +16,7 @@ from microservices.common import (
     large_trade_schema,
     market_alerts,
     schemas,
+    signal_schema,
 )
 from microservices.common.schemas import Schema
 
@@ -70,6 +71,8 @@ LARGE_TRADES_SPEC: Final = StreamSpec(
 )
 # spectral-residual anomalies and bursts of the engine's anomaly monitor (issue 17)
 ANOMALIES_SPEC: Final = StreamSpec("exchange.anomalies", 10_000, anomaly_schema.ANOMALIES)
+# the current model's probabilities per feature vector, with its version (issue 17)
+SIGNALS_SPEC: Final = StreamSpec("exchange.signals", 10_000, signal_schema.SIGNALS)
 DEAD_LETTER_MAXLEN: Final = 1_000
 
 
@@ -85,11 +88,13 @@ class Streams:
     orderbook: Stream[Any]
     large_trades: Stream[Any]
     anomalies: Stream[Any]
+    signals: Stream[Any]
 
     def all(self) -> tuple[Stream[Any], ...]:
         return (
             self.raw, self.normalized, self.features, self.status, self.alerts, self.listings,
             self.market_alerts, self.orderbook, self.large_trades, self.anomalies,
+            self.signals,
         )  # fmt: skip
 
 
@@ -116,6 +121,7 @@ def build_streams(prefix: str = DEFAULT_PREFIX, maxlens: dict[str, int] | None =
         orderbook=_resolve(ORDERBOOK_SPEC, prefix, chosen.get(ORDERBOOK_SPEC.key)),
         large_trades=_resolve(LARGE_TRADES_SPEC, prefix, chosen.get(LARGE_TRADES_SPEC.key)),
         anomalies=_resolve(ANOMALIES_SPEC, prefix, chosen.get(ANOMALIES_SPEC.key)),
+        signals=_resolve(SIGNALS_SPEC, prefix, chosen.get(SIGNALS_SPEC.key)),
     )
 
 

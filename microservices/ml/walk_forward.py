@@ -55,14 +55,15 @@ class WalkForwardConfig:
 
 
 def create_windows(ts_ms: np.ndarray, config: WalkForwardConfig) -> list[Window]:
-    """Windows over [min ts, max ts]; the last test window may be partial."""
+    """Windows over [min ts, max ts]; a last, partial test window is kept only when the
+    data cover at least half of it."""
     if len(ts_ms) == 0:
         return []
     first, last = int(ts_ms.min()), int(ts_ms.max())
     step = config.step_ms or config.test_ms
     out: list[Window] = []
     test_start = first + config.train_ms
-    while test_start <= last:
+    while test_start + config.test_ms // 2 <= last:
         train_start = first if config.expanding else test_start - config.train_ms
         out.append(Window(len(out), train_start, test_start, test_start,
                           test_start + config.test_ms))  # fmt: skip
@@ -139,7 +140,7 @@ class WalkForwardOptimizer:
                "test_end": window.test_end, "train_rows": len(fit), "test_rows": len(test),
                "best_iteration": pipeline.metrics["best_iteration"], **metrics}  # fmt: skip
         pred = test[["symbol", "ts_ms", "t1_ms", "label", "ret_bps", "cost_bps"]].copy()
-        pred["prob"], pred["window"] = prob, window.index
+        pred["prob"], pred["window"], pred["row"] = prob, window.index, test.index
         imp = pipeline.get_feature_importance().assign(window=window.index)
         return row, pred, imp
 
