@@ -150,3 +150,28 @@ async def test_live_stream_sends_what_the_streams_hold(engine: tuple[Settings, s
     }  # fmt: skip
     assert missing.status_code == 404
     await redis.aclose()
+
+
+async def test_optional_stream_rows_show_when_the_stream_exists(
+    engine: tuple[Settings, str],
+) -> None:
+    settings, base = engine
+    large_trades = getattr(settings.streams(), "large_trades", None)
+    if large_trades is None:
+        pytest.skip("this build declares no exchange.large_trades stream")
+    redis = create_redis(settings.redis_url or "")
+    async with httpx.AsyncClient(base_url=base, timeout=10, headers=AUTH) as client:
+        before = (await client.get("/api/v1/dashboard/sources")).json()
+        assert before["sources"]["large_trades"] is False and before["rows"]["large_trades"] == []
+        fields = {"group": "BTCUSDT", "exchange": "bybit", "side": "sell", "price": "100000.5",
+                  "size": "2", "value_usd": "200001", "is_liquidation": "true"}  # fmt: skip
+        added: Any = await redis.xadd(large_trades.name, fields)  # type: ignore[arg-type]
+        entry_id = added.decode()
+        after = (await client.get("/api/v1/dashboard/sources")).json()
+    await redis.aclose()
+    assert after["sources"]["large_trades"] is True
+    [row] = after["rows"]["large_trades"]
+    assert row["t"] == int(entry_id.split("-")[0]) / 1000
+    assert row["values"] == {"group": "BTCUSDT", "exchange": "bybit", "side": "sell",
+                             "price": 100000.5, "size": 2.0, "value_usd": 200001.0,
+                             "is_liquidation": "true"}  # fmt: skip

@@ -1,7 +1,8 @@
 """The dashboard's routes: the page at `/`, its files under DASHBOARD_STATIC_URL, the live
 stream `GET /api/v1/stream` (Server-Sent Events from `LiveHub`) and the history the page
 starts from (`/api/v1/dashboard/history/{symbol}`, `/api/v1/dashboard/alerts`,
-`/api/v1/dashboard/sources`). The rest of its first state comes from the existing routes:
+`/api/v1/dashboard/sources`: which optional streams exist, venue health and their newest
+rows). The rest of its first state comes from the existing routes:
 /health (venues), /api/v1/symbols, /api/v1/orderbook/{symbol}/consolidated (depth chart).
 """
 
@@ -21,10 +22,12 @@ from fastapi.staticfiles import StaticFiles
 
 from microservices.ai_engine.dashboard import events
 from microservices.ai_engine.dashboard.hub import (
+    OPTIONAL_SOURCES,
     Known,
     LiveHub,
     converters,
     entry_event,
+    optional_streams,
     venue_blocks,
 )
 from microservices.ai_engine.symbols_api import followed_symbols
@@ -35,6 +38,7 @@ from microservices.common.settings import Settings
 DASHBOARD_STATIC_URL: Final = "/static/dashboard"
 KEEPALIVE_S: Final = 15.0
 SCAN_PAGE: Final = 1_000
+ROWS_AT_START: Final = 50  # newest entries of each optional stream the page starts with
 SYMBOL_RE: Final = r"^[A-Za-z0-9]{2,30}$"
 
 
@@ -123,6 +127,18 @@ async def recent_alerts(redis: aredis.Redis, settings: Settings, limit: int) -> 
     return merged[-limit:]
 
 
+async def recent_rows(redis: aredis.Redis, settings: Settings, limit: int) -> dict[str, Any]:
+    """The newest `limit` entries of each optional stream this build declares, oldest first."""
+    out: dict[str, list[events.Event]] = {name: [] for name in OPTIONAL_SOURCES}
+    for name, stream in optional_streams(settings.streams()).items():
+        rows: Any = await redis.xrevrange(stream.name, "+", "-", count=limit)
+        for entry_id, fields in reversed(rows):
+            event = entry_event({}, {stream.name: name}, stream.name, entry_id.decode(), fields)
+            if event is not None:
+                out[name].append(event)
+    return out
+
+
 def add_dashboard_routes(app: FastAPI, redis: aredis.Redis, settings: Settings) -> LiveHub:
     hub = LiveHub(redis, settings)
     app.mount(DASHBOARD_STATIC_URL, StaticFiles(directory=static_dir()), name="dashboard")
@@ -162,7 +178,8 @@ def add_dashboard_routes(app: FastAPI, redis: aredis.Redis, settings: Settings) 
     async def sources() -> dict[str, Any]:
         blocks = await _call(venue_blocks(redis, settings))
         venues = events.venues_event(blocks, list(settings.venues), now_ms())
-        return {"sources": await _call(hub.sources()), "venues": venues["venues"]}
+        rows = await _call(recent_rows(redis, settings, ROWS_AT_START))
+        return {"sources": await _call(hub.sources()), "venues": venues["venues"], "rows": rows}
 
     return hub
 

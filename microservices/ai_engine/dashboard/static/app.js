@@ -63,8 +63,8 @@ function render() {
   renderVenues(store.venues, s);
   drawCharts(s, view.symbol);
   renderAlerts(store.alerts, view.symbol);
-  renderRows("large-trades", store.rows.large_trades, store.sources.large_trades, view.symbol, "large trades");
-  renderRows("signals", store.rows.signals, store.sources.signals, view.symbol, "model signals");
+  renderRows("large-trades", "large_trades", store.rows.large_trades, store.sources.large_trades, view.symbol, "large trades");
+  renderRows("signals", "signals", store.rows.signals, store.sources.signals, view.symbol, "model signals");
   renderFeatures(s.features);
 }
 
@@ -125,6 +125,7 @@ async function start() {
     buildNav(view.symbols);
     const first = await getJSON("/api/v1/dashboard/sources");
     Object.assign(store.sources, first.sources);
+    Object.values(first.rows).flat().forEach((r) => addRow(store, r));
     store.venues = first.venues;
     (await getJSON("/api/v1/dashboard/alerts?limit=100")).forEach((a) => addAlert(store, a));
     await Promise.all(view.symbols.map(loadHistory));

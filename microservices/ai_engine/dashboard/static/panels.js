@@ -74,19 +74,35 @@ export function renderAlerts(alerts, symbol) {
   $("alerts-empty").hidden = shown.length > 0;
 }
 
-function rowText(values) {
+function genericText(values) {
   return Object.entries(values)
     .map(([k, v]) => `${k}=${typeof v === "number" ? fmt(v) : v}`)
     .join(" ");
 }
 
-export function renderRows(id, rows, available, symbol, what) {
+// exchange.large_trades (issue 16) and exchange.signals (issue 17) entries, known fields
+// first; anything else in the generic key=value form
+const FORMATS = {
+  large_trades: (v) => v.value_usd === undefined ? genericText(v) :
+    `${v.is_liquidation === "true" ? "LIQUIDATION " : ""}${v.exchange} ${v.side} ${fmt(v.size)} ` +
+    `@ ${fmt(v.price)} = $${fmt(v.value_usd, 0)}`,
+  signals: (v) => v.probability === undefined ? genericText(v) :
+    `p=${fmt(v.probability, 3)} (threshold ${fmt(v.threshold, 2)}) model ${v.model_version} ` +
+    `decision ${v.decision}${v.meta_decision ? ` meta ${v.meta_decision}` : ""} burst ${v.burst_confirmed}`,
+};
+
+function rowSymbol(values) {
+  return values.group ?? values.symbol;
+}
+
+export function renderRows(id, source, rows, available, symbol, what) {
   const box = $(id);
-  const shown = rows.filter((r) => !r.values.symbol || r.values.symbol === symbol).slice(-30).reverse();
+  const shown = rows.filter((r) => !rowSymbol(r.values) || rowSymbol(r.values) === symbol).slice(-30).reverse();
   box.textContent = "";
   for (const row of shown) {
     const line = document.createElement("div");
-    line.textContent = `${timeOf(row.t)} ${rowText(row.values)}`;
+    const t = typeof row.values.timestamp === "number" ? row.values.timestamp : row.t;
+    line.textContent = `${timeOf(t)} ${(FORMATS[source] || genericText)(row.values)}`;
     box.appendChild(line);
   }
   const empty = $(`${id}-empty`);
