@@ -222,10 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     back.set_defaults(func=_cmd_backfill)
     _add_ask(sub)
-    from microservices.ml.cli_args import add_ml_commands
-
-    add_ml_commands(sub)
     _add_cme(sub)
+    _add_store(sub)
     return parser
 
 
@@ -250,6 +248,12 @@ def _add_cme(sub: argparse._SubParsersAction[DocumentedParser]) -> None:
     from microservices.data_collector.exchanges.cme import cli as cme_cli
 
     cme_cli.add_parser(sub)
+
+
+def _add_store(sub: argparse._SubParsersAction[DocumentedParser]) -> None:
+    from microservices.storage import cli as store_cli
+
+    store_cli.add_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,9 @@
 """`cross-exchange run`: every service in one process, with an embedded Redis by default.
 
 Without REDIS_URL it starts a loopback Redis (a real `redis-server` when installed, else
-fakeredis's TCP server) and prints `embedded redis listening on 127.0.0.1:PORT`. With
+fakeredis's TCP server) and prints `embedded redis listening on 127.0.0.1:PORT`. Without
+DATABASE_URL it starts a private PostgreSQL in PG_DATA_DIR (`embedded postgres listening on
+...`; database `ce`, `ce_demo` with --demo) and the engine's writer stores into it. With
 `--demo` it also starts the exchange simulator and points every venue at it: fully offline,
 with the simulated history written to DEMO_HISTORY_DIR instead of REST_HISTORY_DIR.
 """
@@ -21,6 +23,7 @@ from microservices.common.redis_server import LocalRedis
 from microservices.common.settings import Settings
 from microservices.data_collector import exchanges
 from microservices.data_collector.service import Collector
+from microservices.storage.embedded import start_private_postgres
 from microservices.view import TerminalView
 
 logger = logging.getLogger(__name__)
@@ -91,10 +94,15 @@ def run_all(settings: Settings, demo: bool, view: bool, duration_s: float | None
         announce(f"  inspect: redis-cli -p {embedded.port} XREVRANGE "
                  f"{settings.stream_prefix}exchange.normalized + - COUNT 1")  # fmt: skip
         settings = settings.model_copy(update={"redis_url": embedded.url})
+    private_pg = start_private_postgres(settings, demo, announce)
+    if private_pg is not None:
+        settings = settings.model_copy(update={"database_url": private_pg.url})
     show_view = view and sys.stdout.isatty()
     try:
         run_until_stopped(lambda stop: run_all_main(settings, stop, demo, show_view, duration_s))
     finally:
+        if private_pg is not None:
+            private_pg.stop()
         if embedded is not None:
             embedded.stop()
     return 0

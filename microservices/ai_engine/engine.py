@@ -33,6 +33,7 @@ from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
 from microservices.ml.anomaly_service import AnomalyService
 from microservices.notify.service import Notifier
+from microservices.storage.service import store_service
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class Engine:
             AggregatorService(settings, redis, self.producer) if with_aggregator else None
         )
         self.features = FeatureAdapter(settings, redis, self.producer)
+        # the PostgreSQL writer when a database is configured (else /health says so)
+        self.store = store_service(settings, redis)
         # alert delivery rides along when targets are configured (`engine --no-notify`: not)
         self.notifier = Notifier(settings, redis) if notify and settings.alert_targets else None
         self.anomalies = (
@@ -107,6 +110,8 @@ class Engine:
             if self.aggregator is not None:
                 group.create_task(self.aggregator.run(stop), name="aggregator")
             group.create_task(self.features.run(stop), name="features")
+            if self.store is not None:
+                group.create_task(self.store.run(stop), name="store")
             if self.anomalies is not None:
                 group.create_task(self.anomalies.run(stop), name="anomalies")
             if self.large_trades is not None:

@@ -20,6 +20,7 @@ from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
 from microservices.common.streams import Stream, collector_key
 from microservices.notify.service import notify_health
+from microservices.storage.status import read_store_health
 
 
 def _id_ms(entry_id: bytes | str) -> int:
@@ -110,6 +111,8 @@ async def gather_health(
         venue_info = await venue_states(redis, settings)
         symbols = await normalized_freshness(redis, settings, now)
         notify = await notify_health(redis, settings.stream_prefix)
+        configured = settings.database_url is not None and settings.store_enabled
+        store = await read_store_health(redis, settings.stream_prefix, configured, now)
     except TRANSIENT_REDIS_ERRORS as exc:
         return 503, {
             "status": "down",
@@ -134,6 +137,7 @@ async def gather_health(
         "collector": venue_info["collector"],
         "streams": stream_rows,
         "consumer_groups": groups,
+        "store": store,  # the PostgreSQL writer: state, rows, rejected and lost entries
         "notify": notify,  # per ALERT_TARGETS target: counters and routing, no URL or token
     }
     return (503 if status == "down" else 200), body

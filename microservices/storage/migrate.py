@@ -98,7 +98,8 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
                     migration.sha256,
                 )
             logger.info(
-                "storage.migrated", extra={"version": migration.version, "name": migration.name}
+                "storage.migrated",
+                extra={"version": migration.version, "migration": migration.name},
             )
         return [m.version for m in todo]
     finally:

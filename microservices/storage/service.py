@@ -176,3 +176,11 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     return stop.is_set()
+
+
+def store_service(settings: Settings, redis: aredis.Redis) -> StoreService | None:
+    """The writer `run` and `engine` include: None without a database or with STORE_ENABLED
+    off (then /health's store block says so)."""
+    if not settings.store_enabled or settings.database_url is None:
+        return None
+    return StoreService(settings, redis, settings.database_url)
