@@ -8,7 +8,8 @@ their canonical name (`instruments.group_key`, `symbol_selection.follow_key`).
 
 Primary instrument of a venue for a followed symbol (`primary_rank`), best first:
 1. status: trading, then pending, then halted (delisted instruments are never chosen);
-2. linear before inverse;
+2. contract kind, in the venue's order (`Exchange.contract_order`; default linear before
+   inverse; Deribit inverse first: BTC-PERPETUAL is its deep book, not BTC_USDC-PERPETUAL);
 3. quote, in the venue's order (`Exchange.quote_order`; default USDT, USD, USDC; Coinbase
    USD first, where its deep books are); quotes outside the order come last;
 4. no price multiplier before a multiplied contract (`1000PEPEUSDT`);
@@ -26,16 +27,26 @@ from microservices.common.instruments import USD_EQUIVALENTS, Instrument
 from microservices.common.symbol_selection import follow_key, known_symbols
 
 DEFAULT_QUOTE_ORDER: Final = ("USDT", "USD", "USDC")
+DEFAULT_CONTRACT_ORDER: Final = ("linear", "inverse")
 _STATUS_RANK: Final = {"trading": 0, "pending": 1, "halted": 2}
 
-Rank = tuple[int, bool, int, bool, str]
+Rank = tuple[int, int, int, bool, str]
 
 
-def primary_rank(inst: Instrument, quote_order: Sequence[str] = DEFAULT_QUOTE_ORDER) -> Rank:
+def _index(order: Sequence[str], value: str) -> int:
+    return order.index(value) if value in order else len(order)
+
+
+def primary_rank(
+    inst: Instrument,
+    quote_order: Sequence[str] = DEFAULT_QUOTE_ORDER,
+    contract_order: Sequence[str] = DEFAULT_CONTRACT_ORDER,
+) -> Rank:
     """Sort key of the primary rule (module docstring): the smallest key wins."""
-    quote = quote_order.index(inst.quote) if inst.quote in quote_order else len(quote_order)
     status = _STATUS_RANK.get(inst.status, len(_STATUS_RANK))
-    return (status, inst.inverse, quote, inst.price_multiplier != 1, inst.venue_symbol)
+    contract = _index(contract_order, "inverse" if inst.inverse else "linear")
+    quote, multiplied = _index(quote_order, inst.quote), inst.price_multiplier != 1
+    return (status, contract, quote, multiplied, inst.venue_symbol)
 
 
 class Catalog:
@@ -45,7 +56,10 @@ class Catalog:
     cache); the others were guessed by a naming rule, so a symbol missing from them may
     still exist (`Exchange.unfollowed_reason`)."""
 
-    __slots__ = ("_by_symbol", "_by_vsym", "_groups", "_insts", "listed", "quote_order", "usd")
+    __slots__ = (
+        "_by_symbol", "_by_vsym", "_groups", "_insts", "contract_order", "listed", "quote_order",
+        "usd",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -54,10 +68,14 @@ class Catalog:
         usd_quotes: Collection[str] = USD_EQUIVALENTS,
         quote_order: Mapping[str, Sequence[str]] | None = None,
         listed: Iterable[str] = (),
+        contract_order: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.usd: frozenset[str] = frozenset(usd_quotes)
         self.quote_order: dict[str, tuple[str, ...]] = {
             venue: tuple(order) for venue, order in (quote_order or {}).items()
+        }
+        self.contract_order: dict[str, tuple[str, ...]] = {
+            venue: tuple(order) for venue, order in (contract_order or {}).items()
         }
         self.listed: frozenset[str] = frozenset(listed)
         self._insts: dict[str, tuple[Instrument, ...]] = {}
@@ -107,8 +125,9 @@ class Catalog:
     def primary(self, venue: str, followed: str) -> Instrument | None:
         """The instrument `venue` subscribes for `followed` (module docstring), or None."""
         order = self.quote_order.get(venue, DEFAULT_QUOTE_ORDER)
+        contracts = self.contract_order.get(venue, DEFAULT_CONTRACT_ORDER)
         candidates = [i for i in self.members(followed, venue) if i.status != "delisted"]
-        return min(candidates, key=lambda i: primary_rank(i, order), default=None)
+        return min(candidates, key=lambda i: primary_rank(i, order, contracts), default=None)
 
     def primaries(self, followed: str) -> dict[str, Instrument]:
         """venue -> primary instrument for `followed`, venues without one left out."""
@@ -131,8 +150,9 @@ class Catalog:
         kept = [i for i in self.instruments() if i.venue != venue]
         names = self.listed | {venue} if listed else self.listed - {venue}
         return Catalog(
-            [*kept, *instruments], usd_quotes=self.usd, quote_order=self.quote_order, listed=names
-        )
+            [*kept, *instruments], usd_quotes=self.usd, quote_order=self.quote_order,
+            listed=names, contract_order=self.contract_order,
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self._by_vsym)

@@ -101,6 +101,7 @@ class Listings:
             (inst for item in self.listings.values() for inst in item.instruments),
             usd_quotes=self.usd_quotes,
             quote_order={venue: ex.quote_order for venue, ex in self.exchanges.items()},
+            contract_order={venue: ex.contract_order for venue, ex in self.exchanges.items()},
             listed=listed,
         )
 

@@ -91,7 +91,8 @@ def follow_instruments(
         source, instruments = "rule", []
     venues = [exchange.name] if source != "rule" else []
     exchange.catalog = Catalog(
-        instruments, quote_order={exchange.name: exchange.quote_order}, listed=venues
-    )
+        instruments, quote_order={exchange.name: exchange.quote_order}, listed=venues,
+        contract_order={exchange.name: exchange.contract_order},
+    )  # fmt: skip
     exchange.follow_any()
     return source, len(instruments)

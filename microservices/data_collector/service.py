@@ -36,6 +36,7 @@ from microservices.data_collector.exchange_data_collector import KINDS, Exchange
 from microservices.data_collector.exchanges.base import Exchange, WsConnectionPlan
 from microservices.data_collector.following import Following
 from microservices.data_collector.history_store import HistoryStore
+from microservices.data_collector.options_poller import OptionsPoller
 from microservices.data_collector.registry import build_exchanges
 from microservices.data_collector.rest_client import RestClient, rest_timeout
 from microservices.data_collector.stats24h import Stats24hPoller
@@ -165,6 +166,13 @@ class Collector:
                     self.following.listings.catalog, self.settings.market_stats_refresh_s,
                 )  # fmt: skip
                 group.create_task(stats.run(stop), name="stats24h")
+                if self.settings.options_poll_s:
+                    options = OptionsPoller(
+                        self.exchanges, client, self.producer, self.streams.raw, self.redis,
+                        collector_key(self.settings.stream_prefix, "options"),
+                        self.settings.options_poll_s,
+                    )  # fmt: skip
+                    group.create_task(options.run(stop), name="options")
                 rest = self.rest_collector = ExchangeDataCollector(
                     self.exchanges, client, self.redis,
                     collector_key(self.settings.stream_prefix, "cursor"),

@@ -21,7 +21,7 @@ from microservices.common.backoff import Backoff
 from microservices.common.settings import Settings
 from microservices.common.streams import build_streams
 from microservices.data_collector.exchanges.base import WsConnectionPlan
-from microservices.data_collector.exchanges.deribit.exchange import Deribit, rpc
+from microservices.data_collector.exchanges.deribit.exchange import rpc
 from microservices.data_collector.venue_status import VenueStatus
 from microservices.data_collector.ws_bridge import BridgeParams, WsConnectionRunner
 from microservices.exchange_simulator.config import FaultConfig, MarketConfig, SimulatorConfig
@@ -34,6 +34,7 @@ from tests.integration.collector_harness import (
     rest_burst_survived,
     running,
 )
+from tests.unit.exchanges.deribit.helpers import LinearFirst
 
 pytestmark = pytest.mark.integration
 VENUES = ("deribit",)
@@ -90,8 +91,11 @@ async def test_every_record_type_and_the_books_arrive(
 async def test_a_skipped_book_change_is_a_gap_and_resubscribes(
     real_redis: aredis.Redis, settings: Settings
 ) -> None:
-    config = SimulatorConfig(port=0, market=market(), faults=FaultConfig(depth_gap_every=30))
-    settings = settings.model_copy(update={"rest_enabled": False})
+    # no REST, so no listing: the naming rule picks the primary, for BTC and ETH the inverse
+    # perpetuals the simulator does not list; SOL has only the linear SOL_USDC-PERPETUAL
+    sol = MarketConfig(symbols=("SOLUSDT",), seed=7, rate=30.0)
+    config = SimulatorConfig(port=0, market=sol, faults=FaultConfig(depth_gap_every=30))
+    settings = settings.model_copy(update={"rest_enabled": False, "symbols": ["SOLUSDT"]})
     async with running(settings, config, real_redis) as (sim, wired):
 
         async def resynced() -> Any:
@@ -112,7 +116,11 @@ async def _more_books(redis: aredis.Redis, settings: Settings, count: int) -> bo
 
 async def test_a_429_burst_is_waited_out(real_redis: aredis.Redis, settings: Settings) -> None:
     faults = FaultConfig(rate_limit_burst=4, retry_after_s=1)
-    config = SimulatorConfig(port=0, market=market(), faults=faults)
+    # the burst can fail the listing: then the naming rule picks the primary, for BTC and ETH
+    # the inverse perpetuals the simulator does not list; SOL has only SOL_USDC-PERPETUAL
+    sol = MarketConfig(symbols=("SOLUSDT",), seed=7, rate=30.0)
+    config = SimulatorConfig(port=0, market=sol, faults=faults)
+    settings = settings.model_copy(update={"symbols": ["SOLUSDT"]})
     stats = await rest_burst_survived(
         real_redis, settings, config, "deribit", lambda r: r.type == "open_interest"
     )
@@ -133,7 +141,7 @@ async def test_test_requests_are_answered_and_silence_closes() -> None:
     minimum); a client that sets a heartbeat and never answers is closed when the next is due."""
     config = SimulatorConfig(port=0, market=MarketConfig(symbols=("BTCUSDT",), seed=2))
     async with start_simulator(config) as sim:
-        exchange = Deribit(("BTCUSDT",), sim.ws_url("deribit"), sim.rest_url("deribit"))
+        exchange = LinearFirst(("BTCUSDT",), sim.ws_url("deribit"), sim.rest_url("deribit"))
         url = f"{sim.ws_url('deribit')}/ws/api/v2"
         subscribe = exchange.ws_connections()[0].subscribe[1:]
         heartbeat = rpc("public/set_heartbeat", {"interval": 10}, 1)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from microservices.common.catalog import DEFAULT_QUOTE_ORDER, Catalog
+from microservices.common.catalog import DEFAULT_CONTRACT_ORDER, DEFAULT_QUOTE_ORDER, Catalog
 from microservices.common.instruments import (
     USD_EQUIVALENTS,
     Instrument,
@@ -89,6 +89,9 @@ class VenueSymbols:
     market: ClassVar[Market]
     # the primary rule's quote order (`common.catalog`); a venue may put its deep books first
     quote_order: ClassVar[tuple[str, ...]] = DEFAULT_QUOTE_ORDER
+    # the primary rule's contract order ("linear", "inverse"): a venue whose deep books are
+    # its inverse contracts (Deribit) puts "inverse" first
+    contract_order: ClassVar[tuple[str, ...]] = DEFAULT_CONTRACT_ORDER
     # how the venue spells BASE/QUOTE, used to guess instruments without a listing
     symbol_format: ClassVar[str] = "{base}{quote}"
     # quotes the naming rule splits followed symbols by (the listing module's set)
@@ -131,7 +134,8 @@ class VenueSymbols:
     def rule_catalog(self, symbols: Iterable[str]) -> Catalog:
         """A catalog of this venue guessed by its naming rule for `symbols` (no listing)."""
         found = [inst for s in symbols for inst in self.guess_instruments(s)]
-        return Catalog(found, quote_order={self.name: self.quote_order})
+        return Catalog(found, quote_order={self.name: self.quote_order},
+                       contract_order={self.name: self.contract_order})  # fmt: skip
 
     def guess_instruments(
         self, followed: str, usd_quotes: Iterable[str] = USD_EQUIVALENTS

@@ -16,7 +16,14 @@ import msgspec
 import orjson
 
 from microservices.common.errors import BadMessage
-from microservices.common.records import AnyRaw, Funding, Kline, Market, OpenInterest
+from microservices.common.records import (
+    AnyRaw,
+    Funding,
+    Kline,
+    Market,
+    OpenInterest,
+    OptionsSummary,
+)
 from microservices.data_collector.exchanges.base import (
     PARSE_ERRORS,
     Exchange,
@@ -28,11 +35,19 @@ from microservices.data_collector.exchanges.base import (
     price,
     rate,
 )
+from microservices.data_collector.exchanges.deribit.dvol import dvol_channels
 from microservices.data_collector.exchanges.deribit.listing import DeribitListing
+from microservices.data_collector.exchanges.deribit.options import (
+    CURRENCIES,
+    fold_chain,
+    summary_record,
+    summary_request,
+)
 from microservices.data_collector.exchanges.deribit.parser import DeribitParser
 from microservices.data_collector.exchanges.deribit.state import Contract, TickerThrottle
 from microservices.data_collector.exchanges.deribit.wire import (
     BOOK_ID,
+    DVOL_ID,
     HEARTBEAT_ID,
     SUBSCRIBE_ID,
     TEST_ID,
@@ -96,7 +111,8 @@ class Deribit(DeribitListing, Exchange):
 
     def ws_connections(self) -> list[WsConnectionPlan]:
         """A symbol's channels share a connection of at most `max_streams_per_connection`
-        channels; the heartbeat is set first, then subscribe frames of `subscribe_chunk`."""
+        channels; the heartbeat is set first, then subscribe frames of `subscribe_chunk`. The
+        first connection also subscribes DVOL of the followed bases that have one."""
         channels = self.with_books(self.channels)
         per_conn, step = self.max_streams_per_connection // len(channels), self.subscribe_chunk
         heartbeat = rpc("public/set_heartbeat", {"interval": HEARTBEAT_S}, HEARTBEAT_ID)
@@ -109,10 +125,17 @@ class Deribit(DeribitListing, Exchange):
                 for i in range(0, len(names), step)
             ]
             label = f"{self.name}#{len(plans)}"
+            if not plans:
+                frames.extend(self._dvol_frames())
             plans.append(
                 WsConnectionPlan(label, self.ws_url + WS_PATH, (heartbeat, *frames), chunk)
             )
         return plans
+
+    def _dvol_frames(self) -> list[str]:
+        bases = {inst.base for s in self.symbols if (inst := self.instrument(s)) is not None}
+        names = dvol_channels(bases)
+        return [rpc("public/subscribe", {"channels": names}, DVOL_ID)] if names else []
 
     def test_message(self) -> str:
         """The answer to a `test_request` heartbeat."""
@@ -123,6 +146,20 @@ class Deribit(DeribitListing, Exchange):
         params = {"channels": [self.book_stream.format(venue_symbol)]}
         return (rpc("public/unsubscribe", params, BOOK_ID),
                 rpc("public/subscribe", params, BOOK_ID + 1))  # fmt: skip
+
+    # ----------------------------------------------------------------------- options
+    options_currencies: ClassVar[tuple[str, ...]] = CURRENCIES
+
+    def options_summary_request(self, currency: str) -> RestRequest:
+        return summary_request(currency)
+
+    def parse_options_summary(
+        self, currency: str, payload: Any, recv_ms: int
+    ) -> tuple[OptionsSummary | None, dict[str, int]]:
+        """(the chain's summary or None, rows skipped by reason); BadMessage for a JSON-RPC
+        error or a result that is not a list (`options.py`)."""
+        chain = fold_chain(currency, result_of(payload), recv_ms)
+        return summary_record(currency, chain, recv_ms), chain.skipped
 
     def new_parser(self) -> VenueParser:
         return DeribitParser(self)

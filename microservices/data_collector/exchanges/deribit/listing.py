@@ -176,6 +176,9 @@ class DeribitListing:
     name: ClassVar[str]
     # the primary rule's quote order: Deribit's linear perpetuals are USDC-margined
     quote_order: ClassVar[tuple[str, ...]] = ("USDC", "USD", "USDT")
+    # inverse first: BTC-PERPETUAL (10 USD contracts) is Deribit's deep book, far deeper than
+    # BTC_USDC-PERPETUAL; its USD amounts are converted with the contract size
+    contract_order: ClassVar[tuple[str, ...]] = ("inverse", "linear")
     symbol_format: ClassVar[str] = "{base}_{quote}-PERPETUAL"
     rule_quotes: ClassVar[frozenset[str]] = frozenset({"USD", "USDC", "USDT"})
     _listing_page: str = CURRENCIES[0]  # currency of the last page asked (answers lack it)

@@ -1,6 +1,7 @@
 """Deribit WebSocket parser on the typed skeleton: `ticker.*` (best bid/ask, funding, open
 interest), `trades.*` (trades; liquidations where `liquidation` is set) and `chart.trades.*`
-(1m klines) notifications into `exchange.raw` records; heartbeats and answers are counted.
+(1m klines) and `deribit_volatility_index.*` (DVOL, `dvol.py`) notifications into
+`exchange.raw` records; heartbeats and answers are counted.
 
 Amounts of inverse contracts are USD: sizes become base units (amount / price) and open
 interest becomes contracts (USD / contract size) with its USD value. The wire model is in
@@ -27,6 +28,7 @@ from microservices.data_collector.exchanges.base import (
 )
 from microservices.data_collector.exchanges.dedupe import TradeDeduper
 from microservices.data_collector.exchanges.deribit import wire
+from microservices.data_collector.exchanges.deribit.dvol import dvol_record
 from microservices.data_collector.exchanges.deribit.state import Contract, TickerThrottle
 from microservices.data_collector.exchanges.typed import (
     Decode,
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 OPPOSITE: Final[dict[str, Side]] = {"buy": "sell", "sell": "buy"}
 # public channel prefixes we do not parse (counted "ignored"); others are "unknown_topic"
 KNOWN_CHANNELS: Final = frozenset(
-    {"book", "quote", "deribit_volatility_index", "deribit_price_index", "perpetual",
+    {"book", "quote", "deribit_price_index", "perpetual",
      "markprice", "deribit_price_ranking", "deribit_price_statistics", "incremental_ticker",
      "estimated_expiration_price", "instrument", "platform_state", "announcements",
      "block_rfq", "block_trade_confirmations", "user"}
@@ -81,6 +83,7 @@ class DeribitParser(TypedParser):
             wire.TickerFrame: self._ticker,
             wire.TradeFrame: self._trades,
             wire.ChartFrame: self._chart,
+            wire.VolatilityFrame: self._volatility,
         }
 
     def _decode_frame(self, frame: Frame) -> object:
@@ -203,3 +206,7 @@ class DeribitParser(TypedParser):
                         interval="1m", open=o, high=h, low=low, close=c, volume=k.volume,
                         closed=k.tick + 60_000 <= recv_ms)
         ]  # fmt: skip
+
+    def _volatility(self, msg: wire.VolatilityFrame, recv_ms: int) -> list[AnyRaw]:
+        """DVOL of a currency: one `volatility_index` record (not a followed instrument's)."""
+        return [dvol_record(msg.params.data, recv_ms)]

@@ -1,6 +1,6 @@
 """Deribit API v2 WebSocket wire model: JSON-RPC notifications of the public channels the
-collector parses (`ticker.*`, `trades.*`, `chart.trades.*`), the heartbeat frames and the
-answers to our requests, as msgspec Structs.
+collector parses (`ticker.*`, `trades.*`, `chart.trades.*`, `deribit_volatility_index.*`),
+the heartbeat frames and the answers to our requests, as msgspec Structs.
 
 A notification's type is its channel's first segment; `CHANNEL_PREFIX` lets the parser pick
 the decoder before decoding (Deribit writes `jsonrpc`, `method`, then `params.channel`).
@@ -17,8 +17,8 @@ from microservices.data_collector.exchanges.typed import EpochMs, Price, Rate, S
 
 CHANNEL_PREFIX: Final = '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"'
 # JSON-RPC ids of our requests: set_heartbeat, public/test, subscribe frames (100 + offset of
-# their first channel), a book's unsubscribe and subscribe (900, 901)
-HEARTBEAT_ID, TEST_ID, SUBSCRIBE_ID, BOOK_ID = 1, 2, 100, 900
+# their first channel), the DVOL subscribe (800), a book's unsubscribe and subscribe (900, 901)
+HEARTBEAT_ID, TEST_ID, SUBSCRIBE_ID, DVOL_ID, BOOK_ID = 1, 2, 100, 800, 900
 Direction = Literal["buy", "sell"]
 
 
@@ -110,9 +110,27 @@ class Envelope(Wire):
     error: RpcError | None = None
 
 
-# channel prefix -> model; the lead adds `deribit_volatility_index` (DVOL) here
+class VolatilityData(Wire):
+    """`deribit_volatility_index.{btc_usd|eth_usd}`: DVOL, in percent (129.36)."""
+
+    volatility: Price
+    timestamp: EpochMs
+    index_name: str  # btc_usd, eth_usd
+
+
+class VolatilityParams(Wire):
+    channel: str
+    data: VolatilityData
+
+
+class VolatilityFrame(Wire):
+    params: VolatilityParams
+
+
+# channel prefix -> model
 CHANNELS: Final[dict[str, type[Wire]]] = {
     "ticker": TickerFrame,
     "trades": TradeFrame,
     "chart": ChartFrame,
+    "deribit_volatility_index": VolatilityFrame,
 }

@@ -26,6 +26,7 @@ from microservices.data_collector import normalize
 from microservices.data_collector.exchanges.deribit.exchange import Deribit
 from microservices.data_collector.exchanges.deribit.parser import DeribitParser
 from tests.fixture_paths import capture_frames, local_fixture, shared_fixture, tardis_frames
+from tests.unit.exchanges.deribit.helpers import LinearFirst
 
 RECV_MS = 1_700_000_060_000
 TARDIS = "deribit/ws/tardis-node_mappers-test_samples.jsonl"
@@ -33,7 +34,7 @@ CAPTURE = "deribit/ws/options_book_trades_ticker_raw.cryptofeed-2021.jsonl"
 
 
 def parser(symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT")) -> DeribitParser:
-    exchange = Deribit(tuple(symbols), "wss://x.invalid", "https://x.invalid")
+    exchange = LinearFirst(tuple(symbols), "wss://x.invalid", "https://x.invalid")
     made = exchange.new_parser()
     assert isinstance(made, DeribitParser)
     return made

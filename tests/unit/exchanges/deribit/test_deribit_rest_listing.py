@@ -21,6 +21,7 @@ from microservices.data_collector.exchanges.deribit.listing import (
 )
 from microservices.data_collector.exchanges.deribit.server_time import parse_server_time
 from tests.fixture_paths import local_fixture, shared_fixture
+from tests.unit.exchanges.deribit.helpers import LinearFirst
 
 RECV_MS = 1_700_000_130_000
 LISTING = "deribit/rest/api_v2_public_get_instruments.BTC.TRIMMED.cryptofeed.json"
@@ -30,12 +31,16 @@ def body(name: str) -> Any:
     return orjson.loads(local_fixture(f"exchanges/deribit/{name}").read_bytes())
 
 
-def listed_exchange(symbols: tuple[str, ...] = ("BTCUSDT",)) -> Deribit:
-    """An exchange whose catalog is the repo's two listing pages."""
+def listed_exchange(
+    symbols: tuple[str, ...] = ("BTCUSDT",), cls: type[Deribit] = LinearFirst
+) -> Deribit:
+    """An exchange whose catalog is the repo's two listing pages; by default following the
+    linear BTC_USDC-PERPETUAL (the repo's REST answers are of it)."""
     instruments = [*parse_instruments(body("rest_instruments_BTC.json")).instruments,
                    *parse_instruments(body("rest_instruments_USDC.json")).instruments]  # fmt: skip
-    catalog = Catalog(instruments, quote_order={"deribit": Deribit.quote_order})
-    return Deribit(symbols, "wss://x.invalid", "https://x.invalid", catalog)
+    catalog = Catalog(instruments, quote_order={"deribit": cls.quote_order},
+                      contract_order={"deribit": cls.contract_order})  # fmt: skip
+    return cls(symbols, "wss://x.invalid", "https://x.invalid", catalog)
 
 
 # ------------------------------------------------------------------ listing
@@ -118,11 +123,16 @@ def test_naming_rule_refuses(venue_symbol: str) -> None:
     assert symbol_instrument(venue_symbol) is None
 
 
-def test_primary_instrument_is_linear_usdc_and_inverse_joins_the_group() -> None:
-    """BTCUSDT follows BTC_USDC-PERPETUAL (linear before inverse); the inverse BTC-PERPETUAL
-    (canonical BTCUSD.INV) is in the same group."""
-    exchange = listed_exchange()
-    assert exchange.venue_symbol("BTCUSDT") == "BTC_USDC-PERPETUAL"
+def test_primary_instrument_is_the_inverse_perpetual() -> None:
+    """Deribit's contract order puts inverse first: BTCUSDT follows BTC-PERPETUAL (canonical
+    BTCUSD.INV, 10 USD contracts, the deep book); the linear BTC_USDC-PERPETUAL is in the same
+    group, and is the primary under the default order (linear first)."""
+    exchange = listed_exchange(cls=Deribit)
+    assert exchange.venue_symbol("BTCUSDT") == "BTC-PERPETUAL"
+    assert listed_exchange(cls=LinearFirst).venue_symbol("BTCUSDT") == "BTC_USDC-PERPETUAL"
+    rule = Deribit(("BTCUSDT", "ETHUSDT"), "wss://x.invalid", "https://x.invalid")
+    assert [rule.venue_symbol(s) for s in ("BTCUSDT", "ETHUSDT")] == [
+        "BTC-PERPETUAL", "ETH-PERPETUAL"]  # the naming rule too  # fmt: skip
     inverse = exchange.catalog.by_venue_symbol("deribit", "BTC-PERPETUAL")
     assert inverse is not None
     assert exchange.instrument_head(inverse)["group"] == "BTCUSDT"
@@ -132,11 +142,13 @@ def test_primary_instrument_is_linear_usdc_and_inverse_joins_the_group() -> None
 
 # ------------------------------------------------------------------ WebSocket plans
 def test_connection_plan_heartbeat_then_subscribe() -> None:
-    exchange = Deribit(("BTCUSDT", "ETHUSDT"), "wss://www.deribit.com", "https://x")
+    exchange = LinearFirst(("BTCUSDT", "ETHUSDT"), "wss://www.deribit.com", "https://x")
     exchange.books = True
     (plan,) = exchange.ws_connections()
     assert plan.url == "wss://www.deribit.com/ws/api/v2"
-    heartbeat, subscribe = map(orjson.loads, plan.subscribe)
+    heartbeat, subscribe, dvol = map(orjson.loads, plan.subscribe)
+    assert dvol["params"]["channels"] == [
+        "deribit_volatility_index.btc_usd", "deribit_volatility_index.eth_usd"]  # fmt: skip
     assert heartbeat == {"jsonrpc": "2.0", "id": 1, "method": "public/set_heartbeat",
                          "params": {"interval": 30}}  # fmt: skip
     assert subscribe["method"] == "public/subscribe"
@@ -155,7 +167,7 @@ def test_connections_split_at_200_channels_in_frames_of_100() -> None:
     exchange = Deribit(symbols, "wss://x", "https://x")
     plans = exchange.ws_connections()
     assert [len(p.symbols) for p in plans] == [66, 54]  # 3 channels each: 198 and 162
-    frames = [orjson.loads(f) for f in plans[0].subscribe[1:]]
+    frames = [orjson.loads(f) for f in plans[0].subscribe[1:]]  # no DVOL: A0..A119 have none
     assert [len(f["params"]["channels"]) for f in frames] == [100, 98]
 
 

@@ -12,11 +12,11 @@ import orjson
 from microservices.common.orderbook.sync import BookUpdate
 from microservices.common.records import Kline, Liquidation, Ticker, Trade
 from microservices.data_collector.exchanges.deribit.book import BOOKS
-from microservices.data_collector.exchanges.deribit.exchange import Deribit
 from microservices.data_collector.exchanges.deribit.simulator.ws import DeribitDialect
 from microservices.exchange_simulator.config import MarketConfig
 from microservices.exchange_simulator.market import Liquidation as LiquidationEvent
 from microservices.exchange_simulator.market import MarketModel
+from tests.unit.exchanges.deribit.helpers import LinearFirst
 
 START_MS = 1_700_000_000_000
 BTC = "BTC_USDC-PERPETUAL"
@@ -94,7 +94,7 @@ def test_rendered_frames_are_what_the_collector_reads() -> None:
     d = dialect()
     wanted = {f"{c}.{BTC}.100ms" for c in ("ticker", "trades", "book")} | {
         f"chart.trades.{BTC}.1"}  # fmt: skip
-    exchange = Deribit(("BTCUSDT",), "ws://sim", "http://sim")
+    exchange = LinearFirst(("BTCUSDT",), "ws://sim", "http://sim")  # the simulated instrument
     parser, books = exchange.new_parser(), BOOKS.new()
     frames = [item[2] for item in d.initial_frames(sorted(wanted))]
     for step in range(1, 40):

@@ -1,5 +1,6 @@
 """Deribit public REST under `/deribit/api/v2/public`: get_instruments, ticker,
-get_tradingview_chart_data, get_funding_rate_history and get_time.
+get_tradingview_chart_data, get_funding_rate_history, get_book_summary_by_currency (option
+chains, `options.py`) and get_time.
 
 Answers use the JSON-RPC envelope (`jsonrpc`, `result`, `usIn`, `usOut`, `usDiff`,
 `testnet`); bad parameters are HTTP 400 with error -32602, a rate limit HTTP 429 with error
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from microservices.common.clock import now_ms
 from microservices.data_collector.exchanges.deribit.simulator.frames import venue_symbol
+from microservices.data_collector.exchanges.deribit.simulator.options import option_chain
 from microservices.data_collector.exchanges.deribit.simulator.ws import DeribitDialect, ws_routes
 from microservices.exchange_simulator.bars import MINUTE_MS, boundaries
 from microservices.exchange_simulator.naming import sim_base
@@ -150,6 +152,21 @@ async def funding_history(request: web.Request) -> web.Response:
     return json_response(envelope(rows))
 
 
+async def book_summary(request: web.Request) -> web.Response:
+    """`kind=option` of BTC or ETH: the generated chain of the simulated BTCUSDT / ETHUSDT at
+    the index price; other kinds and currencies: no rows."""
+    dialect = _dialect(request)
+    currency = request.query.get("currency", "").upper()
+    if currency not in ("BTC", "ETH", "USDC", "USDT", "ANY"):
+        raise invalid("currency must be one of BTC, ETH, USDC, USDT, any")
+    symbols = [s for s in dialect.market.instruments if sim_base(s) == currency]
+    rows: list[dict[str, Any]] = []
+    if request.query.get("kind") == "option" and symbols:
+        index = dialect.fmt.price(symbols[0], dialect.market.true_price(symbols[0]))
+        rows = option_chain(currency, index, int(venue_clock_ms(request)))
+    return json_response(envelope(rows))
+
+
 async def server_time(request: web.Request) -> web.Response:
     return json_response(envelope(int(venue_clock_ms(request))))
 
@@ -182,4 +199,5 @@ def routes(prefix: str = "/deribit") -> list[web.RouteDef]:
         web.get(api + "/get_tradingview_chart_data", chart_data),
         web.get(api + "/get_funding_rate_history", funding_history),
         web.get(api + "/get_time", server_time),
+        web.get(api + "/get_book_summary_by_currency", book_summary),
     ]

@@ -5,8 +5,9 @@ Methods: `public/subscribe` / `public/unsubscribe` (the answer lists the channel
 every interval; one left unanswered by the next closes the connection, as Deribit does),
 `public/disable_heartbeat` and `public/test`. Channels `ticker.{inst}.100ms` (at most every
 100 ms), `trades.{inst}.100ms` (liquidations are trades flagged `liquidation`),
-`chart.trades.{inst}.1` and `book.{inst}.100ms` (snapshot, then changes; the
-`depth_gap_every` fault skips a change, which breaks the `prev_change_id` chain). Payloads
+`chart.trades.{inst}.1`, `book.{inst}.100ms` (snapshot, then changes; the
+`depth_gap_every` fault skips a change, which breaks the `prev_change_id` chain) and
+`deribit_volatility_index.{btc_usd|eth_usd}` (DVOL once a second, `options.py`). Payloads
 are built in `frames.py`, REST in `rest.py`.
 """
 
@@ -24,6 +25,7 @@ from microservices.data_collector.exchanges.deribit.simulator.frames import (
     notification,
     venue_symbol,
 )
+from microservices.data_collector.exchanges.deribit.simulator.options import dvol
 from microservices.exchange_simulator.market import (
     BarUpdate,
     DepthDiff,
@@ -34,7 +36,7 @@ from microservices.exchange_simulator.market import (
     Quote,
     Trade,
 )
-from microservices.exchange_simulator.naming import by_venue_symbol
+from microservices.exchange_simulator.naming import by_venue_symbol, sim_base
 from microservices.exchange_simulator.runtime import ctx_of
 from microservices.exchange_simulator.session import DATA, Item, WsSession
 from microservices.exchange_simulator.stats import PONG_KEY
@@ -47,6 +49,9 @@ from microservices.exchange_simulator.venues.base import (
 )
 
 INTERVALS: Final = frozenset({"100ms", "agg2"})  # "raw" needs an authorized connection
+DVOL_PREFIX: Final = "deribit_volatility_index"
+DVOL_CURRENCIES: Final = frozenset({"BTC", "ETH"})  # Deribit publishes DVOL of these only
+DVOL_PUSH_MS: Final = 1_000
 TICKER_PUSH_MS: Final = 100
 MIN_HEARTBEAT_S: Final = 10
 
@@ -83,6 +88,7 @@ class DeribitDialect(Dialect):
         self.books = DeribitBooks(self.fmt)
         self.heartbeats: dict[str, Heartbeat] = {}  # conn id -> heartbeat
         self._ticker_ms: dict[str, int] = {}
+        self._dvol_ms: dict[str, int] = {}  # DVOL channel -> last push
 
     # ---------------------------------------------------------------- messages
 
@@ -96,6 +102,8 @@ class DeribitDialect(Dialect):
     def channel_ok(self, channel: str) -> bool:
         """A public channel of a simulated instrument this dialect serves."""
         parts = channel.split(".")
+        if parts[0] == DVOL_PREFIX:
+            return len(parts) == 2 and self._dvol_symbol(parts[1]) is not None
         if parts[0] == "chart":
             return len(parts) == 4 and parts[1] == "trades" and parts[3] == "1" and (
                 self.key_symbol(channel) is not None)  # fmt: skip
@@ -238,7 +246,27 @@ class DeribitDialect(Dialect):
             if key in wanted and ts - self._ticker_ms.get(symbol, 0) >= TICKER_PUSH_MS:
                 self._ticker_ms[symbol] = ts
                 out.append((key, notification(key, self.fmt.ticker(symbol, ts))))
+        self._dvol(wanted, out)
         return out
+
+    def _dvol_symbol(self, index_name: str) -> str | None:
+        """`btc_usd` -> the simulated BTCUSDT (None when not simulated or not an index)."""
+        currency = index_name.removesuffix("_usd").upper()
+        if index_name != f"{currency.lower()}_usd" or currency not in DVOL_CURRENCIES:
+            return None
+        return next((s for s in self.market.instruments if sim_base(s) == currency), None)
+
+    def _dvol(self, wanted: set[str], out: Rendered) -> None:
+        """DVOL of every subscribed index, at most every DVOL_PUSH_MS."""
+        now = self.market.now_ms
+        for key in sorted(k for k in wanted if k.startswith(DVOL_PREFIX + ".")):
+            if now - self._dvol_ms.get(key, 0) < DVOL_PUSH_MS:
+                continue
+            self._dvol_ms[key] = now
+            name = key.split(".", 1)[1]
+            value = dvol(self.market.cfg.volatility, now)
+            data = {"volatility": value, "timestamp": now, "index_name": name}
+            out.append((key, notification(key, data)))
 
     def _book(self, ev: DepthDiff, sym: str, wanted: set[str], out: Rendered) -> None:
         key = f"book.{sym}.100ms"
