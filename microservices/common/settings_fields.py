@@ -21,6 +21,7 @@ from microservices.common.settings_large_trades import LargeTradeSettingsFields
 from microservices.common.settings_market import MarketSettingsFields
 from microservices.common.settings_ml import MlSettingsFields
 from microservices.common.settings_notify import NotifySettingsFields
+from microservices.common.settings_options import OptionsSettingsFields
 from microservices.common.settings_storage import StorageSettingsFields
 from microservices.common.streams import DEFAULT_PREFIX
 from microservices.data_collector import exchanges
@@ -35,6 +36,7 @@ class SettingsFields(
     AnomalySettingsFields,
     BookSettingsFields,
     CmeSettingsFields,
+    OptionsSettingsFields,
     MarketSettingsFields,
     MlSettingsFields,
     NotifySettingsFields,
