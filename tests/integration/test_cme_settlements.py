@@ -32,7 +32,13 @@ from microservices.data_collector.exchanges.cme.settlements import CmeRules
 from microservices.data_collector.exchanges.cme.simulator import SettlementSim, app
 from microservices.data_collector.exchanges.cme.source import WebSource
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "cme" / "settlements_sample.csv"
+SAMPLE = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "exchanges"
+    / "cme"
+    / "settlements_sample.csv"
+)
 HOLIDAY = date(2026, 12, 8)
 
 

@@ -59,22 +59,30 @@ PRODUCTS: Final[dict[str, Product]] = {
 
 
 def good_friday(year: int) -> date:
-    """Easter Sunday (anonymous Gregorian algorithm) minus two days."""
+    """Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher) minus two days."""
     a, b, c = year % 19, year // 100, year % 100
     d, e = b // 4, b % 4
-    g = (8 * b + 13) // 25
+    g = (b - (b + 8) // 25 + 1) // 3
     h = (19 * a + b - d - g + 15) % 30
     i, k = c // 4, c % 4
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m + 114) // 451
-    return date(year, (h + m - n + 114) // 31, (h + m - n + 114) % 31 + 1) - timedelta(days=2)
+    weekday = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * weekday) // 451
+    month, day = divmod(h + weekday - 7 * m + 114, 31)
+    return date(year, month, day + 1) - timedelta(days=2)
+
+
+def thanksgiving(year: int) -> date:
+    """US Thanksgiving: the fourth Thursday of November."""
+    first = date(year, 11, 1)
+    return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
 
 
 def closed_days(year: int) -> frozenset[date]:
     """Weekdays that are not both a London and a US business day and can end a contract
-    month near its last Friday: New Year's Day, Good Friday, Christmas Day (and its US Friday
-    substitute when it falls on a Saturday), Boxing Day (UK)."""
-    days = {date(year, 1, 1), good_friday(year), date(year, 12, 25), date(year, 12, 26)}
+    month near its last Friday: New Year's Day, Good Friday, US Thanksgiving, Christmas Day
+    (and its US Friday substitute when it falls on a Saturday), Boxing Day (UK)."""
+    days = {date(year, 1, 1), good_friday(year), thanksgiving(year), date(year, 12, 25),
+            date(year, 12, 26)}  # fmt: skip
     if date(year, 12, 25).weekday() == 5:
         days.add(date(year, 12, 24))
     return frozenset(days)

@@ -3,7 +3,7 @@
 Two layouts, told apart by the header:
 - the simple CSV: `trade_date,contract,settlement,volume,open_interest` (dates `2026-12-04`,
   contracts canonical `BTC-CME-2026Z` or CME codes `BTCZ6`), see
-  `data/cme/settlements_sample.csv`;
+  `tests/fixtures/exchanges/cme/settlements_sample.csv`;
 - CME's settlement file (`cme.settle.YYYYMMDD.s.csv`, one row per instrument): columns
   `BizDt` (trade date), `Sym` (product), `SecTyp` (`FUT` rows are read, options skipped),
   `MMY` (maturity `202612`), `SettlePrice`, `PrevDayVol`, `PrevDayOI`. The layout is taken from

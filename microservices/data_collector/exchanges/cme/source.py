@@ -10,7 +10,7 @@ settlement (a holiday), counted by the caller.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -50,7 +50,14 @@ class FileSource:
         return self._rows
 
     def dates(self, checker: RowChecker) -> list[date]:
-        return sorted({row.trade_date for row in self.all_rows(checker)})
+        """Every weekday from the file's first trade date to its last: a weekday without
+        rows is a day without settlement (a holiday) to the caller."""
+        days = sorted({row.trade_date for row in self.all_rows(checker)})
+        if not days:
+            return []
+        span = (days[-1] - days[0]).days
+        every = (days[0] + timedelta(days=n) for n in range(span + 1))
+        return [day for day in every if day.weekday() < 5]
 
     async def rows(self, trade_date: date, checker: RowChecker) -> list[SettlementRow]:
         return [row for row in self.all_rows(checker) if row.trade_date == trade_date]

@@ -1,4 +1,4 @@
-"""The file importer on the repo's sample CSV (data/cme/settlements_sample.csv), its faults,
+"""The file importer on the repo's sample CSV (tests/fixtures/exchanges/cme/settlements_sample.csv), its faults,
 the CME settlement-file layout, the product-page JSON, and the roll rule, worked by hand."""
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ from microservices.data_collector.exchanges.cme.settlements import CmeRules
 from microservices.data_collector.exchanges.cme.source import FileSource
 from microservices.data_collector.exchanges.cme.web import parse_settlements
 
-SAMPLE = Path(__file__).resolve().parents[4] / "data" / "cme" / "settlements_sample.csv"
+SAMPLE = (
+    Path(__file__).resolve().parents[3]
+    / "fixtures"
+    / "exchanges"
+    / "cme"
+    / "settlements_sample.csv"
+)
 RULES = CmeRules()
 
 
