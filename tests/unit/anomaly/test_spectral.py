@@ -8,14 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from microservices.ml.spectral import (
-    Anomaly,
-    BurstConfirmationFilter,
-    SpectralResidualDetector,
-    average_filter,
-    extend_series,
-    local_mean_scores,
-)
+from microservices.ml.spectral import Anomaly, BurstConfirmationFilter, SpectralResidualDetector
+from microservices.ml.spectral_transform import average_filter, extend_series, local_mean_scores
 
 SHORT = [1.0, 2.0, 1.5, 1.0, 9.0, 1.2, 1.1, 1.4]
 
