@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from microservices.common.errors import SchemaError
-from microservices.common.schema_fields import FieldSpec, decode_fields, encode_value
+from microservices.common.schema_fields import FieldSpec, decode_fields, encode_fields
 from microservices.common.schemas import Fields, Schema
 
 AnomalySeries = Literal["return", "volume", "exchange_divergence"]
@@ -59,12 +59,7 @@ class AnomalyRecord:
 
 
 def encode_anomaly(record: AnomalyRecord) -> Fields:
-    fields: Fields = {}
-    for spec in ANOMALY_FIELDS:
-        value = getattr(record, spec.attr)
-        if value is not None:
-            fields[spec.wire] = encode_value(spec, value)
-    return fields
+    return encode_fields(record, ANOMALY_FIELDS)
 
 
 def decode_anomaly(entry: dict[str, str]) -> AnomalyRecord:

@@ -29,7 +29,7 @@ from microservices.common.schema_fields import (
     FieldSpec,
     decode_fields,
     encode_derived,
-    encode_value,
+    encode_fields,
     parse_bool,
     parse_float,
     parse_int,
@@ -293,12 +293,7 @@ LISTING_STATUSES: Final = frozenset({"trading", "pending", "halted", "delisted"}
 
 
 def encode_listing(listing: NewListing) -> Fields:
-    out: Fields = {}
-    for spec in LISTING_FIELDS:
-        value = getattr(listing, spec.attr)
-        if value is not None:
-            out[spec.wire] = encode_value(spec, value)
-    return out
+    return encode_fields(listing, LISTING_FIELDS)
 
 
 def decode_listing(entry: dict[str, str]) -> NewListing:

@@ -60,6 +60,16 @@ def encode_value(spec: FieldSpec, value: Any) -> str:
     return str(value)
 
 
+def encode_fields(record: Any, specs: tuple[FieldSpec, ...]) -> dict[str, str]:
+    """The `specs` fields of `record` as wire text; attributes that are None are left out."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        value = getattr(record, spec.attr)
+        if value is not None:
+            out[spec.wire] = encode_value(spec, value)
+    return out
+
+
 def normalize_entry(entry: Mapping[Any, Any]) -> dict[str, str]:
     """Raw Redis fields (bytes or str) -> dict[str, str]."""
     out: dict[str, str] = {}
