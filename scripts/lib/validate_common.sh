@@ -4,10 +4,13 @@
 #          when it is running, else redis-cli -h $REDIS_HOST -p $REDIS_PORT (127.0.0.1:6379).
 #   API:   $API_URL, else http://localhost:$API_PORT (8001)
 # Each check prints one PASS/FAIL line; `summary` prints the totals and sets the exit status.
+# The checks themselves are listed in scripts/validation_checks.json (shared with the .ps1
+# validators); `run_suite NAME` runs one suite of it through the functions below.
 # Data goes to python3 on stdin, never as an argument: an argument is limited to 128 KB
 # (MAX_ARG_STRLEN) and /features answers grow past that within a minute of running.
 
 PREFIX="${STREAM_PREFIX:-quantum:stream:}"
+CHECKS_PY="$(dirname "${BASH_SOURCE[0]}")/validation_checks.py"
 API_URL="${API_URL:-http://localhost:${API_PORT:-8001}}"
 REDIS_CONTAINER="${REDIS_CONTAINER:-quantum_redis}"
 PASSED=0
@@ -65,16 +68,16 @@ newest_fields() {  # newest_fields KEY -> "field value" pairs, one per line
   rcli XREVRANGE "$1" + - COUNT 1 2>/dev/null | tail -n +2
 }
 
-has_fields() {  # has_fields KEY field...
-  local key="$1" fields missing=()
-  shift
+has_fields() {  # has_fields KEY CONTAINS_JSON field... (CONTAINS_JSON: {"field": "substring"})
+  local key="$1" contains="$2" fields missing=()
+  shift 2
   fields=$(newest_fields "$key")
   [ -n "$fields" ] || { echo "(no entries)"; return 1; }
   for f in "$@"; do
     grep -qx "$f" <<<"$fields" || missing+=("$f")
   done
   if [ "${#missing[@]}" -gt 0 ]; then echo "(missing: ${missing[*]})"; return 1; fi
-  echo "(all $# fields)"
+  python3 "$CHECKS_PY" contains "$contains" "$#" <<<"$fields"
 }
 
 entry_age_s() {  # seconds since the newest entry of KEY was added (Redis clock)
@@ -92,21 +95,43 @@ recent_entry() {  # recent_entry KEY MAX_AGE_S
   [ "$age" -le "$2" ]
 }
 
-json_check() {  # json_check URL PYTHON_EXPR (on variable d) [LABEL] -> passes when truthy
+http_json() {  # http_json PATH LABEL EXPECT_JSON: GET $API_URL$PATH, every expectation holds
   local body
-  body=$(curl -s --max-time 5 "$1") || { echo "(no answer from $1)"; return 1; }
-  python3 -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-except ValueError:
-    print("(not JSON)"); sys.exit(1)
-try:
-    ok = eval(sys.argv[1])
-except Exception as exc:
-    print(f"({type(exc).__name__}: {exc})"); sys.exit(1)
-print(f"({sys.argv[2]})" if ok else f"(got: {str(d)[:160]})")
-sys.exit(0 if ok else 1)' "$2" "${3:-ok}" <<<"$body"
+  body=$(curl -s --max-time 5 "$API_URL$1") || { echo "(no answer from $API_URL$1)"; return 1; }
+  python3 "$CHECKS_PY" json "$3" "$2" <<<"$body"
+}
+
+venues_connected() {  # venues_connected KEY: every venue of the heartbeat hash connected, with data
+  local raw
+  raw=$(rcli HGETALL "$1" 2>/dev/null) || true
+  [ -n "$raw" ] || { echo "(no collector heartbeat: is the collector running?)"; return 1; }
+  python3 "$CHECKS_PY" venues <<<"$raw"
+}
+
+group_lag() {  # group_lag KEY GROUP MAX_LAG
+  local groups
+  groups=$(rcli XINFO GROUPS "$1" 2>/dev/null) || true
+  python3 "$CHECKS_PY" group_lag "$2" "$3" <<<"$groups"
+}
+
+heartbeat() {  # heartbeat KEY CONTAINER: the key has a TTL (docker mode: the container runs)
+  local ttl
+  if [ "$MODE" = "docker" ] && [ -n "$2" ]; then
+    docker ps --format '{{.Names}}' | grep -qx "$2" || { echo "(container $2 not running)"; return 1; }
+  fi
+  ttl=$(rcli TTL "$1" 2>/dev/null | tr -dc '0-9-')
+  echo "(heartbeat ttl ${ttl:-none}${ttl:+s})"
+  [ -n "$ttl" ] && [ "$ttl" -gt 0 ]
+}
+
+run_suite() {  # run_suite NAME: header, then every check of the suite in validation_checks.json
+  local plan row
+  plan=$(python3 "$CHECKS_PY" plan "$1") || { echo "cannot read the checks of suite $1"; exit 2; }
+  header "$(python3 "$CHECKS_PY" title "$1")"
+  while IFS=$'\x1f' read -r -a row; do
+    [ -n "${row[1]}" ] && echo "[${row[1]}]"
+    check "${row[0]}" "${row[2]}" "${row[3]}" "${row[@]:4}"
+  done <<<"$plan"
 }
 
 header() {
