@@ -27,6 +27,9 @@ from microservices.ai_engine.body_limit import BodySizeLimit
 from microservices.ai_engine.dashboard.auth import TokenGuard
 from microservices.ai_engine.dashboard.routes import add_dashboard_routes
 from microservices.ai_engine.docs import add_offline_docs
+from microservices.ai_engine.exchange_data.api import add_exchange_data_routes
+from microservices.ai_engine.exchange_data.database import QueryDb
+from microservices.ai_engine.exchange_data.history_api import add_history_routes
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.health import gather_health
 from microservices.ai_engine.market.answers import add_query_route
@@ -179,6 +182,9 @@ def create_app(ctx: EngineContext) -> FastAPI:
     add_market_routes(app, market)
     add_listings_route(app, ctx.redis, ctx.settings)
     add_query_route(app, market)
+    app.state.query_db = QueryDb(ctx.settings.database_url)  # seed 002's queries, history
+    add_exchange_data_routes(app, app.state.query_db)
+    add_history_routes(app, app.state.query_db)
     app.state.live_hub = add_dashboard_routes(app, ctx.redis, ctx.settings)
     return app
 

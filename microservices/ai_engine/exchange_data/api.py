@@ -1,0 +1,118 @@
+"""`GET /api/v1/exchange/large-trades`, `/funding-rates`, `/open-interest` (seed 002, in its
+envelope) and `/orderbooks` (the stored snapshots).
+
+Envelope: `{"success": true, "data": {"count", <items>, "summary"}, "filters", "timestamp"}`;
+items keep the venue's symbol as `symbol` and the canonical name beside it. Parameters out
+of range get FastAPI's 422, whose `detail[].loc` names the field (`["query", "hours"]`).
+Symbols take seed 002's forms (`symbols.resolve_symbol`). Without a database: 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Final
+
+from fastapi import FastAPI, Query
+
+from microservices.ai_engine.exchange_data import queries
+from microservices.ai_engine.exchange_data.database import QueryDb
+from microservices.ai_engine.exchange_data.symbols import SYMBOL_PATTERN, resolve_symbol
+from microservices.common.clock import now_ms
+
+MAX_HOURS: Final = 24 * 366
+MAX_LIMIT: Final = 1000
+
+Symbol = Annotated[
+    str | None,
+    Query(pattern=SYMBOL_PATTERN, description="BTC-USD, BTC-PERPETUAL, BTC, BTCUSDT, ..."),
+]
+Exchange = Annotated[
+    str | None, Query(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,30}$", description="venue id, e.g. deribit")
+]
+Hours = Annotated[float, Query(gt=0, le=MAX_HOURS, description="look back this many hours")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows, newest first")]
+
+
+def envelope(key: str, items: list[dict[str, Any]], summary: dict[str, Any],
+             filters: dict[str, Any], now: int) -> dict[str, Any]:  # fmt: skip
+    return {
+        "success": True,
+        "data": {"count": len(items), key: items, "summary": summary},
+        "filters": filters,
+        "timestamp": queries.iso_z(datetime.fromtimestamp(now / 1000, tz=UTC)),
+    }
+
+
+def make_filters(
+    symbol: str | None, exchange: str | None, hours: float, limit: int, now: int
+) -> tuple[queries.Filters, dict[str, Any]]:
+    """The shared filters, and their echo for the response (with how `symbol` was read)."""
+    since = datetime.fromtimestamp(now / 1000, tz=UTC) - timedelta(hours=hours)
+    resolved = None if symbol is None else resolve_symbol(symbol)
+    venue = None if exchange is None else exchange.lower()
+    echo: dict[str, Any] = {"symbol": symbol, "exchange": venue, "hours": hours,
+                            "limit": limit, "since": queries.iso_z(since)}  # fmt: skip
+    if resolved is not None:
+        echo["symbol_match"] = resolved.describe()
+    return queries.Filters(since=since, limit=limit, symbol=resolved, exchange=venue), echo
+
+
+async def answer(
+    db: QueryDb,
+    key: str,
+    query: tuple[str, list[Any]],
+    summarize: Callable[[list[dict[str, Any]]], dict[str, Any]],
+    echo: dict[str, Any],
+    now: int,
+) -> dict[str, Any]:
+    rows = await db.fetch(*query)
+    items = [queries.row_item(row) for row in rows]
+    return envelope(key, items, summarize(items), echo, now)
+
+
+def add_exchange_data_routes(app: FastAPI, db: QueryDb) -> None:
+    @app.get("/api/v1/exchange/large-trades", summary="Large trades and liquidations (seed 002)")
+    async def large_trades(
+        symbol: Symbol = None,
+        exchange: Exchange = None,
+        hours: Hours = 24.0,
+        min_value_usd: Annotated[float | None, Query(ge=0, le=1e12)] = None,
+        only_liquidations: bool = False,
+        limit: Limit = 100,
+    ) -> dict[str, Any]:
+        now = now_ms()
+        filters, echo = make_filters(symbol, exchange, hours, limit, now)
+        echo |= {"min_value_usd": min_value_usd, "only_liquidations": only_liquidations}
+        query = queries.large_trades_query(filters, min_value_usd, only_liquidations)
+        return await answer(db, "trades", query, queries.large_trades_summary, echo, now)
+
+    @app.get("/api/v1/exchange/funding-rates", summary="Funding rates of perpetuals (seed 002)")
+    async def funding_rates(
+        symbol: Symbol = None, exchange: Exchange = None, hours: Hours = 24.0, limit: Limit = 100
+    ) -> dict[str, Any]:
+        now = now_ms()
+        filters, echo = make_filters(symbol, exchange, hours, limit, now)
+        query = queries.funding_query(filters)
+        return await answer(db, "funding_rates", query, queries.funding_summary, echo, now)
+
+    @app.get("/api/v1/exchange/open-interest", summary="Open interest of derivatives (seed 002)")
+    async def open_interest(
+        symbol: Symbol = None, exchange: Exchange = None, hours: Hours = 24.0, limit: Limit = 100
+    ) -> dict[str, Any]:
+        now = now_ms()
+        filters, echo = make_filters(symbol, exchange, hours, limit, now)
+        query = queries.open_interest_query(filters)
+        return await answer(db, "open_interest", query, queries.open_interest_summary, echo, now)
+
+    @app.get("/api/v1/exchange/orderbooks", summary="Stored order-book snapshots (top levels)")
+    async def orderbooks(
+        symbol: Symbol = None,
+        exchange: Exchange = None,
+        hours: Hours = 1.0,
+        limit: Annotated[int, Query(ge=1, le=100, description="snapshots, newest first")] = 10,
+    ) -> dict[str, Any]:
+        now = now_ms()
+        filters, echo = make_filters(symbol, exchange, hours, limit, now)
+        query = queries.orderbooks_query(filters)
+        return await answer(db, "orderbooks", query, queries.orderbooks_summary, echo, now)
