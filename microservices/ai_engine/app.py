@@ -36,6 +36,7 @@ from microservices.ai_engine.market.answers import add_query_route
 from microservices.ai_engine.market.api import add_market_routes
 from microservices.ai_engine.market.listings import add_listings_route
 from microservices.ai_engine.market.service import MarketService
+from microservices.ai_engine.options_api import add_options_route
 from microservices.ai_engine.orderbook_api import BookReader, add_orderbook_routes
 from microservices.ai_engine.symbols_api import add_symbols_routes, exit_venue, followed_symbols
 from microservices.common import metrics
@@ -181,6 +182,7 @@ def create_app(ctx: EngineContext) -> FastAPI:
     market = MarketService(ctx.redis, ctx.settings, reader, ctx.settings.taker_fees_bps)
     add_market_routes(app, market)
     add_listings_route(app, ctx.redis, ctx.settings)
+    add_options_route(app, ctx.redis, ctx.settings)
     add_query_route(app, market)
     app.state.query_db = QueryDb(ctx.settings.database_url)  # seed 002's queries, history
     add_exchange_data_routes(app, app.state.query_db)

@@ -16,6 +16,10 @@ from microservices.common.records import OptionsSummary, VolatilityIndex
 from microservices.common.schemas import RAW
 from microservices.data_collector.exchanges.deribit.exchange import Deribit
 from microservices.data_collector.exchanges.deribit.parser import DeribitParser
+from microservices.data_collector.exchanges.deribit.simulator.options import dvol, option_chain
+from microservices.data_collector.exchanges.deribit.simulator.ws import DeribitDialect
+from microservices.exchange_simulator.config import MarketConfig
+from microservices.exchange_simulator.market import MarketModel
 from tests.fixture_paths import shared_fixture
 
 RECV_MS = 1_700_000_060_000
@@ -86,7 +90,7 @@ def test_malformed_dvol_is_counted(data: Any) -> None:
 def test_dvol_subscribed_once_for_followed_bases() -> None:
     """The first connection subscribes DVOL of BTC and ETH (id 800); SOL has none."""
     ex = exchange(("BTCUSDT", "ETHUSDT", "SOLUSDT"))
-    ex.max_streams_per_connection = 6  # two symbols a connection: two plans
+    ex.max_streams_per_connection = 6  # type: ignore[misc]  # two symbols a connection
     plans = ex.ws_connections()
     assert len(plans) == 2
     dvol = [orjson.loads(f) for f in plans[0].subscribe if "volatility" in f]
@@ -192,3 +196,38 @@ def test_summary_request() -> None:
     request = exchange().options_summary_request("ETH")
     assert request.path == "/api/v2/public/get_book_summary_by_currency"
     assert request.params == {"currency": "ETH", "kind": "option"}
+
+
+# ------------------------------------------------------------------ simulator
+def test_simulator_pushes_dvol_the_collector_reads() -> None:
+    """The dialect serves DVOL of simulated BTC and ETH only, once a second: 60 % annual
+    volatility with its hourly swing at 0 (t = 0 mod 1 h) is 60.0."""
+    start = 1_699_999_200_000  # a whole hour
+    market = MarketModel(MarketConfig(symbols=("BTCUSDT", "ETHUSDT"), seed=3), start, ["deribit"])
+    d = DeribitDialect(market)
+    assert d.channel_ok("deribit_volatility_index.btc_usd")
+    assert not d.channel_ok("deribit_volatility_index.sol_usd")
+    assert not d.channel_ok("deribit_volatility_index.BTC_USD")
+    wanted = {"deribit_volatility_index.btc_usd", "deribit_volatility_index.eth_usd"}
+    frames = [orjson.dumps(payload).decode() for _, payload in d.render([], wanted)]
+    market.step(start + 500)
+    assert d.render([], wanted) == []  # not a second yet
+    p = parser()
+    records = [r for frame in frames for r in p.parse(frame, RECV_MS)]
+    assert [(r.currency, r.volatility, r.ts_ms) for r in records if isinstance(r, VolatilityIndex)
+            ] == [("BTC", 60.0, start), ("ETH", 60.0, start)]  # fmt: skip
+    assert dvol(0.6, start + 900_000) == 66.0  # a quarter hour: +10 %
+
+
+def test_simulated_chain_shape() -> None:
+    """Three Friday expiries after now (Tue 14 Nov 2023 -> 17, 24 Nov, 1 Dec), five strikes
+    a 1,000 apart around 65,000, call and put: 30 rows; the last expiry's top call has no
+    volume."""
+    rows = option_chain("BTC", 65_000.0, 1_699_999_200_000)
+    names = [r["instrument_name"] for r in rows]
+    assert len(names) == 30 and names[:2] == ["BTC-17NOV23-52000-C", "BTC-17NOV23-52000-P"]
+    assert "BTC-1DEC23-78000-C" in names
+    quiet = next(r for r in rows if r["instrument_name"] == "BTC-1DEC23-78000-C")
+    assert quiet["volume"] == 0.0
+    summary, skipped = exchange().parse_options_summary("BTC", answer(rows), 1_699_999_200_000)
+    assert summary is not None and summary.instruments == 30 and skipped == {}
