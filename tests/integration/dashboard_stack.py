@@ -32,6 +32,10 @@ CHROMIUM_FLAGS: Final = (
 )  # fmt: skip
 
 
+def have_chromium() -> bool:
+    return Path(CHROMIUM).exists()
+
+
 @dataclass(frozen=True)
 class DemoStack:
     proc: subprocess.Popen[str]

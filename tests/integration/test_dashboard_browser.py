@@ -22,11 +22,11 @@ import pytest
 import redis
 
 from tests.integration.dashboard_stack import (
-    CHROMIUM,
     DemoStack,
     all_connected,
     chromium,
     demo_stack,
+    have_chromium,
     open_dashboard,
     wait_until,
 )
@@ -42,7 +42,7 @@ PREFIX = "quantum:stream:"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     require_tools("redis-server")
-    if not Path(CHROMIUM).exists():
+    if not have_chromium():
         pytest.skip("chromium not installed (apt-get install chromium)")
     env = {
         "VENUES": VENUES, "SYMBOLS": "BTCUSDT,ETHUSDT",

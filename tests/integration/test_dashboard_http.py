@@ -21,6 +21,7 @@ from microservices.common.redis_io import create_redis, xadd_record
 from microservices.common.redis_server import free_port
 from microservices.common.settings import Settings
 from tests.factories import alert, snapshot, status
+from tests.integration.dashboard_stack import CHROMIUM, CHROMIUM_FLAGS, have_chromium
 from tests.integration.test_api_http import wait_for
 
 pytestmark = pytest.mark.integration
@@ -175,3 +176,33 @@ async def test_optional_stream_rows_show_when_the_stream_exists(
     assert row["values"] == {"group": "BTCUSDT", "exchange": "bybit", "side": "sell",
                              "price": 100000.5, "size": 2.0, "value_usd": 200001.0,
                              "is_liquidation": "true"}  # fmt: skip
+
+
+async def test_the_page_asks_for_the_token_once(
+    engine: tuple[Settings, str], tmp_path: Any
+) -> None:
+    """In chromium: the page without a token shows the token form; after the token is
+    entered it goes live and keeps the token in localStorage, so a reload asks no more."""
+    from playwright.async_api import async_playwright
+
+    if not have_chromium():
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    _, base = engine
+    async with async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS),
+            headless=True,
+        )  # fmt: skip
+        page = await context.new_page()
+        await page.goto(f"{base}/")
+        await page.wait_for_selector("#token-form:not([hidden])", timeout=15_000)
+        assert await page.text_content("#live") == "unauthorized"
+        await page.fill("#token-input", TOKEN)
+        await page.click("#token-form button[type=submit]")
+        await page.wait_for_function("window.__dashboard.view.ready", timeout=15_000)
+        await page.wait_for_selector("#live[data-state='live']", timeout=15_000)
+        assert await page.evaluate("localStorage.getItem('ce_api_token')") == TOKEN
+        await page.reload()
+        await page.wait_for_function("window.__dashboard.view.ready", timeout=15_000)
+        assert await page.is_hidden("#token-form")
+        await context.close()
