@@ -23,6 +23,7 @@ import numpy as np
 from microservices.ml.spectral_transform import (
     FloatArray,
     extend_series,
+    last_score,
     local_mean_scores,
     saliency_map,
 )
@@ -145,7 +146,7 @@ class SpectralResidualDetector:
         if len(values) < self.window_size:
             return None
         saliency = self.saliency(values)
-        score = float(local_mean_scores(saliency, self.score_window)[-1])
+        score = last_score(saliency, self.score_window)
         if not score > self.threshold_multiplier:
             return None
         last = len(values) - 1

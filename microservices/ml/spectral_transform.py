@@ -59,8 +59,8 @@ def saliency_map(values: FloatArray, mag_window: int) -> FloatArray:
     log_amplitude = np.log(amplitude)
     log_amplitude[tiny] = 0.0
     residual = log_amplitude - average_filter(log_amplitude, mag_window)
-    phase = np.exp(1j * np.angle(spectrum))
-    rebuilt = np.exp(residual) * phase
+    # e^{iP} is the spectrum over its amplitude (cheaper than exp(1j * angle))
+    rebuilt = spectrum * (np.exp(residual) / amplitude)
     rebuilt[tiny] = 0.0
     return np.abs(np.fft.ifft(rebuilt)).astype(np.float64)
 
@@ -79,3 +79,11 @@ def local_mean_scores(saliency: FloatArray, score_window: int) -> FloatArray:
     means = np.maximum(means, EPS)
     scores[1:] = (saliency[1:] - means) / means
     return scores
+
+
+def last_score(saliency: FloatArray, score_window: int) -> float:
+    """`local_mean_scores(saliency, score_window)[-1]` without the rest of the array."""
+    if len(saliency) < 2:
+        return 0.0
+    mean = max(float(np.mean(saliency[-1 - score_window : -1])), EPS)
+    return (float(saliency[-1]) - mean) / mean

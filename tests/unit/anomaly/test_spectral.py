@@ -76,6 +76,14 @@ def test_detect_finds_hand_placed_spikes() -> None:
     spike = found[1]
     assert spike == Anomaly(150, ts[150], float(series[150]), spike.saliency, spike.score)
     assert spike.score == pytest.approx(10.64, abs=0.01)
+    # the online question on the series cut after the spike: the same numbers as scores()
+    head = series[:151]
+    last = SpectralResidualDetector().judge_last(head, ts[:151])
+    assert last is not None and (last.index, last.ts) == (150, ts[150])
+    assert last.score == pytest.approx(
+        float(SpectralResidualDetector().scores(head)[-1]), rel=1e-12
+    )
+    assert SpectralResidualDetector().judge_last(series[:150]) is None
     assert found[2].score == pytest.approx(5.18, abs=0.01)
 
 
