@@ -22,6 +22,7 @@ from microservices.common.redis_io import create_redis
 from microservices.common.redis_server import LocalRedis
 from microservices.common.settings import Settings
 from microservices.data_collector import exchanges
+from microservices.data_collector.polled import run_polled_venues
 from microservices.data_collector.service import Collector
 from microservices.storage.embedded import start_private_postgres
 from microservices.view import TerminalView
@@ -74,6 +75,7 @@ async def run_all_main(
         async with asyncio.TaskGroup() as group:
             group.create_task(collector.run(stop), name="collector")
             group.create_task(engine.run(stop), name="engine")
+            group.create_task(run_polled_venues(settings, stop), name="polled")  # CME, ...
             if view:
                 group.create_task(TerminalView(settings, redis, collector, engine).run(stop))
             if duration_s is not None:

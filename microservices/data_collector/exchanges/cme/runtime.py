@@ -105,12 +105,13 @@ def source_of(settings: Settings, session: aiohttp.ClientSession) -> SettlementS
 
 async def run(settings: Settings, once: bool = False) -> None:
     """Poll every CME_POLL_INTERVAL_S: the trade dates of the last CME_LOOKBACK_DAYS not read
-    yet (a failed or holiday date is asked again until a later date has been read)."""
+    yet (a failed or holiday date is asked again until a later date has been read). Without
+    CME_REFERENCE_VENUES the records carry no reference price (no basis)."""
     redis = _redis(settings)
     try:
         async with aiohttp.ClientSession(timeout=rest_timeout(settings)) as session:
-            feed = SettlementFeed(source_of(settings, session), rules_of(settings),
-                                  reference_of(settings, session),
+            reference = reference_of(settings, session) if settings.cme_reference_venues else None
+            feed = SettlementFeed(source_of(settings, session), rules_of(settings), reference,
                                   redis_publisher(redis, settings))  # fmt: skip
             while True:
                 today = datetime.now(UTC).date()

@@ -1,0 +1,48 @@
+"""Runs the delayed, polled venues (`PolledVenue` in the registry, e.g. CME settlements)
+beside the other services: each one whose enabled setting is true, through its package's
+`service` module (`run(settings)`), until `stop`. A service that fails stops the others and
+its error propagates (the runner's TaskGroup reports it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from microservices.data_collector import exchanges
+
+logger = logging.getLogger(__name__)
+
+
+def enabled_services(settings: Any) -> dict[str, Callable[[Any], Coroutine[Any, Any, None]]]:
+    """venue -> the `run` of its service module, for the enabled polled venues."""
+    out: dict[str, Callable[[Any], Coroutine[Any, Any, None]]] = {}
+    for venue, spec in exchanges.polled_venues().items():
+        if getattr(settings, spec.enabled_setting):
+            out[venue] = importlib.import_module(spec.service).run
+    return out
+
+
+async def run_polled_venues(settings: Any, stop: asyncio.Event) -> None:
+    services = enabled_services(settings)
+    if not services:
+        return
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(run(settings), name=f"polled.{venue}")
+        for venue, run in services.items()
+    ]
+    stopper = asyncio.create_task(stop.wait())
+    logger.info("polled.started", extra={"venues": ",".join(services)})
+    try:
+        await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (stopper, *tasks):
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # re-raises a service's own error
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopper
