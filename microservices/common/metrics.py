@@ -167,16 +167,6 @@ ANOMALY_SAMPLES: Final = Counter(
 ANOMALY_REJECTED: Final = Counter(
     "ce_anomaly_rejected_total", "Non-finite or negative values the anomaly monitor left out"
 )
-# --- engine: spectral-residual anomaly monitor (ml/anomaly_service.py)
-ANOMALIES: Final = Counter(
-    "ce_anomalies_total", "exchange.anomalies entries published", ["series", "kind"]
-)
-ANOMALY_SAMPLES: Final = Counter(
-    "ce_anomaly_samples_total", "Snapshots sampled by the anomaly monitor", ["symbol"]
-)
-ANOMALY_REJECTED: Final = Counter(
-    "ce_anomaly_rejected_total", "Non-finite or negative values the anomaly monitor left out"
-)
 
 # --- HTTP API
 API_REQUESTS_REFUSED: Final = Counter(
