@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -24,6 +24,7 @@ from typing import Any, Final
 import httpx
 
 from microservices.common.redis_server import free_port
+from tests.integration.test_validation_scripts import wait_until
 
 CHROMIUM: Final = "/usr/bin/chromium"
 CHROMIUM_FLAGS: Final = (
@@ -42,16 +43,6 @@ class DemoStack:
     api: str
     redis_port: int
     simulator: str
-
-
-def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def _address(proc: subprocess.Popen[str], pattern: str) -> str:

@@ -28,8 +28,8 @@ from tests.integration.dashboard_stack import (
     demo_stack,
     have_chromium,
     open_dashboard,
-    wait_until,
 )
+from tests.integration.test_validation_scripts import wait_until
 from tests.tools import require_tools
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
