@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Final
 
+from microservices.ai_engine.aggregation.dvol import DvolBook
 from microservices.ai_engine.aggregation.params import AggregatorParams
 from microservices.ai_engine.aggregation.snapshot import SymbolState, build_snapshot
 from microservices.ai_engine.aggregation.stats import median
@@ -36,7 +37,14 @@ from microservices.common.book_schema import BookTop
 from microservices.common.futures_basis import BasisBook
 from microservices.common.instruments import USD_EQUIVALENTS
 from microservices.common.market_alerts import MarketAlert
-from microservices.common.records import Market, NormalizedSnapshot, RawRecord, Settlement
+from microservices.common.records import (
+    Market,
+    NormalizedSnapshot,
+    OptionsSummary,
+    RawRecord,
+    Settlement,
+    VolatilityIndex,
+)
 from microservices.common.usd_prices import DEFAULT_DEPEG_THRESHOLD
 
 __all__ = ["AggregatorParams", "CrossExchangeState"]
@@ -52,7 +60,8 @@ class CrossExchangeState:
     """
 
     __slots__ = (
-        "_alerts", "_basis", "_depeg", "_followed", "_params", "_rates_due", "_symbols", "usd",
+        "_alerts", "_basis", "_depeg", "_dvol", "_followed", "_params", "_rates_due", "_symbols",
+        "usd",
     )  # fmt: skip
 
     def __init__(
@@ -69,6 +78,7 @@ class CrossExchangeState:
         self._followed: frozenset[str] | None = None
         self._rates_due = 0
         self._basis = BasisBook()
+        self._dvol = DvolBook()
 
     def update(self, record: RawRecord) -> None:
         """Fold one raw record of any type and symbol under its group; the venue key is
@@ -80,8 +90,15 @@ class CrossExchangeState:
         Late records (older `ts_ms` than the held one of the same kind) and duplicate trades are
         ignored, so re-delivery never changes a snapshot. Liquidations only refresh the venue's
         last-seen time. Settlements (delayed CME data) never join a venue's state, so they never
-        make a symbol look stale or fresh: they only update the group's futures basis.
+        make a symbol look stale or fresh: they only update the group's futures basis. Likewise
+        DVOL (volatility_index) only updates its currency's `dvol`; options summaries are
+        ignored.
         """
+        if isinstance(record, VolatilityIndex):  # DVOL: a currency's, never a venue's state
+            self._dvol.apply(record)
+            return
+        if isinstance(record, OptionsSummary):  # served by /api/v1/options, not aggregated
+            return
         if isinstance(record, Settlement):
             if self._basis.apply(record) and record.group in self._symbols:
                 self._symbols[record.group].dirty = True
@@ -129,7 +146,8 @@ class CrossExchangeState:
         state = self._symbols.get(symbol)
         if state is None:
             return None
-        return self._with_basis(build_snapshot(symbol, state, now_ms, self.usd))
+        return self._with_dvol(self._with_basis(build_snapshot(symbol, state, now_ms, self.usd)),
+                               now_ms)  # fmt: skip
 
     def poll(self, now_ms: int) -> list[NormalizedSnapshot]:
         """Throttled emission for every symbol, in sorted symbol order.
@@ -155,6 +173,7 @@ class CrossExchangeState:
                 if not (state.dirty or heartbeat):
                     continue
             snap = self._with_basis(build_snapshot(symbol, state, now_ms, self.usd))
+            snap = self._with_dvol(snap, now_ms)
             if snap is None:
                 continue
             state.last_emit_ms = now_ms
@@ -165,6 +184,11 @@ class CrossExchangeState:
     def _with_basis(self, snap: NormalizedSnapshot | None) -> NormalizedSnapshot | None:
         if snap is not None:
             snap.basis = self._basis.get(snap.symbol)
+        return snap
+
+    def _with_dvol(self, snap: NormalizedSnapshot | None, now_ms: int) -> NormalizedSnapshot | None:
+        if snap is not None:
+            snap.dvol = self._dvol.of_group(snap.symbol, self.usd.rates.usd, now_ms)
         return snap
 
     # ------------------------------------------------------------------ USD values

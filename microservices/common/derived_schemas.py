@@ -92,6 +92,7 @@ def encode_normalized(snap: NormalizedSnapshot) -> Fields:
         out[name] = "" if value is None else encode_derived(value)
     out["excluded"] = ",".join(f"{venue}:{why}" for venue, why in snap.excluded.items())
     out.update(encode_basis(snap.basis))  # CME front month vs spot, when the group has one
+    out["dvol"] = "" if snap.dvol is None else encode_derived(snap.dvol)
     return out
 
 
@@ -130,6 +131,7 @@ def decode_normalized(entry: dict[str, str]) -> NormalizedSnapshot:
         best_ask_size=_optional_float(entry, "best_ask_size"),
         excluded=excluded,
         basis=decode_basis(entry),
+        dvol=_optional_float(entry, "dvol"),  # absent in entries of engines before it
         **floats,
     )
 

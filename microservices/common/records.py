@@ -220,6 +220,9 @@ class NormalizedSnapshot:
     # the group's dated-futures front month against spot (CME settlements, delayed; formulas
     # in common/futures_basis.py); None without a settlement that carried a reference price
     basis: FuturesBasis | None = None
+    # the latest DVOL (Deribit's implied-volatility index, percent) of the group's base
+    # currency (ai_engine/aggregation/dvol.py); None when there is none or it is older than 60 s
+    dvol: float | None = None
 
 
 @dataclass(slots=True, kw_only=True)
