@@ -174,3 +174,31 @@ def test_cme_import_puts_the_sample_csv_on_exchange_raw(
             first.contract_size, first.front) == ("BTC-CME-2026Z", "BTCZ6", "BTCUSDT", 91250.0,
                                                    21000.0, 5.0, True)  # fmt: skip
     assert [a.data["to"] for a in alerts] == ["BTC-CME-2027F"]
+
+
+async def test_simulator_faults_over_http_are_counted() -> None:
+    sim = SettlementSim(malformed=True)
+    day = date(2026, 12, 1)
+    async with serving(app(sim)) as base, aiohttp.ClientSession() as session:
+        source = WebSource(session, base + "/cme", sim.product_ids, ["ETH"])
+        published: list[Settlement] = []
+
+        async def publish(records: list[Settlement], alerts: list[Any]) -> None:
+            published.extend(records)
+
+        feed = SettlementFeed(source, CmeRules(), None, publish)
+        assert (await feed.read_day(day, 1)).outcome == "ok"
+        # every simulated day: one unknown month (ABC 26) and one row without settlement
+        assert feed.stats.rejected == {"unknown_contract": 1, "malformed": 1}
+        assert [r.symbol for r in published] == ["ETH-CME-2026Z", "ETH-CME-2027F", "ETH-CME-2027G"]
+        assert [r.settlement for r in published] == [r.settlement for r in sim.day("ETH", day)]
+        unknown = WebSource(session, base + "/cme", {"ETH": 1}, ["ETH"])
+        failing = SettlementFeed(unknown, CmeRules(), None, publish)
+        assert (await failing.read_day(day, 1)).outcome == "failed"  # HTTP 404
+        async with session.get(base + "/cme/settle/20261201.csv") as response:
+            text = await response.text()
+        lines = text.splitlines()
+        assert lines[0] == "trade_date,contract,settlement,volume,open_interest"
+        assert lines[1].startswith("2026-12-01,BTC-CME-2026Z,") and len(lines) == 1 + 4 * 3
+        async with session.get(base + "/cme/settle/20261205.csv") as response:
+            assert (await response.text()).splitlines()[1:] == []  # a Saturday: no settlement
