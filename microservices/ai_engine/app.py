@@ -47,6 +47,12 @@ from microservices.common.records import NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.redis_memory import sample_redis_memory
 from microservices.common.settings import Settings
+from microservices.ml.signals_api import (
+    SignalResponse,
+    add_signals_routes,
+    ml_status,
+    signal_beside_plan,
+)
 
 MAX_LOOKBACK_S = 86_400
 SymbolPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{2,30}$", description="e.g. BTCUSDT")]
@@ -60,6 +66,7 @@ class EngineContext:
     loader: FeatureLoader
     # the USD prices of the aggregator running in this process (order-book API); None: par
     usd_rates: UsdRates | None = None
+    ml: Any = None  # the engine's SignalService (ml/signal_service.py); None: disabled
 
 
 class ExitPlanRequest(BaseModel):
@@ -84,6 +91,7 @@ class ExitPlanResponse(ExitPlan):
     """The plan, and the venue whose tick size (`tick_size`, null when unknown) priced it."""
 
     venue: str | None = None
+    signal: SignalResponse | None = None  # the model's newest signal, if one is published
 
 
 class CrossExchangeState(BaseModel):
@@ -177,6 +185,7 @@ def create_app(ctx: EngineContext) -> FastAPI:
     _add_market_routes(app, ctx)
     _add_exit_routes(app, ctx)
     add_symbols_routes(app, ctx.redis, ctx.settings)
+    add_signals_routes(app, ctx.redis, ctx.settings)
     reader = BookReader(ctx.redis, ctx.settings, ctx.usd_rates)
     add_orderbook_routes(app, reader, ctx.settings.taker_fees_bps)
     market = MarketService(ctx.redis, ctx.settings, reader, ctx.settings.taker_fees_bps)
@@ -195,6 +204,7 @@ def _add_health_routes(app: FastAPI, ctx: EngineContext) -> None:
     @app.get("/health", summary="Readiness: 503 when Redis is unreachable or status is down")
     async def health() -> JSONResponse:
         status, body = await gather_health(ctx.redis, ctx.settings, ctx.adapter.stats())
+        body["ml"] = ml_status(ctx.ml)  # model loaded or not, its version, signals published
         return JSONResponse(body, status_code=status)
 
     @app.get("/health/live", summary="Liveness: 200 while the process serves")
@@ -284,7 +294,8 @@ def _add_exit_routes(app: FastAPI, ctx: EngineContext) -> None:
             )  # fmt: skip
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-        return ExitPlanResponse(**asdict(plan), venue=venue)
+        signal = await signal_beside_plan(ctx.redis, ctx.settings, canonical)
+        return ExitPlanResponse(**asdict(plan), venue=venue, signal=signal)
 
     @app.get("/api/v1/exitbrain/status", summary="ExitBrain adapter state and latest status")
     async def exitbrain_status() -> ExitBrainStatusResponse:

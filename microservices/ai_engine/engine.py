@@ -32,6 +32,7 @@ from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
 from microservices.ml.anomaly_service import AnomalyService
+from microservices.ml.signal_service import SignalService
 from microservices.notify.service import Notifier
 from microservices.storage.service import store_service
 
@@ -81,6 +82,12 @@ class Engine:
             AggregatorService(settings, redis, self.producer) if with_aggregator else None
         )
         self.features = FeatureAdapter(settings, redis, self.producer)
+        # online signals of the promoted model (none promoted: nothing is published)
+        self.signals = (
+            SignalService(settings, self.producer) if settings.ml_signals_enabled else None
+        )
+        if self.signals is not None:
+            self.features.listeners.append(self.signals.observe)
         # the PostgreSQL writer when a database is configured (else /health says so)
         self.store = store_service(settings, redis)
         # alert delivery rides along when targets are configured (`engine --no-notify`: not)
@@ -101,7 +108,12 @@ class Engine:
         )
         rates = None if self.aggregator is None else self.aggregator.state.usd.rates
         self.context = EngineContext(
-            settings, redis, self.adapter, FeatureLoader(redis, settings.streams()), rates
+            settings,
+            redis,
+            self.adapter,
+            FeatureLoader(redis, settings.streams()),
+            rates,
+            ml=self.signals,
         )
         self.app = create_app(self.context)
 
@@ -110,6 +122,8 @@ class Engine:
             if self.aggregator is not None:
                 group.create_task(self.aggregator.run(stop), name="aggregator")
             group.create_task(self.features.run(stop), name="features")
+            if self.signals is not None:
+                group.create_task(self.signals.run(stop), name="signals")
             if self.store is not None:
                 group.create_task(self.store.run(stop), name="store")
             if self.anomalies is not None:

@@ -168,6 +168,11 @@ ANOMALY_REJECTED: Final = Counter(
     "ce_anomaly_rejected_total", "Non-finite or negative values the anomaly monitor left out"
 )
 
+# --- engine: ML signals (ml/signal_service.py)
+ML_SIGNALS: Final = Counter(
+    "ce_ml_signals_total", "exchange.signals entries published", ["symbol", "decision"]
+)
+
 # --- HTTP API
 API_REQUESTS_REFUSED: Final = Counter(
     "ce_api_requests_refused_total", "HTTP requests refused before reaching a route", ["reason"]

@@ -1,6 +1,7 @@
 """The `exchange.signals` stream: the current model's probability for each feature vector
 (issue 17). `probability` is the primary LightGBM model's; `meta_probability` and
-`meta_decision` are present when the model has a meta-labeler; `burst_confirmed` and
+`meta_decision` are present when the model has a meta-labeler and the primary is positive
+(the meta model judges positives only); `burst_confirmed` and
 `burst_score` come from the spectral-residual BurstConfirmationFilter on the symbol's price
 and volume. `decision` is the gated signal: probability >= threshold, confirmed by the meta
 model (when present) and by a burst (seed 003: signals are taken on confirmed bursts only).

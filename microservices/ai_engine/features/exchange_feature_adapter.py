@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import redis.asyncio as aredis
 
@@ -45,6 +46,8 @@ class FeatureAdapter:
         self.engine = FeatureEngine(feature_params(settings))
         self.producer = producer
         self.latest: dict[str, FeatureVector] = {}
+        # called with each (snapshot, vector) after publishing, e.g. the ML signal service
+        self.listeners: list[Callable[[NormalizedSnapshot, FeatureVector], None]] = []
         self.consumer: StreamConsumer[NormalizedSnapshot] = consumer_from_settings(
             redis, self.streams.normalized, self.handle, settings, consumer_name
         )
@@ -55,6 +58,8 @@ class FeatureAdapter:
             self.latest[vector.symbol] = vector
             self.producer.publish(self.streams.features, vector)
             metrics.FEATURES_EMITTED.labels(vector.symbol).inc()
+            for listener in self.listeners:
+                listener(snap, vector)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.consumer.run(stop)
