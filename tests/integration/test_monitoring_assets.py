@@ -141,7 +141,13 @@ def demo_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_tools("redis-server")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "ALERT_TARGETS")}
-    env |= {"API_PORT": str(port), "LOG_FORMAT": "json", "SYMBOLS": "BTCUSDT"}
+    # one symbol and no PostgreSQL writer: the metric families exist whatever flows
+    env |= {
+        "API_PORT": str(port),
+        "LOG_FORMAT": "json",
+        "SYMBOLS": "BTCUSDT",
+        "STORE_ENABLED": "false",
+    }
     workdir = tmp_path_factory.mktemp("monitoring")
     with (workdir / "stderr.log").open("w") as stderr:
         proc = subprocess.Popen(
