@@ -91,6 +91,7 @@ class Collector:
         self.rest_collector: ExchangeDataCollector | None = None
         self.book_loop: BookLoop | None = None
         self.rest_client: RestClient | None = None  # set when running (/health's `rest`)
+        self.options_poller: OptionsPoller | None = None  # option-chain summaries
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info(
@@ -167,7 +168,7 @@ class Collector:
                 )  # fmt: skip
                 group.create_task(stats.run(stop), name="stats24h")
                 if self.settings.options_poll_s:
-                    options = OptionsPoller(
+                    options = self.options_poller = OptionsPoller(
                         self.exchanges, client, self.producer, self.streams.raw, self.redis,
                         collector_key(self.settings.stream_prefix, "options"),
                         self.settings.options_poll_s,
@@ -195,13 +196,14 @@ class Collector:
 
     def produced(self) -> int:
         """Entries handed to the producer so far: every record the WS parsers emitted, the REST
-        poller's, and the book loop's exchange.orderbook entries. produced == sent + dropped +
-        buffered (+ re-sent, see producer)."""
+        poller's, the options summaries, and the book loop's exchange.orderbook entries.
+        produced == sent + dropped + buffered (+ re-sent, see producer)."""
         parsed = sum(sum(runner.parser.stats.emitted.values()) for runner in self.runners)
         parsed += self.pool.retired_records  # connections replaced when the symbols changed
         polled = 0 if self.rest_collector is None else self.rest_collector.published
         books = 0 if self.book_loop is None else self.book_loop.published
-        return parsed + polled + books
+        options = 0 if self.options_poller is None else self.options_poller.published
+        return parsed + polled + books + options
 
     def counters(self) -> dict[str, Any]:
         return {

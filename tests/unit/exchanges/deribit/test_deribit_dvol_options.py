@@ -231,3 +231,11 @@ def test_simulated_chain_shape() -> None:
     assert quiet["volume"] == 0.0
     summary, skipped = exchange().parse_options_summary("BTC", answer(rows), 1_699_999_200_000)
     assert summary is not None and summary.instruments == 30 and skipped == {}
+
+
+def test_a_refused_dvol_subscription_is_counted() -> None:
+    """A JSON-RPC error answering the DVOL subscribe (id 800) counts subscribe_failed."""
+    p = parser()
+    refused = '{"jsonrpc":"2.0","id":800,"error":{"code":-32602,"message":"Invalid params"}}'
+    assert p.parse(refused, RECV_MS) == []
+    assert p.stats.rejected == {"subscribe_failed": 1}
