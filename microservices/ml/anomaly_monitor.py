@@ -14,6 +14,7 @@ Pure: no I/O, no clock (time is the snapshots' `ts_ms`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -28,6 +29,11 @@ SOURCE: Final = "anomaly"
 # a series whose previous sample is older than this many sample intervals starts over:
 # splicing data across a gap would look like a jump
 GAP_RESET_SAMPLES: Final = 10
+# series where only a rise is news: the aggregator's volume is a rolling sum, so a burst also
+# leaves a step down when it drops out of the volume window, and a divergence that closes is
+# the market healing; a sample of these at or below the mean of the `score_window` samples
+# before it is not reported (counted in `dips`). Returns keep both signs.
+UPWARD_ONLY: Final = frozenset({"volume", "exchange_divergence"})
 SERIES_LABELS: Final = {
     "return": "avg_price return",
     "exchange_divergence": "exchange divergence",
@@ -86,6 +92,7 @@ class AnomalyMonitor:
         self.samples = 0
         self.skipped = 0  # snapshots between samples or out of order
         self.rejected = 0  # non-finite values left out
+        self.dips = 0  # anomalous falls of upward-only series, not reported
         self._symbols: dict[str, _Symbol] = {}
 
     def update(self, snap: NormalizedSnapshot) -> Findings:
@@ -140,17 +147,24 @@ class AnomalyMonitor:
         series.count += 1
         if len(series.values) < self.params.window_size:
             return
-        hit = self._judge_newest(series)
+        hit = self._judge_newest(series, key[0] in UPWARD_ONLY)
         if hit is None:
             return
         findings.anomalies.append(self._point(snap.symbol, key, series, hit))
         self._burst(snap, key, series, findings)
 
-    def _judge_newest(self, series: _Series) -> Anomaly | None:
-        """The newest sample as an Anomaly indexed by `count`, or None when it is normal."""
+    def _judge_newest(self, series: _Series, upward_only: bool) -> Anomaly | None:
+        """The newest sample as an Anomaly indexed by `count`, or None when it is normal (or,
+        for an upward-only series, not above the mean of the samples before it)."""
         last = self.detector.judge_last(series.values, series.ts)
         if last is None:
             return None
+        if upward_only:
+            window = self.params.score_window
+            previous = list(itertools.islice(reversed(series.values), 1, window + 1))
+            if last.value <= sum(previous) / len(previous):
+                self.dips += 1
+                return None
         hit = Anomaly(series.count - 1, last.ts, last.value, last.saliency, last.score)
         series.flagged.append(hit)
         while series.flagged[0].index < series.count - self.params.history:

@@ -45,7 +45,7 @@ async def test_service_publishes_anomalies_and_burst_alerts(
         for record in reference.update(streams.normalized.schema.decode(fields)).anomalies
     ]
     assert records == expected
-    burst_fields = {k.decode(): v.decode() for k, v in rows[6][1].items()}
+    burst_fields = {k.decode(): v.decode() for k, v in rows[5][1].items()}
     assert set(burst_fields) == {"symbol", "series", "venue", "kind", "timestamp", "value",
                                  "score", "threshold", "window", "start", "points",
                                  "mean_score"}  # fmt: skip
@@ -64,7 +64,7 @@ async def test_service_publishes_anomalies_and_burst_alerts(
         ("ANOMALY_BURST", "anomaly", "BTCUSDT", "binance", "volume", NOW + 100_000),
         ("ANOMALY_BURST", "anomaly", "BTCUSDT", "", "return", NOW + 130_000),
     ]
-    assert alerts[0].data["max_score"] == round(records[6].score, 4)
+    assert alerts[0].data["max_score"] == round(records[5].score, 4)
     pending: Any = await real_redis.xpending(streams.normalized.name, ANOMALY_GROUP)
     assert pending["pending"] == 0
 
