@@ -122,7 +122,8 @@ def _id_seconds(entry_id: str) -> float:
 def venue_health(state: Mapping[str, Any] | None, now_ms: int | None = None) -> Event:
     """One venue's display state from its collector health block (`venue_status.summary`):
     connected; stale (sockets open but quiet past the venue's silence timeout, or reopened and
-    still waiting for data, or no data for longer than the timeout); degraded (some of its
+    still waiting for data, or reconnecting after such a silence, or no data for longer than
+    the timeout); degraded (some of its
     connections live); down (no socket open); unknown (no block: collector not running).
     `cause` says why in a few words. With `now_ms` the age is measured from the block's
     `last_message_ms` (the collector publishes its blocks once a second), else its
@@ -145,6 +146,8 @@ def venue_health(state: Mapping[str, Any] | None, now_ms: int | None = None) -> 
     elif raw == "degraded":
         live, total = state.get("live", 0), state.get("connections", 0)
         status, why = DEGRADED, f"{live}/{total} connections live"
+    elif raw == "disconnected" and cause.startswith("silent"):
+        status, why = STALE, "reconnecting after silence"  # the feed, not the venue, is down
     elif raw == "disconnected":
         status, why = DOWN, "disconnected"
     else:

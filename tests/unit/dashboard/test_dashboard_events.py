@@ -79,6 +79,8 @@ def test_row_event_parses_numbers_and_keeps_text() -> None:
         ({"state": "connecting", "last_message_age_s": None}, "stale", "no data yet"),
         ({"state": "degraded", "live": 1, "connections": 2}, "degraded", "1/2 connections live"),
         ({"state": "disconnected", "last_cause": "refused"}, "down", "disconnected; last cause: refused"),
+        ({"state": "disconnected", "last_cause": "silent 3s"}, "stale",
+         "reconnecting after silence; last cause: silent 3s"),
         (None, "unknown", "no collector report"),
     ],
 )  # fmt: skip
