@@ -38,6 +38,7 @@ def render(
         lines.append(
             f"{'':<9} divergence {snap.exchange_divergence * 1e4:6.2f} bps  "
             f"funding_delta {snap.funding_delta:+.4f} %/8h  vol_factor {snap.volatility_factor:.2f}"
+            + (f"  DVOL {snap.dvol:.2f} %" if snap.dvol is not None else "")
             + (f"  excluded {snap.excluded}" if snap.excluded else "")
         )
         status = statuses.get(symbol)

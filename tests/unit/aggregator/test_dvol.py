@@ -7,6 +7,7 @@ from __future__ import annotations
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common.derived_schemas import NORMALIZED
 from microservices.common.records import OptionsSummary, VolatilityIndex
+from microservices.view import render
 from tests.unit.aggregator.builders import T0, quote
 
 
@@ -59,3 +60,14 @@ def test_dvol_and_options_never_touch_venue_state() -> None:
     fresh(s, 30_000, "ETHBTC")
     snap = s.snapshot("ETHBTC", T0 + 30_000)
     assert snap is not None and snap.dvol is None
+
+
+def test_terminal_view_shows_dvol() -> None:
+    s = state()
+    s.update(dvol("BTC", 55.5, 0))
+    snap = s.snapshot("BTCUSDT", T0 + 10)
+    assert snap is not None
+    screen = render(["BTCUSDT"], {"BTCUSDT": snap}, {}, {})
+    assert "vol_factor 1.00  DVOL 55.50 %" in screen
+    snap.dvol = None
+    assert "DVOL" not in render(["BTCUSDT"], {"BTCUSDT": snap}, {}, {})
