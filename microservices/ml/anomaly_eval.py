@@ -2,10 +2,14 @@
 
 Three kinds of series, each generated from a fixed seed: `spike` (Gaussian noise with isolated
 spikes of 5-8 sigma, either sign), `level_shift` (noise whose level moves by 5-8 sigma) and
-`volume_burst` (gamma-distributed volume multiplied by 4-8 for 3-8 samples), plus `noise`
+`volume_burst` (gamma-distributed volume multiplied by 4-8 for 3-8 samples), `rolling_volume`
+(such bursts seen through a 60-sample rolling sum, as the aggregator reports volume: a step up
+at the burst and a step down when it leaves the window, which is no event), plus `noise`
 (nothing planted: the false-alarm rate). Two modes:
 `batch` runs `detect` over the whole series (hindsight inside the series); `online` judges each
-sample once, on its trailing `history` window, as the engine's monitor does (`judge_last`).
+sample once, on its trailing `history` window, as the engine's monitor does (`judge_last`);
+`online_rises` (volume kinds and noise) also drops samples not above the mean before them, the
+monitor's rule for volume and exchange_divergence.
 
 Scoring, per kind and mode: a planted event is found when a detection falls within
 [start, end + tolerance] (the tolerance allows the usual detection delay, as Ren et al. do);
@@ -27,9 +31,12 @@ from typing import Final
 
 import numpy as np
 
+from microservices.ml.anomaly_monitor import is_rise
 from microservices.ml.spectral import FloatArray, SpectralResidualDetector
 
-KINDS: Final = ("spike", "level_shift", "volume_burst", "noise")
+KINDS: Final = ("spike", "level_shift", "volume_burst", "rolling_volume", "noise")
+ROLLING_WINDOW: Final = 60  # samples in the rolling volume sum (the aggregator's 60 s window)
+VOLUME_KINDS: Final = frozenset({"volume_burst", "rolling_volume", "noise"})
 TOLERANCE: Final = 3  # samples after an event's end that still count as finding it
 MARGIN: Final = 60  # no event in the first samples (the detector's warm-up and local mean)
 
@@ -99,16 +106,33 @@ def plant(kind: str, rng: np.random.Generator, length: int) -> Planted:
             values[p : p + duration] *= rng.uniform(4.0, 8.0)
             events.append((p, p + duration - 1))
         return Planted(values, events)
+    if kind == "rolling_volume":  # volume_burst's bursts seen through a rolling sum
+        per_sample = rng.gamma(4.0, 2.5, length + ROLLING_WINDOW)
+        starts = _positions(rng, length, 2, 120)
+        events = []
+        for p in starts:
+            duration = int(rng.integers(3, 9))
+            at = p + ROLLING_WINDOW
+            per_sample[at : at + duration] *= rng.uniform(4.0, 8.0)
+            events.append((p, p + duration - 1))
+        rolling = np.convolve(per_sample, np.ones(ROLLING_WINDOW), "valid")[1:]
+        return Planted(rolling, events)
     if kind == "noise":  # nothing planted: every detection is a false one
         return Planted(rng.normal(0.0, 1.0, length), [])
     raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
 
 
-def online_hits(detector: SpectralResidualDetector, values: FloatArray, history: int) -> list[int]:
-    """Indices the online monitor flags: each sample judged once on its trailing window."""
+def online_hits(
+    detector: SpectralResidualDetector, values: FloatArray, history: int, rises_only: bool = False
+) -> list[int]:
+    """Indices the online monitor flags: each sample judged once on its trailing window; with
+    `rises_only`, only samples above the mean before them (the monitor's rule for volume)."""
     hits = []
     for i in range(detector.window_size - 1, len(values)):
-        if detector.judge_last(values[max(0, i + 1 - history) : i + 1]) is not None:
+        window = values[max(0, i + 1 - history) : i + 1]
+        if detector.judge_last(window) is None:
+            continue
+        if not rises_only or is_rise(list(window), detector.score_window):
             hits.append(i)
     return hits
 
@@ -157,14 +181,18 @@ def evaluate(
     rng = np.random.default_rng(seed)
     out: list[EvalResult] = []
     for kind in KINDS:
-        per_mode: dict[str, list[EvalResult]] = {"batch": [], "online": [], "bursts": []}
+        per_mode: dict[str, list[EvalResult]] = {
+            "batch": [], "online": [], "online_rises": [], "bursts": []
+        }  # fmt: skip
         for _ in range(series):
             planted = plant(kind, rng, length)
             batch = [(a.index, a.index) for a in sr.detect(planted.values)]
             online = [(i, i) for i in online_hits(sr, planted.values, history)]
             per_mode["batch"].append(score_spans(kind, "batch", planted, batch))
             per_mode["online"].append(score_spans(kind, "online", planted, online))
-            if kind in ("volume_burst", "noise"):
+            if kind in VOLUME_KINDS:
+                rises = [(i, i) for i in online_hits(sr, planted.values, history, True)]
+                per_mode["online_rises"].append(score_spans(kind, "online_rises", planted, rises))
                 bursts = [(b.start_index, b.end_index) for b in sr.detect_bursts(planted.values)]
                 per_mode["bursts"].append(score_spans(kind, "bursts", planted, bursts))
         out += [_merge(results) for results in per_mode.values() if results]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -159,12 +160,9 @@ class AnomalyMonitor:
         last = self.detector.judge_last(series.values, series.ts)
         if last is None:
             return None
-        if upward_only:
-            window = self.params.score_window
-            previous = list(itertools.islice(reversed(series.values), 1, window + 1))
-            if last.value <= sum(previous) / len(previous):
-                self.dips += 1
-                return None
+        if upward_only and not is_rise(series.values, self.params.score_window):
+            self.dips += 1
+            return None
         hit = Anomaly(series.count - 1, last.ts, last.value, last.saliency, last.score)
         series.flagged.append(hit)
         while series.flagged[0].index < series.count - self.params.history:
@@ -206,6 +204,13 @@ class AnomalyMonitor:
         if series.alert_ms is None or snap.ts_ms - series.alert_ms >= p.alert_cooldown_ms:
             series.alert_ms = snap.ts_ms
             findings.alerts.append(burst_alert(snap.symbol, key, burst, p))
+
+
+def is_rise(values: Sequence[float], score_window: int) -> bool:
+    """True when the last value is above the mean of the (up to) `score_window` values before
+    it (the same span as the score's local mean); a single value is no rise."""
+    previous = list(itertools.islice(reversed(values), 1, score_window + 1))
+    return bool(previous) and values[-1] > sum(previous) / len(previous)
 
 
 def burst_alert(

@@ -26,9 +26,15 @@ DOCUMENTED = {
     ("level_shift", "online"): (40, 39, 158, 43),
     ("volume_burst", "batch"): (60, 59, 184, 143),
     ("volume_burst", "online"): (60, 59, 321, 203),
+    ("volume_burst", "online_rises"): (60, 59, 254, 178),
     ("volume_burst", "bursts"): (60, 30, 30, 30),
-    ("noise", "batch"): (0, 0, 7, 0),
-    ("noise", "online"): (0, 0, 45, 0),
+    ("rolling_volume", "batch"): (40, 33, 153, 58),
+    ("rolling_volume", "online"): (40, 40, 274, 128),
+    ("rolling_volume", "online_rises"): (40, 40, 174, 127),
+    ("rolling_volume", "bursts"): (40, 10, 18, 10),
+    ("noise", "batch"): (0, 0, 12, 0),
+    ("noise", "online"): (0, 0, 53, 0),
+    ("noise", "online_rises"): (0, 0, 28, 0),
     ("noise", "bursts"): (0, 0, 0, 0),
 }
 
@@ -52,6 +58,10 @@ def test_planted_series_hold_their_events() -> None:
         assert start >= 60 and 3 <= end - start + 1 <= 8
     assert len(plant("spike", rng, 400).events) == 4
     assert plant("noise", rng, 400).events == []
+    rolling = plant("rolling_volume", rng, 400)
+    assert len(rolling.values) == 400 and len(rolling.events) == 2
+    start, end = rolling.events[0]  # the rolling sum steps up by the burst's extra volume
+    assert rolling.values[end] - rolling.values[start - 1] > 3 * 10.0 * (end - start + 1)
     with pytest.raises(ValueError, match="unknown kind"):
         plant("drift", rng, 400)
 
@@ -81,8 +91,13 @@ def test_seeded_run_matches_the_documented_numbers_and_floors() -> None:
     assert results["volume_burst", "bursts"].precision >= 0.95
     assert results["volume_burst", "bursts"].recall >= 0.4
     assert results["level_shift", "online"].recall >= 0.9
+    # through a rolling sum, keeping rises only removes the burst's exit from the window
+    rolling, rises = results["rolling_volume", "online"], results["rolling_volume", "online_rises"]
+    assert rises.recall == rolling.recall == 1.0
+    assert rises.precision >= 0.7 and rises.precision > rolling.precision + 0.2
     assert results["noise", "batch"].false_per_1k <= 2.0
     assert results["noise", "online"].false_per_1k <= 8.0
+    assert results["noise", "online_rises"].false_per_1k <= 4.0
     assert results["noise", "bursts"].detections == 0
 
 
@@ -91,7 +106,7 @@ def test_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("| series | mode | events |")
     assert "| noise | batch |" in out and "| – | – | – |" in out
-    assert len(out.splitlines()) == 2 + 10
+    assert len(out.splitlines()) == 2 + 16
     table = markdown_table([EvalResult("spike", "batch", 4, 3, 5, 4, 1000)])
     assert (
         table.splitlines()[2] == "| spike | batch | 4 | 3 | 5 | 4 | 0.800 | 0.750 | 0.774 | 1.00 |"

@@ -14,7 +14,7 @@ from microservices.common.anomaly_schema import ANOMALIES, AnomalyRecord
 from microservices.common.errors import FatalError, SchemaError
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.settings import load_settings
-from microservices.ml.anomaly_monitor import AnomalyMonitor, MonitorParams
+from microservices.ml.anomaly_monitor import AnomalyMonitor, MonitorParams, is_rise
 from microservices.ml.spectral import SpectralResidualDetector
 from tests.unit.anomaly.series import NOW, log_returns, planted_series, snapshot
 
@@ -195,3 +195,10 @@ def test_settings_fail_at_start_on_bad_values() -> None:
             load_settings(env_file=None, **bad)
     with pytest.raises(ValueError, match="history"):
         AnomalyMonitor(MonitorParams(history=20))
+
+
+def test_is_rise_compares_with_the_mean_before() -> None:
+    assert is_rise([1.0, 2.0, 3.0, 2.1], score_window=3)  # mean of 1, 2, 3 = 2
+    assert not is_rise([1.0, 2.0, 3.0, 2.0], score_window=3)
+    assert is_rise([9.0, 1.0, 1.0, 1.5], score_window=2)  # only the 2 before count
+    assert not is_rise([5.0], score_window=40)
