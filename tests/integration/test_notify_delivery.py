@@ -68,11 +68,13 @@ async def eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> None
 
 
 @asynccontextmanager
-async def notifier_running(settings: Settings, redis: aredis.Redis) -> AsyncIterator[Notifier]:
-    notifier = Notifier(settings, redis, consumer="notifier-test")
+async def notifier_running(
+    settings: Settings, redis: aredis.Redis, consumer: str = "notifier-test"
+) -> AsyncIterator[Notifier]:
+    notifier = Notifier(settings, redis, consumer=consumer)
     stop = asyncio.Event()
     task = asyncio.create_task(notifier.run(stop))
-    await eventually(lambda: len(notifier.workers) == 3)
+    await eventually(lambda: len(notifier.workers) == len(settings.alert_targets))
     await groups_ready(redis, settings)
     try:
         yield notifier
@@ -89,7 +91,10 @@ async def groups_ready(redis: aredis.Redis, settings: Settings) -> None:
             exitbrain = await redis.xinfo_groups(streams.alerts.name)
         except aredis.ResponseError:
             market = exitbrain = []
-        if len(market) == 3 and len(exitbrain) == 2:
+        wanted = [t.streams for t in settings.alert_targets]
+        if len(market) == sum("alerts" in s for s in wanted) and len(exitbrain) == sum(
+            "exitbrain.alerts" in s for s in wanted
+        ):
             return
         await asyncio.sleep(0.05)
     raise AssertionError("consumer groups not created")
@@ -219,6 +224,29 @@ async def test_stop_during_retries_keeps_the_alert_pending(
             await eventually(lambda: receiver.keys(json_path) == [key])
         assert receiver.keys("/slack/" + HOOK_SECRET) == [key]  # never re-sent: it was acked
         assert {r.key for r in receiver.received} == {key}
+
+
+async def test_a_new_consumer_name_takes_over_what_the_old_left_pending(
+    real_redis: aredis.Redis, settings_factory: Any, redis_server: Any
+) -> None:
+    """A recreated container has a new hostname, so a new consumer name: the pending alert of
+    the old one is reclaimed (XAUTOCLAIM after CONSUMER_CLAIM_IDLE_MS) and delivered."""
+    async with receiving() as receiver:
+        json_path = "/json/" + HOOK_SECRET
+        receiver.script[json_path] = [Answer(500)] * 1000
+        settings: Settings = settings_factory(
+            redis_url=redis_server.url, alert_targets=targets(receiver.base_url)[:1],
+            notify_retry_base_s=0.05, notify_retry_cap_s=0.2, consumer_block_ms=100,
+            consumer_claim_idle_ms=300,
+        )  # fmt: skip
+        async with notifier_running(settings, real_redis, consumer="host-a") as notifier:
+            (key,) = await publish(real_redis, settings, [depeg(0)], [])
+            await eventually(lambda: notifier.workers[0].stats.retried >= 2)
+        receiver.script[json_path].clear()
+        async with notifier_running(settings, real_redis, consumer="host-b"):
+            await eventually(lambda: receiver.keys(json_path) == [key])
+        pending = await real_redis.xpending(settings.streams().market_alerts.name, "notify.ops")
+        assert pending["pending"] == 0
 
 
 async def test_refused_alert_is_dropped_and_counted(
