@@ -84,6 +84,7 @@ class OptionsPoller:
         self.client, self.producer, self.raw = client, producer, raw
         self.redis, self.key, self.interval_s = redis, key, interval_s
         self.published = 0  # summaries handed to the producer
+        self._outcomes: dict[str, dict[str, dict[str, Any]]] = {}  # venue -> currency -> last
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -112,7 +113,7 @@ class OptionsPoller:
             payload = await self.client.get_json(exchange, request, attempts=2)
             summary, skipped = chains.parse_options_summary(currency, payload, now_ms())
         except (TransientError, BadMessage) as exc:
-            metrics.OPTIONS_POLLS.labels(venue, currency, "failed").inc()
+            self._outcome(venue, currency, "failed")
             logger.warning(
                 "options.failed", extra={"exchange": venue, "currency": currency,
                                          "error": str(exc)[:200]},
@@ -121,14 +122,24 @@ class OptionsPoller:
         for reason, count in skipped.items():
             metrics.OPTIONS_ROWS_SKIPPED.labels(venue, reason).inc(count)
         if summary is None:
-            metrics.OPTIONS_POLLS.labels(venue, currency, "empty").inc()
+            self._outcome(venue, currency, "empty")
             logger.info("options.empty", extra={"exchange": venue, "currency": currency,
                                                 "skipped": skipped})  # fmt: skip
             return None
-        metrics.OPTIONS_POLLS.labels(venue, currency, "ok").inc()
+        self._outcome(venue, currency, "ok", instruments=summary.instruments)
         self.producer.publish(self.raw, summary)
         self.published += 1
         return summary
+
+    def health(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """venue -> currency -> the last poll's outcome (ok, empty, failed), when it ended and
+        the summary's instruments (ok only), for the venue's `/health` entry (`options`)."""
+        return {venue: dict(chains) for venue, chains in self._outcomes.items()}
+
+    def _outcome(self, venue: str, currency: str, outcome: str, **extra: Any) -> None:
+        metrics.OPTIONS_POLLS.labels(venue, currency, outcome).inc()
+        chains = self._outcomes.setdefault(venue, {})
+        chains[currency] = {"outcome": outcome, "at_ms": now_ms(), **extra}
 
     async def _store(self, summaries: list[OptionsSummary]) -> None:
         fields = {summary_field(s.exchange, s.currency): summary_json(s) for s in summaries}

@@ -227,6 +227,9 @@ class Collector:
             if self.book_loop is not None:
                 for venue, books in self.book_loop.summary().items():
                     summary.setdefault(venue, {})["books"] = books
+            if self.options_poller is not None:
+                for venue, chains in self.options_poller.health().items():
+                    summary.setdefault(venue, {})["options"] = chains
             if self.rest_client is not None:
                 for venue in self.exchanges:
                     summary.setdefault(venue, {})["rest"] = self.rest_client.venue_health(venue)

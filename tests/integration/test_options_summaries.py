@@ -85,6 +85,9 @@ async def test_simulated_chains_polled_stored_and_served(
             poller = await poll(settings, real_redis, rest_url)
             rows = await chain(rest_url, "BTC")
         assert poller.published == 2
+        health = poller.health()["deribit"]
+        assert {c: (h["outcome"], h.get("instruments")) for c, h in health.items()} == {
+            "BTC": ("ok", 30), "ETH": ("ok", 30)}  # fmt: skip
         entries: Any = await real_redis.xrange(settings.streams().raw.name)
         records = [settings.streams().raw.schema.decode(fields) for _, fields in entries]
         assert [(r.type, r.currency) for r in records] == [
@@ -131,5 +134,7 @@ async def test_a_venue_that_fails_is_counted(
     start = failed._value.get()
     poller = await poll(settings, real_redis, f"http://127.0.0.1:{free_port()}/deribit")
     assert poller.published == 0
+    assert {c: h["outcome"] for c, h in poller.health()["deribit"].items()} == {
+        "BTC": "failed", "ETH": "failed"}  # fmt: skip
     assert failed._value.get() == start + 1
     assert await real_redis.hgetall(collector_key(settings.stream_prefix, "options")) == {}
