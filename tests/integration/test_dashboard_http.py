@@ -41,14 +41,8 @@ async def engine(redis_server: Any, settings_factory: Any) -> AsyncIterator[tupl
     task = asyncio.create_task(engine.run(stop))
     base = f"http://127.0.0.1:{settings.api_port}"
 
-    async def up() -> bool:
-        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-            try:
-                return (await client.get("/health/live")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-    await wait_for(up)
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        await wait_for(lambda: _live(client))
     yield settings, base
     stop.set()
     await asyncio.wait_for(task, timeout=15)
@@ -206,3 +200,50 @@ async def test_the_page_asks_for_the_token_once(
         await page.wait_for_function("window.__dashboard.view.ready", timeout=15_000)
         assert await page.is_hidden("#token-form")
         await context.close()
+
+
+async def test_symbol_filter_slow_client_and_shutdown(
+    redis_server: Any, settings_factory: Any
+) -> None:
+    """`?symbols=` keeps other symbols' events out; a client that reads nothing loses its
+    oldest events (counted) while another keeps up; stopping the engine ends open streams."""
+    settings: Settings = settings_factory(
+        redis_url=redis_server.url, api_port=free_port(), symbols="BTCUSDT,ETHUSDT",
+        venues="binance,bybit,coinbase", dashboard_poll_ms=100, dashboard_client_queue=8,
+    )  # fmt: skip
+    redis = create_redis(settings.redis_url or "")
+    engine = Engine(settings, redis, with_aggregator=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop, serve_http=True))
+    base = f"http://127.0.0.1:{settings.api_port}"
+    hub = engine.app.state.live_hub
+    dropped_before = metrics.DASHBOARD_DROPPED._value.get()
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        await wait_for(lambda: _live(client))
+        async with client.stream("GET", "/api/v1/stream?symbols=ethusdt") as live:
+            lines = live.aiter_lines()
+            await read_events(lines, 1, {"hello"})
+            slow = hub.subscribe()  # a client that never reads
+            now = now_ms()
+            for i in range(20):
+                symbol = "BTCUSDT" if i % 2 else "ETHUSDT"
+                await xadd_record(redis, settings.streams().normalized,
+                                  snapshot(symbol=symbol, ts_ms=now + i))  # fmt: skip
+            got = await asyncio.wait_for(read_events(lines, 10, {"normalized"}), timeout=15)
+            assert {e["symbol"] for e in got} == {"ETHUSDT"}
+            assert [e["t"] for e in got] == [(now + i) / 1000 for i in range(0, 20, 2)]
+            assert slow.dropped >= 12  # 20 normalized + venues events into 8 places
+            assert metrics.DASHBOARD_DROPPED._value.get() - dropped_before >= slow.dropped
+            hub.unsubscribe(slow)
+            stop.set()  # the engine stops while this stream is open
+            async for _ in lines:
+                pass  # ends: the hub closed the stream
+    await asyncio.wait_for(task, timeout=15)
+    await redis.aclose()
+
+
+async def _live(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/health/live")).status_code == 200
+    except httpx.TransportError:
+        return False
