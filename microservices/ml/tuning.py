@@ -34,7 +34,7 @@ def storage_url(explicit: str, database_url: str | None, model_dir: Path) -> str
     return f"sqlite:///{(model_dir / 'optuna.db').resolve()}"
 
 
-def suggest_params(trial: Any) -> dict[str, Any]:
+def suggest_params(trial: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
     """The seed's search space. goss is LightGBM 4's data_sample_strategy (it refuses
     bagging next to it, so goss trials carry no bagging_fraction)."""
     boosting = trial.suggest_categorical("boosting_type", ["gbdt", "dart", "goss"])
@@ -48,7 +48,7 @@ def suggest_params(trial: Any) -> dict[str, Any]:
         "reg_lambda": trial.suggest_float("reg_lambda", 1e-8, 10.0, log=True),
         "scale_pos_weight": trial.suggest_float("scale_pos_weight", 1.0, 20.0),
     }
-    return lightgbm_params(boosting, params)
+    return lightgbm_params(boosting, {**(base or {}), **params})
 
 
 def lightgbm_params(boosting: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -110,8 +110,10 @@ def _pruning_callback(trial: Any) -> Any:
 
 class HyperparameterOptimizer:
     def __init__(self, study_name: str, storage: str, direction: str = "maximize",
-                 n_trials: int = 100, n_jobs: int = 1, seed: int = 17) -> None:  # fmt: skip
-        self.study_name, self.storage = study_name, storage
+                 n_trials: int = 100, n_jobs: int = 1, seed: int = 17,
+                 base_params: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """base_params: fixed LightGBM parameters every trial gets (e.g. num_threads)."""
+        self.study_name, self.storage, self.base = study_name, storage, base_params
         self.direction, self.n_trials, self.n_jobs, self.seed = direction, n_trials, n_jobs, seed
         self.study: Any = None
 
@@ -133,7 +135,7 @@ class HyperparameterOptimizer:
         )  # fmt: skip
 
         def objective(trial: Any) -> float:
-            params = suggest_params(trial)
+            params = suggest_params(trial, self.base)
             prob = data.fit(params, num_boost_round, [_pruning_callback(trial)])
             return score(metric, data.y_val, prob)
 
@@ -179,8 +181,10 @@ class MultiObjectiveOptimizer:
     """Precision and recall at the threshold, both maximised; the Pareto-optimal trials."""
 
     def __init__(self, study_name: str, storage: str, n_trials: int = 100,
-                 threshold: float = 0.5, seed: int = 17) -> None:  # fmt: skip
+                 threshold: float = 0.5, seed: int = 17,
+                 base_params: dict[str, Any] | None = None) -> None:  # fmt: skip
         self.study_name, self.storage, self.n_trials = study_name, storage, n_trials
+        self.base = base_params
         self.threshold, self.seed = threshold, seed
         self.study: Any = None
 
@@ -197,7 +201,7 @@ class MultiObjectiveOptimizer:
         )  # fmt: skip
 
         def objective(trial: Any) -> tuple[float, float]:
-            prob = data.fit(suggest_params(trial), num_boost_round, [])
+            prob = data.fit(suggest_params(trial, self.base), num_boost_round, [])
             return (score("precision", data.y_val, prob, self.threshold),
                     score("recall", data.y_val, prob, self.threshold))  # fmt: skip
 
