@@ -128,10 +128,14 @@ async function start() {
     Object.values(first.rows).flat().forEach((r) => addRow(store, r));
     store.venues = first.venues;
     (await getJSON("/api/v1/dashboard/alerts?limit=100")).forEach((a) => addAlert(store, a));
-    await Promise.all(view.symbols.map(loadHistory));
+    // a symbol without history yet (just followed) starts empty and fills live
+    await Promise.allSettled(view.symbols.map(loadHistory));
   } catch (error) {
     if (error instanceof Unauthorized) { askToken(); return; }
-    throw error;
+    setLive("retrying"); // the engine or its Redis is not answering yet: try again
+    $("live").title = error.message;
+    setTimeout(start, 3000);
+    return;
   }
   const saved = localStorage.getItem("ce_symbol");
   choose(view.symbols.includes(saved) ? saved : view.symbols[0]);
