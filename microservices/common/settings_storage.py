@@ -40,6 +40,18 @@ class StorageSettingsFields(BaseSettings):
     store_backoff_cap_s: float = Field(
         10.0, gt=0, description="longest wait between retries while the database is down"
     )
+    store_spill_dir: str = Field(
+        "data/store-spill",
+        description="local file queue for rows while the database is down (fsynced before "
+        "the entries are acknowledged, inserted when it is back); empty = no spill: entries "
+        "wait in the streams, bounded by their MAXLEN",
+    )
+    store_spill_after_s: float = Field(
+        5.0, ge=0, description="spill only once the database has been down this long"
+    )
+    store_spill_max_mb: float = Field(
+        1024.0, gt=0, description="the spill queue's size limit; when full, entries wait"
+    )
     store_orderbook_interval_s: float = Field(
         60.0, gt=0, description="one exchange_orderbooks snapshot per venue and symbol this often"
     )

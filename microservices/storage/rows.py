@@ -10,6 +10,7 @@ rows are written once); trades, tickers and liquidations of `exchange.raw` are n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -30,6 +31,17 @@ from microservices.storage.tables import Table
 
 Row = tuple[Any, ...]
 TableRow = tuple[Table, Row]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One row to store and the stream entry it came from ("" for none)."""
+
+    entry_id: str
+    table: Table
+    row: Row
+
+
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 

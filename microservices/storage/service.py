@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
@@ -26,6 +27,7 @@ from microservices.common.streams import Stream, Streams, collector_key
 from microservices.storage import db, rows, snapshots, store_metrics, tables
 from microservices.storage.migrate import migrate
 from microservices.storage.sink import Sink, StoreStopped
+from microservices.storage.spill import SpillQueue
 from microservices.storage.status import StoreStatus, publish_status
 from microservices.storage.writer import StreamWriter, ToRows, single
 
@@ -73,7 +75,15 @@ class StoreService:
 
     async def _run_jobs(self, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
         s = self.settings
-        sink = Sink(pool, self.status, backoff=self.backoff, on_disk_full=self._alert_disk_full)
+        spill = (
+            SpillQueue(Path(s.store_spill_dir), int(s.store_spill_max_mb * 1_000_000))
+            if s.store_spill_dir
+            else None
+        )
+        sink = Sink(
+            pool, self.status, backoff=self.backoff, on_disk_full=self.alert_disk_full,
+            spill=spill, spill_after_s=s.store_spill_after_s,
+        )  # fmt: skip
         async with asyncio.TaskGroup() as group:
             for stream, to_rows in sources(self.streams):
                 writer = StreamWriter(
@@ -84,6 +94,8 @@ class StoreService:
                 group.create_task(writer.run(), name=f"store-{stream.name}")
             group.create_task(self._snapshot_books(sink, stop), name="store-orderbooks")
             group.create_task(self._retention(sink, stop), name="store-retention")
+            if spill is not None:
+                group.create_task(self._drain_spill(sink, spill, stop), name="store-spill")
 
     async def _connect(self, stop: asyncio.Event) -> asyncpg.Pool | None:
         """A migrated pool, retrying while the database is unreachable; None on stop."""
@@ -148,7 +160,24 @@ class StoreService:
                     error = repr(exc)[:300]
                     logger.warning("store.retention_failed", extra={"table": table, "error": error})
 
-    async def _alert_disk_full(self, error: str) -> None:
+    async def _drain_spill(self, sink: Sink, spill: SpillQueue, stop: asyncio.Event) -> None:
+        """Insert spilled batches, oldest first, once the database takes rows again."""
+        while True:
+            for path in spill.files():
+                items = spill.load(path)
+                if items is None:
+                    continue  # unreadable: set aside by `load`, logged
+                try:
+                    await sink.commit(items, stop, may_spill=False)
+                except StoreStopped:
+                    return
+                spill.remove(path)
+                self.status.spill_files = len(spill.files())
+                logger.info("store.spill_drained", extra={"file": path.name, "rows": len(items)})
+            if await _sleep(stop, 1.0):
+                return
+
+    async def alert_disk_full(self, error: str) -> None:
         alert = MarketAlert(
             ts_ms=now_ms(), source="storage", type="STORAGE_DISK_FULL", severity="critical",
             reason="PostgreSQL is out of disk space: the writer paused, entries wait in the "

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -24,6 +24,8 @@ import asyncpg
 from microservices.common.backoff import Backoff
 from microservices.common.clock import now_ms
 from microservices.storage import db
+from microservices.storage.rows import Item
+from microservices.storage.spill import SpillQueue
 from microservices.storage.status import State, StoreStatus
 from microservices.storage.tables import Table
 
@@ -33,15 +35,6 @@ Insert = Callable[[Any, Table, Sequence[tuple[Any, ...]]], Awaitable[int]]
 
 class StoreStopped(Exception):
     """Stop was requested while a batch was still uncommitted: its entries stay pending."""
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One row to store and the stream entry it came from."""
-
-    entry_id: str
-    table: Table
-    row: tuple[Any, ...]
 
 
 def by_table(items: Sequence[Item]) -> dict[Table, list[tuple[Any, ...]]]:
@@ -60,17 +53,23 @@ class Sink:
         backoff: Backoff,
         on_disk_full: Callable[[str], Awaitable[None]] | None = None,
         insert: Insert | None = None,
+        spill: SpillQueue | None = None,
+        spill_after_s: float = 5.0,
     ) -> None:
         self.pool = pool
         self.status = status
         self._backoff = backoff
         self._on_disk_full = on_disk_full
         self._insert: Insert = insert or db.insert_rows
+        self.spill = spill
+        self._spill_after_s = spill_after_s
+        self._down_since: float | None = None  # monotonic time of the outage's first failure
 
     async def commit(
-        self, items: Sequence[Item], stop: asyncio.Event
+        self, items: Sequence[Item], stop: asyncio.Event, *, may_spill: bool = True
     ) -> tuple[dict[str, int], list[tuple[Item, str]]]:
-        """Store `items`; returns (new rows per table, rejected items with the reason)."""
+        """Store `items` (committed, or spilled durably once the outage is long); returns
+        (new rows per table, rejected items with the reason)."""
         attempt = 0
         while True:
             try:
@@ -82,6 +81,8 @@ class Sink:
                 if kind == "data":
                     return await self._row_by_row(items)
                 await self._failed(kind, exc)
+                if may_spill and self._spilled(items):
+                    return {}, []
                 if await _wait(stop, self._backoff.delay(attempt)):
                     raise StoreStopped from exc
                 attempt += 1
@@ -124,7 +125,24 @@ class Sink:
             self.status.add(self.status.rows_inserted, table, count)
         return inserted, rejected
 
+    def _spilled(self, items: Sequence[Item]) -> bool:
+        """Spill `items` when the outage has lasted STORE_SPILL_AFTER_S and the queue has room."""
+        down_for = time.monotonic() - (self._down_since or time.monotonic())
+        if self.spill is None or down_for < self._spill_after_s:
+            return False
+        try:
+            if not self.spill.put(items):
+                return False
+        except OSError as exc:
+            logger.warning("store.spill_failed", extra={"error": repr(exc)[:300]})
+            return False
+        self.status.spilled_rows += len(items)
+        self.status.spill_files = len(self.spill.files())
+        return True
+
     async def _failed(self, kind: str, exc: BaseException) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
         state: State = "disk_full" if kind == "disk_full" else "database_down"
         error = f"{type(exc).__name__}: {exc}"[:300]
         if self.status.set_state(state, now_ms(), error):
@@ -136,6 +154,7 @@ class Sink:
             logger.warning("store.retry", extra={"error": error})
 
     def _succeeded(self) -> None:
+        self._down_since = None
         self.status.last_commit_ms = now_ms()
         previous = self.status.state
         if self.status.set_state("ok", self.status.last_commit_ms):

@@ -20,8 +20,7 @@ from typing import Any, Final
 from microservices.common.book_schema import decode_full_book
 from microservices.common.errors import SchemaError
 from microservices.storage import tables
-from microservices.storage.rows import orderbook_row
-from microservices.storage.sink import Item
+from microservices.storage.rows import Item, orderbook_row
 
 logger = logging.getLogger(__name__)
 DELETE_CHUNK: Final = 50_000

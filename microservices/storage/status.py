@@ -2,7 +2,7 @@
 
 The writer writes `<prefix>storage.health` (a JSON string with a TTL) every few seconds, so
 /health of any process sharing the Redis tells the truth about a writer running elsewhere
-(`cross-exchange store`). `trimmed_unread` is the pure loss computation of SPEC section 8.
+(`cross-exchange store`). `loss_update` is the pure loss computation of SPEC section 8.
 """
 
 from __future__ import annotations
@@ -23,20 +23,28 @@ def health_key(prefix: str) -> str:
     return f"{prefix}storage.health"
 
 
-def trimmed_unread(
-    last_delivered: str, first_id: str | None, entries_added: int, length: int,
-    entries_read: int | None,
-) -> int:  # fmt: skip
-    """Entries trimmed from a stream before the group read them (0 when none or unknown).
+def loss_update(
+    baseline: int, last_delivered: str, first_id: str | None, last_id: str, entries_added: int,
+    length: int, entries_read: int | None,
+) -> tuple[int, int]:  # fmt: skip
+    """(entries newly lost, new baseline): entries trimmed before the group read them.
 
-    When the group's last-delivered id is older than the stream's first entry, everything the
-    group read has been trimmed, and so has everything in between: of the `entries_added -
-    length` entries ever removed, `entries_read` were read, the rest were lost. Redis resets
-    `entries_read` at the next read over the gap, so a caller counts each gap once.
+    `entries_added - entries_read` counts the entries the group never read: those still in the
+    stream after its position, plus those trimmed unread. Redis 7.0 keeps counting a trimmed gap
+    there after the group reads past it, newer versions re-estimate it away, so the caller keeps
+    the last known value of that trimmed part (`baseline`) and only a growth is a new loss. It
+    is known when the group has read everything (nothing unread remains) and when its position
+    is older than the first entry (the whole stream is unread).
     """
-    if first_id is None or entries_read is None or not _older(last_delivered, first_id):
-        return 0
-    return max(0, entries_added - length - entries_read)
+    if entries_read is None:
+        return 0, baseline
+    never_read = entries_added - entries_read
+    if last_delivered == last_id:
+        return 0, never_read
+    if first_id is not None and _older(last_delivered, first_id):
+        trimmed = never_read - length
+        return max(0, trimmed - baseline), max(trimmed, baseline)
+    return 0, baseline
 
 
 def _older(a: str, b: str) -> bool:
@@ -58,6 +66,8 @@ class StoreStatus:
     rejected: dict[str, int] = field(default_factory=dict)  # stream -> dead-lettered rows
     lost: dict[str, int] = field(default_factory=dict)  # stream -> trimmed before stored
     retention_deleted: dict[str, int] = field(default_factory=dict)
+    spilled_rows: int = 0  # rows written to the local spill queue during outages, in total
+    spill_files: int = 0  # spill files waiting for the database
 
     def set_state(self, state: State, now_ms: int, error: str = "") -> bool:
         """Switch state; True when it changed (the caller logs and alerts on changes)."""

@@ -21,9 +21,9 @@ import redis.asyncio as aredis
 from microservices.common.consumer import StreamConsumer
 from microservices.common.streams import DEAD_LETTER_MAXLEN, Stream
 from microservices.storage import store_metrics
-from microservices.storage.rows import TableRow
-from microservices.storage.sink import Item, Sink
-from microservices.storage.status import StoreStatus, trimmed_unread
+from microservices.storage.rows import Item, TableRow
+from microservices.storage.sink import Sink
+from microservices.storage.status import StoreStatus, loss_update
 
 logger = logging.getLogger(__name__)
 GROUP = "storage"
@@ -51,7 +51,7 @@ class StreamWriter:
         self.sink = sink
         self.status = status
         self._stop = stop
-        self._gap: tuple[str, int] = ("", 0)  # (last-delivered id, lost already counted)
+        self._baseline = 0  # entries trimmed unread as Redis still counts them (loss_update)
         self._trimmed_pending = 0
         # a stored entry is never poison: it is retried until the database takes it
         self.consumer: StreamConsumer[Any] = StreamConsumer(
@@ -104,7 +104,8 @@ class StreamWriter:
         )  # fmt: skip
 
     async def check_loss(self) -> None:
-        """Count entries trimmed before this group read them, each gap once."""
+        """Count entries trimmed before this group read them (each once), and those trimmed
+        while pending at this consumer."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.xinfo_stream(self.stream.name)
         pipe.xinfo_groups(self.stream.name)
@@ -113,15 +114,14 @@ class StreamWriter:
         if group is None:
             return
         first = info.get("first-entry")
-        last = _text(group.get("last-delivered-id"))
         read = group.get("entries-read")
-        lost = trimmed_unread(
-            last, None if not first else _text(first[0]), int(info.get("entries-added", 0)),
-            int(info.get("length", 0)), None if read is None else int(read),
+        lost, self._baseline = loss_update(
+            self._baseline, _text(group.get("last-delivered-id")),
+            None if not first else _text(first[0]), _text(info.get("last-generated-id")),
+            int(info.get("entries-added", 0)), int(info.get("length", 0)),
+            None if read is None else int(read),
         )  # fmt: skip
-        counted = self._gap[1] if self._gap[0] == last else 0
-        self._gap = (last, max(lost, counted))
-        self._record_lost(lost - counted)
+        self._record_lost(lost)
         pending_lost = self.consumer.trimmed_pending - self._trimmed_pending
         self._trimmed_pending = self.consumer.trimmed_pending
         self._record_lost(pending_lost)

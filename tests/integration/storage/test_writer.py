@@ -3,17 +3,24 @@ table with the values it carried, duplicates insert once, oversized values are d
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 import redis.asyncio as aredis
 
+from microservices.common.backoff import Backoff
+from microservices.common.market_alerts import MARKET_ALERTS
 from microservices.common.records import Funding, Kline, OpenInterest
 from microservices.common.schemas import RAW
 from microservices.common.settings import Settings
+from microservices.storage import db, tables
+from microservices.storage.rows import Item, funding_row
 from microservices.storage.service import StoreService
+from microservices.storage.sink import Sink
 from microservices.storage.writer import GROUP
 from tests import factories
 from tests.factories import T0, header
@@ -151,3 +158,46 @@ async def test_oversized_values_go_to_the_dead_letter(
     assert errors[1] == "storage: funding_rates: column 'symbol': 80 characters, at most 50"
     assert RAW.decode(dead[0][1]).open_interest == 3e15  # the entry itself is kept whole
     assert service.status.rejected == {streams.raw.name: 2}
+
+
+async def test_disk_full_pauses_raises_an_alert_and_resumes(
+    real_redis: aredis.Redis, pg_url: str, settings_factory: Any
+) -> None:
+    settings = make_settings(settings_factory)
+    service = StoreService(settings, real_redis, pg_url)
+    seen: list[str] = []
+    failures = 3
+
+    async def disk_fills_then_frees(conn: Any, table: Any, rows: Any) -> int:
+        nonlocal failures
+        seen.append(service.status.state)
+        if failures:
+            failures -= 1
+            raise asyncpg.exceptions.DiskFullError("could not extend file: No space left")
+        return await db.insert_rows(conn, table, rows)
+
+    pool = await asyncpg.create_pool(pg_url, min_size=1, max_size=2)
+    try:
+        sink = Sink(
+            pool, service.status, backoff=Backoff(base_s=0.01, cap_s=0.05),
+            on_disk_full=service.alert_disk_full, insert=disk_fills_then_frees,
+        )  # fmt: skip
+        record = Funding(**header(exchange="bybit", market="perp"), funding_rate=0.0001,
+                         funding_interval_h=8.0)  # fmt: skip
+        item = Item("1-0", tables.FUNDING_RATES, funding_row(record))
+        inserted, rejected = await sink.commit([item], asyncio.Event())
+    finally:
+        await pool.close()
+    assert (inserted, rejected) == ({"funding_rates": 1}, [])
+    assert seen == ["starting", "disk_full", "disk_full", "disk_full"]  # paused, then resumed
+    assert service.status.state == "ok"
+    entries: Any = await real_redis.xrange(settings.streams().market_alerts.name)
+    assert len(entries) == 1  # one alert per pause, not one per retry
+    alert = MARKET_ALERTS.decode(entries[0][1])
+    assert (alert.type, alert.severity, alert.source) == (
+        "STORAGE_DISK_FULL",
+        "critical",
+        "storage",
+    )
+    assert alert.data == {"error": "DiskFullError: could not extend file: No space left"}
+    assert await count(pg_url, "funding_rates") == 1
