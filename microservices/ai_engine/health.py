@@ -19,6 +19,7 @@ from microservices.common.clock import iso_utc, now_ms
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
 from microservices.common.streams import Stream, collector_key
+from microservices.data_collector.polled import read_polled_health
 from microservices.notify.service import notify_health
 from microservices.storage.status import read_store_health
 
@@ -113,6 +114,7 @@ async def gather_health(
         notify = await notify_health(redis, settings.stream_prefix)
         configured = settings.database_url is not None and settings.store_enabled
         store = await read_store_health(redis, settings.stream_prefix, configured, now)
+        polled = await read_polled_health(redis, settings.stream_prefix)
     except TRANSIENT_REDIS_ERRORS as exc:
         return 503, {
             "status": "down",
@@ -139,5 +141,6 @@ async def gather_health(
         "consumer_groups": groups,
         "store": store,  # the PostgreSQL writer: state, rows, rejected and lost entries
         "notify": notify,  # per ALERT_TARGETS target: counters and routing, no URL or token
+        "polled_venues": polled,  # delayed venues (CME): last poll and counters, not in status
     }
     return (503 if status == "down" else 200), body

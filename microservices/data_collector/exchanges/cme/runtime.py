@@ -34,6 +34,7 @@ from microservices.data_collector.exchanges.cme.source import (
     SettlementSource,
     WebSource,
 )
+from microservices.data_collector.polled import write_polled_health
 from microservices.data_collector.registry import build_exchange
 from microservices.data_collector.rest_client import RestClient, rest_timeout
 
@@ -116,6 +117,9 @@ async def run(settings: Settings, once: bool = False) -> None:
             while True:
                 today = datetime.now(UTC).date()
                 await poll(feed, today, settings.cme_lookback_days)
+                ttl_s = int(settings.cme_poll_interval_s * 3)
+                await write_polled_health(redis, settings.stream_prefix, "cme",
+                                          feed.health(now_ms()), ttl_s)  # fmt: skip
                 if once:
                     return
                 await asyncio.sleep(settings.cme_poll_interval_s)

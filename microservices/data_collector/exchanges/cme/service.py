@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from microservices.common import metrics
 from microservices.common.errors import BadMessage, TransientError
@@ -59,30 +60,47 @@ class SettlementFeed:
         self.reference = reference
         self.publish = publish
         self._counted: dict[str, int] = {}
+        self.days: dict[str, int] = {}  # outcome -> trade dates read so far
+        self.records = 0
+
+    def health(self, polled_ms: int) -> dict[str, Any]:
+        """The `/health` entry of the venue: last poll, last trade date read, counters and
+        each product's front month."""
+        last = self.book.last_date
+        fronts = {product: c.name for product, c in sorted(self.book.tracker.fronts.items())}
+        return {
+            "state": "polled", "source": self.source.name, "delayed": True,
+            "last_poll_ms": polled_ms, "last_trade_date": last and last.isoformat(),
+            "days": dict(self.days), "records": self.records,
+            "rejected": dict(self.stats.rejected), "fronts": fronts,
+        }  # fmt: skip
+
+    def _day(self, trade_date: date, outcome: str, records: int = 0, rolls: int = 0) -> DayOutcome:
+        metrics.CME_DAYS.labels(self.source.name, outcome).inc()
+        self.days[outcome] = self.days.get(outcome, 0) + 1
+        self.records += records
+        return DayOutcome(trade_date, outcome, records, rolls)
 
     async def read_day(self, trade_date: date, recv_ms: int) -> DayOutcome:
         try:
             rows = await self.source.rows(trade_date, self.checker)
         except (TransientError, BadMessage) as exc:
-            metrics.CME_DAYS.labels(self.source.name, "failed").inc()
             logger.warning("cme.read_failed", extra={"trade_date": trade_date.isoformat(),
                            "error": str(exc)[:200]})  # fmt: skip
-            return DayOutcome(trade_date, "failed")
+            return self._day(trade_date, "failed")
         finally:
             self._count_rejections()
         if not rows:
             self.stats.reject("holiday", trade_date.isoformat())
-            metrics.CME_DAYS.labels(self.source.name, "holiday").inc()
             logger.info("cme.no_settlement", extra={"trade_date": trade_date.isoformat()})
-            return DayOutcome(trade_date, "holiday")
+            return self._day(trade_date, "holiday")
         references = await self._references(self.book.groups(rows), settlement_ms(trade_date))
         result = self.book.day(rows, recv_ms, references)
         await self.publish(result.records, result.alerts)
-        metrics.CME_DAYS.labels(self.source.name, "ok").inc()
         for alert in result.alerts:
             metrics.CME_ROLLS.labels(str(alert.data["product"])).inc()
             logger.info("cme.roll", extra={"reason": alert.reason})
-        return DayOutcome(trade_date, "ok", len(result.records), len(result.alerts))
+        return self._day(trade_date, "ok", len(result.records), len(result.alerts))
 
     async def _references(self, groups: list[str], ts_ms: int) -> dict[str, float]:
         if self.reference is None:
