@@ -202,3 +202,18 @@ async def test_simulator_faults_over_http_are_counted() -> None:
         assert lines[1].startswith("2026-12-01,BTC-CME-2026Z,") and len(lines) == 1 + 4 * 3
         async with session.get(base + "/cme/settle/20261205.csv") as response:
             assert (await response.text()).splitlines()[1:] == []  # a Saturday: no settlement
+
+
+def test_cme_import_of_a_bad_file_exits_2_naming_it(
+    redis_server: LocalRedis, stream_prefix: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("STREAM_PREFIX", stream_prefix)
+    missing = tmp_path / "missing.csv"
+    assert main(["--env-file", "/nonexistent", "cme", "import", str(missing)]) == 2
+    assert f"cannot read {missing}" in capsys.readouterr().err
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("date,price\n2026-12-01,1\n")
+    assert main(["--env-file", "/nonexistent", "cme", "import", str(wrong)]) == 2
+    assert "unknown CSV header" in capsys.readouterr().err
