@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from microservices.common.errors import SchemaError
-from microservices.common.schema_fields import FieldSpec, decode_fields, encode_value
+from microservices.common.schema_fields import FieldSpec, decode_fields, encode_fields
 from microservices.common.schemas import Fields, Schema
 
 SIGNAL_FIELDS: Final = (
@@ -49,12 +49,7 @@ class SignalRecord:
 
 
 def encode_signal(record: SignalRecord) -> Fields:
-    fields: Fields = {}
-    for spec in SIGNAL_FIELDS:
-        value = getattr(record, spec.attr)
-        if value is not None:
-            fields[spec.wire] = encode_value(spec, value)
-    return fields
+    return encode_fields(record, SIGNAL_FIELDS)
 
 
 def decode_signal(entry: dict[str, str]) -> SignalRecord:
