@@ -96,7 +96,7 @@ class Engine:
             AnomalyService(settings, redis, self.producer) if settings.anomaly_enabled else None
         )
         self.large_trades = (
-            LargeTradeService(settings, redis, self.producer, rabbit_from_settings(settings))
+            LargeTradeService(settings, redis, rabbit=rabbit_from_settings(settings))
             if settings.large_trades_enabled
             else None
         )

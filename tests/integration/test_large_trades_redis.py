@@ -12,6 +12,7 @@ import redis.asyncio as aredis
 from microservices.ai_engine.large_trades.service import GROUP, LargeTradeService
 from microservices.common.producer import StreamProducer
 from microservices.common.records import Funding, Liquidation, RawRecord, Trade
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
 from tests.integration.test_pipeline import publish
 
@@ -76,3 +77,25 @@ async def test_watcher_publishes_large_trades_and_alerts(
     assert await service.consumer.run_until_idle() == 7
     assert await real_redis.xlen(streams.large_trades.name) == 2
     assert await real_redis.xlen(streams.market_alerts.name) == 4
+
+
+async def test_redis_outage_during_the_write_keeps_the_batch_and_writes_once(
+    local_redis: Any, settings_factory: Any
+) -> None:
+    server = local_redis()
+    settings: Settings = settings_factory(redis_url=server.url, liquidation_cluster_count=3)
+    streams = settings.streams()
+    redis = create_redis(server.url, socket_timeout_s=1.0)
+    try:
+        service = LargeTradeService(settings, redis)
+        batch = list(enumerate(records()))
+        server.stop()  # Redis goes away between the read and the write
+        with pytest.raises(TRANSIENT_REDIS_ERRORS):
+            await service.handle([(f"{n}-0", rec) for n, rec in batch])
+        assert service.producer.pending == 6  # 2 trades, 4 alerts held, nothing acknowledged
+        server.start()  # same port
+        await service.handle([(f"{n}-0", rec) for n, rec in batch])  # the redelivery
+        assert await redis.xlen(streams.large_trades.name) == 2
+        assert await redis.xlen(streams.market_alerts.name) == 4
+    finally:
+        await redis.aclose()

@@ -13,6 +13,7 @@ the publisher's bounded buffer, confirmed by the broker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -29,6 +30,7 @@ from microservices.common.market_alerts import MarketAlert, encode_market_alert
 from microservices.common.producer import StreamProducer
 from microservices.common.rabbitmq import RabbitPublisher
 from microservices.common.records import RawRecord
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,13 +64,15 @@ class LargeTradeService:
         self,
         settings: Settings,
         redis: aredis.Redis,
-        producer: StreamProducer,
+        producer: StreamProducer | None = None,
         rabbit: RabbitPublisher | None = None,
         consumer_name: str = "large-trades-1",
     ) -> None:
         self.streams = settings.streams()
         self.watch = MarketWatch(AlertParams.from_settings(settings))
-        self.producer = producer
+        # its own producer, flushed by the handler only: a batch is acknowledged after its
+        # writes, never while another task's flush still holds them
+        self.producer = producer or StreamProducer(redis, batch_size=settings.producer_batch_size)
         self.rabbit = rabbit
         self.consumer: StreamConsumer[RawRecord] = StreamConsumer(
             redis, self.streams.raw, self.handle, group=GROUP, consumer=consumer_name,
@@ -94,7 +98,7 @@ class LargeTradeService:
                 logger.info("market_alert", extra={"type": alert.type, "reason": alert.reason})
         for (venue, _symbol), count in self.watch.detector.take_unpriced().items():
             market_metrics.LARGE_TRADE_UNPRICED.labels(venue).inc(count)
-        if trades or alerts:
+        if self.producer.pending:
             await self.producer.flush()  # raises on a Redis error: the batch stays pending
 
     def _to_rabbit(self, key: str, message: dict[str, Any], message_id: str) -> None:
@@ -106,6 +110,8 @@ class LargeTradeService:
             group.create_task(self.consumer.run(stop), name="large-trades-consumer")
             if self.rabbit is not None:
                 group.create_task(self.rabbit.run(stop), name="large-trades-rabbitmq")
+        with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):  # what a last failed flush held
+            await self.producer.flush()
 
 
 def rabbit_from_settings(settings: Settings) -> RabbitPublisher | None:
