@@ -40,6 +40,7 @@ pytestmark = pytest.mark.integration
 VENUES = ("deribit",)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 WANTED = ("trade", "ticker", "kline", "funding", "open_interest", "liquidation")
+INDEX_TYPES = ("volatility_index", "options_summary")  # of a currency, not of an instrument
 
 
 @pytest.fixture
@@ -67,23 +68,36 @@ async def test_every_record_type_and_the_books_arrive(
             records = await raw_records(real_redis, wired)
             seen: Counter[tuple[str, str]] = Counter((r.symbol, r.type) for r in records)
             books = {e.symbol for e in await book_entries(real_redis, wired)}
-            need = [(f"{s[:-4]}USDC", t) for s in SYMBOLS for t in WANTED]
+            need = [(f"{s[:-4]}USD.INV", t) for s in SYMBOLS for t in WANTED]
+            need += [(f"{s[:-4]}-DVOL", "volatility_index") for s in SYMBOLS]
+            need += [(f"{s[:-4]}-OPTIONS", "options_summary") for s in SYMBOLS]
             return records if all(seen[k] for k in need) and len(books) == 2 else None
 
         records = await eventually(complete)
         health = await book_health(real_redis, wired)
         stats = sim.stats()["venues"]["deribit"]
+    # DVOL and the option-chain summaries of BTC and ETH come beside the instruments' records
+    indexes = {(r.type, r.group) for r in records if r.type in INDEX_TYPES}
+    assert indexes == {
+        ("volatility_index", "BTC-DVOL"),
+        ("volatility_index", "ETH-DVOL"),
+        ("options_summary", "BTC-OPTIONS"),
+        ("options_summary", "ETH-OPTIONS"),
+    }
+    records = [r for r in records if r.type not in INDEX_TYPES]
     assert {(r.exchange, r.market, r.group) for r in records} == {
         ("deribit", "perp", "BTCUSDT"), ("deribit", "perp", "ETHUSDT")}  # fmt: skip
-    assert {r.venue_symbol for r in records} == {"BTC_USDC-PERPETUAL", "ETH_USDC-PERPETUAL"}
-    btc = [r for r in records if r.symbol == "BTCUSDC" and r.type == "trade"]
+    # the listing has the linear and the inverse perpetuals: the inverse one is the primary
+    assert {r.venue_symbol for r in records} == {"BTC-PERPETUAL", "ETH-PERPETUAL"}
+    btc = [r for r in records if r.symbol == "BTCUSD.INV" and r.type == "trade"]
     assert all(40_000 < r.price < 100_000 for r in btc)  # synthetic BTC starts near 65,000
     funding = [r for r in records if r.type == "funding"]
     assert {r.funding_interval_h for r in funding} == {8.0}
     assert {round(r.funding_rate, 8) for r in funding} == {0.00008}  # the venue's default
     oi = [r for r in records if r.type == "open_interest"]
-    # the listing's contracts are one lot (0.001 BTC): USD value = contracts x lot x mark
-    assert all(r.open_interest_usd and r.open_interest_usd > r.open_interest for r in oi)
+    # inverse contracts are 10 USD (BTC) and 1 USD (ETH): USD value = contracts x contract
+    size = {"BTCUSD.INV": 10.0, "ETHUSD.INV": 1.0}
+    assert oi and all(r.open_interest_usd == r.open_interest * size[r.symbol] for r in oi)
     assert health["deribit"]["resyncs"].get("gap", 0) == 0
     assert stats["rest_inside_retry_after"] == 0
 

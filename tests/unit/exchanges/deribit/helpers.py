@@ -1,6 +1,6 @@
 """Deribit test helpers: `LinearFirst`, the venue with the default contract order, for tests
-of the USDC-margined linear perpetuals (the repo's own frames, the simulator's instruments)
-that follow a group without a listing (the naming rule would pick the inverse BTC-PERPETUAL,
+of the USDC-margined linear perpetuals (the repo's own frames, the simulator's linear books)
+that follow a group without a listing (the naming rule picks the inverse BTC-PERPETUAL,
 Deribit's primary instrument)."""
 
 from __future__ import annotations

@@ -12,13 +12,14 @@ import orjson
 import pytest
 
 from microservices.common.errors import BadMessage
-from microservices.common.records import OptionsSummary, VolatilityIndex
+from microservices.common.records import Liquidation, OpenInterest, OptionsSummary, VolatilityIndex
 from microservices.common.schemas import RAW
 from microservices.data_collector.exchanges.deribit.exchange import Deribit
 from microservices.data_collector.exchanges.deribit.parser import DeribitParser
 from microservices.data_collector.exchanges.deribit.simulator.options import dvol, option_chain
 from microservices.data_collector.exchanges.deribit.simulator.ws import DeribitDialect
 from microservices.exchange_simulator.config import MarketConfig
+from microservices.exchange_simulator.market import Liquidation as LiquidationEvent
 from microservices.exchange_simulator.market import MarketModel
 from tests.fixture_paths import shared_fixture
 
@@ -239,3 +240,49 @@ def test_a_refused_dvol_subscription_is_counted() -> None:
     refused = '{"jsonrpc":"2.0","id":800,"error":{"code":-32602,"message":"Invalid params"}}'
     assert p.parse(refused, RECV_MS) == []
     assert p.stats.rejected == {"subscribe_failed": 1}
+
+
+def test_simulated_inverse_perpetual_reads_back_in_base_units() -> None:
+    """The simulator also serves BTC-PERPETUAL (10 USD contracts) over the same book: the
+    collector's default Deribit follows it for BTCUSDT and converts its USD amounts back. A
+    0.5 BTC liquidation at 60,000 is 30,000 USD = 3,000 contracts -> 0.5 BTC again."""
+    start = 1_700_000_000_000
+    market = MarketModel(MarketConfig(symbols=("BTCUSDT",), seed=3), start, ["deribit"])
+    d = DeribitDialect(market)
+    assert d.channel_ok("ticker.BTC-PERPETUAL.100ms") and not d.channel_ok(
+        "ticker.SOL-PERPETUAL.100ms"
+    )
+    wanted = {
+        "ticker.BTC-PERPETUAL.100ms",
+        "trades.BTC-PERPETUAL.100ms",
+        "book.BTC-PERPETUAL.100ms",
+    }
+    frames = [item[2].decode() for item in d.initial_frames(sorted(wanted))]
+    for step in range(1, 20):
+        events = d.market.step(start + step * 250, {("deribit", "BTCUSDT")})
+        if step == 10:
+            events.append(
+                LiquidationEvent("deribit", "BTCUSDT", start + 2_500, True, 60_000.0, 0.5)
+            )
+        frames += [orjson.dumps(payload).decode() for _, payload in d.render(events, wanted)]
+    assert all('"BTC_USDC-PERPETUAL"' not in f for f in frames)
+    book = next(
+        orjson.loads(f)
+        for f in frames
+        if f.startswith('{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.')
+    )
+    amounts = [
+        level[2] for level in book["params"]["data"]["bids"] + book["params"]["data"]["asks"]
+    ]
+    assert amounts and all(a > 0 and a % 10 == 0 for a in amounts)  # whole 10 USD contracts
+    p = exchange(("BTCUSDT",)).new_parser()
+    records = [r for f in frames if '"channel":"book.' not in f for r in p.parse(f, start + 10_000)]
+    assert (
+        p.stats.rejected.get("malformed", 0) == 0 and p.stats.rejected.get("not_followed", 0) == 0
+    )
+    (liquidation,) = [r for r in records if isinstance(r, Liquidation)]
+    assert (liquidation.venue_symbol, liquidation.symbol, liquidation.group) == (
+        "BTC-PERPETUAL", "BTCUSD.INV", "BTCUSDT")  # fmt: skip
+    assert (liquidation.price, liquidation.size) == (60_000.0, 0.5)
+    oi = [r for r in records if isinstance(r, OpenInterest)]
+    assert oi and all(r.open_interest_usd == r.open_interest * 10 for r in oi)

@@ -1,9 +1,9 @@
 """Deribit payloads of the simulator: JSON-RPC notifications of `ticker`, `trades`,
 `chart.trades` and `book` (snapshot, then changes chained by `change_id`/`prev_change_id`).
 
-The simulated instruments are the USDC-margined linear perpetuals (`BTC_USDC-PERPETUAL` for
-the simulated BTCUSDT): prices and amounts (base coin) are JSON numbers, as Deribit sends
-them. A book's view and change id are shared by every client of the server, like the
+Payloads are built as the USDC-margined linear perpetual's (`BTC_USDC-PERPETUAL` for the
+simulated BTCUSDT; `inverse.py` rewrites them for BTC-PERPETUAL): prices and amounts (base
+coin) are JSON numbers, as Deribit sends them. A book's view and change id are shared by every client of the server, like the
 venue's one stream. No sockets here.
 """
 

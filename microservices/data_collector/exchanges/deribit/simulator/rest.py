@@ -17,6 +17,11 @@ from aiohttp import web
 
 from microservices.common.clock import now_ms
 from microservices.data_collector.exchanges.deribit.simulator.frames import venue_symbol
+from microservices.data_collector.exchanges.deribit.simulator.inverse import (
+    as_inverse,
+    instrument_row,
+    inverse_name,
+)
 from microservices.data_collector.exchanges.deribit.simulator.options import option_chain
 from microservices.data_collector.exchanges.deribit.simulator.ws import DeribitDialect, ws_routes
 from microservices.exchange_simulator.bars import MINUTE_MS, boundaries
@@ -89,23 +94,30 @@ def _instrument_row(dialect: DeribitDialect, symbol: str) -> dict[str, Any]:
 
 
 async def instruments(request: web.Request) -> web.Response:
-    """The simulated USDC-margined linear perpetuals (currency USDC or any; none for BTC, ETH:
-    the simulator has no inverse contracts); options and combos: none."""
+    """The simulated USDC-margined linear perpetuals (currency USDC or any) and the inverse
+    BTC-PERPETUAL / ETH-PERPETUAL (currency BTC / ETH or any); options and combos: none."""
     dialect = _dialect(request)
     currency = request.query.get("currency", "").upper()
     if currency not in ("BTC", "ETH", "USDC", "USDT", "ANY"):
         raise invalid("currency must be one of BTC, ETH, USDC, USDT, any")
     kind = request.query.get("kind", "future")
-    rows = []
-    if currency in ("USDC", "ANY") and kind in ("future", "any"):
-        rows = [_instrument_row(dialect, s) for s in sorted(dialect.venue_syms)]
+    rows: list[dict[str, Any]] = []
+    if kind not in ("future", "any"):
+        return json_response(envelope(rows))
+    for symbol in sorted(dialect.venue_syms):
+        linear, name = _instrument_row(dialect, symbol), inverse_name(symbol)
+        if currency in ("USDC", "ANY"):
+            rows.append(linear)
+        if name is not None and currency in (linear["base_currency"], "ANY"):
+            rows.append(instrument_row(linear, name))
     return json_response(envelope(rows))
 
 
 async def ticker(request: web.Request) -> web.Response:
     dialect = _dialect(request)
     symbol = _symbol(request, dialect)
-    return json_response(envelope(dialect.fmt.ticker(symbol, now_ms())))
+    name = request.query.get("instrument_name", "").upper()
+    return json_response(envelope(as_inverse(dialect.fmt.ticker(symbol, now_ms()), name)))
 
 
 async def chart_data(request: web.Request) -> web.Response:

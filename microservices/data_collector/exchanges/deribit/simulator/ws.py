@@ -7,8 +7,9 @@ every interval; one left unanswered by the next closes the connection, as Deribi
 100 ms), `trades.{inst}.100ms` (liquidations are trades flagged `liquidation`),
 `chart.trades.{inst}.1`, `book.{inst}.100ms` (snapshot, then changes; the
 `depth_gap_every` fault skips a change, which breaks the `prev_change_id` chain) and
-`deribit_volatility_index.{btc_usd|eth_usd}` (DVOL once a second, `options.py`). Payloads
-are built in `frames.py`, REST in `rest.py`.
+`deribit_volatility_index.{btc_usd|eth_usd}` (DVOL once a second, `options.py`). Each
+simulated BTC or ETH is also the inverse BTC-PERPETUAL / ETH-PERPETUAL (USD amounts,
+`inverse.py`). Payloads are built in `frames.py`, REST in `rest.py`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from microservices.data_collector.exchanges.deribit.simulator.frames import (
     DeribitFormat,
     notification,
     venue_symbol,
+)
+from microservices.data_collector.exchanges.deribit.simulator.inverse import (
+    as_inverse,
+    inverse_name,
 )
 from microservices.data_collector.exchanges.deribit.simulator.options import dvol
 from microservices.exchange_simulator.market import (
@@ -83,7 +88,10 @@ class DeribitDialect(Dialect):
     def __init__(self, market: MarketModel) -> None:
         super().__init__(market)
         self.venue_syms = {s: venue_symbol(s) for s in market.instruments}
+        # symbol -> its instrument names: the linear perpetual, then the inverse one if any
+        self.names = {s: (v, *filter(None, [inverse_name(s)])) for s, v in self.venue_syms.items()}
         self.by_venue_symbol = by_venue_symbol(self.venue_syms)
+        self.by_venue_symbol.update({n: s for s, names in self.names.items() for n in names})
         self.fmt = DeribitFormat(market, self.market_venue)
         self.books = DeribitBooks(self.fmt)
         self.heartbeats: dict[str, Heartbeat] = {}  # conn id -> heartbeat
@@ -221,6 +229,7 @@ class DeribitDialect(Dialect):
             elif key.startswith("book."):
                 payload = self.books.snapshot(key, symbol, now)
             if payload is not None:
+                payload = as_inverse(payload, key.split(".")[1])
                 items.append((DATA, key, self.encode(key, payload, "")))
         return items
 
@@ -229,25 +238,32 @@ class DeribitDialect(Dialect):
         out: Rendered = []
         touched: dict[str, int] = {}
         for ev in events:
-            sym = self.venue_syms[ev.symbol]
-            if isinstance(ev, DepthDiff):
-                self._book(ev, sym, wanted, out)
-                continue
-            if isinstance(ev, Trade | Liquidation) and f"trades.{sym}.100ms" in wanted:
-                row = self.fmt.trade(ev) if isinstance(ev, Trade) else self.fmt.liquidation(ev)
-                out.append((f"trades.{sym}.100ms", notification(f"trades.{sym}.100ms", [row])))
-            elif isinstance(ev, BarUpdate) and f"chart.trades.{sym}.1" in wanted:
-                key = f"chart.trades.{sym}.1"
-                out.append((key, notification(key, self.fmt.chart(ev))))
+            for sym in self.names[ev.symbol]:
+                self._event(ev, sym, wanted, out)
             if isinstance(ev, Quote | Trade | Mark):
                 touched[ev.symbol] = ev.ts_ms
         for symbol, ts in touched.items():
-            key = f"ticker.{self.venue_syms[symbol]}.100ms"
-            if key in wanted and ts - self._ticker_ms.get(symbol, 0) >= TICKER_PUSH_MS:
-                self._ticker_ms[symbol] = ts
-                out.append((key, notification(key, self.fmt.ticker(symbol, ts))))
+            keys = [k for n in self.names[symbol] if (k := f"ticker.{n}.100ms") in wanted]
+            if not keys or ts - self._ticker_ms.get(symbol, 0) < TICKER_PUSH_MS:
+                continue
+            self._ticker_ms[symbol] = ts
+            for key in keys:
+                payload = notification(key, self.fmt.ticker(symbol, ts))
+                out.append((key, as_inverse(payload, key.split(".")[1])))
         self._dvol(wanted, out)
         return out
+
+    def _event(self, ev: Event, sym: str, wanted: set[str], out: Rendered) -> None:
+        """The frames of one event on the instrument named `sym` (linear or inverse)."""
+        if isinstance(ev, DepthDiff):
+            self._book(ev, sym, wanted, out)
+        elif isinstance(ev, Trade | Liquidation) and f"trades.{sym}.100ms" in wanted:
+            row = self.fmt.trade(ev) if isinstance(ev, Trade) else self.fmt.liquidation(ev)
+            key = f"trades.{sym}.100ms"
+            out.append((key, as_inverse(notification(key, [row]), sym)))
+        elif isinstance(ev, BarUpdate) and f"chart.trades.{sym}.1" in wanted:
+            key = f"chart.trades.{sym}.1"
+            out.append((key, as_inverse(notification(key, self.fmt.chart(ev)), sym)))
 
     def _dvol_symbol(self, index_name: str) -> str | None:
         """`btc_usd` -> the simulated BTCUSDT (None when not simulated or not an index)."""
@@ -275,7 +291,7 @@ class DeribitDialect(Dialect):
             return
         frame = self.books.change(key, ev.symbol, ev.ts_ms)
         if frame is not None:
-            out.append((key, frame))
+            out.append((key, as_inverse(frame, sym)))
 
     def is_book_diff(self, key: str, data: bytes) -> bool:
         return key.startswith("book.") and b'"type":"change"' in data
