@@ -32,9 +32,15 @@ logger = logging.getLogger(__name__)
 
 def simulator_settings(settings: Settings, http_base: str, ws_base: str) -> Settings:
     """Point every registered venue with a simulator dialect at the simulator (one server, a
-    path prefix per URL venue); simulated listings never go into the listing cache."""
+    path prefix per URL venue, and per polled venue); simulated listings never go into the
+    listing cache."""
     urls = settings.endpoints | exchanges.simulator_endpoints(http_base, ws_base)
-    return settings.model_copy(update={"endpoints": urls, "listing_cache_dir": ""})
+    update: dict[str, object] = {"endpoints": urls, "listing_cache_dir": ""}
+    polled = exchanges.polled_venues()
+    for venue in exchanges.polled_simulators():
+        if polled[venue].url_setting:
+            update[polled[venue].url_setting] = f"{http_base}/{venue}"
+    return settings.model_copy(update=update)
 
 
 def announce(line: str) -> None:

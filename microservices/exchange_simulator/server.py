@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import random
 import signal
@@ -215,6 +216,8 @@ def create_app(config: SimulatorConfig) -> web.Application:
     for url_venue, served in sim_venues().items():
         if url_venue in config.venues:
             app.add_routes(served.routes())
+    for module in exchanges.polled_simulators().values():  # delayed venues: CME settlements
+        app.add_routes(importlib.import_module(module).routes())
     app.add_routes(_control_routes())
     app.cleanup_ctx.append(_pump)
     app.on_shutdown.append(_close_sessions)

@@ -217,3 +217,26 @@ def test_cme_import_of_a_bad_file_exits_2_naming_it(
     wrong.write_text("date,price\n2026-12-01,1\n")
     assert main(["--env-file", "/nonexistent", "cme", "import", str(wrong)]) == 2
     assert "unknown CSV header" in capsys.readouterr().err
+
+
+async def test_the_exchange_simulator_serves_cme_and_the_demo_points_cme_at_it(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    from microservices.exchange_simulator.config import SimulatorConfig
+    from microservices.exchange_simulator.server import start_simulator
+    from microservices.runner import simulator_settings
+
+    async with start_simulator(SimulatorConfig(host="127.0.0.1", port=0)) as sim:
+        demo = simulator_settings(settings_factory(), sim.base_url, sim.ws_base)
+        assert demo.cme_web_url == f"{sim.base_url}/cme"
+        async with aiohttp.ClientSession() as session:
+            source = WebSource(session, demo.cme_web_url, demo.cme_product_ids, ["MBT"])
+            feed = SettlementFeed(source, CmeRules(), None, _ignore)
+            day = date(2026, 12, 1)
+            assert (await feed.read_day(day, 1)).records == 3
+            expected = SettlementSim().day("MBT", day)
+            assert feed.book.tracker.fronts["MBT"] == expected[0].contract
+
+
+async def _ignore(records: list[Settlement], alerts: list[Any]) -> None:
+    return None

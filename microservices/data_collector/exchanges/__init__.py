@@ -78,6 +78,11 @@ def polled_venues() -> Mapping[str, PolledVenue]:
     return REGISTRY.polled_venues()
 
 
+def polled_simulators() -> Mapping[str, str]:
+    """Polled venue -> module of its simulator routes (served under `/<venue>`)."""
+    return REGISTRY.polled_simulators()
+
+
 def venues_with(feature: str) -> tuple[str, ...]:
     """Venues whose `has` map says they serve `feature` ("funding", "open_interest", ...)."""
     return tuple(venue for venue, spec in REGISTRY.venues().items() if spec.has[feature])
@@ -130,6 +135,7 @@ __all__ = [
     "endpoint_setting",
     "endpoint_settings",
     "packages",
+    "polled_simulators",
     "polled_venues",
     "register",
     "registered",

@@ -138,6 +138,9 @@ class PolledVenue:
     service: str
     enabled_setting: str  # e.g. "cme_enabled"
     description: str = ""
+    # the setting holding its base URL, pointed at the simulator's `/<venue>` in the demo; the
+    # package's `simulator` module then exposes `routes()` served under that prefix
+    url_setting: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +244,10 @@ class PackageRegistry:
     def polled_venues(self) -> Mapping[str, PolledVenue]:
         """venue id -> spec of every delayed, polled venue (not in `venues()`)."""
         return MappingProxyType({v.venue: v for p in self._packages for v in p.polled})
+
+    def polled_simulators(self) -> Mapping[str, str]:
+        """Polled venue -> module whose `routes()` the simulator serves under `/<venue>`."""
+        return {v.venue: p.simulator for p in self._packages if p.simulator for v in p.polled}
 
     def url_venues(self) -> Mapping[str, UrlVenue]:
         """URL venue name -> its endpoint settings."""

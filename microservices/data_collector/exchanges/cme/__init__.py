@@ -19,6 +19,7 @@ PACKAGE: Final = ExchangePackage(
     name="cme",
     venues=(),
     url_venues=(),
+    simulator="microservices.data_collector.exchanges.cme.simulator",
     polled=(
         PolledVenue(
             "cme",
@@ -26,6 +27,7 @@ PACKAGE: Final = ExchangePackage(
             service="microservices.data_collector.exchanges.cme.runtime",
             enabled_setting="cme_enabled",
             description="CME BTC/ETH futures daily settlements, volume and open interest (delayed)",
+            url_setting="cme_web_url",
         ),
     ),
 )

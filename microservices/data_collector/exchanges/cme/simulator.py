@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Final
 
 from aiohttp import web
@@ -121,9 +121,18 @@ class SettlementSim:
 
 
 def app(sim: SettlementSim) -> web.Application:
+    """The routes on their own (`cross-exchange cme simulate`)."""
+    application = web.Application()
+    application.add_routes(routes(sim))
+    return application
+
+
+def routes(sim: SettlementSim | None = None) -> list[web.RouteDef]:
     """`GET /cme/CmeWS/mvc/Settlements/Futures/Settlements/{id}/FUT?tradeDate=MM/DD/YYYY`
-    and `GET /cme/settle/{YYYYMMDD}.csv`."""
-    products = {pid: product for product, pid in sim.product_ids.items()}
+    and `GET /cme/settle/{YYYYMMDD}.csv`; the exchange simulator serves them with the default
+    `SettlementSim` (the registry's `polled_simulators`)."""
+    served = sim or SettlementSim()
+    products = {pid: product for product, pid in served.product_ids.items()}
 
     async def settlements(request: web.Request) -> web.Response:
         product = products.get(int(request.match_info["product_id"]))
@@ -133,21 +142,15 @@ def app(sim: SettlementSim) -> web.Application:
             return web.json_response({"message": "bad tradeDate"}, status=400)
         if product is None:
             return web.json_response({"message": "unknown product"}, status=404)
-        return web.json_response(sim.json_day(product, day))
+        return web.json_response(served.json_day(product, day))
 
     async def settle_file(request: web.Request) -> web.Response:
         try:
             day = iso_date(request.match_info["day"])
         except BadMessage:
             return web.Response(status=404)
-        return web.Response(text=sim.csv_day(day), content_type="text/csv")
+        return web.Response(text=served.csv_day(day), content_type="text/csv")
 
-    application = web.Application()
     path = PREFIX + SETTLEMENTS_PATH.replace("{product_id}", "{product_id:[0-9]+}")
     csv_path = PREFIX + "/settle/{day:[0-9]{8}}.csv"
-    application.add_routes([web.get(path, settlements), web.get(csv_path, settle_file)])
-    return application
-
-
-def trade_dates(start: date, days: int) -> list[date]:
-    return [start + timedelta(days=n) for n in range(days)]
+    return [web.get(path, settlements), web.get(csv_path, settle_file)]
