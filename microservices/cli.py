@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     back = sub.add_parser(
         "backfill",
-        help="historical OHLC/funding/OI to Parquet or CSV",
+        help="historical OHLC/funding/OI to Parquet or CSV, or PostgreSQL (--to-db)",
         description="History of one kind for every venue x symbol given, into ONE file with "
         "`exchange` and `symbol` columns, sorted by exchange, symbol and time; finished bars "
         "only. A network or venue error prints one line (venue, endpoint, cause) and exits 1.",
@@ -217,8 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     back.add_argument(
         "--out",
-        required=True,
+        default=None,
         help="output file, .parquet or .csv: all venues and symbols in one file",
+    )
+    back.add_argument(
+        "--to-db",
+        action="store_true",
+        help="into PostgreSQL (DATABASE_URL) instead: tables ohlc, funding_rates, "
+        "open_interest, idempotent",
     )
     back.set_defaults(func=_cmd_backfill)
     _add_ask(sub)

@@ -31,6 +31,10 @@ class StorageSettingsFields(BaseSettings):
     store_batch_size: int = Field(
         2_000, gt=0, le=100_000, description="stream entries per writer transaction"
     )
+    store_workers: int = Field(
+        2, gt=0, le=16,
+        description="consumers per stream in the storage group (concurrent transactions)",
+    )  # fmt: skip
     store_block_ms: int = Field(
         1_000, gt=0, description="the writer's blocking read waits this long for entries"
     )

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from microservices.common.clock import now_ms
 from microservices.common.errors import BadMessage, FatalError, TransientError
+from microservices.common.records import RawRecord
 from microservices.common.settings import Settings
 from microservices.data_collector.exchange_data_collector import (
     HOUR_MS,
@@ -80,10 +81,21 @@ def expected_rows(kind: Kind, exchange: Exchange, symbol: str, start: int, end: 
 async def backfill(
     settings: Settings, venues: list[str], symbols: list[str], kind: Kind, days: float
 ) -> pd.DataFrame:
+    frames = []
+    for records in await fetch_history(settings, venues, symbols, kind, days):
+        frame = records_to_frame(kind, records)
+        frames.append(closed_only(frame) if kind == "ohlc" else frame)
+    return combine(kind, frames)
+
+
+async def fetch_history(
+    settings: Settings, venues: list[str], symbols: list[str], kind: Kind, days: float
+) -> list[list[RawRecord]]:
+    """The records of every venue x symbol asked (one list each), with progress bars."""
     exchanges = plan(settings, venues, symbols, kind)
     end = now_ms() // MINUTE_MS * MINUTE_MS - 1  # the bar still open now is left out
     start = end + 1 - int(days * 86_400_000)
-    frames = []
+    out: list[list[RawRecord]] = []
     async with aiohttp.ClientSession(timeout=rest_timeout(settings)) as session:
         client = RestClient(session, timeout_s=settings.rest_timeout_s)
         collector = ExchangeDataCollector({ex.name: ex for ex in exchanges}, client)
@@ -93,14 +105,14 @@ async def backfill(
                 with tqdm(total=total, unit="bar" if kind == "ohlc" else "row",
                           desc=f"{exchange.name} {kind} {symbol}") as bar:  # fmt: skip
                     try:
-                        frame = await collector.fetch(
+                        records = await collector.fetch_records(
                             kind, exchange.name, symbol, start, end, progress=bar.update
                         )
                     except (TransientError, BadMessage) as exc:
                         bar.leave = False  # the error line replaces the bar
                         raise BackfillFailed(failure_line(exchange.name, exc)) from None
-                frames.append(closed_only(frame) if kind == "ohlc" else frame)
-    return combine(kind, frames)
+                out.append(records)
+    return out
 
 
 def failure_line(venue: str, exc: Exception) -> str:
@@ -128,10 +140,16 @@ def write_frame(frame: pd.DataFrame, out: Path) -> None:
 
 
 def run_backfill(settings: Settings, ns: argparse.Namespace) -> int:
+    venues, symbols = split_list(ns.venue), split_list(ns.symbol, upper=True)
+    if getattr(ns, "to_db", False):
+        from microservices.storage.backfill_db import run_backfill_to_db
+
+        return run_backfill_to_db(settings, venues, symbols, ns.kind, ns.days)
+    if ns.out is None:
+        raise FatalError("backfill needs --out FILE or --to-db")
     out = Path(ns.out)
     if out.suffix not in SUFFIXES:
         raise FatalError(f"--out must end in .parquet or .csv, got {out.name}")
-    venues, symbols = split_list(ns.venue), split_list(ns.symbol, upper=True)
     try:
         frame = asyncio.run(backfill(settings, venues, symbols, ns.kind, ns.days))
     except BackfillFailed as exc:

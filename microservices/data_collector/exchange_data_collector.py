@@ -118,6 +118,14 @@ class ExchangeDataCollector:
         progress: Callable[[int], object] | None = None,
     ) -> pd.DataFrame:  # fmt: skip
         """History of `kind` for [start_ms, end_ms], paginated; empty frame if unsupported."""
+        records = await self.fetch_records(kind, venue, symbol, start_ms, end_ms, progress)
+        return records_to_frame(kind, records)
+
+    async def fetch_records(
+        self, kind: Kind, venue: str, symbol: str, start_ms: int, end_ms: int,
+        progress: Callable[[int], object] | None = None,
+    ) -> list[RawRecord]:  # fmt: skip
+        """The records behind `fetch` (venue symbol and followed symbol kept: `--to-db`)."""
         exchange = self.exchanges[venue]
         if kind == "open_interest" and exchange.oi_history_max_age_ms is not None:
             start_ms = max(start_ms, now_ms() - exchange.oi_history_max_age_ms)
@@ -132,7 +140,7 @@ class ExchangeDataCollector:
             records.extend(kept)
             if progress is not None:
                 progress(len(kept))  # rows (bars), not time
-        return records_to_frame(kind, records)
+        return records
 
     @staticmethod
     def supports(kind: Kind, exchange: Exchange, symbol: str) -> bool:

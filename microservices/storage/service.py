@@ -86,12 +86,14 @@ class StoreService:
         )  # fmt: skip
         async with asyncio.TaskGroup() as group:
             for stream, to_rows in sources(self.streams):
-                writer = StreamWriter(
-                    self.redis, stream, to_rows, sink, self.status, stop,
-                    consumer=self.consumer, batch_size=s.store_batch_size,
-                    block_ms=s.store_block_ms, claim_idle_ms=s.store_claim_idle_ms,
-                )  # fmt: skip
-                group.create_task(writer.run(), name=f"store-{stream.name}")
+                for k in range(s.store_workers):  # worker 0 also counts trimmed entries
+                    writer = StreamWriter(
+                        self.redis, stream, to_rows, sink, self.status, stop,
+                        consumer=self.consumer if k == 0 else f"{self.consumer}-{k}",
+                        batch_size=s.store_batch_size, block_ms=s.store_block_ms,
+                        claim_idle_ms=s.store_claim_idle_ms, counts_loss=k == 0,
+                    )  # fmt: skip
+                    group.create_task(writer.run(), name=f"store-{stream.name}-{k}")
             group.create_task(self._snapshot_books(sink, stop), name="store-orderbooks")
             group.create_task(self._retention(sink, stop), name="store-retention")
             if spill is not None:
@@ -100,7 +102,7 @@ class StoreService:
     async def _connect(self, stop: asyncio.Event) -> asyncpg.Pool | None:
         """A migrated pool, retrying while the database is unreachable; None on stop."""
         attempt = 0
-        size = len(sources(self.streams)) + 3
+        size = len(sources(self.streams)) * self.settings.store_workers + 3
         while not stop.is_set():
             pool: asyncpg.Pool | None = None
             try:

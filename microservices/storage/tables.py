@@ -11,7 +11,8 @@ turns into plausible-looking history.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from microservices.common.derived_schemas import FEATURE_NAMES
@@ -56,17 +57,45 @@ class Column:
             return f"column '{self.name}': {value!r} exceeds DECIMAL({self.size},{self.scale})"
         return None
 
+    def fits(self) -> Callable[[Any], bool]:
+        """A fast test that accepts what `reject` accepts (the writer's per-row path; a value
+        it refuses goes through `reject` for the reason)."""
+        nullable = self.nullable
+        if self.kind == "text" or self.kind == "json":
+            limit = self.size or (MAX_TEXT_CHARS if self.kind == "text" else MAX_JSON_CHARS)
+            return lambda v: len(v) <= limit if v is not None else nullable
+        if self.kind == "decimal":
+            # strictly inside the bound even after rounding to the scale; NaN fails too
+            bound = 10.0 ** (self.size - self.scale) - 0.5 * 10.0**-self.scale
+            return lambda v: -bound < v < bound if v is not None else nullable
+        if self.kind == "float":
+            return lambda v: math.isfinite(v) if v is not None else nullable
+        if self.kind == "int":
+            return lambda v: -(2**63) <= v < 2**63 if v is not None else nullable
+        return lambda v: v is not None or nullable
+
 
 @dataclass(frozen=True, slots=True)
 class Table:
     name: str
     columns: tuple[Column, ...]
+    _fits: tuple[Callable[[Any], bool], ...] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_fits", tuple(c.fits() for c in self.columns))
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
     def reject_reason(self, row: tuple[Any, ...]) -> str | None:
+        for fits, value in zip(self._fits, row, strict=True):
+            if not fits(value):
+                break
+        else:
+            return None
         for column, value in zip(self.columns, row, strict=True):
             reason = column.reject(value)
             if reason is not None:

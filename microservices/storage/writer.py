@@ -44,6 +44,7 @@ class StreamWriter:
         batch_size: int = 2_000,
         block_ms: int = 1_000,
         claim_idle_ms: int = 30_000,
+        counts_loss: bool = True,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -53,6 +54,7 @@ class StreamWriter:
         self._stop = stop
         self._baseline = 0  # entries trimmed unread as Redis still counts them (loss_update)
         self._trimmed_pending = 0
+        self._counts_loss = counts_loss  # one writer per stream counts the trimmed gap
         # a stored entry is never poison: it is retried until the database takes it
         self.consumer: StreamConsumer[Any] = StreamConsumer(
             redis, stream, self.handle, group=GROUP, consumer=consumer,
@@ -106,6 +108,11 @@ class StreamWriter:
     async def check_loss(self) -> None:
         """Count entries trimmed before this group read them (each once), and those trimmed
         while pending at this consumer."""
+        pending_lost = self.consumer.trimmed_pending - self._trimmed_pending
+        self._trimmed_pending = self.consumer.trimmed_pending
+        self._record_lost(pending_lost)
+        if not self._counts_loss:
+            return
         pipe = self.redis.pipeline(transaction=False)
         pipe.xinfo_stream(self.stream.name)
         pipe.xinfo_groups(self.stream.name)
@@ -122,9 +129,6 @@ class StreamWriter:
             None if read is None else int(read),
         )  # fmt: skip
         self._record_lost(lost)
-        pending_lost = self.consumer.trimmed_pending - self._trimmed_pending
-        self._trimmed_pending = self.consumer.trimmed_pending
-        self._record_lost(pending_lost)
 
     def _record_lost(self, count: int) -> None:
         if count <= 0:

@@ -46,6 +46,7 @@ from tests.factories import header
 )
 def test_column_checks(column: tables.Column, value: object, reason: str | None) -> None:
     assert column.reject(value) == reason
+    assert column.fits()(value) is (reason is None)  # the fast path agrees
 
 
 def test_a_funding_row_fits_its_table() -> None:
