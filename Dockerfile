@@ -15,12 +15,13 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation .
 
 FROM python:3.11.14-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 LOG_FORMAT=json API_HOST=0.0.0.0 \
-    REST_HISTORY_DIR=/data/history LISTING_CACHE_DIR=/data/listings PATH=/opt/venv/bin:$PATH
+    REST_HISTORY_DIR=/data/history LISTING_CACHE_DIR=/data/listings ML_MODEL_DIR=/data/models \
+    PATH=/opt/venv/bin:$PATH
 # libgomp1: LightGBM's OpenMP runtime (the ml extra, in runtime.lock)
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libgomp1 \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system app && useradd --system --gid app --home-dir /app --shell /usr/sbin/nologin app \
-    && mkdir -p /data/history /data/listings && chown -R app:app /data
+    && mkdir -p /data/history /data/listings /data/models && chown -R app:app /data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 USER app

@@ -28,6 +28,7 @@ PINNED: Final = {
     "api_host": "0.0.0.0",  # the published port reaches the container's interface
     "rest_history_dir": "/data/history",  # writable in the image (a volume on the VPS)
     "listing_cache_dir": "/data/listings",  # writable in the image (a volume on the VPS)
+    "ml_model_dir": "/data/models",  # the model registry (a volume; see the compose files)
     "collector_live_file": "/tmp/collector.live",  # read by microservices.healthcheck
 }
 CONTAINER_DEFAULTS: Final = {"log_format": "json"}

@@ -157,7 +157,7 @@ def test_env_example_copied_to_dotenv_keeps_the_container_layout(file: str, tmp_
     check_app_services(services)
     defaults = load_settings(env_file=None)
     layout = {"redis_url", "api_host", "rest_history_dir", "listing_cache_dir",
-              "collector_live_file", "log_format"}  # fmt: skip
+              "collector_live_file", "log_format", "ml_model_dir"}  # fmt: skip
     for name in APP_SERVICES:
         settings = container_settings(services[name])
         differ = {f for f in Settings.model_fields if getattr(settings, f) != getattr(defaults, f)}
