@@ -3,8 +3,8 @@
 
 Payloads are built as the USDC-margined linear perpetual's (`BTC_USDC-PERPETUAL` for the
 simulated BTCUSDT; `inverse.py` rewrites them for BTC-PERPETUAL): prices and amounts (base
-coin) are JSON numbers, as Deribit sends them. A book's view and change id are shared by every client of the server, like the
-venue's one stream. No sockets here.
+coin) are JSON numbers, as Deribit sends them. A book's view and change id are shared by
+every client of the server, like the venue's one stream. No sockets here.
 """
 
 from __future__ import annotations
