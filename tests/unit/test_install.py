@@ -97,7 +97,10 @@ def test_base_images_are_pinned_to_full_versions() -> None:
         images += [i for i in re.findall(r"image:\s*(\S+)", text) if "cross-exchange" not in i]
     assert images
     for image in images:
-        assert re.search(r":\d+\.\d+\.\d+(-[a-z0-9.]+)*$", image), f"{image} is not pinned"
+        # a full version, with or without the v prefix some projects tag with (prom/prometheus);
+        # PostgreSQL's full versions have two parts since 10 (15.10 = major 15, minor 10)
+        parts = r"\d+\.\d+" if image.startswith("postgres:") else r"\d+\.\d+\.\d+"
+        assert re.search(rf":v?{parts}(-[a-z0-9.]+)*$", image), f"{image} is not pinned"
 
 
 def test_install_paths_use_the_locks() -> None:
