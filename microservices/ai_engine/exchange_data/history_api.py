@@ -13,7 +13,7 @@ from fastapi import FastAPI, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from microservices.ai_engine.exchange_data import history
-from microservices.ai_engine.exchange_data.api import envelope
+from microservices.ai_engine.exchange_data.api import envelope, json_response
 from microservices.ai_engine.exchange_data.database import QueryDb
 from microservices.ai_engine.exchange_data.symbols import SYMBOL_PATTERN, resolve_symbol
 from microservices.common.clock import now_ms
@@ -82,7 +82,7 @@ def add_history_routes(app: FastAPI, db: QueryDb) -> None:
             }
             body = envelope("rows", items, summary, history.describe(query), now)
             body["data"]["next_cursor"] = next_cursor
-            return body
+            return json_response(body)
         render = history.to_csv if format == "csv" else history.to_parquet
         content = await asyncio.to_thread(render, items)
         name = "".join(ch if ch.isalnum() else "_" for ch in symbol)
