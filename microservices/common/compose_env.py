@@ -3,7 +3,7 @@
 Compose interpolates `${VAR:-default}` from the shell and from the `.env` beside the compose
 file (docker-compose 1.29 and Compose v2 alike; no `env_file`, which 1.29 cannot make optional),
 so every setting written in `.env` reaches the containers and, without a `.env`, they get the
-defaults. Five settings say where things are inside the container and are fixed here (PINNED):
+defaults. Some settings say where things are inside the container and are fixed here (PINNED):
 a `.env` shared with local runs (`REDIS_URL=redis://127.0.0.1...`, `API_HOST=127.0.0.1`) must
 not break the stack. `python -m microservices.common.compose_env --write` rewrites the block
 between the markers of both files; a test fails when a setting is missing there (the exchange
@@ -24,12 +24,19 @@ REDIS_URLS: Final = {
     "docker-compose.yml": "redis://redis:6379/0",
     "docker-compose.vps.yml": "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379/0",
 }
+# the compose files' postgres service (issue 16); the VPS password comes from .env
+DATABASE_URLS: Final = {
+    "docker-compose.yml": "postgresql://ce:${POSTGRES_PASSWORD:-ce}@postgres:5432/ce",
+    "docker-compose.vps.yml": "postgresql://ce:${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in "
+    ".env}@postgres:5432/ce",
+}
 PINNED: Final = {
     "api_host": "0.0.0.0",  # the published port reaches the container's interface
     "rest_history_dir": "/data/history",  # writable in the image (a volume on the VPS)
     "listing_cache_dir": "/data/listings",  # writable in the image (a volume on the VPS)
     "ml_model_dir": "/data/models",  # the model registry (a volume; see the compose files)
     "collector_live_file": "/tmp/collector.live",  # read by microservices.healthcheck
+    "store_spill_dir": "/data/store-spill",  # writable in the image (a volume on the VPS)
 }
 CONTAINER_DEFAULTS: Final = {"log_format": "json"}
 
@@ -56,6 +63,8 @@ def environment(file: str) -> dict[str, str]:
     for name, var in variables().items():
         if name == "redis_url":
             out[name.upper()] = REDIS_URLS[file]
+        elif name == "database_url":
+            out[name.upper()] = DATABASE_URLS[file]
         elif name in PINNED:
             out[name.upper()] = PINNED[name]
         else:

@@ -30,7 +30,7 @@ def compose_config(
 ) -> subprocess.CompletedProcess[str]:
     require_tools("docker-compose")
     # the shell outranks .env in compose: no setting of this process may leak into the render
-    ignored = SETTING_VARS | {"REDIS_PASSWORD"}
+    ignored = SETTING_VARS | {"REDIS_PASSWORD", "POSTGRES_PASSWORD"}
     full_env = {k: v for k, v in os.environ.items() if k not in ignored} | (env or {})
     return subprocess.run(
         ["docker-compose", "-f", file, "config"], cwd=cwd, env=full_env,
@@ -59,7 +59,11 @@ def container_settings(service: dict[str, Any]) -> Settings:
 
 def check_app_services(services: dict[str, Any]) -> None:
     always = {name for name, service in services.items() if not service.get("profiles")}
-    assert always == {"redis", "cross-exchange", "ai-engine"}  # optional profiles aside
+    assert always == {"redis", "postgres", "cross-exchange", "ai-engine"}  # profiles aside
+    assert services["ai-engine"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["postgres"]["image"].startswith("postgres:15.")  # the tests' major version
+    assert "ports" not in services["postgres"]  # reached over the compose network only
+    assert any("/var/lib/postgresql/data" in str(v) for v in services["postgres"]["volumes"])
     commands = {
         "cross-exchange": ["python", "-m", "microservices.data_collector"],
         "ai-engine": ["python", "-m", "microservices.ai_engine"],
@@ -105,7 +109,10 @@ def test_local_compose_validates_and_matches_the_cli() -> None:
 
 
 def test_vps_compose_is_hardened() -> None:
-    data = rendered("docker-compose.vps.yml", {"REDIS_PASSWORD": "s3cret-for-test"})
+    data = rendered(
+        "docker-compose.vps.yml",
+        {"REDIS_PASSWORD": "s3cret-for-test", "POSTGRES_PASSWORD": "pg-s3cret"},
+    )
     services = data["services"]
     check_app_services(services)
     redis = services["redis"]
@@ -126,6 +133,11 @@ def test_vps_compose_is_hardened() -> None:
     api_ports = services["ai-engine"]["ports"]
     assert all("127.0.0.1" in str(p) for p in api_ports)
     assert {"redis-data", "history-data", "listings-data"} <= set(data["volumes"])
+    assert {"postgres-data", "store-spill"} <= set(data["volumes"])
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pg-s3cret"
+    assert services["ai-engine"]["environment"]["DATABASE_URL"] == (
+        "postgresql://ce:pg-s3cret@postgres:5432/ce"
+    )
 
 
 @pytest.mark.parametrize("file", ["docker-compose.yml", "docker-compose.vps.yml"])
@@ -133,6 +145,7 @@ def test_every_setting_of_dotenv_reaches_both_containers(file: str, tmp_path: Pa
     dotenv = (
         "AGGREGATOR_MIN_EXCHANGES=3\nREST_POLL_INTERVAL_S=15\nSYMBOLS=BTCUSDT,ETHUSDT\n"
         "LOG_LEVEL=DEBUG\nEXITBRAIN_TP_COEF=0.5\nAPI_PORT=8002\nREDIS_PASSWORD=pw-for-test\n"
+        "POSTGRES_PASSWORD=pg-for-test\n"
     )
     services = rendered_with_dotenv(file, dotenv, tmp_path)["services"]
     for name in APP_SERVICES:
@@ -152,12 +165,15 @@ def test_every_setting_of_dotenv_reaches_both_containers(file: str, tmp_path: Pa
 def test_env_example_copied_to_dotenv_keeps_the_container_layout(file: str, tmp_path: Path) -> None:
     """`cp .env.example .env` (README, deploy step 2) sets API_HOST=127.0.0.1, REDIS_URL= and a
     relative REST_HISTORY_DIR: the containers keep their own values for those four."""
-    dotenv = (REPO / ".env.example").read_text() + "REDIS_PASSWORD=pw-for-test\n"
+    dotenv = (REPO / ".env.example").read_text() + (
+        "REDIS_PASSWORD=pw-for-test\nPOSTGRES_PASSWORD=pg-for-test\n"
+    )
     services = rendered_with_dotenv(file, dotenv, tmp_path)["services"]
     check_app_services(services)
     defaults = load_settings(env_file=None)
     layout = {"redis_url", "api_host", "rest_history_dir", "listing_cache_dir",
-              "collector_live_file", "log_format", "ml_model_dir"}  # fmt: skip
+              "collector_live_file", "log_format", "ml_model_dir", "database_url",
+              "store_spill_dir"}  # fmt: skip
     for name in APP_SERVICES:
         settings = container_settings(services[name])
         differ = {f for f in Settings.model_fields if getattr(settings, f) != getattr(defaults, f)}
@@ -175,3 +191,9 @@ def test_dockerfile_runs_as_non_root_with_healthcheck() -> None:
     assert "USER app" in text and "HEALTHCHECK" in text
     assert text.count("FROM ") == 2  # multi-stage
     assert importlib.util.find_spec("microservices.healthcheck") is not None
+
+
+def test_vps_compose_refuses_to_start_without_a_database_password() -> None:
+    result = compose_config("docker-compose.vps.yml", {"REDIS_PASSWORD": "s3cret-for-test"})
+    assert result.returncode != 0
+    assert "POSTGRES_PASSWORD" in result.stderr

@@ -32,7 +32,9 @@ def test_only_container_layout_is_pinned() -> None:
     env = compose_env.environment("docker-compose.yml")
     pinned = {k for k, v in env.items() if not v.startswith("${")}
     assert pinned == {"REDIS_URL", "API_HOST", "REST_HISTORY_DIR", "LISTING_CACHE_DIR",
-                      "COLLECTOR_LIVE_FILE", "ML_MODEL_DIR"}  # fmt: skip
+                      "COLLECTOR_LIVE_FILE", "ML_MODEL_DIR", "DATABASE_URL",
+                      "STORE_SPILL_DIR"}  # fmt: skip
+    assert env["DATABASE_URL"] == "postgresql://ce:${POSTGRES_PASSWORD:-ce}@postgres:5432/ce"
     assert env["LOG_FORMAT"] == "${LOG_FORMAT:-json}"
     assert env["SYMBOLS"] == "${SYMBOLS:-BTCUSDT,ETHUSDT,SOLUSDT}"
     assert env["CROSS_EXCHANGE_ENABLED"] == "${CROSS_EXCHANGE_ENABLED:-true}"
