@@ -21,7 +21,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 LOG_FORMAT=json API_HOST=0.0.0.
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libgomp1 \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system app && useradd --system --gid app --home-dir /app --shell /usr/sbin/nologin app \
-    && mkdir -p /data/history /data/listings /data/models && chown -R app:app /data
+    && mkdir -p /data/history /data/listings /data/models /data/store-spill && chown -R app:app /data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 USER app
