@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aredis
@@ -15,9 +14,9 @@ from microservices.common.redis_server import LocalRedis
 from microservices.common.settings import Settings
 from microservices.data_collector.exchanges.cme.runtime import run
 from microservices.data_collector.polled import enabled_services, run_polled_venues
+from tests.fixture_paths import local_fixture
 
-SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "exchanges" / "cme"
-SAMPLE = SAMPLE / "settlements_sample.csv"
+SAMPLE = local_fixture("exchanges/cme/settlements_sample.csv")
 
 
 async def test_enabled_cme_polls_its_file_until_stopped(

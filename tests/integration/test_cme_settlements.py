@@ -31,15 +31,11 @@ from microservices.data_collector.exchanges.cme.service import SettlementFeed
 from microservices.data_collector.exchanges.cme.settlements import CmeRules
 from microservices.data_collector.exchanges.cme.simulator import SettlementSim, app
 from microservices.data_collector.exchanges.cme.source import WebSource
+from tests.fixture_paths import local_fixture
 
-SAMPLE = (
-    Path(__file__).resolve().parents[1]
-    / "fixtures"
-    / "exchanges"
-    / "cme"
-    / "settlements_sample.csv"
-)
 HOLIDAY = date(2026, 12, 8)
+
+SAMPLE = local_fixture("exchanges/cme/settlements_sample.csv")
 
 
 @contextlib.asynccontextmanager

@@ -4,7 +4,6 @@ the CME settlement-file layout, the product-page JSON, and the roll rule, worked
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -19,15 +18,11 @@ from microservices.data_collector.exchanges.cme.service import SettlementFeed, p
 from microservices.data_collector.exchanges.cme.settlements import CmeRules
 from microservices.data_collector.exchanges.cme.source import FileSource
 from microservices.data_collector.exchanges.cme.web import parse_settlements
+from tests.fixture_paths import local_fixture
 
-SAMPLE = (
-    Path(__file__).resolve().parents[3]
-    / "fixtures"
-    / "exchanges"
-    / "cme"
-    / "settlements_sample.csv"
-)
 RULES = CmeRules()
+
+SAMPLE = local_fixture("exchanges/cme/settlements_sample.csv")
 
 
 def checker() -> RowChecker:
