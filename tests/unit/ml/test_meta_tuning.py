@@ -83,6 +83,21 @@ def test_pipeline_cleans_inf_and_missing_columns(data: pd.DataFrame, tmp_path: P
     assert importance["gain"].is_monotonic_decreasing
 
 
+def test_purged_cross_validation(data: pd.DataFrame) -> None:
+    x, y = data[list(DEFAULT_FEATURES)], data["label"].to_numpy()
+    t0, t1 = data["ts_ms"].to_numpy(), data["t1_ms"].to_numpy()
+    folds = LightGBMPipeline(params={"num_threads": 1}).cross_validate(
+        x, y, t0, t1, n_splits=3, embargo_ms=10_000, num_boost_round=40)  # fmt: skip
+    assert len(folds) == 3 and sum(f["test_rows"] for f in folds) == len(data)
+    middle = folds[1]
+    inside = (t0 >= middle["test_start"]) & (t0 < middle["test_end"])
+    before = (t0 < middle["test_start"]) & (t1 >= middle["test_start"])  # labels reach in
+    after = (t0 >= middle["test_end"]) & (t0 < middle["test_end"] + 10_000)  # embargo
+    assert before.sum() == 5 and after.sum() == 10  # 1 s rows, 5 s labels, 10 s embargo
+    assert middle["train_rows"] == len(data) - inside.sum() - before.sum() - after.sum()
+    assert all(f["auc"] > 0.6 for f in folds)  # the planted lead-lag, out of fold
+
+
 def test_optuna_studies_persist_in_sqlite(data: pd.DataFrame, tmp_path: Path) -> None:
     train, test = _halves(data.iloc[:2_000])
     url = storage_url("", None, tmp_path)
