@@ -106,7 +106,8 @@ def source_of(settings: Settings, session: aiohttp.ClientSession) -> SettlementS
 
 async def run(settings: Settings, once: bool = False) -> None:
     """Poll every CME_POLL_INTERVAL_S: the trade dates of the last CME_LOOKBACK_DAYS not read
-    yet (a failed or holiday date is asked again until a later date has been read). Without
+    yet (a holiday is asked again until a later date has been read; a failed date stops the
+    poll and is asked again first). Without
     CME_REFERENCE_VENUES the records carry no reference price (no basis)."""
     redis = _redis(settings)
     try:
@@ -128,9 +129,13 @@ async def run(settings: Settings, once: bool = False) -> None:
 
 
 async def poll(feed: SettlementFeed, today: date, lookback_days: int) -> list[DayOutcome]:
+    """The unread trade dates, oldest first; a failed one ends the poll, so it is asked again
+    (before any later date) on the next."""
     outcomes = []
     for day in poll_dates(today, lookback_days, feed.book.last_date):
         outcomes.append(await feed.read_day(day, now_ms()))
+        if outcomes[-1].outcome == "failed":
+            break
     logger.info("cme.polled", extra={"days": len(outcomes),
                 "records": sum(o.records for o in outcomes)})  # fmt: skip
     return outcomes

@@ -7,13 +7,14 @@ from datetime import date
 
 import pytest
 
-from microservices.common.errors import BadMessage
+from microservices.common.errors import BadMessage, TransientError
 from microservices.common.market_alerts import MarketAlert
 from microservices.common.records import Settlement
 from microservices.data_collector.exchanges.cme.contracts import ContractMonth
 from microservices.data_collector.exchanges.cme.files import read_rows
 from microservices.data_collector.exchanges.cme.roll import RollTracker
 from microservices.data_collector.exchanges.cme.rows import RowChecker, RowStats, SettlementRow
+from microservices.data_collector.exchanges.cme.runtime import poll
 from microservices.data_collector.exchanges.cme.service import SettlementFeed, poll_dates
 from microservices.data_collector.exchanges.cme.settlements import CmeRules
 from microservices.data_collector.exchanges.cme.source import FileSource
@@ -153,3 +154,31 @@ async def test_file_import_feed_counts_the_holiday_and_raises_one_roll() -> None
     assert fronts[("2026-11-30", "BTC")] == "BTC-CME-2026Z"
     assert fronts[("2026-12-01", "BTC")] == "BTC-CME-2027F"
     assert fronts[("2026-12-01", "ETH")] == "ETH-CME-2026Z"
+
+
+class FlakySource:
+    """Rows for every date but those in `fail`, which raise TransientError."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.fail = {date(2026, 12, 2)}
+
+    async def rows(self, trade_date: date, checker: RowChecker) -> list[SettlementRow]:
+        if trade_date in self.fail:
+            raise TransientError("cme: HTTP 503")
+        return [SettlementRow(trade_date, ContractMonth("BTC", 2026, 12), 90_000.0, 1.0, 10.0)]
+
+
+async def test_a_failed_date_ends_the_poll_and_is_asked_again_first() -> None:
+    async def publish(records: list[Settlement], alerts: list[MarketAlert]) -> None:
+        return None
+
+    source = FlakySource()
+    feed = SettlementFeed(source, RULES, None, publish)
+    first = await poll(feed, date(2026, 12, 5), 4)  # weekdays 1..4 December
+    assert [(o.trade_date.day, o.outcome) for o in first] == [(1, "ok"), (2, "failed")]
+    source.fail.clear()
+    again = await poll(feed, date(2026, 12, 5), 4)
+    assert [(o.trade_date.day, o.outcome) for o in again] == [(2, "ok"), (3, "ok"), (4, "ok")]
+    assert feed.health(0)["days"] == {"ok": 4, "failed": 1}
