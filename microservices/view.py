@@ -1,5 +1,6 @@
 """Live terminal view of the all-in-one run: per symbol, venue prices, divergence, funding
-delta, volatility factor, ExitBrain multipliers and mode, plus venue connection states."""
+delta, volatility factor, the CME basis when there is one, ExitBrain multipliers and mode,
+plus venue connection states."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import redis.asyncio as aredis
 
 from microservices.common.errors import SchemaError
-from microservices.common.records import ExitStatus, NormalizedSnapshot
+from microservices.common.records import ExitStatus, FuturesBasis, NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
 
@@ -41,6 +42,8 @@ def render(
             + (f"  DVOL {snap.dvol:.2f} %" if snap.dvol is not None else "")
             + (f"  excluded {snap.excluded}" if snap.excluded else "")
         )
+        if snap.basis is not None:
+            lines.append(f"{'':<9} {basis_cell(snap.basis)}")
         status = statuses.get(symbol)
         if status is not None:
             mode = "cross-exchange" if status.cross_exchange_active else "LOCAL"
@@ -50,6 +53,17 @@ def render(
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def basis_cell(basis: FuturesBasis) -> str:
+    """The CME front month against spot: `BTC-CME-2027F 2026-12-15 basis +849.99 USD
+    (+7.98 %/y, 44.8 d)` (delayed: the settlement's trade date is shown)."""
+    yearly = basis.basis_pct_annualised
+    rate = f"{yearly:+.2f} %/y, " if yearly is not None else ""
+    return (
+        f"{basis.contract} {basis.trade_date} basis {basis.basis_usd:+,.2f} USD "
+        f"({rate}{basis.days_to_expiry:.1f} d)"
+    )
 
 
 class TerminalView:

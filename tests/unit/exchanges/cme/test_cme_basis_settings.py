@@ -13,6 +13,7 @@ from microservices.common.futures_basis import BasisBook, compute_basis
 from microservices.common.records import NormalizedSnapshot, Settlement
 from microservices.common.settings import load_settings
 from microservices.data_collector import exchanges
+from microservices.view import render
 
 EXPIRY = 1_798_128_000_000  # BTC-CME-2026Z: Thu 24 Dec 2026 16:00 UTC
 SETTLE = 1_796_158_800_000  # 1 Dec 2026 21:00 UTC (15:00 Chicago)
@@ -96,3 +97,11 @@ def test_cme_is_a_polled_venue_not_a_live_one() -> None:
     assert settings.cme_groups == {"BTC": "BTCUSD"}
     assert "cme" in exchanges.polled_venues() and "cme" not in exchanges.venue_ids()
     assert exchanges.polled_venues()["cme"].record_types == frozenset({"settlement"})
+
+
+def test_terminal_view_shows_the_basis() -> None:
+    basis = compute_basis("BTC-CME-2026Z", "2026-12-01", 91_000.0, 90_000.0, SETTLE, EXPIRY)
+    text = render(["BTCUSDT"], {"BTCUSDT": snapshot(basis)}, {}, {})
+    # (91000 - 90000) / 90000 x 100 x 365 / 22.79 = 17.79 % a year
+    assert "BTC-CME-2026Z 2026-12-01 basis +1,000.00 USD (+17.79 %/y, 22.8 d)" in text
+    assert "basis" not in render(["BTCUSDT"], {"BTCUSDT": snapshot(None)}, {}, {})
