@@ -5,12 +5,16 @@ futures, December 2026) or `MET-CME-2027H` (Micro Ether, March 2027). Month code
 F Jan, G Feb, H Mar, J Apr, K May, M Jun, N Jul, Q Aug, U Sep, V Oct, X Nov, Z Dec. The
 exchange's own code (`venue_symbol`) is product + month code + last year digit (`BTCZ6`).
 
-Contract terms (CME contract specifications, cmegroup.com/markets/cryptocurrencies):
-- BTC Bitcoin futures: 5 bitcoin per contract; MBT Micro Bitcoin: 0.1 bitcoin;
-- ETH Ether futures: 50 ether; MET Micro Ether: 0.1 ether.
+Contract terms (CME contract specifications):
+- BTC Bitcoin futures: 5 bitcoin per contract ("1 futures contract for 5 bitcoin",
+  cmegroup.com/trading/equity-index/us-index/bitcoin_contractSpecs_options.html);
+- MBT Micro Bitcoin: 0.10 bitcoin; MET Micro Ether: 0.1 ether (contract unit table of
+  cmegroup.com/markets/cryptocurrencies/micro-cryptocurrency-futures-and-options.html);
+- ETH Ether futures: 50 ether (CME's standard ether contract, as reported by CoinDesk,
+  2023-10-30: "standard ether futures have a contract size of 50 ETH").
 - Termination of trading (all four): "4:00 p.m. London time on the last Friday of the contract
   month. If this is not both a London and the U.S. business day, trading terminates on the
-  prior London and the U.S. business day" (CME Bitcoin contract specs, product code BTC).
+  prior London and the U.S. business day" (the Bitcoin contract specs page above).
 - Daily settlement: trade date's settlement at 15:00 Central Time (CME's crypto futures settle
   on the VWAP of 14:59:00-15:00:00 CT trades).
 """
