@@ -15,8 +15,11 @@ Contract terms (CME contract specifications):
 - Termination of trading (all four): "4:00 p.m. London time on the last Friday of the contract
   month. If this is not both a London and the U.S. business day, trading terminates on the
   prior London and the U.S. business day" (the Bitcoin contract specs page above).
-- Daily settlement: trade date's settlement at 15:00 Central Time (CME's crypto futures settle
-  on the VWAP of 14:59:00-15:00:00 CT trades).
+- Daily settlement: "based on CME Globex trading activity between 14:59:00 and 15:00:00
+  Central Time (CT), the settlement period" (VWAP of the lead month's trades; CME's Bitcoin
+  daily settlement procedure, cmegroupclientsite.atlassian.net/wiki/spaces/EPICSANDBOX/pages/
+  46208259/Bitcoin): a trade date settles at 15:00 Chicago, and the basis reference is the
+  1m bar covering that same minute (`reference.py`).
 """
 
 from __future__ import annotations
