@@ -19,8 +19,10 @@ from microservices.common.records import Settlement
 from microservices.common.redis_io import create_redis, xadd_record
 from microservices.common.settings import Settings
 from microservices.data_collector.exchanges.cme.reference import (
+    FirstReference,
     ReferencePrices,
     RestKlineReference,
+    StoredNormalizedReference,
 )
 from microservices.data_collector.exchanges.cme.service import (
     DayOutcome,
@@ -49,13 +51,19 @@ def rules_of(settings: Settings) -> CmeRules:
     )
 
 
-def reference_of(settings: Settings, session: aiohttp.ClientSession) -> ReferencePrices:
-    """REST 1m klines of CME_REFERENCE_VENUES, following the CME groups."""
-    groups = sorted(set(settings.cme_groups.values()))
-    scoped = settings.model_copy(update={"symbols": groups})
-    venues = [build_exchange(venue, scoped) for venue in settings.cme_reference_venues]
-    client = RestClient(session, timeout_s=settings.rest_timeout_s)
-    return RestKlineReference(venues, client, now_ms)
+def reference_of(settings: Settings, session: aiohttp.ClientSession) -> ReferencePrices | None:
+    """Stored normalized history when DATABASE_URL is set, then the REST 1m klines of
+    CME_REFERENCE_VENUES (following the CME groups); None with neither."""
+    references: list[ReferencePrices] = []
+    if settings.database_url:
+        references.append(StoredNormalizedReference(settings.database_url))
+    if settings.cme_reference_venues:
+        groups = sorted(set(settings.cme_groups.values()))
+        scoped = settings.model_copy(update={"symbols": groups})
+        venues = [build_exchange(venue, scoped) for venue in settings.cme_reference_venues]
+        client = RestClient(session, timeout_s=settings.rest_timeout_s)
+        references.append(RestKlineReference(venues, client, now_ms))
+    return FirstReference(*references) if references else None
 
 
 def redis_publisher(redis: aredis.Redis, settings: Settings) -> Publish:
@@ -107,13 +115,13 @@ def source_of(settings: Settings, session: aiohttp.ClientSession) -> SettlementS
 async def run(settings: Settings, once: bool = False) -> None:
     """Poll every CME_POLL_INTERVAL_S: the trade dates of the last CME_LOOKBACK_DAYS not read
     yet (a holiday is asked again until a later date has been read; a failed date stops the
-    poll and is asked again first). Without
-    CME_REFERENCE_VENUES the records carry no reference price (no basis)."""
+    poll and is asked again first). Without DATABASE_URL and CME_REFERENCE_VENUES the records
+    carry no reference price (no basis)."""
     redis = _redis(settings)
     try:
         async with aiohttp.ClientSession(timeout=rest_timeout(settings)) as session:
-            reference = reference_of(settings, session) if settings.cme_reference_venues else None
-            feed = SettlementFeed(source_of(settings, session), rules_of(settings), reference,
+            feed = SettlementFeed(source_of(settings, session), rules_of(settings),
+                                  reference_of(settings, session),
                                   redis_publisher(redis, settings))  # fmt: skip
             while True:
                 today = datetime.now(UTC).date()
