@@ -69,8 +69,8 @@ class CmeSettingsFields(BaseSettings):
     )
     cme_reference_venues: Products = Field(
         ["binance", "bybit_spot"],
-        description="venues whose REST 1m klines give the basis reference (median); "
-        "empty: no reference, no basis",
+        description="venues whose REST 1m klines give the basis reference (median) when "
+        "stored normalized history (DATABASE_URL) has none; empty: REST is not asked",
     )
 
     @field_validator("cme_products", "cme_holidays", "cme_reference_venues", mode="before")
