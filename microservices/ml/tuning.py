@@ -18,6 +18,8 @@ from microservices.ml.pipeline import DEFAULT_PARAMS, clean_matrix
 from microservices.ml.report import pyplot
 
 PRUNE_EVERY = 10
+# dart rescales the dropped trees every round (no early stopping either): its rounds are capped
+DART_MAX_ROUNDS = 150
 METRICS = ("roc_auc", "f1", "precision", "recall")
 
 
@@ -85,12 +87,22 @@ class _Data:
     def fit(self, params: dict[str, Any], rounds: int, callbacks: list[Any]) -> np.ndarray:
         import lightgbm as lgb
 
-        if params.get("boosting_type") != "dart":
+        if params.get("boosting_type") == "dart":  # no early stopping; cost grows with rounds
+            rounds = min(rounds, DART_MAX_ROUNDS)
+        else:
             callbacks = [*callbacks, lgb.early_stopping(30, verbose=False)]
         booster = lgb.train(params, self.train, rounds, valid_sets=[self.valid],
                             valid_names=["valid"], callbacks=callbacks)  # fmt: skip
         best = booster.best_iteration or None
         return np.asarray(booster.predict(self.x_val, num_iteration=best), dtype=float)
+
+
+def _route_optuna_logs() -> None:
+    """Optuna's per-trial lines go through our (JSON) logging instead of its own handler."""
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
 
 
 def _pruning_callback(trial: Any) -> Any:
@@ -127,6 +139,7 @@ class HyperparameterOptimizer:
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {', '.join(METRICS)}")
         data = _Data(x_train, y_train, x_val, y_val)
+        _route_optuna_logs()
         self.study = optuna.create_study(
             study_name=self.study_name, storage=self.storage, direction=self.direction,
             sampler=optuna.samplers.TPESampler(seed=self.seed),
@@ -155,18 +168,24 @@ class HyperparameterOptimizer:
         }  # fmt: skip
 
     def plot_optimization_history(self, path: Path) -> Path:
-        """Objective per trial and the best so far (matplotlib)."""
+        """Objective per complete trial, the best so far, and pruned trials at their last
+        reported (intermediate) value (matplotlib)."""
+        import optuna
+
         plt = pyplot()
-        done = [t for t in self.study.trials if t.value is not None]
+        state = optuna.trial.TrialState
+        done = [t for t in self.study.trials if t.state == state.COMPLETE]
+        pruned = [t for t in self.study.trials if t.state == state.PRUNED and t.intermediate_values]
         values = [t.value for t in done]
-        best = (
-            np.maximum.accumulate(values)
-            if self.direction == "maximize"
-            else np.minimum.accumulate(values)
-        )
+        accumulate = np.maximum if self.direction == "maximize" else np.minimum
         fig, ax = plt.subplots(figsize=(8, 4))
-        ax.scatter([t.number for t in done], values, s=14, label="trial")
-        ax.plot([t.number for t in done], best, color="tab:red", label="best so far")
+        ax.scatter([t.number for t in done], values, s=14, label="complete")
+        ax.scatter([t.number for t in pruned], [t.intermediate_values[max(t.intermediate_values)]
+                                                for t in pruned], s=14, marker="x",
+                   color="grey", label="pruned (last reported)")  # fmt: skip
+        if values:
+            ax.step([t.number for t in done], accumulate.accumulate(values), where="post",
+                    color="tab:red", label="best so far")  # fmt: skip
         ax.set_xlabel("trial")
         ax.set_ylabel("objective")
         ax.set_title(f"Optimisation history: {self.study_name}")
@@ -194,6 +213,7 @@ class MultiObjectiveOptimizer:
         import optuna
 
         data = _Data(x_train, y_train, x_val, y_val)
+        _route_optuna_logs()
         self.study = optuna.create_study(
             study_name=self.study_name, storage=self.storage,
             directions=["maximize", "maximize"], load_if_exists=True,
