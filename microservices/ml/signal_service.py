@@ -53,7 +53,7 @@ class SignalService:
             return
         try:
             signal = score(model, vector, burst, self.thresholds)
-        except (ValueError, KeyError, TypeError) as exc:  # a vector the model cannot read
+        except Exception as exc:  # third-party model code: count it, never crash the adapter
             self.failed_scores += 1
             if self.failed_scores == 1 or self.failed_scores % 1000 == 0:
                 logger.warning("ml.score_failed", extra={"error": repr(exc)[:200],
@@ -89,7 +89,7 @@ class SignalService:
         try:
             version = self.registry.get(name)
             self.model = await asyncio.to_thread(load_model, version)
-        except (KeyError, OSError, ValueError, ImportError) as exc:
+        except Exception as exc:  # LightGBMError, a broken file: report, keep serving
             self.error = f"{name}: {type(exc).__name__}: {str(exc)[:200]}"
             logger.error("ml.load_failed", extra={"version": name, "error": self.error})
             return
