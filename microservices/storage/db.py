@@ -30,6 +30,8 @@ async def insert_rows(conn: Any, table: Table, rows: Sequence[tuple[Any, ...]]) 
     (`conn`: an asyncpg connection or a pool's proxy of one.)"""
     if not rows:
         return 0
+    if not conn.is_in_transaction():  # the temporary table empties at every commit
+        raise RuntimeError("insert_rows runs inside a transaction")
     temp = temp_name(table)
     await conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {temp} "

@@ -26,7 +26,7 @@ from microservices.common.settings import Settings
 from microservices.common.streams import Stream, Streams, collector_key
 from microservices.storage import db, rows, snapshots, store_metrics, tables
 from microservices.storage.migrate import migrate
-from microservices.storage.sink import Sink, StoreStopped
+from microservices.storage.sink import Sink, StoreStopped, sleep_or_stop
 from microservices.storage.spill import SpillQueue
 from microservices.storage.status import StoreStatus, publish_status
 from microservices.storage.writer import StreamWriter, ToRows, single
@@ -93,7 +93,7 @@ class StoreService:
                         batch_size=s.store_batch_size, block_ms=s.store_block_ms,
                         claim_idle_ms=s.store_claim_idle_ms, counts_loss=k == 0,
                     )  # fmt: skip
-                    group.create_task(writer.run(), name=f"store-{stream.name}-{k}")
+                    group.create_task(writer.run(s.stream_prefix), name=f"store-{stream.name}-{k}")
             group.create_task(self._snapshot_books(sink, stop), name="store-orderbooks")
             group.create_task(self._retention(sink, stop), name="store-retention")
             if spill is not None:
@@ -130,7 +130,7 @@ class StoreService:
         s = self.settings
         key = collector_key(s.stream_prefix, "books")
         stale_ms = int(s.aggregator_stale_after_s * 1000)
-        while not await _sleep(stop, s.store_orderbook_interval_s):
+        while not await sleep_or_stop(stop, s.store_orderbook_interval_s):
             try:
                 books: Any = await self.redis.hgetall(key)
             except TRANSIENT_REDIS_ERRORS:
@@ -149,7 +149,7 @@ class StoreService:
 
     async def _retention(self, sink: Sink, stop: asyncio.Event) -> None:
         days = self.settings.retention_days()
-        while not await _sleep(stop, self.settings.store_retention_interval_s):
+        while not await sleep_or_stop(stop, self.settings.store_retention_interval_s):
             for sql, cutoff in snapshots.retention_statements(days, now_ms()):
                 table = sql.split()[2]
                 try:
@@ -176,7 +176,7 @@ class StoreService:
                 spill.remove(path)
                 self.status.spill_files = len(spill.files())
                 logger.info("store.spill_drained", extra={"file": path.name, "rows": len(items)})
-            if await _sleep(stop, 1.0):
+            if await sleep_or_stop(stop, 1.0):
                 return
 
     async def alert_disk_full(self, error: str) -> None:
@@ -198,15 +198,8 @@ class StoreService:
             store_metrics.UP.set(1 if self.status.state == "ok" else 0)
             with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):
                 await publish_status(self.redis, prefix, self.status)
-            if await _sleep(stop, STATUS_EVERY_S):
+            if await sleep_or_stop(stop, STATUS_EVERY_S):
                 return
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait `seconds`; True when stop was set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    return stop.is_set()
 
 
 def store_service(settings: Settings, redis: aredis.Redis) -> StoreService | None:

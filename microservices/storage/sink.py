@@ -86,7 +86,7 @@ class Sink:
                 await self._failed(kind, exc)
                 if may_spill and self._spilled(items):
                     return {}, []
-                if await _wait(stop, self._backoff.delay(attempt)):
+                if await sleep_or_stop(stop, self._backoff.delay(attempt)):
                     raise StoreStopped from exc
                 attempt += 1
                 continue
@@ -164,7 +164,7 @@ class Sink:
             logger.info("store.resumed", extra={"after": previous})
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep up to `seconds`; True when stop was set meanwhile."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -23,6 +23,12 @@ def health_key(prefix: str) -> str:
     return f"{prefix}storage.health"
 
 
+def lost_key(prefix: str) -> str:
+    """Hash: stream -> trimmed-unread entries already counted (the `loss_update` baseline),
+    so a restarted writer does not count an old gap again."""
+    return f"{prefix}storage.lost"
+
+
 def loss_update(
     baseline: int, last_delivered: str, first_id: str | None, last_id: str, entries_added: int,
     length: int, entries_read: int | None,
@@ -30,21 +36,25 @@ def loss_update(
     """(entries newly lost, new baseline): entries trimmed before the group read them.
 
     `entries_added - entries_read` counts the entries the group never read: those still in the
-    stream after its position, plus those trimmed unread. Redis 7.0 keeps counting a trimmed gap
-    there after the group reads past it, newer versions re-estimate it away, so the caller keeps
-    the last known value of that trimmed part (`baseline`) and only a growth is a new loss. It
-    is known when the group has read everything (nothing unread remains) and when its position
-    is older than the first entry (the whole stream is unread).
+    stream after its position plus those trimmed unread, which stay counted there after the
+    group reads past the gap (Redis increments `entries_read` per delivered entry). That total
+    is known when nothing unread remains (the group read the last entry) and when the group's
+    position is older than the first entry (the whole stream is unread); `baseline` is the
+    total already counted, so only its growth is a new loss. A total that shrinks (Redis
+    re-estimated the counter after XDEL) becomes the new baseline.
     """
     if entries_read is None:
         return 0, baseline
     never_read = entries_added - entries_read
     if last_delivered == last_id:
-        return 0, never_read
-    if first_id is not None and _older(last_delivered, first_id):
+        trimmed = never_read
+    elif first_id is not None and _older(last_delivered, first_id):
         trimmed = never_read - length
-        return max(0, trimmed - baseline), max(trimmed, baseline)
-    return 0, baseline
+    else:
+        return 0, baseline
+    if trimmed < baseline:
+        return 0, max(trimmed, 0)
+    return trimmed - baseline, trimmed
 
 
 def _older(a: str, b: str) -> bool:

@@ -23,7 +23,7 @@ from microservices.common.streams import DEAD_LETTER_MAXLEN, Stream
 from microservices.storage import store_metrics
 from microservices.storage.rows import Item, TableRow
 from microservices.storage.sink import Sink
-from microservices.storage.status import StoreStatus, loss_update
+from microservices.storage.status import StoreStatus, loss_update, lost_key
 
 logger = logging.getLogger(__name__)
 GROUP = "storage"
@@ -52,7 +52,8 @@ class StreamWriter:
         self.sink = sink
         self.status = status
         self._stop = stop
-        self._baseline = 0  # entries trimmed unread as Redis still counts them (loss_update)
+        self._baseline = 0  # trimmed-unread entries already counted (loss_update, lost_key)
+        self._lost_key = lost_key("")
         self._trimmed_pending = 0
         self._counts_loss = counts_loss  # one writer per stream counts the trimmed gap
         # a stored entry is never poison: it is retried until the database takes it
@@ -62,8 +63,12 @@ class StreamWriter:
             max_deliveries=2**31,
         )  # fmt: skip
 
-    async def run(self) -> None:
+    async def run(self, prefix: str = "") -> None:
         await self.consumer.ensure_group()
+        self._lost_key = lost_key(prefix)
+        if self._counts_loss:
+            counted = await self.redis.hget(self._lost_key, self.stream.name)
+            self._baseline = int(counted or 0)
         await self.check_loss()
         await self.consumer.run(self._stop)
 
@@ -122,12 +127,15 @@ class StreamWriter:
             return
         first = info.get("first-entry")
         read = group.get("entries-read")
+        before = self._baseline
         lost, self._baseline = loss_update(
             self._baseline, _text(group.get("last-delivered-id")),
             None if not first else _text(first[0]), _text(info.get("last-generated-id")),
             int(info.get("entries-added", 0)), int(info.get("length", 0)),
             None if read is None else int(read),
         )  # fmt: skip
+        if self._baseline != before:
+            await self.redis.hset(self._lost_key, self.stream.name, self._baseline)
         self._record_lost(lost)
 
     def _record_lost(self, count: int) -> None:

@@ -173,6 +173,15 @@ async def test_trimmed_entries_are_counted_as_lost_without_spill(
     lost = service.status.lost[raw]
     assert stored + lost == 3_000  # every entry is either stored or counted as lost
     assert stored >= 500  # the 100 before, what the stream still held after the outage
+    # a restarted writer does not count the old gap again
+    again = StoreService(settings, real_redis, pg.url)
+    stop = asyncio.Event()
+    task = asyncio.create_task(again.run(stop))
+    await fill(real_redis, raw, 3_000, 10, maxlen=500)
+    await wait_for(lambda: settled(real_redis, raw), timeout_s=20)
+    stop.set()
+    await asyncio.wait_for(task, timeout=30)
+    assert again.status.lost == {} and await count(pg.url, "funding_rates") == stored + 10
 
 
 async def _state(service: StoreService, state: str) -> bool:

@@ -201,3 +201,55 @@ async def test_disk_full_pauses_raises_an_alert_and_resumes(
     )
     assert alert.data == {"error": "DiskFullError: could not extend file: No space left"}
     assert await count(pg_url, "funding_rates") == 1
+
+
+async def test_order_book_snapshots_and_retention_jobs(
+    real_redis: aredis.Redis, pg_url: str, settings_factory: Any
+) -> None:
+    from microservices.common.book_schema import BookTop, encode_full_book, full_book_field
+    from microservices.common.clock import now_ms
+    from microservices.common.streams import collector_key
+
+    settings = settings_factory(
+        store_block_ms=100, store_orderbook_interval_s=0.2, store_orderbook_levels=2,
+        store_retention_interval_s=0.2, retention_funding_days=1,
+    )  # fmt: skip
+    now = now_ms()
+    top = BookTop(
+        exchange="coinbase", market="spot", symbol="BTCUSD", venue_symbol="BTC-USD",
+        group="BTCUSDT", quote="USD", ts_ms=now - 500, recv_ms=now - 400, sequence=None,
+        bids=[(100.0, 1.0), (99.5, 2.0), (99.0, 3.0)], asks=[(100.5, 1.5)], bid_levels=3,
+        ask_levels=1, bid_depth_10bps=1.0, ask_depth_10bps=1.0, bid_depth_50bps=1.0,
+        ask_depth_50bps=1.0,
+    )  # fmt: skip
+    key = collector_key(settings.stream_prefix, "books")
+    await real_redis.hset(key, full_book_field("coinbase", "BTCUSDT"), encode_full_book(top))
+    old = Funding(**header(exchange="bybit", market="perp", ts_ms=now - 2 * 86_400_000),
+                  funding_rate=0.0001, funding_interval_h=8.0)  # fmt: skip
+    fresh = Funding(**header(exchange="bybit", market="perp", ts_ms=now - 3_600_000),
+                    funding_rate=0.0002, funding_interval_h=8.0)  # fmt: skip
+    conn = await asyncpg.connect(pg_url)
+    try:  # rows as an earlier run left them
+        async with conn.transaction():
+            rows = [funding_row(old), funding_row(fresh)]
+            await db.insert_rows(conn, tables.FUNDING_RATES, rows)
+    finally:
+        await conn.close()
+    service = StoreService(settings, real_redis, pg_url)
+
+    async def both_done() -> bool:
+        return await count(pg_url, "exchange_orderbooks") == 1 and (
+            await count(pg_url, "funding_rates") == 1
+        )
+
+    await run_store_until(service, both_done)
+    [book] = await fetch(pg_url, "SELECT * FROM exchange_orderbooks")
+    assert book["id"] == f"coinbase_BTC-USD_{now - 500}"
+    assert (book["symbol"], book["canonical_symbol"], book["symbol_group"]) == (
+        "BTC-USD", "BTCUSD", "BTCUSDT",
+    )  # fmt: skip
+    assert orjson.loads(book["bids"]) == [[100.0, 1.0], [99.5, 2.0]]  # top 2 levels only
+    assert orjson.loads(book["asks"]) == [[100.5, 1.5]]
+    [kept] = await fetch(pg_url, "SELECT rate FROM funding_rates")
+    assert float(kept["rate"]) == 0.0002  # the 2-day-old row is gone, the 1-hour-old one kept
+    assert service.status.retention_deleted.get("funding_rates") == 1

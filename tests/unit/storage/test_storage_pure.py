@@ -60,19 +60,21 @@ def test_a_funding_row_fits_its_table() -> None:
 
 
 def test_loss_counted_once_per_gap() -> None:
-    # read everything: the baseline is what Redis still counts as never read (0)
+    # read everything: nothing never-read, nothing lost
     assert loss_update(0, "5-0", "1-0", "5-0", 5, 5, 5) == (0, 0)
     # 10 more added, the stream trimmed to 4 (ids 12..15) before the group read any: 6 lost
     assert loss_update(0, "5-0", "12-0", "15-0", 15, 4, 5) == (6, 6)
     # the same gap seen again before the read: nothing new
     assert loss_update(6, "5-0", "12-0", "15-0", 15, 4, 5) == (0, 6)
-    # Redis 7.0 after the read: entries_read 9, never-read 6 -> baseline stays, no loss
+    # after the read over the gap Redis still counts it as never read: nothing new
     assert loss_update(6, "15-0", "12-0", "15-0", 15, 4, 9) == (0, 6)
-    # a second gap of 3 on Redis 7.0 (the old 6 still counted): only the 3 are new
-    assert loss_update(6, "15-0", "19-0", "20-0", 20, 2, 9) == (3, 9)
-    # newer Redis re-estimates entries_read past a gap: never-read 0, baseline resets
+    # another worker read over a gap of 3 before this check ran: counted once read up
+    assert loss_update(6, "20-0", "19-0", "20-0", 20, 2, 11) == (3, 9)
+    # a second gap seen before the read: only the new 3
+    assert loss_update(9, "20-0", "24-0", "25-0", 25, 2, 11) == (3, 12)
+    # the counter re-estimated (XDEL tombstones): follow it down, count nothing
     assert loss_update(6, "15-0", "12-0", "15-0", 15, 4, 15) == (0, 0)
-    # behind but no gap: unknown unread part, nothing counted
+    # behind but no gap: the unread part is unknown, nothing counted
     assert loss_update(0, "5-0", "3-0", "9-0", 9, 7, 5) == (0, 0)
     # a fresh group (entries_read unknown): nothing counted
     assert loss_update(0, "0-0", "12-0", "15-0", 15, 4, None) == (0, 0)
