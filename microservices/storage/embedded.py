@@ -6,9 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from microservices.common.settings import Settings
-from microservices.storage.pg_server import LocalPostgres, postgres_available
+from microservices.storage.pg_server import LocalPostgres, UnreachableDataDir, postgres_available
 
 DEMO_DATABASE = "ce_demo"  # simulated history never mixes with the live one
+# where the cluster goes when the unprivileged owner cannot reach PG_DATA_DIR
+FALLBACK_DIR = Path("/var/lib/cross-exchange/postgres")
 
 
 def start_private_postgres(
@@ -22,9 +24,15 @@ def start_private_postgres(
     if not postgres_available():
         announce("storage off: PostgreSQL is not installed (apt-get install postgresql)")
         return None
-    server = LocalPostgres(Path(settings.pg_data_dir), database=DEMO_DATABASE if demo else "ce")
+    database = DEMO_DATABASE if demo else "ce"
+    server = LocalPostgres(Path(settings.pg_data_dir), database=database)
     try:
-        server.start()
+        try:
+            server.start()
+        except UnreachableDataDir as exc:  # e.g. a checkout under /root (0700) run as root
+            announce(f"PG_DATA_DIR unusable ({exc}): using {FALLBACK_DIR}")
+            server = LocalPostgres(FALLBACK_DIR, database=database)
+            server.start()
     except (RuntimeError, OSError) as exc:
         announce(f"storage off: private PostgreSQL did not start: {exc}")
         return None

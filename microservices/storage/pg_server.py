@@ -57,6 +57,10 @@ def run_as_user() -> pwd.struct_passwd | None:
     raise RuntimeError("running as root and neither a 'postgres' nor a 'nobody' user exists")
 
 
+class UnreachableDataDir(RuntimeError):
+    """The cluster's unprivileged owner cannot reach the data directory (a 0700 parent)."""
+
+
 class LocalPostgres:
     """A loopback PostgreSQL owned by this process; `url` is ready after `start()`.
 
@@ -178,7 +182,7 @@ class LocalPostgres:
         self.data_dir.chmod(0o755)
         for parent in self.data_dir.resolve().parents:
             if not os.stat(parent).st_mode & 0o001:
-                raise RuntimeError(
+                raise UnreachableDataDir(
                     f"{parent} is not searchable by user {self._account.pw_name}; "
                     "choose a PG_DATA_DIR outside it"
                 )
