@@ -59,10 +59,12 @@ async def test_fresh_database_migrates_once_and_then_is_up_to_date(
     try:
         conn = await asyncpg.connect(url)
         try:
-            assert await migrate(conn) == [1]
+            assert await migrate(conn) == [1, 2]
             assert await migrate(conn) == []  # idempotent: nothing applied twice
             rows = await conn.fetch("SELECT version, name FROM schema_migrations")
-            assert [(r["version"], r["name"]) for r in rows] == [(1, "seed_tables")]
+            assert [(r["version"], r["name"]) for r in sorted(rows)] == [
+                (1, "seed_tables"), (2, "query_indexes"),
+            ]  # fmt: skip
             tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
             assert {r["tablename"] for r in tables} == TABLES
         finally:
@@ -114,7 +116,8 @@ async def test_an_edited_applied_migration_is_refused(pg_url: str, tmp_path: Pat
 async def test_a_failing_migration_rolls_back_entirely(pg_url: str, tmp_path: Path) -> None:
     extra = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, extra)
-    (extra / "0002_broken.sql").write_text(
+    latest = load_migrations()[-1].version
+    (extra / f"{latest + 1:04d}_broken.sql").write_text(
         "CREATE TABLE half_done (x INT);\nSELECT no_such_function();\n"
     )
     conn = await asyncpg.connect(pg_url)
@@ -122,7 +125,7 @@ async def test_a_failing_migration_rolls_back_entirely(pg_url: str, tmp_path: Pa
         with pytest.raises(asyncpg.PostgresError):
             await migrate(conn, extra)
         assert await conn.fetchval("SELECT to_regclass('half_done')") is None
-        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 1
+        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == latest
     finally:
         await conn.close()
 
@@ -140,6 +143,7 @@ def test_file_names_and_versions_are_checked(tmp_path: Path) -> None:
 
 def test_pending_keeps_order_and_skips_applied() -> None:
     migrations = load_migrations()
-    assert [m.version for m in migrations] == [1]
+    assert [m.version for m in migrations] == [1, 2]
     assert pending(migrations, {}) == migrations
-    assert pending(migrations, {1: migrations[0].sha256}) == []
+    assert pending(migrations, {1: migrations[0].sha256}) == migrations[1:]
+    assert pending(migrations, {m.version: m.sha256 for m in migrations}) == []
