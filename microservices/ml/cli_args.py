@@ -45,7 +45,13 @@ def _positive(kind: type) -> Any:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    src = p.add_argument_group("data (default: the PostgreSQL `features` table, DATABASE_URL)")
+    src = p.add_argument_group(
+        "data (default: the PostgreSQL `features` table of DATABASE_URL, else of the private "
+        "cluster `cross-exchange run` keeps in PG_DATA_DIR)"
+    )
+    src.add_argument(
+        "--demo", action="store_true", help="private cluster: the database of `run --demo`"
+    )
     src.add_argument(
         "--generated",
         action="store_true",

@@ -5,6 +5,8 @@ end_ms) -> DataFrame` with columns symbol, ts_ms and the feature names.
 - ParquetSource: a file written by `cross-exchange export-features` (or any frame with those
   columns; `timestamp` in seconds is accepted instead of ts_ms).
 - PostgresSource: the storage layer's `features` table (DATABASE_URL), read with psycopg.
+- PrivatePostgresSource: the cluster `cross-exchange run` keeps in PG_DATA_DIR when no
+  DATABASE_URL is set, started for the read and stopped after.
 Time bounds are [start_ms, end_ms); None means unbounded.
 """
 
@@ -88,11 +90,41 @@ class PostgresSource:
             sql.append("AND timestamp < to_timestamp(%s / 1000.0)")
             args.append(end_ms)
         sql.append("ORDER BY timestamp, symbol")
-        with psycopg.connect(self.url) as conn, conn.cursor() as cur:
-            cur.execute(" ".join(sql), args)
-            rows = cur.fetchall()
+        try:
+            with psycopg.connect(self.url) as conn, conn.cursor() as cur:
+                cur.execute(" ".join(sql), args)
+                rows = cur.fetchall()
+        except psycopg.Error as exc:
+            raise ValueError(f"PostgreSQL: {str(exc).strip()[:300]}") from None
         frame = pd.DataFrame(rows, columns=["symbol", "ts_ms", *FEATURE_NAMES])
         frame["ts_ms"] = frame["ts_ms"].astype(np.int64)
         for name in FEATURE_NAMES:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
         return frame
+
+
+class PrivatePostgresSource:
+    def __init__(self, data_dir: Path, database: str) -> None:
+        self.data_dir, self.database = data_dir, database
+
+    def load(
+        self, symbols: Sequence[str] | None, start_ms: int | None, end_ms: int | None
+    ) -> pd.DataFrame:
+        from microservices.storage.pg_server import LocalPostgres
+
+        if not (self.data_dir / "cluster" / "PG_VERSION").is_file():
+            raise ValueError(f"no PostgreSQL cluster in {self.data_dir} (PG_DATA_DIR): run "
+                             "`cross-exchange run` first, or set DATABASE_URL")  # fmt: skip
+        server = LocalPostgres(self.data_dir, database=self.database)
+        try:
+            server.start()
+        except (RuntimeError, OSError) as exc:
+            server.stop()
+            why = f"(is `cross-exchange run` still using it?): {exc}"
+            raise ValueError(
+                f"the private PostgreSQL in {self.data_dir} did not start {why}"
+            ) from None
+        try:
+            return PostgresSource(server.url).load(symbols, start_ms, end_ms)
+        finally:
+            server.stop()

@@ -25,7 +25,13 @@ from microservices.ml.meta import MetaLabeler, MetaLabelingConfig
 from microservices.ml.pipeline import LightGBMPipeline
 from microservices.ml.registry import ModelRegistry, code_version
 from microservices.ml.report import write_report
-from microservices.ml.sources import FeatureSource, GeneratedSource, ParquetSource, PostgresSource
+from microservices.ml.sources import (
+    FeatureSource,
+    GeneratedSource,
+    ParquetSource,
+    PostgresSource,
+    PrivatePostgresSource,
+)
 from microservices.ml.walk_forward import DAY_MS, WalkForwardConfig, WalkForwardOptimizer
 
 logger = logging.getLogger(__name__)
@@ -46,10 +52,14 @@ def source_of(ns: argparse.Namespace, settings: Settings) -> tuple[FeatureSource
         return GeneratedSource(config), f"generated(rows={ns.rows}, lag={ns.lag_steps})"
     if ns.parquet:
         return ParquetSource(Path(ns.parquet)), f"parquet:{ns.parquet}"
-    url = getattr(settings, "database_url", None)
-    if not url:
-        raise FatalError("no data: pass --generated or --parquet FILE, or set DATABASE_URL")
-    return PostgresSource(url), "postgresql:features"
+    url = settings.database_url
+    if url:
+        return PostgresSource(url), "postgresql:features"
+    from microservices.storage.embedded import DEMO_DATABASE
+
+    database = DEMO_DATABASE if ns.demo else "ce"
+    source = PrivatePostgresSource(Path(settings.pg_data_dir), database)
+    return source, f"postgresql:{settings.pg_data_dir}/{database}:features"
 
 
 def label_config(ns: argparse.Namespace, settings: Settings) -> LabelConfig:

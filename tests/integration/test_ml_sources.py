@@ -104,3 +104,35 @@ async def test_export_features_to_parquet(
     np.testing.assert_allclose(exported["binance_bybit_ratio"], head["binance_bybit_ratio"],
                                rtol=1e-11)  # fmt: skip
     assert exported["ts_ms"].tolist() == head["ts_ms"].tolist()
+
+
+def test_private_cluster_of_run_is_started_for_the_read(
+    local_postgres: Any, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """No DATABASE_URL: `train` reads the cluster `run` keeps in PG_DATA_DIR, started for the
+    read and stopped after (here a cluster prepared like `run` does, then stopped)."""
+    import asyncio
+
+    from microservices.storage.migrate import migrate_url
+    from microservices.storage.pg_server import LocalPostgres
+
+    import shutil
+    import tempfile
+
+    from microservices.ml.sources import PrivatePostgresSource
+
+    # outside pytest's tmp tree: the cluster runs as an unprivileged user who must reach it
+    data_dir = Path(tempfile.mkdtemp(prefix="ce-ml-pg-"))
+    data_dir.chmod(0o777)
+    try:
+        server: LocalPostgres = local_postgres(data_dir=data_dir, database="ce_demo")
+        asyncio.run(migrate_url(server.url))
+        _insert(server.url, frame.head(400))
+        server.stop()
+        loaded = PrivatePostgresSource(data_dir, "ce_demo").load(None, None, None)
+        assert loaded["ts_ms"].tolist() == frame["ts_ms"][:400].tolist()
+        assert not server.running
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    with pytest.raises(ValueError, match="no PostgreSQL cluster"):
+        PrivatePostgresSource(tmp_path / "none", "ce").load(None, None, None)
