@@ -112,14 +112,12 @@ def test_private_cluster_of_run_is_started_for_the_read(
     """No DATABASE_URL: `train` reads the cluster `run` keeps in PG_DATA_DIR, started for the
     read and stopped after (here a cluster prepared like `run` does, then stopped)."""
     import asyncio
-
-    from microservices.storage.migrate import migrate_url
-    from microservices.storage.pg_server import LocalPostgres
-
     import shutil
     import tempfile
 
     from microservices.ml.sources import PrivatePostgresSource
+    from microservices.storage.migrate import migrate_url
+    from microservices.storage.pg_server import LocalPostgres
 
     # outside pytest's tmp tree: the cluster runs as an unprivileged user who must reach it
     data_dir = Path(tempfile.mkdtemp(prefix="ce-ml-pg-"))
