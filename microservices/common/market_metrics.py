@@ -22,6 +22,9 @@ LARGE_TRADE_UNPRICED: Final = Counter(
     "Trades not valued in USD: no USD price of their quote yet",
     ["exchange"],
 )
+LARGE_TRADE_INVALID: Final = Counter(
+    "ce_large_trade_invalid_total", "Trades whose USD value is not finite (absurd price or size)"
+)
 RABBITMQ_PUBLISHED: Final = Counter(
     "ce_rabbitmq_published_total", "Messages the RabbitMQ broker confirmed"
 )

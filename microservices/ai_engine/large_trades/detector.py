@@ -37,6 +37,7 @@ class LargeTradeDetector:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.unpriced: dict[tuple[str, str], int] = {}  # (venue, symbol) -> trades not valued
         self.duplicates = 0
+        self.invalid = 0  # trades whose value overflows (not finite)
 
     def observe_price(self, rec: RawRecord) -> None:
         """Remember a USD-class price (trades, ticker mids) for later conversions."""
@@ -60,10 +61,13 @@ class LargeTradeDetector:
         (the caller compares them), or None when its quote has no USD price or its size is 0."""
         quote = rec.quote or "USD"
         quote_usd = self.rates.usd_price(quote)
-        value = rec.price * rec.size * quote_usd if quote_usd is not None else math.nan
-        if quote_usd is None or not math.isfinite(value):
+        if quote_usd is None:
             key = (rec.exchange, rec.symbol)
             self.unpriced[key] = self.unpriced.get(key, 0) + 1
+            return None
+        value = rec.price * rec.size * quote_usd
+        if not math.isfinite(value):
+            self.invalid += 1  # an absurd price or size: never a large trade
             return None
         if rec.size <= 0:
             return None

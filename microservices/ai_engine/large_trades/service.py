@@ -96,8 +96,12 @@ class LargeTradeService:
             self._to_rabbit(f"alerts.{alert.type}", alert_message(alert), alert_id(alert))
             if alert.type != "LARGE_TRADE":
                 logger.info("market_alert", extra={"type": alert.type, "reason": alert.reason})
-        for (venue, _symbol), count in self.watch.detector.take_unpriced().items():
+        detector = self.watch.detector
+        for (venue, _symbol), count in detector.take_unpriced().items():
             market_metrics.LARGE_TRADE_UNPRICED.labels(venue).inc(count)
+        if detector.invalid:
+            market_metrics.LARGE_TRADE_INVALID.inc(detector.invalid)
+            detector.invalid = 0
         if self.producer.pending:
             await self.producer.flush()  # raises on a Redis error: the batch stays pending
 

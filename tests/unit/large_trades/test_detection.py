@@ -195,3 +195,11 @@ def test_oi_change_outside_window_is_quiet() -> None:
     watch.update(oi(85_000.0, T0 + 400_000))  # 80k is out of the window; vs 82k: +3.66 %
     watch.update(oi(90_000.0, T0 - 1))  # older than the newest: ignored
     assert watch.take()[1] == []
+
+
+def test_oversized_values_are_counted_not_published() -> None:
+    watch = MarketWatch(AlertParams())
+    watch.update(trade(1e300, 1e300, tid="huge"))  # price x size overflows to inf
+    watch.update(trade(50_000.0, 0.0, tid="empty"))  # size 0: worth nothing
+    assert watch.take() == ([], [])
+    assert watch.detector.invalid == 1 and watch.detector.take_unpriced() == {}
