@@ -41,8 +41,10 @@ PAIRS = [(f"venue{v}", f"SYM{s}USDT") for v in range(4) for s in range(5)]
 
 def raw_record(i: int) -> Any:
     venue, symbol = PAIRS[i % len(PAIRS)]
-    head = dict(exchange=venue, market="perp", symbol=symbol, venue_symbol=symbol, group=symbol,
-                quote="USDT", ts_ms=T0 + i, recv_ms=T0 + i + 5)  # fmt: skip
+    head: dict[str, Any] = {
+        "exchange": venue, "market": "perp", "symbol": symbol, "venue_symbol": symbol,
+        "group": symbol, "quote": "USDT", "ts_ms": T0 + i, "recv_ms": T0 + i + 5,
+    }  # fmt: skip
     if i % 2:
         return OpenInterest(**head, open_interest=1000.0 + i % 97, open_interest_usd=5e7 + i)
     return Funding(**head, funding_rate=0.0001 * (i % 7 - 3), funding_interval_h=8.0,
