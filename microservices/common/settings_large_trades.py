@@ -59,8 +59,8 @@ class LargeTradeSettingsFields(BaseSettings):
     )
     market_alert_cooldown_s: float = Field(
         300.0, ge=0, le=86_400,
-        description="a FUNDING_SPIKE, OI_CHANGE or LIQUIDATION_CLUSTER of one venue and symbol "
-        "is raised at most once per this many seconds",
+        description="a FUNDING_SPIKE or OI_CHANGE of one venue and instrument, or a "
+        "LIQUIDATION_CLUSTER of one symbol, is raised at most once per this many seconds",
     )  # fmt: skip
     maxlen_large_trades: int = Field(10_000, gt=0, description="MAXLEN ~ of exchange.large_trades")
     rabbitmq_url: str | None = Field(
