@@ -120,8 +120,12 @@ class RabbitPublisher:
                 exchange.publish(_message(body, message_id), key, mandatory=False,
                                  timeout=CONFIRM_TIMEOUT_S)
                 for key, body, message_id in batch
-            )
+            ),
+            return_exceptions=True,  # every publish settles before the batch is judged
         )  # fmt: skip
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
         refused = sum(1 for reply in replies if not isinstance(reply, Basic.Ack))
         if refused:
             raise Refused(f"{refused} of {len(batch)} messages not confirmed")
