@@ -20,6 +20,7 @@ import redis.asyncio as aredis
 
 from microservices.common.backoff import Backoff
 from microservices.common.clock import now_ms
+from microservices.common.errors import FatalError
 from microservices.common.market_alerts import MARKET_ALERTS, MarketAlert
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
@@ -118,7 +119,8 @@ class StoreService:
                 if pool is not None:
                     await pool.close()
                 if db.classify(exc) not in ("unavailable", "disk_full"):
-                    raise
+                    # a wrong password, database name or an edited migration: stop, say why
+                    raise FatalError(f"storage: {type(exc).__name__}: {exc}") from exc
                 if self.status.set_state("database_down", now_ms(), repr(exc)[:300]):
                     logger.warning("store.database_unavailable", extra={"error": repr(exc)})
             with contextlib.suppress(TimeoutError):

@@ -253,3 +253,19 @@ async def test_order_book_snapshots_and_retention_jobs(
     [kept] = await fetch(pg_url, "SELECT rate FROM funding_rates")
     assert float(kept["rate"]) == 0.0002  # the 2-day-old row is gone, the 1-hour-old one kept
     assert service.status.retention_deleted.get("funding_rates") == 1
+
+
+async def test_a_wrong_password_stops_the_writer_with_the_reason(
+    real_redis: aredis.Redis, pg_url: str, settings_factory: Any
+) -> None:
+    from microservices.common.errors import FatalError
+
+    wrong = pg_url.replace("postgresql://ce:", "postgresql://ce:not-the-password", 1)
+    service = StoreService(make_settings(settings_factory), real_redis, wrong)
+    with pytest.raises(BaseExceptionGroup) as caught:
+        await service.run(asyncio.Event())
+    fatal, _ = caught.value.split(FatalError)
+    assert fatal is not None
+    assert "storage: InvalidPasswordError: password authentication failed" in str(
+        fatal.exceptions[0]
+    )
