@@ -63,14 +63,17 @@ def make_filters(
 async def answer(
     db: QueryDb,
     key: str,
-    query: tuple[str, list[Any]],
+    build: Callable[[queries.Filters], tuple[str, list[Any]]],
     summarize: Callable[[list[dict[str, Any]]], dict[str, Any]],
-    echo: dict[str, Any],
-    now: int,
+    window: tuple[str | None, str | None, float, int],
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    rows = await db.fetch(*query)
+    """Run one query: `window` is (symbol, exchange, hours, limit); `extra` adds to `filters`."""
+    now = now_ms()
+    filters, echo = make_filters(*window, now)
+    rows = await db.fetch(*build(filters))
     items = [queries.row_item(row) for row in rows]
-    return json_response(envelope(key, items, summarize(items), echo, now))
+    return json_response(envelope(key, items, summarize(items), echo | (extra or {}), now))
 
 
 def json_response(body: dict[str, Any]) -> Response:
@@ -89,29 +92,28 @@ def add_exchange_data_routes(app: FastAPI, db: QueryDb) -> None:
         only_liquidations: bool = False,
         limit: Limit = 100,
     ) -> Response:
-        now = now_ms()
-        filters, echo = make_filters(symbol, exchange, hours, limit, now)
-        echo |= {"min_value_usd": min_value_usd, "only_liquidations": only_liquidations}
-        query = queries.large_trades_query(filters, min_value_usd, only_liquidations)
-        return await answer(db, "trades", query, queries.large_trades_summary, echo, now)
+        def build(filters: queries.Filters) -> tuple[str, list[Any]]:
+            return queries.large_trades_query(filters, min_value_usd, only_liquidations)
+
+        extra = {"min_value_usd": min_value_usd, "only_liquidations": only_liquidations}
+        window = (symbol, exchange, hours, limit)
+        return await answer(db, "trades", build, queries.large_trades_summary, window, extra)
 
     @app.get("/api/v1/exchange/funding-rates", summary="Funding rates of perpetuals (seed 002)")
     async def funding_rates(
         symbol: Symbol = None, exchange: Exchange = None, hours: Hours = 24.0, limit: Limit = 100
     ) -> Response:
-        now = now_ms()
-        filters, echo = make_filters(symbol, exchange, hours, limit, now)
-        query = queries.funding_query(filters)
-        return await answer(db, "funding_rates", query, queries.funding_summary, echo, now)
+        window = (symbol, exchange, hours, limit)
+        return await answer(db, "funding_rates", queries.funding_query, queries.funding_summary,
+                            window)  # fmt: skip
 
     @app.get("/api/v1/exchange/open-interest", summary="Open interest of derivatives (seed 002)")
     async def open_interest(
         symbol: Symbol = None, exchange: Exchange = None, hours: Hours = 24.0, limit: Limit = 100
     ) -> Response:
-        now = now_ms()
-        filters, echo = make_filters(symbol, exchange, hours, limit, now)
-        query = queries.open_interest_query(filters)
-        return await answer(db, "open_interest", query, queries.open_interest_summary, echo, now)
+        window = (symbol, exchange, hours, limit)
+        return await answer(db, "open_interest", queries.open_interest_query,
+                            queries.open_interest_summary, window)  # fmt: skip
 
     @app.get("/api/v1/exchange/orderbooks", summary="Stored order-book snapshots (top levels)")
     async def orderbooks(
@@ -120,7 +122,6 @@ def add_exchange_data_routes(app: FastAPI, db: QueryDb) -> None:
         hours: Hours = 1.0,
         limit: Annotated[int, Query(ge=1, le=100, description="snapshots, newest first")] = 10,
     ) -> Response:
-        now = now_ms()
-        filters, echo = make_filters(symbol, exchange, hours, limit, now)
-        query = queries.orderbooks_query(filters)
-        return await answer(db, "orderbooks", query, queries.orderbooks_summary, echo, now)
+        window = (symbol, exchange, hours, limit)
+        return await answer(db, "orderbooks", queries.orderbooks_query,
+                            queries.orderbooks_summary, window)  # fmt: skip
