@@ -222,6 +222,7 @@ def test_stream_registry_names_and_maxlens() -> None:
         ("quantum:stream:exchange.orderbook", 10_000),
         ("quantum:stream:exchange.large_trades", 10_000),
         ("quantum:stream:exchange.anomalies", 10_000),
+        ("quantum:stream:exchange.signals", 10_000),
     ]
     assert streams.raw.dead_letter == "quantum:stream:exchange.raw:dead"
 
