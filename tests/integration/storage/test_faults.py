@@ -138,7 +138,7 @@ async def test_postgres_down_30s_under_load_loses_nothing(
         pg.start()
         await produce(2)
         await wait_for(lambda: settled(real_redis, raw), timeout_s=60)
-        assert service.status.state == "ok"
+        assert await _state(service, "ok")
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
