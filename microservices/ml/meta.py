@@ -10,6 +10,8 @@ predictions), never on the primary's own training rows, whose probabilities are 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,25 @@ class MetaLabeler:
         out["confidence"] = prob - self.config.primary_threshold
         out["feature_mean"] = z.mean(axis=1)
         out["feature_std"] = z.std(axis=1, ddof=0)
+        for name in self.top:
+            out[f"z_{name}"] = z[name]
+            out[f"x_{name}"] = z[name] * prob
+        return out
+
+    def meta_values(self, values: Mapping[str, float], prob: float) -> dict[str, float]:
+        """`meta_features` of one row, by name, without pandas (the engine's path)."""
+        z: dict[str, float] = {}
+        for name in self.top:
+            value = values.get(name, math.nan)
+            value = value if math.isfinite(value) else math.nan
+            z[name] = (value - self.center[name]) / self.scale[name]
+        present = [v for v in z.values() if not math.isnan(v)]
+        mean = sum(present) / len(present) if present else math.nan
+        spread = (
+            math.sqrt(sum((v - mean) ** 2 for v in present) / len(present)) if present else math.nan
+        )
+        out = {"primary_prob": prob, "confidence": prob - self.config.primary_threshold,
+               "feature_mean": mean, "feature_std": spread}  # fmt: skip
         for name in self.top:
             out[f"z_{name}"] = z[name]
             out[f"x_{name}"] = z[name] * prob

@@ -10,9 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
 from microservices.common.records import FeatureVector
 from microservices.common.signal_schema import SignalRecord
 from microservices.ml.meta import MetaLabeler
@@ -48,14 +45,13 @@ def score(
 ) -> SignalRecord:
     """The signal of one vector. Features the model knows but the vector lacks are missing
     values (NaN) to LightGBM; non-finite values likewise."""
-    row = pd.DataFrame([{n: vector.values.get(n, math.nan) for n in model.primary.feature_names}])
-    prob = float(np.clip(model.primary.predict(row)[0], 0.0, 1.0))
+    prob = min(max(model.primary.predict_values(vector.values), 0.0), 1.0)
     positive = prob >= thresholds.primary
     meta_prob: float | None = None
     meta_ok: bool | None = None
     if model.meta is not None and positive:  # the meta model judges primary positives only
-        meta_features = model.meta.meta_features(row, np.array([prob]))
-        meta_prob = float(np.clip(model.meta.model.predict(meta_features)[0], 0.0, 1.0))
+        meta_row = model.meta.meta_values(vector.values, prob)
+        meta_prob = min(max(model.meta.model.predict_values(meta_row), 0.0), 1.0)
         meta_ok = meta_prob >= thresholds.meta
     burst_ok, burst_score = burst
     return SignalRecord(

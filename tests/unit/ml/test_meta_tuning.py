@@ -61,6 +61,17 @@ def test_meta_labeler_filters_primary_positives(data: pd.DataFrame, tmp_path: Pa
     prob, meta_prob, final = meta.predict_with_meta(last[list(DEFAULT_FEATURES)])
     assert np.isnan(meta_prob[prob < 0.5]).all()  # the meta model judges positives only
     assert (final == ((prob >= 0.5) & (np.nan_to_num(meta_prob) >= 0.7))).all()
+    # the engine's pandas-free path gives the same meta features and probabilities
+    rows = last[list(DEFAULT_FEATURES)].head(50).copy()
+    rows.iloc[0, 0] = np.inf  # a non-finite feature is missing on both paths
+    probs = primary.predict(rows)
+    frame_path = meta.meta_features(rows, probs)
+    for i, (_, row) in enumerate(rows.iterrows()):
+        values = meta.meta_values(row.to_dict(), float(probs[i]))
+        np.testing.assert_allclose(list(values.values()), frame_path.iloc[i].to_numpy(),
+                                   rtol=1e-12)  # fmt: skip
+        assert list(values) == list(frame_path.columns)
+        assert primary.predict_values(row.to_dict()) == pytest.approx(probs[i], rel=1e-12)
     meta.save(tmp_path)
     again = MetaLabeler.load(tmp_path, primary)
     np.testing.assert_allclose(again.predict_with_meta(last[list(DEFAULT_FEATURES)])[1], meta_prob)
