@@ -228,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     back.set_defaults(func=_cmd_backfill)
     _add_ask(sub)
+    from microservices.ml.cli_args import add_ml_commands
+
+    add_ml_commands(sub)
     _add_cme(sub)
     _add_store(sub)
     return parser
