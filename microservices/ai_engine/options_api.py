@@ -84,7 +84,14 @@ def decode_summaries(fields: dict[Any, Any], currency: str) -> list[OptionsSumma
 def add_options_route(app: FastAPI, redis: Any, settings: Settings) -> None:
     key = collector_key(settings.stream_prefix, "options")
 
-    @app.get("/api/v1/options/{currency}", summary="Latest option-chain summary of a currency")
+    @app.get(
+        "/api/v1/options/{currency}",
+        summary="Latest option-chain summary of a currency",
+        responses={
+            404: {"description": "no venue summarises this currency"},
+            503: {"description": "no summary yet (the collector polls every OPTIONS_POLL_S)"},
+        },
+    )
     async def options(
         currency: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{2,10}$", examples=["BTC"])],
     ) -> OptionsResponse:

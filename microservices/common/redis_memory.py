@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aredis
+from redis.exceptions import ResponseError
 
 from microservices.common import metrics
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
@@ -42,10 +43,14 @@ def memory_values(info: Mapping[Any, Any]) -> tuple[int, int] | None:
 
 async def sample_redis_memory(redis: aredis.Redis) -> bool:
     """Set the Redis memory gauges from `INFO memory`; False (gauges unchanged) when Redis is
-    unreachable or does not report the fields."""
+    unreachable, refuses INFO (managed servers may rename or disable it) or does not report
+    the fields."""
     try:
         info: Any = await redis.info("memory")
     except TRANSIENT_REDIS_ERRORS:
+        return False
+    except ResponseError as exc:
+        logger.debug("redis.info_refused", extra={"cause": str(exc)[:120]})
         return False
     values = memory_values(info or {})
     if values is None:

@@ -45,8 +45,12 @@ def _seeded_app() -> Any:
     return engine.app
 
 
-# Loaded at import: schemathesis.pytest.from_fixture does not work with pytest 9.
-schema = schemathesis.openapi.from_asgi("/openapi.json", _seeded_app())
+# Loaded at import: schemathesis.pytest.from_fixture does not work with pytest 9. The live
+# event stream (Server-Sent Events) never ends by design, so it is tested over HTTP instead
+# (tests/integration/test_dashboard_http.py).
+schema = schemathesis.openapi.from_asgi("/openapi.json", _seeded_app()).exclude(
+    path="/api/v1/stream"
+)
 
 
 @schema.parametrize()
@@ -57,6 +61,10 @@ def test_api_never_fails_on_any_input(case: Any) -> None:
         # readiness, not a failure: the data seeded at import is stale once the run has
         # taken longer than EXITBRAIN_STALE_AFTER_S to reach this test (a slow CI box)
         assert response.json()["status"] == "down"
+        return
+    if response.status_code == 503 and "503" in case.operation.definition.raw["responses"]:
+        # a documented "not available": no database configured here, no option summary yet
+        assert response.json()["detail"]
         return
     assert response.status_code < 500, (case.method, case.formatted_path, response.text[:300])
     case.validate_response(response, checks=[schemathesis.checks.not_a_server_error])

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
 from microservices.ai_engine.exchange_data import queries
-from microservices.ai_engine.exchange_data.database import QueryDb
+from microservices.ai_engine.exchange_data.database import UNAVAILABLE, QueryDb
 from microservices.ai_engine.exchange_data.symbols import SYMBOL_PATTERN, resolve_symbol
 from microservices.common.clock import now_ms
 
@@ -83,7 +83,11 @@ def json_response(body: dict[str, Any]) -> Response:
 
 
 def add_exchange_data_routes(app: FastAPI, db: QueryDb) -> None:
-    @app.get("/api/v1/exchange/large-trades", summary="Large trades and liquidations (seed 002)")
+    @app.get(
+        "/api/v1/exchange/large-trades",
+        summary="Large trades and liquidations (seed 002)",
+        responses=UNAVAILABLE,
+    )
     async def large_trades(
         symbol: Symbol = None,
         exchange: Exchange = None,
@@ -99,7 +103,11 @@ def add_exchange_data_routes(app: FastAPI, db: QueryDb) -> None:
         window = (symbol, exchange, hours, limit)
         return await answer(db, "trades", build, queries.large_trades_summary, window, extra)
 
-    @app.get("/api/v1/exchange/funding-rates", summary="Funding rates of perpetuals (seed 002)")
+    @app.get(
+        "/api/v1/exchange/funding-rates",
+        summary="Funding rates of perpetuals (seed 002)",
+        responses=UNAVAILABLE,
+    )
     async def funding_rates(
         symbol: Symbol = None, exchange: Exchange = None, hours: Hours = 24.0, limit: Limit = 100
     ) -> Response:
@@ -107,7 +115,11 @@ def add_exchange_data_routes(app: FastAPI, db: QueryDb) -> None:
         return await answer(db, "funding_rates", queries.funding_query, queries.funding_summary,
                             window)  # fmt: skip
 
-    @app.get("/api/v1/exchange/open-interest", summary="Open interest of derivatives (seed 002)")
+    @app.get(
+        "/api/v1/exchange/open-interest",
+        summary="Open interest of derivatives (seed 002)",
+        responses=UNAVAILABLE,
+    )
     async def open_interest(
         symbol: Symbol = None, exchange: Exchange = None, hours: Hours = 24.0, limit: Limit = 100
     ) -> Response:
@@ -115,7 +127,11 @@ def add_exchange_data_routes(app: FastAPI, db: QueryDb) -> None:
         return await answer(db, "open_interest", queries.open_interest_query,
                             queries.open_interest_summary, window)  # fmt: skip
 
-    @app.get("/api/v1/exchange/orderbooks", summary="Stored order-book snapshots (top levels)")
+    @app.get(
+        "/api/v1/exchange/orderbooks",
+        summary="Stored order-book snapshots (top levels)",
+        responses=UNAVAILABLE,
+    )
     async def orderbooks(
         symbol: Symbol = None,
         exchange: Exchange = None,

@@ -21,6 +21,10 @@ CONNECT_TIMEOUT_S: Final = 3.0
 STATEMENT_TIMEOUT_MS: Final = 10_000
 RETRY_AFTER_S: Final = 2.0
 POOL_MAX: Final = 4
+# documented on every route that reads the database (OpenAPI `responses`)
+UNAVAILABLE: Final[dict[int | str, dict[str, Any]]] = {
+    503: {"description": "no database configured (DATABASE_URL), or it does not answer"}
+}
 NO_DATABASE: Final = (
     "no database configured: set DATABASE_URL (postgresql://...); `cross-exchange run` "
     "starts a private PostgreSQL when it is unset"

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from microservices.ai_engine.exchange_data import history
 from microservices.ai_engine.exchange_data.api import envelope, json_response
-from microservices.ai_engine.exchange_data.database import QueryDb
+from microservices.ai_engine.exchange_data.database import UNAVAILABLE, QueryDb
 from microservices.ai_engine.exchange_data.symbols import SYMBOL_PATTERN, resolve_symbol
 from microservices.common.clock import now_ms
 
@@ -54,6 +54,7 @@ def add_history_routes(app: FastAPI, db: QueryDb) -> None:
         "/api/v1/history/{symbol}",
         summary="Stored history (normalized, features, ohlc) by pages, as JSON, CSV or Parquet",
         response_model=None,
+        responses=UNAVAILABLE,
     )
     async def symbol_history(
         symbol: Annotated[str, Path(pattern=SYMBOL_PATTERN, description="BTCUSDT, BTC-USD, BTC")],

@@ -42,3 +42,15 @@ async def test_sample_survives_an_unreachable_redis() -> None:
         assert await sample_redis_memory(client) is False
     finally:
         await client.aclose()
+
+
+async def test_sample_survives_a_server_that_refuses_info() -> None:
+    """fakeredis has no INFO, like a managed Redis that renamed it: the gauges stay as they
+    were and /metrics still answers."""
+    import fakeredis
+
+    from microservices.common import metrics
+
+    metrics.REDIS_USED_MEMORY.set(123)
+    assert await sample_redis_memory(fakeredis.FakeAsyncRedis()) is False
+    assert metrics.REDIS_USED_MEMORY._value.get() == 123
