@@ -10,7 +10,8 @@ must be positive.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal
 
 import redis.asyncio as aredis
@@ -67,6 +68,8 @@ class EngineContext:
     # the USD prices of the aggregator running in this process (order-book API); None: par
     usd_rates: UsdRates | None = None
     ml: Any = None  # the engine's SignalService (ml/signal_service.py); None: disabled
+    # /health blocks of the engine's optional services (anomalies, large_trades): name -> block
+    health_blocks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
 
 
 class ExitPlanRequest(BaseModel):
@@ -205,6 +208,8 @@ def _add_health_routes(app: FastAPI, ctx: EngineContext) -> None:
     async def health() -> JSONResponse:
         status, body = await gather_health(ctx.redis, ctx.settings, ctx.adapter.stats())
         body["ml"] = ml_status(ctx.ml)  # model loaded or not, its version, signals published
+        for name, block in ctx.health_blocks.items():
+            body[name] = block()
         return JSONResponse(body, status_code=status)
 
     @app.get("/health/live", summary="Liveness: 200 while the process serves")

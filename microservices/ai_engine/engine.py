@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -114,6 +114,10 @@ class Engine:
             FeatureLoader(redis, settings.streams()),
             rates,
             ml=self.signals,
+            health_blocks={
+                "anomalies": _health_of(self.anomalies),  # ANOMALY_ENABLED
+                "large_trades": _health_of(self.large_trades),  # LARGE_TRADES_ENABLED
+            },
         )
         self.app = create_app(self.context)
 
@@ -190,3 +194,10 @@ def run_engine(settings: Settings, with_aggregator: bool = True, notify: bool = 
         raise FatalError("REDIS_URL is required for `engine` (`run` embeds a Redis)")
     run_until_stopped(lambda stop: engine_main(settings, stop, with_aggregator, notify))
     return 0
+
+
+def _health_of(service: AnomalyService | LargeTradeService | None) -> Callable[[], dict[str, Any]]:
+    """A service's /health block; `{"enabled": false}` when it does not run here."""
+    if service is None:
+        return lambda: {"enabled": False}
+    return service.health

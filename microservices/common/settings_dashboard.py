@@ -15,8 +15,8 @@ class DashboardSettingsFields(BaseSettings):
     # --- dashboard and API access
     api_token: str = Field(
         "",
-        description="bearer token every API route but /health/live and the dashboard shell "
-        "requires (Authorization: Bearer <token>; the live stream also takes ?token=); "
+        description="bearer token every API route but /health/live, /metrics and the dashboard "
+        "shell requires (Authorization: Bearer <token>; the live stream also takes ?token=); "
         f"empty = open; at least {MIN_TOKEN_CHARS} characters",
     )
     dashboard_client_queue: int = Field(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final
+from typing import Any, Final
 
 import redis.asyncio as aredis
 
@@ -51,6 +51,7 @@ class AnomalyService:
         self.monitor = AnomalyMonitor(monitor_params(settings))
         self.producer = producer
         self._rejected_log = FoldedLog(logger, "anomaly.rejected_values", interval_s=60.0)
+        self.published = {"point": 0, "burst": 0, "alerts": 0}
         self.consumer: StreamConsumer[NormalizedSnapshot] = StreamConsumer(
             redis,
             self.streams.normalized,
@@ -75,12 +76,26 @@ class AnomalyService:
             for record in findings.anomalies:
                 self.producer.publish(self.streams.anomalies, record)
                 metrics.ANOMALIES.labels(record.series, record.kind).inc()
+                self.published[record.kind] = self.published.get(record.kind, 0) + 1
             for alert in findings.alerts:
                 self.producer.publish(self.streams.market_alerts, alert)
+                self.published["alerts"] += 1
                 logger.info(
                     "anomaly.burst",
                     extra={"symbol": alert.symbol, "venue": alert.venue, "reason": alert.reason},
                 )
+
+    def health(self) -> dict[str, Any]:
+        """The /health `anomalies` block: samples taken and left out, what was published."""
+        monitor = self.monitor
+        return {
+            "enabled": True,
+            "samples": monitor.samples,
+            "skipped": monitor.skipped,
+            "rejected_values": monitor.rejected,
+            "falls_not_reported": monitor.dips,
+            "published": dict(self.published),
+        }
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.consumer.run(stop)

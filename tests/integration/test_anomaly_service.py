@@ -67,6 +67,10 @@ async def test_service_publishes_anomalies_and_burst_alerts(
     assert alerts[0].data["max_score"] == round(records[5].score, 4)
     pending: Any = await real_redis.xpending(streams.normalized.name, ANOMALY_GROUP)
     assert pending["pending"] == 0
+    health = service.health()  # the /health `anomalies` block
+    points = sum(r.kind == "point" for r in records)
+    assert health["published"] == {"point": points, "burst": len(records) - points, "alerts": 2}
+    assert health["samples"] == service.monitor.samples > 0
 
 
 async def test_engine_runs_the_monitor_unless_disabled(
@@ -81,3 +85,5 @@ async def test_engine_runs_the_monitor_unless_disabled(
         settings_factory(redis_url=redis_server.url, anomaly_enabled=False), real_redis
     )
     assert disabled.anomalies is None
+    assert disabled.context.health_blocks["anomalies"]() == {"enabled": False}
+    assert enabled.context.health_blocks["anomalies"]()["enabled"] is True

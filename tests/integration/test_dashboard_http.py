@@ -52,11 +52,11 @@ async def engine(redis_server: Any, settings_factory: Any) -> AsyncIterator[tupl
 async def test_token_guards_every_route_but_the_shell(engine: tuple[Settings, str]) -> None:
     _, base = engine
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        for path in ("/", "/health/live", "/static/dashboard/app.js",
+        for path in ("/", "/health/live", "/metrics", "/static/dashboard/app.js",
                      "/static/dashboard/vendor/uPlot.iife.min.js"):  # fmt: skip
             assert (await client.get(path)).status_code == 200, path
         assert "<title>Cross-Exchange Intelligence</title>" in (await client.get("/")).text
-        guarded = ("/health", "/metrics", "/docs", "/openapi.json", "/api/v1/symbols",
+        guarded = ("/health", "/docs", "/openapi.json", "/api/v1/symbols",
                    "/api/v1/stream", "/api/v1/dashboard/alerts", "/api/v1/exitbrain/status")  # fmt: skip
         for path in guarded:
             refused = await client.get(path)

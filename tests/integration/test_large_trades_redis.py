@@ -77,6 +77,9 @@ async def test_watcher_publishes_large_trades_and_alerts(
     assert await service.consumer.run_until_idle() == 7
     assert await real_redis.xlen(streams.large_trades.name) == 2
     assert await real_redis.xlen(streams.market_alerts.name) == 4
+    health = service.health()  # the /health `large_trades` block: the replay counted, not sent
+    assert health["published"] == {"large_trades": 2, "alerts": 4}
+    assert health["duplicates"] >= 2 and health["rabbitmq"] is None
 
 
 async def test_redis_outage_during_the_write_keeps_the_batch_and_writes_once(

@@ -2,8 +2,10 @@
 
 With a token set, a request needs `Authorization: Bearer <token>`; the live stream
 (`/api/v1/stream`) also takes `?token=<token>`, since a browser's EventSource cannot set
-headers. Open without it: `/health/live` (container healthchecks), the dashboard's shell `/`
-and the static files under `/static/` (code and styles, no data). Anything else answers 401
+headers. Open without it: `/health/live` (container healthchecks), `/metrics` (Prometheus
+scrapes it on the private network, like the collector's :9101, which has no token either; the
+`tls` profile's Caddy refuses it from outside), the dashboard's shell `/` and the static files
+under `/static/` (code and styles, no data). Anything else answers 401
 with `WWW-Authenticate: Bearer`, counted in ce_api_requests_refused_total{reason="unauthorized"}.
 Tokens are compared in constant time.
 """
@@ -19,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from microservices.common import metrics
 
-OPEN_PATHS: Final = frozenset({"/", "/health/live", "/favicon.ico"})
+OPEN_PATHS: Final = frozenset({"/", "/health/live", "/metrics", "/favicon.ico"})
 OPEN_PREFIXES: Final = ("/static/",)
 QUERY_TOKEN_PATHS: Final = frozenset({"/api/v1/stream"})
 

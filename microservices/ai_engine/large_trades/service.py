@@ -74,6 +74,7 @@ class LargeTradeService:
         # writes, never while another task's flush still holds them
         self.producer = producer or StreamProducer(redis, batch_size=settings.producer_batch_size)
         self.rabbit = rabbit
+        self.published = {"large_trades": 0, "alerts": 0}
         self.consumer: StreamConsumer[RawRecord] = StreamConsumer(
             redis, self.streams.raw, self.handle, group=GROUP, consumer=consumer_name,
             batch_size=settings.consumer_batch_size, block_ms=settings.consumer_block_ms,
@@ -87,11 +88,13 @@ class LargeTradeService:
         trades, alerts = self.watch.take()
         for trade in trades:
             self.producer.publish(self.streams.large_trades, trade)
+            self.published["large_trades"] += 1
             kind = "liquidation" if trade.is_liquidation else "trade"
             market_metrics.LARGE_TRADES.labels(trade.exchange, kind).inc()
             self._to_rabbit("large_trades", trade_message(trade), trade.row_id)
         for alert in alerts:
             self.producer.publish(self.streams.market_alerts, alert)
+            self.published["alerts"] += 1
             market_metrics.MARKET_ALERTS.labels(alert.type).inc()
             self._to_rabbit(f"alerts.{alert.type}", alert_message(alert), alert_id(alert))
             if alert.type != "LARGE_TRADE":
@@ -108,6 +111,18 @@ class LargeTradeService:
     def _to_rabbit(self, key: str, message: dict[str, Any], message_id: str) -> None:
         if self.rabbit is not None:
             self.rabbit.offer(key, orjson.dumps(message), message_id)
+
+    def health(self) -> dict[str, Any]:
+        """The /health `large_trades` block: what was published, replays skipped, and the
+        RabbitMQ publisher's state (null without RABBITMQ_URL)."""
+        rabbit = self.rabbit
+        broker = None
+        if rabbit is not None:
+            broker = {"connected": rabbit.connected, "pending": rabbit.pending,
+                      "published": rabbit.published, "dropped": rabbit.dropped}  # fmt: skip
+        published = dict(self.published)
+        return {"enabled": True, "published": published,
+                "duplicates": self.watch.detector.duplicates, "rabbitmq": broker}  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
