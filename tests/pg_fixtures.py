@@ -18,18 +18,14 @@ import pytest
 
 from microservices.storage.migrate import migrate_url
 from microservices.storage.pg_server import LocalPostgres, postgres_available
-from tests.tools import IN_CI
+from tests.tools import require_installed
 
 TEMPLATE_DB = "ce_template"
 
 
 def require_postgres() -> None:
     """Fail (CI=true) or skip unless initdb, postgres and psql are installed."""
-    if postgres_available():
-        return
-    if IN_CI:
-        pytest.fail("postgresql missing in CI: scripts/bootstrap.sh installs it")
-    pytest.skip("postgresql not installed (apt-get install postgresql)")
+    require_installed("postgresql", postgres_available(), "postgresql")
 
 
 @pytest.fixture(scope="session")

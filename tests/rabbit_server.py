@@ -20,21 +20,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from microservices.common.redis_server import free_port
-from tests.tools import IN_CI
+from tests.tools import require_installed
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 START_TIMEOUT_S = 60.0
 
 
 def require_rabbitmq() -> None:
-    if Path(SERVER).exists() and shutil.which("epmd"):
-        return
-    if IN_CI:
-        pytest.fail("rabbitmq-server missing in CI: scripts/bootstrap.sh --test installs it")
-    pytest.skip("rabbitmq-server not installed (apt-get install rabbitmq-server)")
+    present = Path(SERVER).exists() and shutil.which("epmd") is not None
+    require_installed("rabbitmq-server", present, "rabbitmq-server")
 
 
 class LocalRabbit:

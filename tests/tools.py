@@ -1,8 +1,8 @@
 """One rule for external tools that tests need.
 
 A tool that the setup step installs (`scripts/bootstrap.sh --test`: redis-server, redis-cli,
-curl, docker-compose) fails the test under CI=true and skips it elsewhere, with the install
-command. Only what cannot be installed on this platform may skip in CI too, with the reason.
+curl, docker-compose, promtool, chromium, rabbitmq-server, postgresql) fails the test under
+CI=true and skips it elsewhere, with the install command. Only what cannot be installed on this platform may skip in CI too, with the reason.
 """
 
 from __future__ import annotations
@@ -24,18 +24,26 @@ DEBIAN_PACKAGES = {
     "curl": "curl",
     "docker-compose": "docker-compose",
     "promtool": "prometheus",
+    "chromium": "chromium",
 }
 
 
 def require_tools(*tools: str) -> None:
     """Fail (under CI=true) or skip (elsewhere) unless every tool is on PATH."""
     missing = [tool for tool in tools if shutil.which(tool) is None]
-    if not missing:
-        return
     packages = " ".join(DEBIAN_PACKAGES.get(tool, tool) for tool in missing)
+    require_installed(", ".join(missing), not missing, packages)
+
+
+def require_installed(what: str, present: bool, package: str) -> None:
+    """The rule for a tool found some other way than on PATH (initdb under
+    /usr/lib/postgresql, rabbitmq-server under /usr/lib/rabbitmq): fail under CI=true, skip
+    elsewhere, unless `present`."""
+    if present:
+        return
     if IN_CI:
-        pytest.fail(f"{', '.join(missing)} missing in CI: scripts/bootstrap.sh --test installs it")
-    pytest.skip(f"{', '.join(missing)} not installed (apt-get install {packages})")
+        pytest.fail(f"{what} missing in CI: scripts/bootstrap.sh --test installs it")
+    pytest.skip(f"{what} not installed (apt-get install {package})")
 
 
 def atheris_platform() -> bool:

@@ -100,7 +100,11 @@ class Notifier:
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
         backoff = Backoff(base_s=s.notify_retry_base_s, cap_s=s.notify_retry_cap_s, jitter=0.5)
-        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
+        default = aiohttp.ClientTimeout(total=s.notify_timeout_s)  # each POST passes it too
+        async with (
+            aiohttp.ClientSession(timeout=default) as session,
+            asyncio.TaskGroup() as group,
+        ):
             self.workers = [
                 TargetWorker(target, session, backoff=backoff, timeout_s=s.notify_timeout_s,
                              max_retry_after_s=s.notify_max_retry_after_s)

@@ -30,7 +30,7 @@ from tests.integration.dashboard_stack import (
     open_dashboard,
 )
 from tests.integration.test_validation_scripts import wait_until
-from tests.tools import require_tools
+from tests.tools import require_installed, require_tools
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 VENUES = "binance,binance_futures,bybit,coinbase"
@@ -42,8 +42,7 @@ PREFIX = "quantum:stream:"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     require_tools("redis-server")
-    if not have_chromium():
-        pytest.skip("chromium not installed (apt-get install chromium)")
+    require_installed("chromium", have_chromium(), "chromium")
     env = {
         "VENUES": VENUES, "SYMBOLS": "BTCUSDT,ETHUSDT",
         "WS_SILENCE_TIMEOUT_OVERRIDES": f"{SILENCED}:{SILENCE_TIMEOUT_S:g}",

@@ -23,6 +23,7 @@ from microservices.common.settings import Settings
 from tests.factories import alert, snapshot, status
 from tests.integration.dashboard_stack import CHROMIUM, CHROMIUM_FLAGS, have_chromium
 from tests.integration.test_api_http import wait_for
+from tests.tools import require_installed
 
 pytestmark = pytest.mark.integration
 TOKEN = "dashboard-test-token-42"
@@ -151,9 +152,7 @@ async def test_optional_stream_rows_show_when_the_stream_exists(
     engine: tuple[Settings, str],
 ) -> None:
     settings, base = engine
-    large_trades = getattr(settings.streams(), "large_trades", None)
-    if large_trades is None:
-        pytest.skip("this build declares no exchange.large_trades stream")
+    large_trades = settings.streams().large_trades
     redis = create_redis(settings.redis_url or "")
     async with httpx.AsyncClient(base_url=base, timeout=10, headers=AUTH) as client:
         before = (await client.get("/api/v1/dashboard/sources")).json()
@@ -179,8 +178,7 @@ async def test_the_page_asks_for_the_token_once(
     entered it goes live and keeps the token in localStorage, so a reload asks no more."""
     from playwright.async_api import async_playwright
 
-    if not have_chromium():
-        pytest.skip("chromium not installed (apt-get install chromium)")
+    require_installed("chromium", have_chromium(), "chromium")
     _, base = engine
     async with async_playwright() as pw:
         context = await pw.chromium.launch_persistent_context(

@@ -10,7 +10,7 @@ import yaml
 
 from tests.integration.test_compose import REPO, compose_config
 
-ENV = {"REDIS_PASSWORD": "x", "DASHBOARD_DOMAIN": "dash.example.com"}
+ENV = {"REDIS_PASSWORD": "x", "POSTGRES_PASSWORD": "y", "DASHBOARD_DOMAIN": "dash.example.com"}
 
 
 def test_tls_profile_puts_caddy_in_front_of_the_engine() -> None:

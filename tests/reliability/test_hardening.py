@@ -291,13 +291,18 @@ async def test_openapi_schema_states_the_bounds(api: httpx.AsyncClient) -> None:
 
 
 def test_vps_containers_are_locked_down() -> None:
-    data = rendered("docker-compose.vps.yml", {"REDIS_PASSWORD": SECRET})
+    data = rendered(
+        "docker-compose.vps.yml", {"REDIS_PASSWORD": SECRET, "POSTGRES_PASSWORD": SECRET}
+    )
     services = data["services"]
     for name, service in services.items():
         assert service.get("read_only") is True, name
         assert "no-new-privileges:true" in service.get("security_opt", []), name
         assert service.get("cap_drop") == ["ALL"], name
         assert service.get("user") not in ("root", "0", "0:0"), name
+        assert service.get("cap_add", []) in ([], ["NET_BIND_SERVICE"]), name
+        if name == "caddy":  # the `tls` profile's proxy is the public entrance (80 and 443)
+            continue
         for port in service.get("ports", []):  # "127.0.0.1:8001:8001/tcp" or long syntax
             host_ip = port.get("host_ip") if isinstance(port, dict) else str(port).split(":")[0]
             assert host_ip == "127.0.0.1", (name, port)

@@ -109,7 +109,7 @@ def source_of(settings: Settings, session: aiohttp.ClientSession) -> SettlementS
     if settings.cme_source == "file":
         return FileSource(Path(settings.cme_file))
     return WebSource(session, settings.cme_web_url, settings.cme_product_ids,
-                     settings.cme_products)  # fmt: skip
+                     settings.cme_products, settings.rest_timeout_s)  # fmt: skip
 
 
 async def run(settings: Settings, once: bool = False) -> None:

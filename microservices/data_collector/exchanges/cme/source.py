@@ -70,9 +70,10 @@ class WebSource:
 
     def __init__(
         self, session: aiohttp.ClientSession, base_url: str, product_ids: Mapping[str, int],
-        products: Iterable[str],
+        products: Iterable[str], timeout_s: float = 10.0,
     ) -> None:  # fmt: skip
         self.session = session
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.base_url = base_url.rstrip("/")
         self.product_ids = dict(product_ids)
         self.products = tuple(products)
@@ -88,7 +89,9 @@ class WebSource:
     async def _get(self, url: str, query: dict[str, str]) -> object:
         headers = {"Accept": "application/json"}
         try:
-            async with self.session.get(url, params=query, headers=headers) as response:
+            async with self.session.get(
+                url, params=query, headers=headers, timeout=self.timeout
+            ) as response:
                 if response.status != 200:
                     raise TransientError(f"cme: HTTP {response.status} from {url}")
                 return await response.json(content_type=None)
