@@ -64,15 +64,24 @@ class StoreService:
         self.backoff = Backoff(base_s=0.2, cap_s=settings.store_backoff_cap_s)
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._publish_status(stop), name="store-status")
+        # The status loop ends on its own event, never by cancellation: a cancel that lands
+        # inside a Redis command can come out as a connection or timeout error, which that
+        # loop survives by design, and a task group would then wait for it forever.
+        done = asyncio.Event()
+        status = asyncio.create_task(self._publish_status(done), name="store-status")
+        try:
             pool = await self._connect(stop)
-            if pool is None:
-                return
-            try:
-                await self._run_jobs(pool, stop)
-            finally:
-                await pool.close()
+            if pool is not None:
+                try:
+                    await self._run_jobs(pool, stop)
+                finally:
+                    await pool.close()
+        finally:
+            done.set()
+            # its last report shows the final state; a Redis that does not answer gets 1 s
+            # (shutdown stays under 2 s), then the loop is cancelled and returns at its check
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(status, timeout=1.0)
 
     async def _run_jobs(self, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
         s = self.settings
@@ -194,14 +203,16 @@ class StoreService:
             maxlen=stream.maxlen, approximate=True,
         )  # fmt: skip
 
-    async def _publish_status(self, stop: asyncio.Event) -> None:
+    async def _publish_status(self, done: asyncio.Event) -> None:
+        """Report the writer's state every STATUS_EVERY_S, and once more when `done` is set."""
         prefix = self.settings.stream_prefix
         while True:
             store_metrics.UP.set(1 if self.status.state == "ok" else 0)
             with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):
                 await publish_status(self.redis, prefix, self.status)
-            if await sleep_or_stop(stop, STATUS_EVERY_S):
+            if done.is_set():
                 return
+            await sleep_or_stop(done, STATUS_EVERY_S)
 
 
 def store_service(settings: Settings, redis: aredis.Redis) -> StoreService | None:
