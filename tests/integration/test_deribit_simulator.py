@@ -108,7 +108,9 @@ async def test_a_skipped_book_change_is_a_gap_and_resubscribes(
     # no REST, so no listing: the naming rule picks the primary, for BTC and ETH the inverse
     # perpetuals the simulator does not list; SOL has only the linear SOL_USDC-PERPETUAL
     sol = MarketConfig(symbols=("SOLUSDT",), seed=7, rate=30.0)
-    config = SimulatorConfig(port=0, market=sol, faults=FaultConfig(depth_gap_every=30))
+    # a gap every 100 changes (~3 s at this rate): each resync cycle publishes a few book
+    # entries before the next gap, even once the resubscribe backoff has grown
+    config = SimulatorConfig(port=0, market=sol, faults=FaultConfig(depth_gap_every=100))
     settings = settings.model_copy(update={"rest_enabled": False, "symbols": ["SOLUSDT"]})
     async with running(settings, config, real_redis) as (sim, wired):
 
@@ -119,7 +121,7 @@ async def test_a_skipped_book_change_is_a_gap_and_resubscribes(
 
         await eventually(resynced, timeout_s=60)
         before = len(await book_entries(real_redis, wired))
-        await eventually(lambda: _more_books(real_redis, wired, before + 20))
+        await eventually(lambda: _more_books(real_redis, wired, before + 20), timeout_s=90)
         skipped = sim.stats()["venues"]["deribit"]["book_diffs_skipped"]
     assert skipped >= 2
 
