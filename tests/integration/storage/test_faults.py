@@ -139,6 +139,9 @@ async def test_postgres_down_30s_under_load_loses_nothing(
         await produce(2)
         await wait_for(lambda: settled(real_redis, raw), timeout_s=60)
         assert await _state(service, "ok")
+        # the stream is settled (spilled entries were acknowledged once fsynced); the spill
+        # queue drains into the database in the background, oldest file first
+        await wait_for(lambda: _between(pg.url, produced, produced), timeout_s=60)
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
