@@ -38,17 +38,14 @@ STATUS_EVERY_S: Final = 3.0
 
 def sources(streams: Streams) -> list[tuple[Stream[Any], ToRows]]:
     """Every stream the writer stores, with how its records become rows."""
-    out: list[tuple[Stream[Any], ToRows]] = [
+    return [
         (streams.raw, rows.raw_rows),
         (streams.normalized, single(rows.normalized_row, tables.NORMALIZED)),
         (streams.features, single(rows.features_row, tables.FEATURES)),
         (streams.status, single(rows.status_row, tables.EXITBRAIN_STATUS)),
         (streams.alerts, single(rows.alert_row, tables.EXITBRAIN_ALERTS)),
+        (streams.large_trades, single(rows.large_trade_row, tables.LARGE_TRADES)),
     ]
-    large: Stream[Any] | None = getattr(streams, "large_trades", None)
-    if large is not None:
-        out.append((large, single(rows.large_trade_row, tables.LARGE_TRADES)))
-    return out
 
 
 class StoreService:

@@ -33,7 +33,7 @@ from microservices.common.streams import Stream, Streams, collector_key
 
 logger = logging.getLogger(__name__)
 sampled = SampledLogger(logger)
-OPTIONAL_SOURCES: Final = ("large_trades", "signals")  # `Streams` attributes, when declared
+OPTIONAL_SOURCES: Final = ("large_trades", "signals")  # see `optional_streams`
 VENUES_EVERY_S: Final = 0.5
 READ_COUNT: Final = 1_000
 Converter = Callable[[Any], events.Event]
@@ -64,9 +64,9 @@ class ClientQueue:
 
 
 def optional_streams(streams: Streams) -> dict[str, Stream[Any]]:
-    """The optional sources this build declares (another issue may add them to `Streams`)."""
-    found = {name: getattr(streams, name, None) for name in OPTIONAL_SOURCES}
-    return {name: stream for name, stream in found.items() if isinstance(stream, Stream)}
+    """The optional panels' streams: they exist in Redis only once their producer runs (the
+    large-trade watcher, a promoted model)."""
+    return {"large_trades": streams.large_trades, "signals": streams.signals}
 
 
 def converters(streams: Streams) -> Known:
