@@ -222,17 +222,20 @@ async def test_symbol_filter_slow_client_and_shutdown(
             lines = live.aiter_lines()
             await read_events(lines, 1, {"hello"})
             slow = hub.subscribe()  # a client that never reads
-            now = now_ms()
-            for i in range(20):
-                symbol = "BTCUSDT" if i % 2 else "ETHUSDT"
-                await xadd_record(redis, settings.streams().normalized,
-                                  snapshot(symbol=symbol, ts_ms=now + i))  # fmt: skip
-            got = await asyncio.wait_for(read_events(lines, 10, {"normalized"}), timeout=15)
+            eth_only = hub.subscribe(frozenset({"ETHUSDT"}))  # never reads either
+            now, got = now_ms(), []
+            for i in range(0, 20, 2):  # a pair at a time: the live client keeps up by design
+                for symbol, t in (("ETHUSDT", now + i), ("BTCUSDT", now + i + 1)):
+                    await xadd_record(redis, settings.streams().normalized,
+                                      snapshot(symbol=symbol, ts_ms=t))  # fmt: skip
+                got += await asyncio.wait_for(read_events(lines, 1, {"normalized"}), 15)
             assert {e["symbol"] for e in got} == {"ETHUSDT"}
             assert [e["t"] for e in got] == [(now + i) / 1000 for i in range(0, 20, 2)]
             assert slow.dropped >= 12  # 20 normalized + venues events into 8 places
             assert metrics.DASHBOARD_DROPPED._value.get() - dropped_before >= slow.dropped
+            assert slow.dropped - eth_only.dropped >= 10  # the BTC events never reach it
             hub.unsubscribe(slow)
+            hub.unsubscribe(eth_only)
             stop.set()  # the engine stops while this stream is open
             async for _ in lines:
                 pass  # ends: the hub closed the stream

@@ -41,12 +41,19 @@ Known = dict[str, tuple[str, Stream[Any], Converter]]
 
 
 class ClientQueue:
-    """A bounded FIFO of events; `put` never waits (drops the oldest when full)."""
+    """A bounded FIFO of the events a client wants (`symbols`: empty for all; events without a
+    symbol always pass); `put` never waits (drops the oldest when full), so a filtered client
+    never loses its events to other symbols' traffic."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, symbols: frozenset[str] = frozenset()) -> None:
         self._items: deque[events.Event | None] = deque(maxlen=size)
         self._ready = asyncio.Event()
+        self.symbols = symbols
         self.dropped = 0
+
+    def wants(self, event: events.Event) -> bool:
+        symbol = event.get("symbol")
+        return not self.symbols or not symbol or symbol in self.symbols
 
     def put(self, event: events.Event | None) -> None:
         if len(self._items) == self._items.maxlen:
@@ -107,8 +114,8 @@ class LiveHub:
     def clients(self) -> int:
         return len(self._clients)
 
-    def subscribe(self) -> ClientQueue:
-        client = ClientQueue(self.settings.dashboard_client_queue)
+    def subscribe(self, symbols: frozenset[str] = frozenset()) -> ClientQueue:
+        client = ClientQueue(self.settings.dashboard_client_queue, symbols)
         if self.closed:
             client.put(None)
             return client
@@ -137,7 +144,8 @@ class LiveHub:
     def publish(self, event: events.Event) -> None:
         metrics.DASHBOARD_EVENTS.labels(event["kind"]).inc()
         for client in list(self._clients):
-            client.put(event)
+            if client.wants(event):
+                client.put(event)
 
     async def sources(self) -> dict[str, bool]:
         """Which optional sources exist now: declared by `Streams` and present in Redis."""

@@ -51,15 +51,10 @@ def sse_frame(event: events.Event) -> bytes:
     return b"data: " + orjson.dumps(event) + b"\n\n"
 
 
-def wanted(event: events.Event, symbols: frozenset[str]) -> bool:
-    symbol = event.get("symbol")
-    return not symbols or not symbol or symbol in symbols
-
-
 async def sse_body(
     hub: LiveHub, symbols: frozenset[str], hello: events.Event
 ) -> AsyncIterator[bytes]:
-    client = hub.subscribe()
+    client = hub.subscribe(symbols)
     try:
         yield b"retry: 2000\n\n" + sse_frame(hello)
         while True:
@@ -70,8 +65,7 @@ async def sse_body(
                 continue
             if event is None:  # the engine is stopping
                 return
-            if wanted(event, symbols):
-                yield sse_frame(event)
+            yield sse_frame(event)
     finally:
         hub.unsubscribe(client)
 
