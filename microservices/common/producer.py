@@ -25,7 +25,7 @@ import redis.asyncio as aredis
 from microservices.common import metrics
 from microservices.common.backoff import Backoff
 from microservices.common.batch_xadd import group_by_stream, write_batches
-from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, socket_timeout
 from microservices.common.streams import Stream
 
 logger = logging.getLogger(__name__)
@@ -47,9 +47,7 @@ class StreamProducer:
     ) -> None:
         self._redis = redis
         # one deadline for reading a write's replies: the client's own socket timeout
-        self._timeout_s: float | None = redis.connection_pool.connection_kwargs.get(
-            "socket_timeout"
-        )
+        self._timeout_s = socket_timeout(redis)
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_ms / 1000
         self._buffer: deque[Pending] = deque()
@@ -67,8 +65,14 @@ class StreamProducer:
         return len(self._buffer)
 
     def publish(self, stream: Stream[R], record: R) -> None:
-        """Queue one record; never blocks and never raises on a Redis outage."""
-        self._append((stream.name, stream.maxlen, stream.schema.pack(record)))
+        """Queue one record (to its shard, or every shard for a context record: see
+        `sharding`); never blocks and never raises on a Redis outage."""
+        if stream.shards == 1:
+            self._append((stream.name, stream.maxlen, stream.schema.pack(record)))
+            return
+        packed = stream.schema.pack(record)
+        for name in stream.route(record):
+            self._append((name, stream.maxlen, packed))
 
     def _append(self, item: Pending) -> None:
         buffer = self._buffer

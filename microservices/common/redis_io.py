@@ -3,19 +3,26 @@
 The high-rate paths live in `producer.py` (batched XADD) and `consumer.py` (consumer groups).
 redis-py's own retries are off for our clients: retrying a pipeline of `XADD *` duplicates
 entries, and our loops already retry with capped, jittered backoff.
+
+With `cluster=True` the client is redis-py's `RedisCluster` (REDIS_URL names any node). It has
+the same command methods, so callers keep the `aredis.Redis` type; the few places that must
+tell the two apart (a hand-built batch write, multi-stream XREAD, INFO) use `is_cluster`. The
+cluster client still follows MOVED/ASK redirects (nothing was run by such a reply).
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeAlias, TypeGuard, TypeVar, cast
 
 import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from microservices.common.streams import Stream
 
 R = TypeVar("R")
+RedisClient: TypeAlias = aredis.Redis | RedisCluster
 TRANSIENT_REDIS_ERRORS: Final = (
     aredis.ConnectionError,
     aredis.TimeoutError,
@@ -25,22 +32,47 @@ TRANSIENT_REDIS_ERRORS: Final = (
 )
 
 
-def create_redis(url: str, *, socket_timeout_s: float = 5.0) -> aredis.Redis:
-    """A client that fails fast (no hidden retries) and never decodes responses."""
-    return aredis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout_s,
-        socket_connect_timeout=min(socket_timeout_s, 5.0),
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
-        decode_responses=False,
-    )
+def create_redis(url: str, *, socket_timeout_s: float = 5.0, cluster: bool = False) -> aredis.Redis:
+    """A client that fails fast (no hidden retries) and never decodes responses.
+
+    `cluster=True`: a `RedisCluster` (typed as `aredis.Redis`, whose commands it shares) that
+    discovers the other nodes from `url`; a connection error refreshes its slot table for the
+    next command instead of retrying this one.
+    """
+    options: dict[str, Any] = {
+        "socket_timeout": socket_timeout_s,
+        "socket_connect_timeout": min(socket_timeout_s, 5.0),
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 30,
+        "decode_responses": False,
+    }
+    if cluster:
+        return cast(aredis.Redis, RedisCluster.from_url(url, **options))
+    return aredis.Redis.from_url(url, **options)
+
+
+def is_cluster(redis: RedisClient) -> TypeGuard[RedisCluster]:
+    """Whether `redis` is a cluster client (its keys live on several nodes)."""
+    return isinstance(redis, RedisCluster)
+
+
+def socket_timeout(redis: RedisClient) -> float | None:
+    """The client's socket timeout (its replies' deadline), on one node or a cluster."""
+    if isinstance(redis, RedisCluster):
+        kwargs = redis.connection_kwargs
+    else:
+        kwargs = redis.connection_pool.connection_kwargs
+    value: Any = kwargs.get("socket_timeout")
+    return None if value is None else float(value)
 
 
 async def xadd_record(redis: aredis.Redis, stream: Stream[R], record: R) -> bytes:
-    """Encode `record` with the stream's schema and XADD it with `MAXLEN ~`."""
+    """Encode `record` with the stream's schema and XADD it with `MAXLEN ~` (the id of the
+    last write when a context record goes to every shard)."""
     fields: dict[Any, Any] = stream.schema.encode(record)
-    entry_id: Any = await redis.xadd(stream.name, fields, maxlen=stream.maxlen, approximate=True)
+    entry_id: Any = None
+    for name in stream.route(record):  # its shard; every shard for a context record
+        entry_id = await redis.xadd(name, fields, maxlen=stream.maxlen, approximate=True)
     return entry_id if isinstance(entry_id, bytes) else str(entry_id).encode()
 
 
