@@ -69,10 +69,11 @@ class CrossExchangeState:
         params: AggregatorParams,
         usd_quotes: Collection[str] = USD_EQUIVALENTS,
         depeg_threshold: float = DEFAULT_DEPEG_THRESHOLD,
+        rates: UsdRates | None = None,
     ) -> None:
         self._params = params
         self._symbols: dict[str, SymbolState] = {}
-        self.usd = UsdContext(rates=UsdRates(usd_quotes))
+        self.usd = UsdContext(rates=UsdRates(usd_quotes) if rates is None else rates)
         self._depeg = DepegMonitor(depeg_threshold)
         self._alerts: list[MarketAlert] = []
         self._followed: frozenset[str] | None = None
