@@ -90,6 +90,7 @@ class ShardLeases:
         self.margin_s = ttl_ms / 5000  # a fifth of the ttl, in seconds
         self.period_s = ttl_ms / 3000
         self._held: dict[int, _Held] = {}
+        self._sent = 0.0  # monotonic start of the current refresh's Redis work
 
     @property
     def owned(self) -> dict[int, int]:
@@ -165,6 +166,7 @@ class ShardLeases:
             self._log_lost(shard, "stale")
 
     async def _exchange(self) -> None:
+        self._sent = time.monotonic()  # before any renew or acquire: the deadlines count from it
         owners = await self._announce()
         await self._renew_all()
         plan = balance(self.shards, set(self._held), owners, self.owner)
@@ -191,23 +193,21 @@ class ShardLeases:
 
     async def _renew_all(self) -> None:
         for shard, lease in list(self._held.items()):
-            sent = time.monotonic()
             mine = await RENEW_SCRIPT(
                 self.redis, [self.lease_key(shard)], [self._value(lease.token), self.ttl_ms]
             )
             if int(mine) == 1:
-                lease.until = sent + self.ttl_ms / 1000 - self.margin_s
+                lease.until = self._sent + self.ttl_ms / 1000 - self.margin_s
             else:
                 del self._held[shard]
                 self._log_lost(shard, "taken")
 
     async def _acquire(self, shard: int) -> bool:
-        sent = time.monotonic()
         keys = [self.lease_key(shard), token_key(self.prefix, self.role, shard)]
         token = int(await ACQUIRE_SCRIPT(self.redis, keys, [self.owner, self.ttl_ms]))
         if token <= 0:
             return False
-        self._held[shard] = _Held(token, sent + self.ttl_ms / 1000 - self.margin_s)
+        self._held[shard] = _Held(token, self._sent + self.ttl_ms / 1000 - self.margin_s)
         log.info("lease.gained", extra={"role": self.role, "shard": shard, "token": token})
         return True
 
