@@ -1,11 +1,18 @@
 """Aggregator I/O shell: exchange.raw and exchange.orderbook (consumer group `aggregator` on
 each) -> CrossExchangeState -> exchange.normalized.
 
-Records and book entries are folded into the pure state as they arrive and acknowledged after
-that (entries that fail to decode go to the stream's dead letter, as for raw records); a timer
-polls the state every 50 ms and publishes the throttled snapshots (SPEC section 4). A restart
-resumes from the group position, re-handles its own pending entries and reclaims entries a
-dead aggregator left pending, so nothing acknowledged is lost and nothing pending is skipped.
+The aggregator owns a set of the streams' shards (`sharding.py`; one shard, the whole
+stream, by default): each owned shard is a `ShardUnit` with a state of its own, rebuilt from
+the shard's entries when the unit is taken. Ownership is static (OWNED_SHARDS, default all)
+or dynamic (SHARD_LEASES: a lease per shard in Redis, `shard_lease.py`; a dead owner's shards
+move to the live ones, and the snapshots of a leased shard are written with its fencing token,
+so a paused former owner cannot write after losing it). Records and book entries are folded
+as they arrive and acknowledged after that (entries that fail to decode go to the stream's
+dead letter); a timer polls the states every 50 ms and publishes the throttled snapshots
+(SPEC section 4) of the symbols whose home shard it owns. Market-wide DEPEG alerts come from
+the owner of shard 0. A restart resumes from the group position, re-handles its own pending
+entries and reclaims entries a dead aggregator left pending, so nothing acknowledged is lost
+and nothing pending is skipped.
 """
 
 from __future__ import annotations
@@ -13,42 +20,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from typing import Any
 
 import orjson
 import redis.asyncio as aredis
 
-from microservices.ai_engine.aggregation.usd_rates import Contract
-from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
+from microservices.ai_engine.aggregation.usd_rates import Contract, UsdRates
+from microservices.ai_engine.aggregator_shards import ShardUnit, aggregator_params, new_state
+from microservices.ai_engine.cross_exchange_aggregator import CrossExchangeState
 from microservices.common import metrics
 from microservices.common.book_schema import BookTop
 from microservices.common.clock import now_ms
-from microservices.common.consumer import StreamConsumer, consumer_from_settings
+from microservices.common.consumer import StreamConsumer
 from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
 from microservices.common.producer import StreamProducer, producing
 from microservices.common.records import NormalizedSnapshot, RawRecord
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
+from microservices.common.shard_lease import Fenced, ShardLeases, fenced_xadd, lease_key
+from microservices.common.sharding import parse_shards, shard_of
 from microservices.common.streams import collector_key
 
 logger = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.05
 INSTRUMENTS_REFRESH_S = 30.0  # how often the collector's published instruments are re-read
+ROLE = "aggregator"
+__all__ = ["AggregatorService", "aggregator_params", "instruments_from"]
 
 
-def aggregator_params(settings: Settings) -> AggregatorParams:
-    return AggregatorParams(
-        min_exchanges=settings.aggregator_min_exchanges,
-        stale_after_ms=int(settings.aggregator_stale_after_s * 1000),
-        outlier_pct=settings.aggregator_outlier_pct,
-        min_emit_interval_ms=settings.aggregator_min_emit_interval_ms,
-        max_emit_interval_ms=settings.aggregator_max_emit_interval_ms,
-        vol_short_window_ms=int(settings.aggregator_vol_short_window_s * 1000),
-        vol_long_window_ms=int(settings.aggregator_vol_long_window_s * 1000),
-        vol_cap=settings.aggregator_vol_cap,
-        volume_window_ms=int(settings.aggregator_volume_window_s * 1000),
-    )
+def owner_id() -> str:
+    """This process as a lease owner and group consumer: host and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class AggregatorService:
@@ -61,50 +66,109 @@ class AggregatorService:
     ) -> None:
         self.settings = settings
         self.streams = settings.streams()
-        self.state = CrossExchangeState(
-            aggregator_params(settings), settings.usd_equivalents,
-            settings.depeg_threshold_pct / 100.0,
-        )  # fmt: skip
+        self.shards = self.streams.raw.shards
         self.redis = redis
         self.producer = producer
+        self.rates = UsdRates(settings.usd_equivalents)
         self.emitted = 0
         self.last_snapshots: dict[str, NormalizedSnapshot] = {}
-        self.consumer: StreamConsumer[RawRecord] = consumer_from_settings(
-            redis, self.streams.raw, self.handle, settings, consumer_name
-        )
-        self.book_consumer: StreamConsumer[BookTop] | None = None
-        if settings.orderbook_enabled:
-            self.book_consumer = consumer_from_settings(
-                redis, self.streams.orderbook, self.handle_books, settings, consumer_name
-            )
+        self.units: dict[int, ShardUnit] = {}
+        self.tokens: dict[int, int] = {}  # leased shards: fencing token
+        self._tasks: dict[int, list[asyncio.Task[None]]] = {}
+        self._fenced_pending: dict[int, list[NormalizedSnapshot]] = {}
+        self._group: asyncio.TaskGroup | None = None
+        self._followed: list[str] = []
+        self._contracts: dict[tuple[str, str], Contract] = {}
+        self.leases: ShardLeases | None = None
+        if settings.shard_leases:
+            self.consumer_name = f"{consumer_name}-{owner_id()}"
+            self.leases = ShardLeases(
+                redis, settings.stream_prefix, ROLE, self.shards, self.consumer_name,
+                ttl_ms=settings.shard_lease_ttl_ms,
+            )  # fmt: skip
+        else:
+            self.consumer_name = consumer_name
+            owned = parse_shards(settings.owned_shards, self.shards) or range(self.shards)
+            for index in sorted(owned):
+                self.units[index] = self._unit(index)
+
+    def _unit(self, index: int) -> ShardUnit:
+        state = new_state(self.settings, self.rates)
+        if self._followed:
+            state.set_followed(self._followed)
+            state.set_contracts(self._contracts)
+        return ShardUnit(index, self.settings, self.redis, state, self.consumer_name)
+
+    # the single-shard view (one unit: the default deployment, tests, the API's USD rates)
+    @property
+    def state(self) -> CrossExchangeState:
+        return self.units[min(self.units)].state if self.units else new_state(self.settings)
+
+    @property
+    def consumer(self) -> StreamConsumer[RawRecord]:
+        return self.units[min(self.units)].consumer
+
+    @property
+    def book_consumer(self) -> StreamConsumer[BookTop] | None:
+        return self.units[min(self.units)].book_consumer if self.units else None
 
     async def handle(self, batch: list[tuple[str, RawRecord]]) -> None:
-        update = self.state.update
-        for _, record in batch:
-            update(record)
-
-    async def handle_books(self, batch: list[tuple[str, BookTop]]) -> None:
-        update = self.state.update_book
-        for _, top in batch:
-            update(top)
+        await self.units[min(self.units)].handle(batch)
 
     def emit(self, now: int | None = None) -> list[NormalizedSnapshot]:
-        snapshots = self.state.poll(now_ms() if now is None else now)
-        for snap in snapshots:
-            self.producer.publish(self.streams.normalized, snap)
-            self.last_snapshots[snap.symbol] = snap
-            metrics.NORMALIZED_EMITTED.labels(snap.symbol).inc()
-            stale = sum(1 for why in snap.excluded.values() if why == "stale")
-            metrics.STALE_VENUES.labels(snap.symbol).set(stale)
-            metrics.OUTLIER_VENUES.labels(snap.symbol).set(len(snap.excluded) - stale)
-        self.emitted += len(snapshots)
-        for alert in self.state.take_alerts():
+        """Poll every unit; publish the snapshots of symbols homed in the unit's shard (leased
+        units: collected for `_write_fenced`) and shard 0's market alerts."""
+        at = now_ms() if now is None else now
+        published: list[NormalizedSnapshot] = []
+        for index, unit in list(self.units.items()):
+            snapshots = [s for s in unit.state.poll(at) if shard_of(s.symbol, self.shards) == index]
+            if index not in self.tokens:
+                for snap in snapshots:
+                    self.producer.publish(self.streams.normalized, snap)
+            else:
+                self._fenced_pending.setdefault(index, []).extend(snapshots)
+            published += snapshots
+            self._publish_alerts(unit.state, index == 0)
+        for snap in published:
+            self._count(snap)
+        self.emitted += len(published)
+        return published
+
+    def _count(self, snap: NormalizedSnapshot) -> None:
+        self.last_snapshots[snap.symbol] = snap
+        metrics.NORMALIZED_EMITTED.labels(snap.symbol).inc()
+        stale = sum(1 for why in snap.excluded.values() if why == "stale")
+        metrics.STALE_VENUES.labels(snap.symbol).set(stale)
+        metrics.OUTLIER_VENUES.labels(snap.symbol).set(len(snap.excluded) - stale)
+
+    def _publish_alerts(self, state: CrossExchangeState, publish: bool) -> None:
+        for alert in state.take_alerts():
+            if not publish:
+                continue  # every unit sees the stablecoins; shard 0's owner speaks for them
             self.producer.publish(self.streams.market_alerts, alert)
             metrics.DEPEG_ALERTS.labels(alert.data["asset"], alert.data["state"]).inc()
             logger.warning("aggregator.depeg", extra={"reason": alert.reason, **alert.data})
-        for (symbol, venue, kind), count in self.state.take_unpriced().items():
+        for (symbol, venue, kind), count in state.take_unpriced().items():
             metrics.USD_UNPRICED.labels(symbol, venue, kind).inc(count)
-        return snapshots
+
+    async def _write_fenced(self) -> None:
+        """Write the leased units' snapshots, each shard's with its token; a shard whose
+        token is refused is dropped (its new owner writes it now)."""
+        pending, self._fenced_pending = self._fenced_pending, {}
+        for index, snapshots in pending.items():
+            token = self.tokens.get(index)
+            if token is None or not snapshots:
+                continue
+            shard = self.streams.normalized.shard(index)
+            entries: list[Any] = [shard.schema.encode(snap) for snap in snapshots]
+            key = lease_key(self.settings.stream_prefix, ROLE, index)
+            try:
+                await fenced_xadd(self.redis, key, token, shard.name, shard.maxlen, entries)
+            except Fenced:
+                logger.warning("aggregator.fenced", extra={"shard": index, "token": token})
+                self._drop(index)
+            except TRANSIENT_REDIS_ERRORS:
+                return  # snapshots are a state's latest view: the next poll sends newer ones
 
     async def load_instruments(self) -> None:
         """The collector's published set (`<prefix>collector.symbols`): the followed symbols
@@ -116,15 +180,62 @@ class AggregatorService:
             return
         followed, contracts = instruments_from(raw)
         if followed:
-            self.state.set_followed(followed)
-            self.state.set_contracts(contracts)
+            self._followed, self._contracts = followed, contracts
+            for unit in self.units.values():
+                unit.state.set_followed(followed)
+                unit.state.set_contracts(contracts)
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.consumer.run(stop), name="aggregator-consumer")
-            if self.book_consumer is not None:
-                group.create_task(self.book_consumer.run(stop), name="aggregator-books")
+            self._group = group
+            if self.leases is None:
+                for index in list(self.units):
+                    await self._start(index, stop)
+            else:
+                group.create_task(self._lease_loop(stop), name="aggregator-leases")
             group.create_task(self._emit_loop(stop), name="aggregator-emit")
+
+    async def _start(self, index: int, stop: asyncio.Event) -> None:
+        """Rebuild a unit's state from its shard, then consume it (retried while Redis is
+        down: the rebuild is part of taking the shard)."""
+        unit = self.units[index]
+        while not stop.is_set():
+            try:
+                await unit.rebuild()
+                break
+            except TRANSIENT_REDIS_ERRORS as exc:
+                extra = {"shard": index, "error": repr(exc)}
+                logger.warning("aggregator.rebuild_failed", extra=extra)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        assert self._group is not None
+        tasks = [
+            self._group.create_task(c.run(stop), name=f"aggregator-{c.stream.name}")
+            for c in unit.consumers()
+        ]
+        self._tasks[index] = tasks
+
+    def _drop(self, index: int) -> None:
+        for task in self._tasks.pop(index, []):
+            task.cancel()
+        self.units.pop(index, None)
+        self.tokens.pop(index, None)
+
+    async def _lease_loop(self, stop: asyncio.Event) -> None:
+        assert self.leases is not None
+
+        async def changed(gained: set[int], lost: set[int]) -> None:
+            for index in lost:
+                self._drop(index)
+            for index in sorted(gained):
+                self.tokens[index] = self.leases.owned[index] if self.leases else 0
+                self.units[index] = self._unit(index)
+                await self._start(index, stop)
+
+        try:
+            await self.leases.run(stop, changed)
+        finally:
+            await self.leases.release_all()
 
     async def _emit_loop(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -134,6 +245,8 @@ class AggregatorService:
                 await self.load_instruments()
                 due = loop.time() + INSTRUMENTS_REFRESH_S
             self.emit()
+            if self._fenced_pending:
+                await self._write_fenced()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=POLL_INTERVAL_S)
 

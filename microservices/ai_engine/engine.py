@@ -106,7 +106,7 @@ class Engine:
             exit_params(settings),
             enabled=settings.cross_exchange_enabled,
         )
-        rates = None if self.aggregator is None else self.aggregator.state.usd.rates
+        rates = None if self.aggregator is None else self.aggregator.rates
         self.context = EngineContext(
             settings,
             redis,
@@ -182,7 +182,11 @@ async def engine_main(
 ) -> None:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is required here (`cross-exchange run` embeds a Redis)")
-    redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+    redis = create_redis(
+        settings.redis_url,
+        socket_timeout_s=settings.redis_socket_timeout_s,
+        cluster=settings.redis_cluster,
+    )
     try:
         await Engine(settings, redis, with_aggregator, notify).run(stop)
     finally:

@@ -24,6 +24,7 @@ from pydantic_settings import (
 from microservices.common import endpoint_settings
 from microservices.common.errors import FatalError
 from microservices.common.settings_fields import SettingsFields
+from microservices.common.sharding import parse_shards
 from microservices.common.streams import Streams, build_streams
 from microservices.common.symbol_selection import (
     SymbolSelection,
@@ -176,6 +177,12 @@ class Settings(SettingsFields):
             raise ValueError("AGGREGATOR_MIN_EMIT_INTERVAL_MS exceeds the max interval")
         if self.aggregator_vol_short_window_s >= self.aggregator_vol_long_window_s:
             raise ValueError("AGGREGATOR_VOL_SHORT_WINDOW_S must be below the long window")
+        parse_shards(self.owned_shards, self.stream_shards)  # a shard beyond STREAM_SHARDS
+        if self.shard_leases and self.redis_cluster and self.stream_shards == 1:
+            raise ValueError(
+                "SHARD_LEASES on a Redis Cluster needs STREAM_SHARDS >= 2: a lease fences the "
+                "writes to its shard's keys, which share its slot only when they are sharded"
+            )
         if self.ws_reconnect_base_s > self.ws_reconnect_cap_s:
             raise ValueError("WS_RECONNECT_BASE_S exceeds WS_RECONNECT_CAP_S")
         return self
@@ -214,6 +221,7 @@ class Settings(SettingsFields):
                 "exchange.anomalies": self.maxlen_anomalies,
                 "exchange.signals": self.maxlen_signals,
             },
+            self.stream_shards,
         )
 
     def redacted_redis_url(self) -> str | None:

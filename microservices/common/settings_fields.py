@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode
 
 from microservices.common.settings_anomaly import AnomalySettingsFields
 from microservices.common.settings_books import BookSettingsFields
+from microservices.common.settings_cluster import ClusterSettingsFields
 from microservices.common.settings_cme import CmeSettingsFields
 from microservices.common.settings_dashboard import DashboardSettingsFields
 from microservices.common.settings_large_trades import LargeTradeSettingsFields
@@ -22,6 +23,7 @@ from microservices.common.settings_market import MarketSettingsFields
 from microservices.common.settings_ml import MlSettingsFields
 from microservices.common.settings_notify import NotifySettingsFields
 from microservices.common.settings_options import OptionsSettingsFields
+from microservices.common.settings_shards import ShardSettingsFields
 from microservices.common.settings_storage import StorageSettingsFields
 from microservices.common.streams import DEFAULT_PREFIX
 from microservices.data_collector import exchanges
@@ -43,6 +45,8 @@ class SettingsFields(
     DashboardSettingsFields,
     LargeTradeSettingsFields,
     StorageSettingsFields,
+    ClusterSettingsFields,
+    ShardSettingsFields,
     BaseSettings,
 ):
     """The declarations only; use `Settings` (validated) via `load_settings`. The order-book

@@ -1,0 +1,174 @@
+"""One owned shard of the aggregator: its state, its consumers, and its rebuild.
+
+A `ShardUnit` folds the entries of one shard of exchange.raw (and exchange.orderbook) into a
+`CrossExchangeState` of its own. Taking a shard (at start, or on gaining its lease from a
+dead owner) rebuilds that state from the entries the shard still holds (XRANGE from the
+oldest), then points the shard's consumer group at the last entry it folded (the old owner's
+pending entries are dropped: they are folded already) so the group delivers only what came
+after. Every entry is folded at most once per unit: a unit remembers the last entry id it
+folded per stream and skips older ones, so a re-delivered entry (a retried batch, a claim
+after failover) leaves the state as if it had been processed once. A state rebuilt this way
+equals that of an aggregator that has been fed every retained entry of the shard once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Final
+
+import redis.asyncio as aredis
+from redis.exceptions import ResponseError
+
+from microservices.ai_engine.aggregation.usd_rates import UsdRates
+from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
+from microservices.common.book_schema import BookTop
+from microservices.common.consumer import StreamConsumer, consumer_from_settings
+from microservices.common.errors import SchemaError
+from microservices.common.records import RawRecord
+from microservices.common.settings import Settings
+from microservices.common.streams import Stream, Streams
+
+logger = logging.getLogger(__name__)
+REPLAY_PAGE: Final = 2_000
+EntryId = tuple[int, int]
+ORIGIN: Final[EntryId] = (0, 0)
+
+
+def parse_id(entry_id: str) -> EntryId:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def fresh_entries(batch: list[tuple[str, Any]], after: EntryId) -> list[tuple[str, Any]]:
+    """The entries of an id-ordered batch newer than `after` (all of them, the usual case,
+    costs two id parses)."""
+    if not batch or parse_id(batch[0][0]) > after:
+        return batch
+    return [entry for entry in batch if parse_id(entry[0]) > after]
+
+
+class ShardUnit:
+    def __init__(
+        self,
+        index: int,
+        settings: Settings,
+        redis: aredis.Redis,
+        state: CrossExchangeState,
+        consumer_name: str,
+    ) -> None:
+        streams: Streams = settings.streams()
+        self.index = index
+        self.redis = redis
+        self.state = state
+        self.raw: Stream[RawRecord] = streams.raw.shard(index)
+        self.applied: dict[str, EntryId] = {self.raw.name: ORIGIN}
+        self.consumer: StreamConsumer[RawRecord] = consumer_from_settings(
+            redis, self.raw, self.handle, settings, consumer_name
+        )
+        self.book: Stream[BookTop] | None = None
+        self.book_consumer: StreamConsumer[BookTop] | None = None
+        if settings.orderbook_enabled:
+            self.book = streams.orderbook.shard(index)
+            self.applied[self.book.name] = ORIGIN
+            self.book_consumer = consumer_from_settings(
+                redis, self.book, self.handle_books, settings, consumer_name
+            )
+
+    def consumers(self) -> list[StreamConsumer[Any]]:
+        return [c for c in (self.consumer, self.book_consumer) if c is not None]
+
+    async def handle(self, batch: list[tuple[str, RawRecord]]) -> None:
+        fresh = fresh_entries(batch, self.applied[self.raw.name])
+        update = self.state.update
+        for _, record in fresh:
+            update(record)
+        if fresh:
+            self.applied[self.raw.name] = parse_id(fresh[-1][0])
+
+    async def handle_books(self, batch: list[tuple[str, BookTop]]) -> None:
+        assert self.book is not None
+        fresh = fresh_entries(batch, self.applied[self.book.name])
+        update = self.state.update_book
+        for _, top in fresh:
+            update(top)
+        if fresh:
+            self.applied[self.book.name] = parse_id(fresh[-1][0])
+
+    async def rebuild(self) -> int:
+        """Fold every entry the shard holds, then start its groups after them; returns the
+        entries folded."""
+        folded = await self._replay(self.raw, self.handle)
+        if self.book is not None:
+            folded += await self._replay(self.book, self.handle_books)
+        logger.info("aggregator.shard_rebuilt", extra={"shard": self.index, "entries": folded})
+        return folded
+
+    async def _replay(self, stream: Stream[Any], handler: Any) -> int:
+        start, folded = "-", 0
+        while True:
+            rows: Any = await self.redis.xrange(stream.name, start, "+", count=REPLAY_PAGE)
+            if not rows:
+                break
+            batch = []
+            for raw_id, fields in rows:
+                entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                try:
+                    batch.append((entry_id, stream.schema.decode(fields)))
+                except SchemaError:
+                    continue  # the group's consumer dead-letters it when it comes by
+            await handler(batch)
+            folded += len(batch)
+            start = "(" + (rows[-1][0].decode() if isinstance(rows[-1][0], bytes) else rows[-1][0])
+        await self._restart_group(stream)
+        return folded
+
+    async def _restart_group(self, stream: Stream[Any]) -> None:
+        """The group starts after the last folded entry, with no pending entries (a dead
+        owner's are folded already)."""
+        applied = self.applied[stream.name]
+        last = f"{applied[0]}-{applied[1]}"
+        group = stream.group or ""
+        with contextlib.suppress(ResponseError):  # no stream yet: created below
+            await self.redis.xgroup_destroy(stream.name, group)
+        read = await self._entries_read(stream.name, last)
+        try:
+            await self.redis.xgroup_create(
+                stream.name, group, id=last, mkstream=True, entries_read=read
+            )
+        except ResponseError as exc:  # another process recreated it in between
+            if "BUSYGROUP" not in str(exc):
+                raise
+            await self.redis.xgroup_setid(stream.name, group, last, entries_read=read)
+
+    async def _entries_read(self, name: str, last: str) -> int | None:
+        """How many entries ever added come up to `last` (so the group's lag stays known)."""
+        try:
+            info: Any = await self.redis.xinfo_stream(name)
+        except ResponseError:
+            return None  # no stream yet
+        added = int(info.get("entries-added") or info.get(b"entries-added") or 0)
+        newer: Any = await self.redis.xrange(name, f"({last}", "+", count=info["length"] or 1)
+        return max(0, added - len(newer or []))
+
+
+def aggregator_params(settings: Settings) -> AggregatorParams:
+    return AggregatorParams(
+        min_exchanges=settings.aggregator_min_exchanges,
+        stale_after_ms=int(settings.aggregator_stale_after_s * 1000),
+        outlier_pct=settings.aggregator_outlier_pct,
+        min_emit_interval_ms=settings.aggregator_min_emit_interval_ms,
+        max_emit_interval_ms=settings.aggregator_max_emit_interval_ms,
+        vol_short_window_ms=int(settings.aggregator_vol_short_window_s * 1000),
+        vol_long_window_ms=int(settings.aggregator_vol_long_window_s * 1000),
+        vol_cap=settings.aggregator_vol_cap,
+        volume_window_ms=int(settings.aggregator_volume_window_s * 1000),
+    )
+
+
+def new_state(settings: Settings, rates: UsdRates | None = None) -> CrossExchangeState:
+    """A unit's state; the units of one process share `rates` (USD prices of quotes)."""
+    return CrossExchangeState(
+        aggregator_params(settings), settings.usd_equivalents,
+        settings.depeg_threshold_pct / 100.0, rates=rates,
+    )  # fmt: skip
