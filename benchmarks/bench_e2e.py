@@ -16,11 +16,21 @@ below 5,000 entries (MAXLEN is 10,000) and event -> state p99 below 1 s.
 
     python -m benchmarks.bench_e2e [--rates 1000,5000,20000] [--symbols 50] [--runs 5]
     python -m benchmarks.bench_e2e --find-max [--runs 1]   # 20k, 30k, 40k, ... until one fails
+    python -m benchmarks.bench_e2e --feed replay ...        # benchmarks.replay_feed as the feed
+    python -m benchmarks.bench_e2e --compare [--start 20000 --step 5000 --runs 1 --window 15]
+
+`--feed replay` replaces the simulator with `benchmarks.replay_feed` (pre-encoded trade and
+ticker frames, ~1 record each, event time = send time, 1 ms send tick): the feed's own CPU
+is small, so the machine's two cores go to the pipeline. `--compare` is issue 19's
+measurement in one run: the bare redis-py chain's highest sustained rate
+(`benchmarks.bench_chain`), ours with the replay feed (same sweep, same criteria), their
+ratio, and event -> state p99 at 5k records/s with the replay feed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -28,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import redis
 
 from benchmarks.common import machine
+from benchmarks.e2e_common import mmm, redis_state, sustained, sweep
 from benchmarks.procs import (
     PY,
     VENUES,
@@ -41,38 +51,14 @@ from benchmarks.procs import (
     symbols,
     wait_until,
 )
-from microservices.common.streams import build_streams
 
 WARMUP_S = 8.0
-LAG_BOUND = 5_000
-P99_BOUND_MS = 1_000.0
 LATENCIES = ("event_to_state_ms", "recv_to_state_ms", "redis_to_state_ms", "event_to_normalized_ms")
 
 
 def events_per_venue(records_per_s: float, n_symbols: int) -> float:
     """Simulator --rate for a target total: about one record per event, 4 venues."""
     return records_per_s / (n_symbols * len(VENUES))
-
-
-def _get(info: dict[Any, Any], key: str) -> Any:
-    return info.get(key, info.get(key.encode()))
-
-
-def redis_state(url: str) -> tuple[int, int, bool]:
-    """(entries added to exchange.raw, aggregator lag, caught up: everything delivered and
-    acknowledged). Lag counts entries Redis trimmed unread (XINFO reports nil then)."""
-    raw = build_streams().raw
-    with redis.Redis.from_url(url) as client:
-        info: Any = client.xinfo_stream(raw.name)
-        groups: Any = client.xinfo_groups(raw.name)
-    added = int(_get(info, "entries-added"))
-    group = next((g for g in groups if _get(g, "name") in ("aggregator", b"aggregator")), None)
-    if group is None:
-        return added, added, False
-    lag = _get(group, "lag")
-    last_id, delivered = _get(info, "last-generated-id"), _get(group, "last-delivered-id")
-    caught_up = delivered == last_id and int(_get(group, "pending")) == 0
-    return added, added if lag is None else int(lag), caught_up
 
 
 def _producer_counters(log: Path) -> dict[str, Any]:
@@ -83,8 +69,8 @@ def _producer_counters(log: Path) -> dict[str, Any]:
     raise RuntimeError(f"no collector.stopped line in {log}")
 
 
-# --tick-ms and --env (settings of the services, e.g. PRODUCER_FLUSH_INTERVAL_MS=1)
-OPTIONS: dict[str, Any] = {"tick_ms": 10, "env": {}}
+# --feed, --tick-ms and --env (settings of the services, e.g. PRODUCER_FLUSH_INTERVAL_MS=1)
+OPTIONS: dict[str, Any] = {"feed": "simulator", "tick_ms": 10, "env": {}}
 
 
 def one_run(target: float, n_symbols: int, window_s: float) -> dict[str, Any]:
@@ -141,15 +127,7 @@ def _measure(stack: Stack, window_s: float) -> dict[str, Any]:
     }
 
 
-def sustained(run: dict[str, Any]) -> bool:
-    p99 = float(run["event_to_state_ms"].get("p99", float("inf")))
-    return bool(run["drops"] == 0 and run["max_lag"] < LAG_BOUND and p99 < P99_BOUND_MS)
-
-
 def describe(target: float, runs: list[dict[str, Any]]) -> list[str]:
-    def mmm(values: list[float]) -> str:
-        return f"{min(values):,.0f} / {statistics.median(values):,.0f} / {max(values):,.0f}"
-
     rows = [f"| {target:,.0f} | records/s | {mmm([r['records_per_s'] for r in runs])} |"]
     for key in LATENCIES:
         for q in ("p50", "p99"):
@@ -175,16 +153,43 @@ def run(rates: list[float], n_symbols: int, runs: int, window_s: float) -> list[
     return rows
 
 
-def find_max(n_symbols: int, runs: int, window_s: float, step: float) -> list[str]:
+def find_max(n_symbols: int, runs: int, window_s: float, start: float, step: float) -> list[str]:
     rows = ["| target records/s | metric | min / median / max |", "|---|---|---|"]
-    target = 20_000.0
-    while True:
-        results = [one_run(target, n_symbols, window_s) for _ in range(runs)]
+    best, _, history = sweep(lambda t: one_run(t, n_symbols, window_s), start, step, runs, "e2e")
+    for target, results in history:
         rows += describe(target, results)
-        print(f"{target:,.0f}: sustained {[sustained(r) for r in results]}", flush=True)
-        if not all(sustained(r) for r in results):
-            return rows
-        target += step
+    return [*rows, f"| highest sustained | records/s | {best:,.0f} |"]
+
+
+def compare(n_symbols: int, runs: int, window_s: float, start: float, step: float) -> list[str]:
+    """Issue 19 in one run: the bare chain's and our pipeline's (replay feed) highest
+    sustained rates, their ratio, and event -> state p99 at 5k records/s."""
+    from benchmarks import bench_chain  # imports this module's neighbours only
+
+    OPTIONS.update(feed="replay", tick_ms=1)
+    chain, chain_runs, _ = sweep(lambda t: bench_chain.one_run(t, window_s), start, step,
+                                 runs, "chain")  # fmt: skip
+    ours, our_runs, _ = sweep(lambda t: one_run(t, n_symbols, window_s), start, step, runs,
+                              "e2e")  # fmt: skip
+    at_5k = [one_run(5_000, n_symbols, window_s) for _ in range(max(runs, 3))]
+    p99 = statistics.median(r["event_to_state_ms"]["p99"] for r in at_5k)
+    ratio = ours / chain if chain else 0.0
+    rows = [
+        "| measure | value | target | met? |",
+        "|---|---|---|---|",
+        f"| bare redis-py chain, highest sustained | {chain:,.0f} records/s | | |",
+        f"| collector -> Redis -> aggregator (replay feed), highest sustained | "
+        f"{ours:,.0f} records/s | | |",
+        f"| ratio | {ratio:.2f} | >= 0.90 | {'yes' if ratio >= 0.9 else 'no'} |",
+        f"| event -> state p99 at 5k records/s (median of {len(at_5k)}) | {p99:,.0f} ms "
+        f"({mmm(r['event_to_state_ms']['p99'] for r in at_5k)}) | < 20 ms | "
+        f"{'yes' if p99 < 20 else 'no'} |",
+    ]
+    for label, results in (("chain", chain_runs), ("e2e", our_runs), ("e2e at 5k", at_5k)):
+        if results:
+            cpu = {n: mmm(r["cpu_pct"][n] for r in results) for n in results[0]["cpu_pct"]}
+            rows.append(f"| CPU % ({label}) | {cpu} | | |")
+    return rows
 
 
 def main() -> None:
@@ -194,16 +199,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--window", type=float, default=20.0, help="measured seconds per run")
     parser.add_argument("--find-max", action="store_true")
+    parser.add_argument("--compare", action="store_true", help="chain vs ours, p99 at 5k")
+    parser.add_argument("--start", type=float, default=20_000, help="first rate of a sweep")
     parser.add_argument("--step", type=float, default=10_000)
-    parser.add_argument("--tick-ms", type=int, default=10, help="simulator market step")
+    parser.add_argument("--feed", choices=("simulator", "replay"), default="simulator")
+    parser.add_argument("--tick-ms", type=int, default=None,
+                        help="simulator market step (10) or replay send tick (1)")  # fmt: skip
     parser.add_argument("--env", action="append", default=[], metavar="SETTING=VALUE")
     ns = parser.parse_args()
     exit_on_sigterm()
-    OPTIONS["tick_ms"] = ns.tick_ms
+    OPTIONS["feed"] = ns.feed
+    OPTIONS["tick_ms"] = ns.tick_ms or (1 if ns.feed == "replay" else 10)
     OPTIONS["env"] = dict(item.split("=", 1) for item in ns.env)
-    print(f"machine: {machine()}; simulator tick {ns.tick_ms} ms; settings {OPTIONS['env']}")
-    if ns.find_max:
-        rows = find_max(ns.symbols, ns.runs, ns.window, ns.step)
+    print(f"machine: {machine()}; load {os.getloadavg()}; options {OPTIONS}", flush=True)
+    if ns.compare:
+        rows = compare(ns.symbols, ns.runs, ns.window, ns.start, ns.step)
+    elif ns.find_max:
+        rows = find_max(ns.symbols, ns.runs, ns.window, ns.start, ns.step)
     else:
         rows = run([float(r) for r in ns.rates.split(",")], ns.symbols, ns.runs, ns.window)
     print("\n".join(rows))

@@ -110,7 +110,8 @@ class TimedAggregator(AggregatorService):
 
     async def handle(self, batch: list[tuple[str, RawRecord]]) -> None:
         await super().handle(batch)
-        self.probe.folded(batch)
+        if not SHARDED:
+            self.probe.folded(batch)
 
     def emit(self, now: int | None = None) -> list[NormalizedSnapshot]:
         snapshots = super().emit(now)
@@ -118,8 +119,32 @@ class TimedAggregator(AggregatorService):
         return snapshots
 
 
+def time_shard_units(probe: Probe) -> bool:
+    """With stream sharding the consumers call `ShardUnit.handle` (bound when a unit is
+    built): wrap it at class level before the service builds its units. False when this
+    build has no shard units (the service's own `handle` is then the consumer's handler)."""
+    try:
+        from microservices.ai_engine import aggregator_shards
+    except ImportError:
+        return False
+    unit = aggregator_shards.ShardUnit
+    original = unit.handle
+
+    async def handle(self: Any, batch: list[tuple[str, RawRecord]]) -> None:
+        await original(self, batch)
+        probe.folded(batch)
+
+    unit.handle = handle  # type: ignore[method-assign]
+    return True
+
+
+SHARDED = False
+
+
 async def main(settings: Settings, probe: Probe, out: Path, stop: asyncio.Event) -> None:
     assert settings.redis_url is not None
+    global SHARDED
+    SHARDED = time_shard_units(probe)
     redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
     normalized = settings.streams().normalized.name
     producer = TimedProducer(probe, normalized, redis, batch_size=settings.producer_batch_size)

@@ -59,13 +59,15 @@ def rss_mb(pid: int) -> float:
 
 @dataclass
 class Stack:
-    """Redis + simulator + collector (+ aggregator or engine), started in that order."""
+    """Redis + feed (simulator or replay) + collector (+ aggregator or engine), in that order;
+    the feed process is named "simulator" either way."""
 
     run_dir: Path
     symbols: list[str]
     rate: float  # simulator events/s per symbol per venue
     tick_ms: int = 10
     env: dict[str, str] = field(default_factory=dict)  # extra settings for the services
+    feed: str = "simulator"  # or "replay": benchmarks.replay_feed (pre-encoded frames)
     redis: LocalRedis | None = None
     sim_port: int = 0
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -74,12 +76,14 @@ class Stack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.redis = LocalRedis().start()
         self.sim_port = free_port()
-        self.spawn(
-            "simulator",
-            [PY, "-m", "microservices.exchange_simulator", "--port", str(self.sim_port),
-             "--symbols", ",".join(self.symbols), "--rate", str(self.rate),
-             "--tick-ms", str(self.tick_ms), "--history-minutes", "60"],
-        )  # fmt: skip
+        if self.feed == "replay":
+            cmd = [PY, "-m", "benchmarks.replay_feed", "--port", str(self.sim_port),
+                   "--rate", str(self.rate), "--tick-ms", str(self.tick_ms)]  # fmt: skip
+        else:
+            cmd = [PY, "-m", "microservices.exchange_simulator", "--port", str(self.sim_port),
+                   "--symbols", ",".join(self.symbols), "--rate", str(self.rate),
+                   "--tick-ms", str(self.tick_ms), "--history-minutes", "60"]  # fmt: skip
+        self.spawn("simulator", cmd)
         if not wait_for_port("127.0.0.1", self.sim_port, 30):
             raise RuntimeError(f"simulator did not start; see {self.run_dir}/simulator.log")
 
@@ -92,6 +96,7 @@ class Stack:
             "VENUES": ",".join(VENUES),
             "LOG_FORMAT": "json",
             "REST_HISTORY_DIR": "",
+            "LISTING_CACHE_DIR": str(self.run_dir / "listings"),  # not the checkout's data/
             **self.env,
             **extra,
         }
