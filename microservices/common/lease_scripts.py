@@ -84,7 +84,7 @@ FENCED_XADD_SCRIPT: Final = Script(FENCED_XADD)
 Field = bytes | str
 
 
-def xadd_args(token: int, maxlen: int, entries: Sequence[Mapping[Field, Field]]) -> list[Field]:
+def xadd_args(token: int, maxlen: int, entries: Sequence[Mapping[Any, Field]]) -> list[Field]:
     """ARGV of FENCED_XADD: token, maxlen, then `n, f1, v1, ... fn, vn` per entry."""
     args: list[Field] = [str(token), str(maxlen)]
     for fields in entries:
@@ -102,7 +102,7 @@ async def fenced_xadd(
     token: int,
     stream_name: str,
     maxlen: int,
-    entries: Sequence[Mapping[Field, Field]],
+    entries: Sequence[Mapping[Any, Field]],
 ) -> int:
     """XADD (MAXLEN ~ `maxlen`) every entry to `stream_name` in one script, only while
     `lease_key` holds `token`; the number written, or `Fenced` with nothing written.

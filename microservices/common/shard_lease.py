@@ -117,15 +117,30 @@ class ShardLeases:
         return self._report(before)
 
     async def run(self, stop: asyncio.Event, on_change: OnChange) -> None:
-        """Refresh every ttl/3 (sooner when a shard's deadline comes first) until `stop`,
-        calling `on_change(gained, lost)` after every refresh that changed something.
-        `release_all` is left to the caller, after it has finished with its shards."""
-        while not stop.is_set():
-            gained, lost = await self.refresh()
-            if gained or lost:
-                await on_change(gained, lost)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._sleep_s())
+        """Refresh every ttl/3 (sooner when a shard's deadline comes first) until `stop`, and
+        call `on_change(gained, lost)` for every refresh that changed something, in order.
+        The callbacks run beside the refreshes, so a slow rebuild of a gained shard never
+        holds back the renewals; changes still queued at `stop` are delivered before `run`
+        returns. `release_all` is left to the caller, after it has finished with its shards."""
+        changes: asyncio.Queue[tuple[set[int], set[int]] | None] = asyncio.Queue()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._notify(changes, on_change), name=f"lease-{self.role}-notify")
+            try:
+                while not stop.is_set():
+                    gained, lost = await self.refresh()
+                    if gained or lost:
+                        changes.put_nowait((gained, lost))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self._sleep_s())
+            finally:
+                changes.put_nowait(None)
+
+    @staticmethod
+    async def _notify(
+        changes: asyncio.Queue[tuple[set[int], set[int]] | None], on_change: OnChange
+    ) -> None:
+        while (change := await changes.get()) is not None:
+            await on_change(*change)
 
     async def release_all(self) -> set[int]:
         """Give every lease up (another owner takes it at its next refresh) and leave the

@@ -153,3 +153,64 @@ async def test_a_redis_outage_reports_the_shards_lost_and_stop_still_ends_run(
         stop.set()
         await asyncio.wait_for(task, 10)  # ends promptly (a hang guard, not a measurement)
         await client.aclose()
+
+
+async def test_a_slow_on_change_does_not_hold_back_the_renewals(
+    any_redis: Any, stream_prefix: str
+) -> None:
+    """A role rebuilding a gained shard for longer than the ttl keeps its leases."""
+    a = leases(any_redis, stream_prefix, "agg-a")
+    rebuilt = asyncio.Event()
+    seen: list[tuple[set[int], set[int]]] = []
+
+    async def slow_rebuild(gained: set[int], lost: set[int]) -> None:
+        seen.append((gained, lost))
+        await rebuilt.wait()
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(a.run(stop, slow_rebuild))
+    try:
+        await eventually(lambda: asyncio.sleep(0, seen), "the first change")
+        tokens = a.owned
+        b = leases(any_redis, stream_prefix, "agg-b")
+        for _ in range(12):  # 3 ttl while a's callback is still busy: b takes only a's extras
+            await b.refresh()
+            await asyncio.sleep(TTL_MS / 4000)
+            assert set(b.owned).isdisjoint(a.owned)
+        assert len(a.owned) == 2 and all(a.owned[s] == tokens[s] for s in a.owned)
+        assert seen == [({0, 1, 2, 3}, set())]  # the release of the extras waits its turn
+        rebuilt.set()
+        await eventually(lambda: asyncio.sleep(0, len(seen) == 2), "the queued change")
+        assert seen[1] == (set(), set(tokens) - set(a.owned))
+    finally:
+        rebuilt.set()
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_leases_and_fenced_writes_on_a_redis_cluster(
+    cluster_redis: Any, stream_prefix: str
+) -> None:
+    """Every script touches one slot (`{<shard>}`): no CROSSSLOT, routed to the shard's node."""
+    a = leases(cluster_redis, stream_prefix, "agg-a")
+    b = leases(cluster_redis, stream_prefix, "agg-b")
+    await converge(a, b)
+    assert set(a.owned) | set(b.owned) == {0, 1, 2, 3}
+    for owner in (a, b):
+        for shard, token in owner.owned.items():
+            stream = f"{stream_prefix}x:{{{shard}}}"
+            entries = [{"shard": str(shard)}, {"token": str(token)}]
+            assert (
+                await fenced_xadd(
+                    cluster_redis, owner.lease_key(shard), token, stream, 100, entries
+                )
+                == 2
+            )
+    shard, token = next(iter(a.owned.items()))
+    stream = f"{stream_prefix}x:{{{shard}}}"
+    with pytest.raises(Fenced):  # b's lease on a's shard: a's token does not pass it
+        await fenced_xadd(cluster_redis, b.lease_key(shard), token + 1, stream, 100, [{"f": "v"}])
+    assert await cluster_redis.xlen(stream) == 2
+    await a.release_all()
+    await b.refresh()
+    assert set(b.owned) == {0, 1, 2, 3} and b.owned[shard] > token
