@@ -1,0 +1,126 @@
+"""The aggregator on 4 shards, on a real redis-server: two aggregators split the shards
+statically, each symbol's snapshots land in its home shard, the stablecoin context reaches
+every shard but only shard 0's owner raises DEPEG; a new owner rebuilds a shard's state equal
+to one aggregator fed every entry once, and a re-delivered batch changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+import redis.asyncio as aredis
+
+from microservices.ai_engine.aggregator_service import AggregatorService
+from microservices.ai_engine.aggregator_shards import new_state
+from microservices.common.producer import StreamProducer
+from microservices.common.records import Ticker, Trade
+from microservices.common.settings import Settings
+from microservices.common.sharding import shard_of
+from microservices.common.streams import collector_key
+from tests.integration.test_pipeline import publish
+
+pytestmark = pytest.mark.integration
+NOW = 1_760_000_000_000
+VENUES = ("binance_futures", "bybit", "coinbase")
+# home shards of 4: ETHUSDT 0, ADAUSDT 1, BNBUSDT 2, BTCUSDT 3
+PRICES = {"ETHUSDT": 3_000.0, "ADAUSDT": 0.5, "BNBUSDT": 600.0, "BTCUSDT": 100_000.0}
+
+
+def quote(venue: str, group: str, price: float, n: int) -> Ticker:
+    market = "perp" if venue != "coinbase" else "spot"
+    return Ticker(exchange=venue, market=market, symbol=group, venue_symbol=group, group=group,
+                  quote="USDT", ts_ms=NOW + n, recv_ms=NOW + n, bid=price * 0.9999, bid_size=1.0,
+                  ask=price * 1.0001, ask_size=1.0, last=price)  # fmt: skip
+
+
+def records() -> list[Any]:
+    out: list[Any] = []
+    for n in range(30):
+        for i, (group, price) in enumerate(PRICES.items()):
+            for j, venue in enumerate(VENUES):
+                out.append(quote(venue, group, price * (1 + 0.001 * ((n + j) % 5)), n * 10 + i))
+    usdt = Trade(exchange="coinbase", market="spot", symbol="USDTUSD", venue_symbol="USDT-USD",
+                 group="USDTUSD", quote="USD", ts_ms=NOW + 400, recv_ms=NOW + 400, price=0.99,
+                 size=1.0, side="buy", trade_id="t-1")  # fmt: skip
+    return [*out, usdt]
+
+
+def altered(ticker: Ticker) -> Ticker:
+    return msgspec.structs.replace(ticker, ts_ms=ticker.ts_ms + 300, recv_ms=ticker.recv_ms + 300,
+                                   bid=1.0, ask=1.0, last=1.0)  # fmt: skip
+
+
+@pytest.fixture
+def settings(redis_server: Any, settings_factory: Any) -> Settings:
+    return settings_factory(  # type: ignore[no-any-return]
+        redis_url=redis_server.url, venues=",".join(VENUES), stream_shards=4,
+        depeg_threshold_pct=0.5, maxlen_raw=100_000,
+    )  # fmt: skip
+
+
+async def fold_owned(service: AggregatorService) -> None:
+    await service.load_instruments()
+    for unit in service.units.values():
+        await unit.rebuild()
+
+
+async def test_two_aggregators_split_four_shards(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    streams = settings.streams()
+    followed = {g: orjson.dumps({}) for g in PRICES}
+    await real_redis.hset(collector_key(settings.stream_prefix, "symbols"), mapping=followed)
+    await publish(real_redis, streams.raw, records())
+    assert await real_redis.xlen(streams.raw.shard(3).name) == 30 * 3 + 1  # BTC + USDT context
+    producer = StreamProducer(real_redis)
+    low = AggregatorService(settings.model_copy(update={"owned_shards": "0-1"}), real_redis,
+                            producer)  # fmt: skip
+    high = AggregatorService(settings.model_copy(update={"owned_shards": "2-3"}), real_redis,
+                             producer)  # fmt: skip
+    assert (sorted(low.units), sorted(high.units)) == ([0, 1], [2, 3])
+    await fold_owned(low)
+    await fold_owned(high)
+    emitted = {s.symbol for s in low.emit(NOW + 500)} | {s.symbol for s in high.emit(NOW + 500)}
+    await producer.flush()
+    assert emitted == set(PRICES)
+    for symbol in PRICES:
+        home = streams.normalized.shard_for(symbol).name
+        rows: Any = await real_redis.xrange(home)
+        assert [f[b"symbol"].decode() for _, f in rows] == [symbol], symbol
+        assert int(home[-2]) == shard_of(symbol, 4)
+    assert set(low.units[0].state.symbols()) == {"ETHUSDT", "USDTUSD"}
+    alerts: Any = await real_redis.xrange(streams.market_alerts.name)
+    assert [f[b"type"] for _, f in alerts] == [b"DEPEG"]  # four units saw USDT, one spoke
+
+
+async def test_a_new_owner_rebuilds_the_state_of_a_single_pass(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    streams = settings.streams()
+    batch = records()
+    await publish(real_redis, streams.raw, batch)
+    first = AggregatorService(settings, real_redis, StreamProducer(real_redis))
+    await fold_owned(first)  # the first owner folds all, then "dies"
+    successor = AggregatorService(settings, real_redis, StreamProducer(real_redis))
+    await fold_owned(successor)
+    reference = new_state(settings)
+    for record in batch:
+        reference.update(record)
+    for symbol in PRICES:
+        unit = successor.units[shard_of(symbol, 4)]
+        assert unit.state.snapshot(symbol, NOW + 500) == reference.snapshot(symbol, NOW + 500)
+    # the groups start after the folded entries: nothing pending, nothing to deliver
+    for shard in streams.raw.shards_all():
+        [group] = await real_redis.xinfo_groups(shard.name)
+        last: Any = await real_redis.xrevrange(shard.name, count=1)
+        assert (group["last-delivered-id"], group["pending"]) == (last[0][0], 0)
+        assert group["lag"] == 0
+    # a re-delivered batch (same ids) folds nothing
+    unit = successor.units[shard_of("BTCUSDT", 4)]
+    rows: Any = await real_redis.xrange(unit.raw.name)
+    # (altered copies: were they folded, BTCUSDT's venues would quote 1.0, newer than the rest)
+    again = [(i.decode(), unit.raw.schema.decode(f)) for i, f in rows]
+    await unit.handle([(i, altered(r)) for i, r in again if isinstance(r, Ticker)])
+    assert unit.state.snapshot("BTCUSDT", NOW + 500) == reference.snapshot("BTCUSDT", NOW + 500)
