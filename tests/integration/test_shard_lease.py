@@ -214,3 +214,20 @@ async def test_leases_and_fenced_writes_on_a_redis_cluster(
     await a.release_all()
     await b.refresh()
     assert set(b.owned) == {0, 1, 2, 3} and b.owned[shard] > token
+
+
+async def test_the_scripts_are_loaded_again_after_a_script_flush(
+    any_redis: Any, stream_prefix: str
+) -> None:
+    """A restarted or failed-over node has an empty script cache (NOSCRIPT)."""
+    a = leases(any_redis, stream_prefix, "agg-a")
+    await a.refresh()
+    await any_redis.script_flush()
+    assert await a.refresh() == (set(), set())  # renewed, nothing lost
+    await any_redis.script_flush()
+    stream = f"{stream_prefix}x:{{0}}"
+    assert await fenced_xadd(any_redis, a.lease_key(0), a.owned[0], stream, 10, [{"f": "v"}]) == 1
+    with pytest.raises(ValueError, match="at least one field"):
+        await fenced_xadd(any_redis, a.lease_key(0), a.owned[0], stream, 10, [{}])
+    assert await fenced_xadd(any_redis, a.lease_key(0), a.owned[0], stream, 10, []) == 0
+    assert await any_redis.xlen(stream) == 1
