@@ -276,7 +276,11 @@ def instruments_from(
 async def aggregator_main(settings: Settings, stop: asyncio.Event) -> None:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is required here (`cross-exchange run` embeds a Redis)")
-    redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+    redis = create_redis(
+        settings.redis_url,
+        socket_timeout_s=settings.redis_socket_timeout_s,
+        cluster=settings.redis_cluster,
+    )
     producer = StreamProducer(redis, batch_size=settings.producer_batch_size)
     service = AggregatorService(settings, redis, producer)
     try:
