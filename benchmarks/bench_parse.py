@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -158,16 +158,39 @@ def rate_of(venue: str, frames: list[str]) -> float:
     return measure(venue, frames)[0]
 
 
+MIX_LABELS = ("aggTrade", "bookTicker", "kline")  # the Binance USD-M mix, interleaved
+
+
+def mix_frames(count: int) -> list[str]:
+    """The Binance USD-M mix: `count` frames of each of MIX_LABELS, interleaved."""
+    groups = [
+        prepare(load(), mutate, count)
+        for venue, label, load, mutate in TEMPLATES
+        if venue == "binance_futures" and label in MIX_LABELS
+    ]
+    return [frame for group in zip(*groups, strict=True) for frame in group]
+
+
+def write_capture(frames: list[str], out: IO[bytes]) -> None:
+    """`frames` as a cryptofeed-style capture (what `normalize` reads): one line each."""
+    for frame in frames:
+        out.write(orjson.dumps({"ts": 1.7e9, "dir": "recv", "frame": frame}) + b"\n")
+    out.flush()
+
+
+def normalize_command(path: str) -> list[str]:
+    """`cross-exchange normalize` of a Binance USD-M capture, as this interpreter runs it."""
+    return [sys.executable, "-m", "microservices.cli", "--env-file", "/dev/null",
+            "normalize", "--venue", "binance_futures", path]  # fmt: skip
+
+
 def normalize_process(frames: list[str]) -> float:
     """frames/s of `python -m microservices.cli normalize` over a capture of `frames`."""
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl") as capture:
-        for frame in frames:
-            capture.write(orjson.dumps({"ts": 1.7e9, "dir": "recv", "frame": frame}) + b"\n")
-        capture.flush()
-        cmd = [sys.executable, "-m", "microservices.cli", "--env-file", "/dev/null",
-               "normalize", "--venue", "binance_futures", capture.name]  # fmt: skip
+        write_capture(frames, capture)
         started = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(normalize_command(capture.name), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         return len(frames) / (time.perf_counter() - started)
 
 

@@ -13,7 +13,10 @@ per applied update follows the records.
 
 from __future__ import annotations
 
+import io
 import mmap
+import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,11 +28,10 @@ import orjson
 
 from microservices.common.clock import now_ms
 from microservices.common.errors import FatalError
-from microservices.common.raw_wire import FAST_ENCODERS
-from microservices.common.schemas import encode_raw
+from microservices.common.raw_json import line_encoders, orjson_line
+from microservices.data_collector import normalize_parallel as parallel
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import VenueParser
-from microservices.data_collector.normalize_books import write_books
 from microservices.data_collector.normalize_instruments import follow_instruments
 
 
@@ -119,9 +121,11 @@ def normalize_file(
         source, listed = follow_instruments(exchange, recorded, instruments)
         parser = exchange.new_parser()
         write = bytes_writer(out)
-        frames = write_records(parser, read_capture(_again(lines, handle), seen), write)
+        frames = _write_all(parser, _again(lines, handle), handle, write, seen)
         books = None
         if book_depth is not None:
+            from microservices.data_collector.normalize_books import write_books
+
             books = write_books(venue, _again(lines, handle), write, book_depth)
     if hasattr(out, "buffer"):
         out.buffer.flush()
@@ -173,6 +177,32 @@ def _open_capture(path: str, stdin: IO[bytes] | None) -> Iterator[IO[bytes]]:
         yield handle
 
 
+def _write_all(
+    parser: VenueParser,
+    lines: Iterable[bytes],
+    handle: IO[bytes],
+    write: Callable[[bytes], object],
+    seen: CaptureLines,
+) -> int:
+    """Every record of the capture, on two processes when the file is big enough and the
+    parser allows it (`normalize_parallel`), else on this one; returns the frame count."""
+    if lines is handle and parallel.eligible(parser, _file_size(handle)):
+        frames, (_, nonblank, captured) = parallel.write_parallel(parser, handle, write, now_ms())
+        seen.lines += nonblank
+        seen.capture_lines += captured
+        return frames
+    return write_records(parser, read_capture(lines, seen), write)
+
+
+def _file_size(handle: IO[bytes]) -> int:
+    """The size of a regular file (0 for anything else: pipes, terminals)."""
+    try:
+        status = os.fstat(handle.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return 0
+    return status.st_size if stat.S_ISREG(status.st_mode) else 0
+
+
 def write_records(
     parser: VenueParser,
     frames: Iterable[tuple[str | bytes, int | None]],
@@ -180,19 +210,18 @@ def write_records(
 ) -> int:
     """Parse every frame and write each record as one JSON line (exchange.raw fields), in
     chunks of CHUNK_RECORDS lines; returns the number of frames."""
-    parse, dumps, newline = parser.parse, orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    encoders = FAST_ENCODERS  # encode_raw without its call: the hot types' own encoders
+    parse = parser.parse
+    get = line_encoders().get  # the hot types' f-string lines; others through orjson
     fallback_ms = now_ms()
     count = 0
-    lines: list[bytes] = []
+    lines: list[str] = []
     for frame, ts_ms in frames:
         count += 1
         for record in parse(frame, ts_ms or fallback_ms):
-            encode = encoders.get(record.type, encode_raw)
-            lines.append(dumps(encode(record), option=newline))
+            lines.append(get(record.type, orjson_line)(record))
         if len(lines) >= CHUNK_RECORDS:
-            write(b"".join(lines))
+            write("".join(lines).encode())
             lines.clear()
     if lines:
-        write(b"".join(lines))
+        write("".join(lines).encode())
     return count

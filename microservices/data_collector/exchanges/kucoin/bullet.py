@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode
 
-import aiohttp
 import orjson
 
 PATH: Final = "/api/v1/bullet-public"
@@ -65,6 +64,8 @@ def ws_url(bullet: Bullet, connect_id: str) -> str:
 async def fetch_ws_url(rest_url: str, timeout_s: float) -> str:
     """POST bullet-public on `rest_url` and build the socket URL; BulletFailed on an HTTP
     error, a venue error code, a malformed answer or a failed request."""
+    import aiohttp  # here, not at the top: importing the venue registry stays light (normalize)
+
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
         async with (

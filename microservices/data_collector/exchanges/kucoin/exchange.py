@@ -8,7 +8,6 @@ HTTP call lives in `bullet.py`.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, TypeVar
@@ -94,6 +93,8 @@ class KucoinBase(Exchange):
     async def resolve_ws_url(self, plan: WsConnectionPlan) -> str:
         """A fresh token and endpoint from bullet-public on the venue's REST host, never
         inside a Retry-After window the venue's REST answers opened."""
+        import asyncio  # here: the venue registry imports no event loop machinery (normalize)
+
         wait = self.rest_blocked_for()
         if wait > 0.0:
             await asyncio.sleep(wait)

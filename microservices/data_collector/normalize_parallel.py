@@ -1,0 +1,260 @@
+"""`normalize` on two cores: blocks of a capture file parsed and encoded by two processes.
+
+The capture (a regular file, mapped) is cut at line ends into blocks of BLOCK_BYTES. Block k
+goes to the parent when k is even and to a forked child when it is odd; the child sends back
+each block's encoded lines, and the parent writes every block in order, so the output is the
+single-process output byte for byte. Only parsers listed in DEDUPE_ONLY run this way: their
+one state carried from frame to frame is their trade-id dedupers (the `_heads` cache is a
+memo, counts are summed per block). In both processes those dedupers are swapped for
+`Claims`, which answers "not seen" and records every (deduper, symbol, id) asked; the parent
+then asks the real dedupers the same questions in the same order, block by block. A frame
+whose claim they answer "seen" is one the plain parser drops as "duplicate" with no record
+(the claim is the last check of those handlers), so its lines are cut out and the counts
+moved from emitted to rejected. The per-block `ParseStats` are merged in block order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import marshal
+import mmap
+import os
+import struct
+from collections.abc import Callable, Iterator
+from typing import IO, Any, Final
+
+import orjson
+
+from microservices.common.raw_json import line_encoders, orjson_line
+from microservices.data_collector.exchanges.base import ParseStats, VenueParser
+from microservices.data_collector.exchanges.binance.parser import (
+    BinanceFuturesParser,
+    BinanceParser,
+)
+from microservices.data_collector.exchanges.dedupe import TradeDeduper
+
+# parser class -> its dedupers (attribute names): its only state carried between frames
+DEDUPE_ONLY: Final[dict[type[VenueParser], tuple[str, ...]]] = {
+    BinanceParser: ("_agg_ids", "_trade_ids"),
+    BinanceFuturesParser: ("_agg_ids", "_trade_ids"),
+}
+BLOCK_BYTES = 1 << 19  # capture bytes per block: ~1,500 frames of a Binance mix
+PIPE_BYTES = 1 << 20  # the pipe's buffer (Linux's default limit for a user): ~2 blocks
+MIN_BYTES = 8 << 20  # smaller captures: one process (a fork and its copies cost ~10 ms)
+_SIZE: Final = struct.Struct("<q")
+# (deduper index, symbol, trade id, first line of the frame's records, their count)
+Span = tuple[int, str, str, int, int]
+Counts = tuple[int, int, int]  # frames, non-blank lines, capture lines
+Block = tuple[bytes, list[Span], dict[str, int], dict[str, int], Counts]
+
+
+class Claims:
+    """Stands in for a TradeDeduper: every id is new; each question is recorded."""
+
+    __slots__ = ("asked", "index")
+
+    def __init__(self, index: int, asked: list[tuple[int, str, str]]) -> None:
+        self.index = index
+        self.asked = asked
+
+    def seen(self, symbol: str, trade_id: str) -> bool:
+        self.asked.append((self.index, symbol, trade_id))
+        return False
+
+
+def eligible(parser: VenueParser, size: int) -> bool:
+    """Whether a capture of `size` bytes is worth two processes, and the parser allows it."""
+    return type(parser) in DEDUPE_ONLY and size >= MIN_BYTES and _cores() >= 2
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def blocks(mapped: mmap.mmap, block_bytes: int) -> list[tuple[int, int]]:
+    """(start, end) of consecutive blocks of whole lines covering the mapped file."""
+    out, start, size = [], 0, len(mapped)
+    while start < size:
+        cut = mapped.find(b"\n", min(start + block_bytes, size) - 1)
+        end = size if cut < 0 else cut + 1
+        out.append((start, end))
+        start = end
+    return out
+
+
+def encode_block(
+    parser: VenueParser, data: bytes, fallback_ms: int, asked: list[tuple[int, str, str]]
+) -> Block:
+    """Parse and encode one block's lines (the parser's dedupers replaced by Claims on
+    `asked`): its lines' text, the claims' spans, emitted and rejected counts, line counts."""
+    from microservices.data_collector.normalize import CaptureLines, read_capture
+
+    parser.stats = ParseStats(control_reasons=parser.stats.control_reasons)
+    seen = CaptureLines()
+    get = line_encoders().get
+    parse = parser.parse
+    out: list[str] = []
+    spans: list[Span] = []
+    frames = 0
+    for frame, ts_ms in read_capture(io.BytesIO(data), seen):
+        frames += 1
+        records = parse(frame, ts_ms or fallback_ms)
+        if asked:
+            spans.extend((*claim, len(out), len(records)) for claim in asked)
+            asked.clear()
+        for record in records:
+            out.append(get(record.type, orjson_line)(record))
+    stats = parser.stats
+    counts = (frames, seen.lines, seen.capture_lines)
+    return "".join(out).encode(), spans, stats.emitted, stats.rejected, counts
+
+
+def settle(block: Block, dedupers: list[TradeDeduper], stats: ParseStats) -> tuple[bytes, int]:
+    """Ask the real dedupers the block's claims in order, cut the duplicates' lines, merge
+    the block's counts into `stats`; (the block's output, its frame count)."""
+    text, spans, emitted, rejected, counts = block
+    dropped = [span for span in spans if dedupers[span[0]].seen(span[1], span[2])]
+    if dropped:
+        text = _cut(text, dropped, emitted)
+        rejected["duplicate"] = rejected.get("duplicate", 0) + len(dropped)
+    for kind, count in emitted.items():
+        if count:
+            stats.emitted[kind] = stats.emitted.get(kind, 0) + count
+    for reason, count in rejected.items():
+        stats.rejected[reason] = stats.rejected.get(reason, 0) + count
+    return text, counts[0]
+
+
+def _cut(text: bytes, dropped: list[Span], emitted: dict[str, int]) -> bytes:
+    """The block's lines without the dropped frames' records (uncounted from `emitted`)."""
+    lines = text.split(b"\n")  # record lines hold no raw newline: JSON escapes it
+    gone: set[int] = set()
+    for *_, first, count in dropped:
+        for index in range(first, first + count):
+            gone.add(index)
+            kind = orjson.loads(lines[index])["type"]
+            emitted[kind] -= 1
+    return b"\n".join(line for i, line in enumerate(lines) if i not in gone)
+
+
+def write_parallel(
+    parser: VenueParser, handle: IO[bytes], write: Callable[[bytes], object], fallback_ms: int
+) -> tuple[int, Counts]:
+    """Normalize the capture file open as `handle` on two processes; (frames, line counts)."""
+    names = DEDUPE_ONLY[type(parser)]
+    dedupers: list[TradeDeduper] = [getattr(parser, name) for name in names]
+    asked: list[tuple[int, str, str]] = []
+    for index, name in enumerate(names):
+        setattr(parser, name, Claims(index, asked))
+    stats = parser.stats
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        spans = blocks(mapped, BLOCK_BYTES)
+        read_fd, write_fd = os.pipe()
+        with contextlib.suppress(OSError):  # room for a block: the child works ahead
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child's coverage is not collected
+            os.close(read_fd)
+            _child(parser, mapped, spans[1::2], fallback_ms, asked, write_fd)
+        os.close(write_fd)
+        try:
+            frames, totals = _parent(parser, mapped, spans, fallback_ms, asked, read_fd,
+                                     (dedupers, stats, write))  # fmt: skip
+        finally:
+            os.close(read_fd)
+            os.waitpid(child, 0)
+    parser.stats = stats
+    for name, deduper in zip(names, dedupers, strict=True):
+        setattr(parser, name, deduper)
+    return frames, totals
+
+
+def _parent(
+    parser: VenueParser,
+    mapped: mmap.mmap,
+    spans: list[tuple[int, int]],
+    fallback_ms: int,
+    asked: list[tuple[int, str, str]],
+    read_fd: int,
+    sink: tuple[list[TradeDeduper], ParseStats, Callable[[bytes], object]],
+) -> tuple[int, Counts]:
+    dedupers, stats, write = sink
+    frames = lines = captured = 0
+    for k, (start, end) in enumerate(spans):
+        if k % 2 == 0:
+            block = encode_block(parser, mapped[start:end], fallback_ms, asked)
+        else:
+            block = _receive(read_fd)
+        text, count = settle(block, dedupers, stats)
+        if text:
+            write(text)
+        frames, lines, captured = (frames + count, lines + block[4][1],
+                                   captured + block[4][2])  # fmt: skip
+    return frames, (frames, lines, captured)
+
+
+def _child(
+    parser: VenueParser,
+    mapped: mmap.mmap,
+    spans: list[tuple[int, int]],
+    fallback_ms: int,
+    asked: list[tuple[int, str, str]],
+    write_fd: int,
+) -> None:
+    """The forked child: encode its blocks, send each one; never returns."""
+    status = 1
+    pipe = os.fdopen(write_fd, "wb")
+    try:
+        for start, end in spans:
+            block = encode_block(parser, mapped[start:end], fallback_ms, asked)
+            _send(pipe, ("ok", block))
+        pipe.flush()
+        status = 0
+    except BaseException:  # reported to the parent, which raises it
+        import traceback
+
+        with contextlib.suppress(OSError):
+            _send(pipe, ("error", traceback.format_exc()))
+            pipe.flush()
+    finally:
+        os._exit(status)
+
+
+def _send(pipe: IO[bytes], message: tuple[str, Any]) -> None:
+    data = marshal.dumps(message)
+    pipe.write(_SIZE.pack(len(data)))
+    pipe.write(data)
+
+
+def _receive(read_fd: int) -> Block:
+    size = _SIZE.unpack(_read_exactly(read_fd, _SIZE.size))[0]
+    kind, payload = marshal.loads(_read_exactly(read_fd, size))
+    if kind != "ok":
+        raise RuntimeError(f"normalize worker failed:\n{payload}")
+    text, spans, emitted, rejected, counts = payload
+    return text, spans, emitted, rejected, counts
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    for chunk in _chunks(fd, size):
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    if len(data) != size:
+        raise RuntimeError("normalize worker ended before sending its blocks")
+    return data
+
+
+def _chunks(fd: int, size: int) -> Iterator[bytes]:
+    left = size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return
+        left -= len(chunk)
+        yield chunk
