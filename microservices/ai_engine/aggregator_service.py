@@ -209,11 +209,25 @@ class AggregatorService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
         assert self._group is not None
-        tasks = [
-            self._group.create_task(c.run(stop), name=f"aggregator-{c.stream.name}")
+        token = self.tokens.get(index)
+        for consumer in unit.consumers():
+            if token is not None:
+                consumer.fence = (lease_key(self.settings.stream_prefix, ROLE, index), token)
+        self._tasks[index] = [
+            self._group.create_task(
+                self._consume(index, c, stop), name=f"aggregator-{c.stream.name}"
+            )
             for c in unit.consumers()
         ]
-        self._tasks[index] = tasks
+
+    async def _consume(
+        self, index: int, consumer: StreamConsumer[Any], stop: asyncio.Event
+    ) -> None:
+        try:
+            await consumer.run(stop)
+        except Fenced:  # the lease was lost: another owner has the shard now
+            logger.warning("aggregator.fenced", extra={"shard": index})
+            self._drop(index)
 
     def _drop(self, index: int) -> None:
         for task in self._tasks.pop(index, []):

@@ -25,6 +25,7 @@ from redis.exceptions import ResponseError
 from microservices.common import metrics
 from microservices.common.backoff import Backoff
 from microservices.common.errors import SchemaError
+from microservices.common.lease_scripts import fenced_xack
 from microservices.common.lifecycle import cancel_on_stop
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.streams import DEAD_LETTER_MAXLEN, Stream
@@ -70,6 +71,9 @@ class StreamConsumer(Generic[R]):
         self.dead_lettered = 0
         self.trimmed_pending = 0  # read, then trimmed before handled: lost to this group
         self.connected = True
+        # (lease key, token) of a leased shard: acknowledgements go through `fenced_xack`,
+        # so an owner that lost the shard raises `Fenced` instead of acknowledging
+        self.fence: tuple[str, int] | None = None
 
     # ------------------------------------------------------------------ public loops
 
@@ -232,8 +236,14 @@ class StreamConsumer(Generic[R]):
             record[b"dead_source_id"] = entry_id
             record[b"dead_error"] = error[:500]
             pipe.xadd(self.stream.dead_letter, record, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
-        pipe.xack(self.stream.name, self.group, *ids)
-        await pipe.execute()
+        if self.fence is None:
+            pipe.xack(self.stream.name, self.group, *ids)
+            await pipe.execute()
+        else:
+            if dead:
+                await pipe.execute()
+            lease, token = self.fence
+            await fenced_xack(self.redis, lease, token, self.stream.name, self.group, ids)
         for entry_id, _, error in dead:
             logger.warning(
                 "consumer.dead_letter",

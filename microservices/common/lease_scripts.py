@@ -51,6 +51,15 @@ while i <= #ARGV do
 end
 return n
 """
+# KEYS: lease, stream. ARGV: token, group, then the entry ids to acknowledge. XACK's count, or
+# FENCED: a former owner that lost the shard never acknowledges what it read after losing it.
+FENCED_XACK: Final = """
+local cur = redis.call('GET', KEYS[1])
+if not cur or string.match(cur, '^(%d+)') ~= ARGV[1] then
+  return redis.error_reply('FENCED ' .. KEYS[1] .. ' is not held with token ' .. ARGV[1])
+end
+return redis.call('XACK', KEYS[2], ARGV[2], unpack(ARGV, 3))
+"""
 
 FENCED_WRITES: Final = Counter(
     "ce_fenced_writes_total", "Writes refused because the writer's shard lease token is stale"
@@ -80,6 +89,7 @@ ACQUIRE_SCRIPT: Final = Script(ACQUIRE)
 RENEW_SCRIPT: Final = Script(RENEW)
 RELEASE_SCRIPT: Final = Script(RELEASE)
 FENCED_XADD_SCRIPT: Final = Script(FENCED_XADD)
+FENCED_XACK_SCRIPT: Final = Script(FENCED_XACK)
 
 Field = bytes | str
 
@@ -118,3 +128,20 @@ async def fenced_xadd(
         FENCED_WRITES.inc()
         raise Fenced(str(exc)) from None
     return int(written)
+
+
+async def fenced_xack(
+    redis: Any, lease_key: str, token: int, stream_name: str, group: str, ids: Sequence[str]
+) -> int:
+    """XACK `ids` in `group` only while `lease_key` holds `token`; else `Fenced`, nothing
+    acknowledged (the entries stay pending for the shard's new owner)."""
+    if not ids:
+        return 0
+    try:
+        acked = await FENCED_XACK_SCRIPT(redis, [lease_key, stream_name], [str(token), group, *ids])
+    except ResponseError as exc:
+        if "FENCED" not in str(exc):
+            raise
+        FENCED_WRITES.inc()
+        raise Fenced(str(exc)) from None
+    return int(acked)

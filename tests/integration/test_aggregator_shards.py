@@ -14,9 +14,11 @@ import redis.asyncio as aredis
 
 from microservices.ai_engine.aggregator_service import AggregatorService
 from microservices.ai_engine.aggregator_shards import new_state
+from microservices.common.lease_scripts import Fenced
 from microservices.common.producer import StreamProducer
 from microservices.common.records import Ticker, Trade
 from microservices.common.settings import Settings
+from microservices.common.shard_lease import lease_key
 from microservices.common.sharding import shard_of
 from microservices.common.streams import collector_key
 from tests.integration.test_pipeline import publish
@@ -124,3 +126,28 @@ async def test_a_new_owner_rebuilds_the_state_of_a_single_pass(
     again = [(i.decode(), unit.raw.schema.decode(f)) for i, f in rows]
     await unit.handle([(i, altered(r)) for i, r in again if isinstance(r, Ticker)])
     assert unit.state.snapshot("BTCUSDT", NOW + 500) == reference.snapshot("BTCUSDT", NOW + 500)
+
+
+async def test_a_former_owner_cannot_acknowledge(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    """A consumer fenced with a stale token raises Fenced and leaves its batch pending for the
+    shard's new owner; with the current token it acknowledges."""
+    streams = settings.streams()
+    await publish(real_redis, streams.raw, records()[:12])
+    shard = streams.raw.shard_for("ETHUSDT")
+    key = lease_key(settings.stream_prefix, "aggregator", shard_of("ETHUSDT", 4))
+    await real_redis.set(key, "7 the-new-owner")
+    unit = AggregatorService(settings, real_redis, StreamProducer(real_redis)).units[0]
+    unit.consumer.fence = (key, 6)
+    await unit.consumer.ensure_group()
+    with pytest.raises(Fenced):
+        await unit.consumer.step(block=False)
+    pending: Any = await real_redis.xpending(shard.name, "aggregator")
+    assert pending["pending"] == 3  # ETHUSDT's three quotes of the 12 records: not acknowledged
+    unit.consumer.fence = (key, 7)
+    assert await unit.consumer.step(block=False, claim=True) == 0  # claim waits for idle time
+    await real_redis.xgroup_setid(shard.name, "aggregator", "0")
+    assert await unit.consumer.step(block=False) == 3
+    pending = await real_redis.xpending(shard.name, "aggregator")
+    assert pending["pending"] == 0
