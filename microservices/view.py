@@ -11,6 +11,7 @@ from typing import Any
 
 import redis.asyncio as aredis
 
+from microservices.common import shard_read
 from microservices.common.errors import SchemaError
 from microservices.common.records import ExitStatus, FuturesBasis, NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
@@ -77,11 +78,13 @@ class TerminalView:
         stream = self.settings.streams().status
         out: dict[str, ExitStatus] = {}
         with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):
-            rows: Any = await self.redis.xrevrange(stream.name, "+", "-", count=50)
-            for _, fields in rows:
-                with contextlib.suppress(SchemaError):
-                    status = stream.schema.decode(fields)
-                    out.setdefault(status.symbol, status)
+            # the newest 50 of each shard: a symbol's statuses all sit in its shard
+            per_shard = await shard_read.newest_per_shard(self.redis, stream, 50)
+            for rows in per_shard.values():
+                for _, fields in rows:
+                    with contextlib.suppress(SchemaError):
+                        status = stream.schema.decode(fields)
+                        out.setdefault(status.symbol, status)
         return out
 
     async def run(self, stop: asyncio.Event) -> None:

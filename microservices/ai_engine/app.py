@@ -40,14 +40,14 @@ from microservices.ai_engine.market.service import MarketService
 from microservices.ai_engine.options_api import add_options_route
 from microservices.ai_engine.orderbook_api import BookReader, add_orderbook_routes
 from microservices.ai_engine.symbols_api import add_symbols_routes, exit_venue, followed_symbols
-from microservices.common import metrics
+from microservices.common import metrics, shard_read
 from microservices.common.clock import iso_utc, now_ms
-from microservices.common.consumer import consumer_lag
 from microservices.common.errors import SchemaError
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.redis_memory import sample_redis_memory
 from microservices.common.settings import Settings
+from microservices.common.streams import Stream
 from microservices.ml.signals_api import (
     SignalResponse,
     add_signals_routes,
@@ -158,17 +158,11 @@ async def _check_symbol(ctx: EngineContext, symbol: str) -> str:
 
 
 async def _latest_fields(
-    ctx: EngineContext, stream_name: str, symbol: str
+    ctx: EngineContext, stream: Stream[Any], symbol: str
 ) -> dict[bytes, bytes] | None:
-    upper = "+"
-    for _ in range(20):
-        rows: Any = await ctx.redis.xrevrange(stream_name, upper, "-", count=500)
-        if not rows:
-            return None
-        for _, fields in rows:
-            if fields.get(b"symbol", b"").decode() == symbol:
-                return dict(fields)
-        upper = "(" + rows[-1][0].decode()
+    """The newest entry of `symbol` in its shard of `stream`, within 10 000 entries."""
+    async for _, fields in shard_read.walk_symbol(ctx.redis, stream, symbol, 500, 10_000):
+        return dict(fields)
     return None
 
 
@@ -224,8 +218,8 @@ def _add_health_routes(app: FastAPI, ctx: EngineContext) -> None:
         for stream in (streams.raw, streams.orderbook, streams.normalized):
             if stream.group is None:
                 continue
-            try:
-                lag = await consumer_lag(ctx.redis, stream, stream.group)
+            try:  # summed over the stream's shards
+                lag = await shard_read.group_lag(ctx.redis, stream, stream.group)
             except TRANSIENT_REDIS_ERRORS:
                 lag = None
             if lag is not None:
@@ -240,7 +234,7 @@ def _add_market_routes(app: FastAPI, ctx: EngineContext) -> None:
     @app.get("/api/v1/cross-exchange/{symbol}", summary="Latest normalized cross-venue state")
     async def cross_exchange(symbol: SymbolPath) -> CrossExchangeState:
         canonical = await _check_symbol(ctx, symbol)
-        fields = await _redis_call(_latest_fields(ctx, streams.normalized.name, canonical))
+        fields = await _redis_call(_latest_fields(ctx, streams.normalized, canonical))
         if fields is None:
             raise HTTPException(404, f"no normalized data for {canonical} yet")
         try:
@@ -263,7 +257,7 @@ def _add_market_routes(app: FastAPI, ctx: EngineContext) -> None:
         frame = ctx.loader.frame(canonical, lookback, now) if lookback else None
         history = None if frame is None else await _redis_call(frame)
         rows = [] if history is None else history.tail(limit)
-        oldest = await _redis_call(ctx.loader.oldest_ms())
+        oldest = await _redis_call(ctx.loader.oldest_ms(canonical))
         retained_s = None if oldest is None else max(now - oldest, 0) / 1000
         return FeaturesResponse(
             symbol=canonical,
@@ -304,10 +298,10 @@ def _add_exit_routes(app: FastAPI, ctx: EngineContext) -> None:
 
     @app.get("/api/v1/exitbrain/status", summary="ExitBrain adapter state and latest status")
     async def exitbrain_status() -> ExitBrainStatusResponse:
-        rows: Any = await _redis_call(ctx.redis.xrevrange(streams.status.name, "+", "-", count=1))
+        newest = await _redis_call(shard_read.newest_entry(ctx.redis, streams.status))
         latest = None
-        if rows:
-            latest = streams.status.schema.encode(streams.status.schema.decode(rows[0][1]))
+        if newest is not None:  # the newest over every shard
+            latest = streams.status.schema.encode(streams.status.schema.decode(newest[2]))
         return ExitBrainStatusResponse(
             adapter_stats=AdapterStats(**ctx.adapter.stats()),
             symbols={k: SymbolStats(**v) for k, v in ctx.adapter.symbol_stats().items()},

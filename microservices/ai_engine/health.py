@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aredis
-from redis.exceptions import ResponseError
 
 from microservices.ai_engine.symbols_api import followed_symbols
+from microservices.common import shard_read
 from microservices.common.clock import iso_utc, now_ms
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
@@ -24,32 +24,32 @@ from microservices.notify.service import notify_health
 from microservices.storage.status import read_store_health
 
 
-def _id_ms(entry_id: bytes | str) -> int:
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(text.split("-", 1)[0])
-
-
 async def stream_info(redis: aredis.Redis, stream: Stream[Any], now: int) -> dict[str, Any]:
-    length = int(await redis.xlen(stream.name))
-    newest: Any = await redis.xrevrange(stream.name, "+", "-", count=1)
-    age = round((now - _id_ms(newest[0][0])) / 1000, 3) if newest else None
-    return {"name": stream.name, "length": length, "last_entry_age_s": age}
+    """Length and newest entry's age of the stream, summed over its shards (and per shard
+    under `shards` when it has more than one)."""
+    lengths = await shard_read.lengths(redis, stream)
+    heads = await shard_read.newest_per_shard(redis, stream, 1)
+    ages = {name: _age_s(rows, now) for name, rows in heads.items()}
+    known = [age for age in ages.values() if age is not None]
+    out: dict[str, Any] = {
+        "name": stream.name,
+        "length": sum(lengths.values()),
+        "last_entry_age_s": min(known) if known else None,
+    }
+    if stream.shards > 1:
+        out["shards"] = {
+            name: {"length": lengths[name], "last_entry_age_s": ages[name]} for name in lengths
+        }
+    return out
+
+
+def _age_s(rows: list[Any], now: int) -> float | None:
+    return round((now - shard_read.id_ms(rows[0][0])) / 1000, 3) if rows else None
 
 
 async def group_info(redis: aredis.Redis, stream: Stream[Any]) -> dict[str, Any]:
-    try:
-        groups: Any = await redis.xinfo_groups(stream.name)
-    except ResponseError:
-        return {}
-    out: dict[str, Any] = {}
-    for info in groups:
-        name = info["name"].decode() if isinstance(info["name"], bytes) else str(info["name"])
-        lag = info.get("lag")
-        out[name] = {
-            "pending": int(info.get("pending", 0)),
-            "lag": None if lag is None else int(lag),
-        }
-    return out
+    """Group -> {pending, lag} summed over the shards (per shard under `shards` when N > 1)."""
+    return await shard_read.group_counters(redis, stream)
 
 
 async def venue_states(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
@@ -68,16 +68,27 @@ async def normalized_freshness(
     """Per symbol: age of its newest normalized entry and how many venues it merged."""
     stream = settings.streams().normalized
     symbols = await followed_symbols(redis, settings)
-    rows: Any = await redis.xrevrange(stream.name, "+", "-", count=50 * max(1, len(symbols)))
     out: dict[str, dict[str, Any]] = {s: {"age_s": None, "num_exchanges": 0} for s in symbols}
-    for entry_id, fields in rows:
-        symbol = fields.get(b"symbol", b"").decode()
-        if symbol in out and out[symbol]["age_s"] is None:
-            out[symbol] = {
-                "age_s": round((now - _id_ms(entry_id)) / 1000, 3),
-                "num_exchanges": int(fields.get(b"num_exchanges", b"0") or 0),
-                "excluded": fields.get(b"excluded", b"").decode(),
-            }
+    for name, wanted in _symbols_by_shard(stream, symbols).items():
+        rows: Any = await redis.xrevrange(name, "+", "-", count=50 * max(1, len(wanted)))
+        for entry_id, fields in rows:
+            symbol = fields.get(b"symbol", b"").decode()
+            if symbol in out and out[symbol]["age_s"] is None:
+                out[symbol] = {
+                    "age_s": round((now - shard_read.id_ms(entry_id)) / 1000, 3),
+                    "num_exchanges": int(fields.get(b"num_exchanges", b"0") or 0),
+                    "excluded": fields.get(b"excluded", b"").decode(),
+                }
+    return out
+
+
+def _symbols_by_shard(stream: Stream[Any], symbols: list[str]) -> dict[str, list[str]]:
+    """Shard name -> the followed symbols it holds (one stream: every symbol, even none)."""
+    if stream.shards == 1:
+        return {stream.name: symbols}
+    out: dict[str, list[str]] = {}
+    for symbol in symbols:
+        out.setdefault(stream.shard_for(symbol).name, []).append(symbol)
     return out
 
 

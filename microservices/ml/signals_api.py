@@ -53,11 +53,13 @@ def _response(record: SignalRecord, now: int) -> SignalResponse:
 async def latest_signal(
     redis: aredis.Redis, settings: Settings, symbol: str
 ) -> SignalResponse | None:
-    """The newest decodable signal of `symbol` among the stream's newest PAGE x PAGES."""
+    """The newest decodable signal of `symbol` among the newest PAGE x PAGES entries of its
+    shard of the stream."""
     stream = settings.streams().signals
+    name = stream.shard_for(symbol).name
     upper = "+"
     for _ in range(PAGES):
-        rows: Any = await redis.xrevrange(stream.name, upper, "-", count=PAGE)
+        rows: Any = await redis.xrevrange(name, upper, "-", count=PAGE)
         for _, fields in rows:
             entry = normalize_entry(fields)
             if entry.get("symbol") != symbol:

@@ -31,6 +31,7 @@ from microservices.ai_engine.dashboard.hub import (
     venue_blocks,
 )
 from microservices.ai_engine.symbols_api import followed_symbols
+from microservices.common import shard_read
 from microservices.common.clock import now_ms
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
@@ -74,13 +75,15 @@ async def symbol_history(
     redis: aredis.Redis, settings: Settings, symbol: str, points: int
 ) -> dict[str, Any]:
     """Up to `points` normalized and status events of `symbol`, oldest first, and its newest
-    feature vector; scans at most 20 x `points` entries per stream."""
+    feature vector; scans at most 20 x `points` entries of the symbol's shard per stream."""
     streams = settings.streams()
     known = converters(streams)
     out: dict[str, Any] = {"symbol": symbol}
     for label, stream in (("normalized", streams.normalized), ("status", streams.status)):
-        out[label] = await _scan(redis, known, stream.name, symbol, points, points * 20)
-    features = await _scan(redis, known, streams.features.name, symbol, 1, SCAN_PAGE * 5)
+        name = stream.shard_for(symbol).name
+        out[label] = await _scan(redis, known, name, symbol, points, points * 20)
+    name = streams.features.shard_for(symbol).name
+    features = await _scan(redis, known, name, symbol, 1, SCAN_PAGE * 5)
     out["features"] = features[-1] if features else None
     return out
 
@@ -107,14 +110,14 @@ async def _scan(
 
 
 async def recent_alerts(redis: aredis.Redis, settings: Settings, limit: int) -> list[Any]:
-    """The newest `limit` entries of exitbrain.alerts and of alerts, merged, oldest first."""
+    """The newest `limit` entries of exitbrain.alerts (every shard) and of alerts, merged,
+    oldest first."""
     streams = settings.streams()
     known = converters(streams)
     merged: list[events.Event] = []
     for stream in (streams.alerts, streams.market_alerts):
-        rows: Any = await redis.xrevrange(stream.name, "+", "-", count=limit)
-        for entry_id, fields in rows:
-            event = entry_event(known, {}, stream.name, entry_id.decode(), fields)
+        for name, entry_id, fields in await shard_read.newest(redis, stream, limit):
+            event = entry_event(known, {}, name, entry_id.decode(), fields)
             if event is not None:
                 merged.append(event)
     merged.sort(key=lambda e: e["t"])
@@ -122,12 +125,13 @@ async def recent_alerts(redis: aredis.Redis, settings: Settings, limit: int) -> 
 
 
 async def recent_rows(redis: aredis.Redis, settings: Settings, limit: int) -> dict[str, Any]:
-    """The newest `limit` entries of each optional stream this build declares, oldest first."""
+    """The newest `limit` entries of each optional stream this build declares (merged over
+    its shards), oldest first."""
     out: dict[str, list[events.Event]] = {name: [] for name in OPTIONAL_SOURCES}
     for name, stream in optional_streams(settings.streams()).items():
-        rows: Any = await redis.xrevrange(stream.name, "+", "-", count=limit)
-        for entry_id, fields in reversed(rows):
-            event = entry_event({}, {stream.name: name}, stream.name, entry_id.decode(), fields)
+        labels = dict.fromkeys(shard_read.keys(stream), name)
+        for key, entry_id, fields in reversed(await shard_read.newest(redis, stream, limit)):
+            event = entry_event({}, labels, key, entry_id.decode(), fields)
             if event is not None:
                 out[name].append(event)
     return out

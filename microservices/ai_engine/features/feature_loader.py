@@ -1,7 +1,8 @@
 """Async interface for ML consumers: the latest feature vector, or a DataFrame over a lookback.
 
 Reads exchange.features directly (no consumer group: reading does not take entries from
-anyone). The stream interleaves symbols, so lookups filter by symbol while walking back.
+anyone). The stream interleaves symbols, so lookups filter by symbol while walking back; with
+STREAM_SHARDS > 1 a symbol's vectors are all in its shard, the only key read for it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 import redis.asyncio as aredis
 
+from microservices.common import shard_read
 from microservices.common.clock import now_ms
 from microservices.common.derived_schemas import FEATURE_NAMES
 from microservices.common.errors import SchemaError
@@ -27,10 +29,11 @@ class FeatureLoader:
 
     async def latest(self, symbol: str, max_scan: int = 20_000) -> FeatureVector | None:
         """Newest vector for `symbol`, scanning back at most `max_scan` entries."""
+        name = self.stream.shard_for(symbol).name
         upper = "+"
         scanned = 0
         while scanned < max_scan:
-            rows: Any = await self.redis.xrevrange(self.stream.name, upper, "-", count=PAGE)
+            rows: Any = await self.redis.xrevrange(name, upper, "-", count=PAGE)
             if not rows:
                 return None
             for _entry_id, fields in rows:
@@ -43,13 +46,12 @@ class FeatureLoader:
             upper = "(" + rows[-1][0].decode()
         return None
 
-    async def oldest_ms(self) -> int | None:
-        """Time in ms (from its entry id) of the oldest entry the stream still holds, None when
-        it is empty. MAXLEN trims older ones, so no lookback reaches past it."""
-        rows: Any = await self.redis.xrange(self.stream.name, "-", "+", count=1)
-        if not rows:
-            return None
-        return int(rows[0][0].decode().partition("-")[0])
+    async def oldest_ms(self, symbol: str | None = None) -> int | None:
+        """Time in ms (from its entry id) of the oldest entry the stream still holds (every
+        shard; `symbol`: that symbol's shard), None when it is empty. MAXLEN trims older ones
+        (per shard), so no lookback reaches past it."""
+        stream = self.stream if symbol is None else self.stream.shard_for(symbol)
+        return await shard_read.oldest_ms(self.redis, stream)
 
     async def frame(self, symbol: str, lookback_s: float, now: int | None = None) -> pd.DataFrame:
         """Vectors for `symbol` whose stream ids fall within the last `lookback_s` seconds.
@@ -59,8 +61,9 @@ class FeatureLoader:
         start = (now_ms() if now is None else now) - int(lookback_s * 1000)
         rows: list[dict[str, Any]] = []
         lower = f"{max(start, 0)}-0"
+        name = self.stream.shard_for(symbol).name
         while True:
-            page: Any = await self.redis.xrange(self.stream.name, lower, "+", count=PAGE)
+            page: Any = await self.redis.xrange(name, lower, "+", count=PAGE)
             for _, fields in page:
                 if fields.get(b"symbol", b"").decode() != symbol:
                     continue

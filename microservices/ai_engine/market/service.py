@@ -25,12 +25,13 @@ from microservices.ai_engine.market.view import (
 )
 from microservices.ai_engine.orderbook_api import BookReader
 from microservices.ai_engine.symbols_api import UPDATED_FIELD, read_followed
+from microservices.common import shard_read
 from microservices.common.clock import now_ms
 from microservices.common.errors import SchemaError
 from microservices.common.orderbook.cost import TradeSide, cost_by_venue
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.settings import Settings
-from microservices.common.streams import collector_key
+from microservices.common.streams import Stream, collector_key
 
 PAGE: Final = 500  # entries per XREVRANGE
 MAX_PAGES: Final = 20  # at most this many pages per scan (MAXLEN_NORMALIZED 10 000)
@@ -62,32 +63,29 @@ class MarketService:
         return out or {s: {} for s in self.settings.explicit_symbols()}
 
     async def scan_entries(self, scanner: RunScanner) -> None:
-        """Feed `scanner` the normalized entries newest first, page by page, until it has
-        settled or MAX_PAGES are read; undecodable entries are skipped."""
-        upper = "+"
-        for _ in range(MAX_PAGES):
-            rows: Any = await self.redis.xrevrange(
-                self.streams.normalized.name, upper, "-", count=PAGE
-            )
-            oldest = None
-            for _, fields in rows:
-                try:
-                    snap = self.streams.normalized.schema.decode(fields)
-                except SchemaError:
-                    continue
+        """Feed `scanner` the normalized entries newest first (merged over the shards), page
+        by page, until it has settled or MAX_PAGES x PAGE are read; undecodable entries are
+        skipped."""
+        stream = self.streams.normalized
+        read, oldest = 0, None  # oldest: ts_ms of the last decodable entry of this page
+        async for _, _, fields in shard_read.walk_newest(self.redis, stream, PAGE):
+            read += 1
+            snap = _decoded(stream, fields)
+            if snap is not None:
                 scanner.feed(snap)
                 oldest = snap.ts_ms
-            if len(rows) < PAGE or (oldest is not None and scanner.settled(oldest)):
-                return
-            upper = "(" + rows[-1][0].decode()
+            if read % PAGE == 0:
+                if read >= PAGE * MAX_PAGES or (oldest is not None and scanner.settled(oldest)):
+                    return
+                oldest = None
 
     async def snapshot(self, symbol: str) -> NormalizedSnapshot | None:
-        """The newest normalized entry of `symbol`, or None within the pages read."""
+        """The newest normalized entry of `symbol` (in its shard), or None within the pages
+        read."""
+        name = self.streams.normalized.shard_for(symbol).name
         upper = "+"
         for _ in range(MAX_PAGES):
-            rows: Any = await self.redis.xrevrange(
-                self.streams.normalized.name, upper, "-", count=PAGE
-            )
+            rows: Any = await self.redis.xrevrange(name, upper, "-", count=PAGE)
             for _, fields in rows:
                 if fields.get(b"symbol", b"").decode() == symbol:
                     try:
@@ -190,3 +188,11 @@ def _refused(rest: Any) -> bool:
     if not isinstance(rest, dict):
         return False
     return bool(rest.get("blocked_s", 0) or rest.get("open_circuits", 0))
+
+
+def _decoded(stream: Stream[Any], fields: dict[bytes, bytes]) -> NormalizedSnapshot | None:
+    try:
+        snap: NormalizedSnapshot = stream.schema.decode(fields)
+    except SchemaError:
+        return None
+    return snap

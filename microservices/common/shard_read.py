@@ -1,0 +1,207 @@
+"""Reads of a stream across its shards, for the readers (API, /health, dashboard, view).
+
+With STREAM_SHARDS = 1 a stream is one key and every helper here is the plain command on it.
+With N > 1 a sharded stream is N keys (`sharding.py`): a reader of one symbol reads only that
+symbol's shard (`stream.shard_for(symbol)`), and a reader of the whole stream reads every
+shard, one key per command (so it works on a Redis Cluster, where the shards sit in different
+slots), and merges: entries by id (newest first), lengths and consumer-group counters summed.
+
+Entry ids order entries of different shards because every shard's ids are `<ms>-<seq>` from
+the same Redis clock (on a cluster: the nodes' clocks, close enough for "newest").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.exceptions import ResponseError
+
+from microservices.common.streams import Stream
+
+# (key the entry was read from, entry id, fields) as redis-py returns them (bytes)
+Entry = tuple[str, bytes, dict[bytes, bytes]]
+
+
+def as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def id_order(entry_id: bytes | str) -> tuple[int, int]:
+    """`1700000000000-3` -> (1700000000000, 3): the order of entry ids."""
+    ms, _, seq = as_text(entry_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def id_ms(entry_id: bytes | str) -> int:
+    return id_order(entry_id)[0]
+
+
+def keys(stream: Stream[Any]) -> list[str]:
+    """The Redis keys of `stream`: every shard's, or only its own when it is one shard."""
+    return [stream.name] if stream.index is not None else stream.names()
+
+
+def merge_newest(per_shard: Mapping[str, Sequence[Any]], count: int) -> list[Entry]:
+    """The newest `count` of several shards' XREVRANGE answers (each newest first)."""
+    tagged = [(name, row[0], row[1]) for name, rows in per_shard.items() for row in rows]
+    tagged.sort(key=lambda entry: id_order(entry[1]), reverse=True)
+    return tagged[:count]
+
+
+def pick_newest(heads: Mapping[str, Any]) -> str | None:
+    """The shard whose head entry (an XREVRANGE row) is the newest; None when all are empty."""
+    best: str | None = None
+    for name, row in heads.items():
+        if row is not None and (best is None or id_order(row[0]) > id_order(heads[best][0])):
+            best = name
+    return best
+
+
+def sum_group_counters(per_shard: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """XINFO GROUPS of every shard (shard -> group -> {pending, lag}) summed per group; a lag
+    is None (unknown) when any shard holding the group reports it unknown. With more than
+    one shard each group also lists its shards (`shards`: shard -> {pending, lag})."""
+    out: dict[str, Any] = {}
+    for shard, groups in per_shard.items():
+        for group, info in groups.items():
+            total = out.setdefault(group, {"pending": 0, "lag": 0, "shards": {}})
+            total["pending"] += info["pending"]
+            lag = info["lag"]
+            total["lag"] = None if lag is None or total["lag"] is None else total["lag"] + lag
+            total["shards"][shard] = dict(info)
+    if len(per_shard) <= 1:
+        for total in out.values():
+            del total["shards"]
+    return out
+
+
+async def _each(redis: aredis.Redis, names: Iterable[str], command: str, *args: Any) -> list[Any]:
+    """One command per key, concurrently (each key may sit on another cluster node)."""
+    method = getattr(redis, command)
+    return list(await asyncio.gather(*(method(name, *args) for name in names)))
+
+
+async def newest(redis: aredis.Redis, stream: Stream[Any], count: int) -> list[Entry]:
+    """The newest `count` entries of the stream over all its shards, newest first."""
+    names = keys(stream)
+    answers = await _each(redis, names, "xrevrange", "+", "-", count)
+    return merge_newest(dict(zip(names, answers, strict=True)), count)
+
+
+async def newest_entry(redis: aredis.Redis, stream: Stream[Any]) -> Entry | None:
+    rows = await newest(redis, stream, 1)
+    return rows[0] if rows else None
+
+
+async def newest_per_shard(
+    redis: aredis.Redis, stream: Stream[Any], count: int
+) -> dict[str, list[Any]]:
+    """Shard name -> its newest `count` XREVRANGE rows (for readers that want every symbol:
+    each symbol's entries sit in one shard)."""
+    names = keys(stream)
+    answers = await _each(redis, names, "xrevrange", "+", "-", count)
+    return {name: list(rows or []) for name, rows in zip(names, answers, strict=True)}
+
+
+async def walk_newest(
+    redis: aredis.Redis, stream: Stream[Any], page: int, upper: str = "+"
+) -> AsyncIterator[Entry]:
+    """Every entry of the stream, newest first over all shards, read `page` entries of a shard
+    at a time as the walk reaches them; the caller stops when it has seen enough."""
+    cursors = dict.fromkeys(keys(stream), upper)
+    buffers: dict[str, deque[Any]] = {}
+    done: set[str] = set()
+
+    async def refill(name: str) -> None:
+        rows: Any = await redis.xrevrange(name, cursors[name], "-", count=page)
+        rows = list(rows or [])
+        if len(rows) < page:
+            done.add(name)
+        if rows:
+            cursors[name] = "(" + as_text(rows[-1][0])
+        buffers[name] = deque(rows)
+
+    await asyncio.gather(*(refill(name) for name in cursors))
+    while True:
+        name = pick_newest({n: (b[0] if b else None) for n, b in buffers.items()})
+        if name is None:
+            return
+        entry_id, fields = buffers[name].popleft()
+        yield name, entry_id, fields
+        if not buffers[name] and name not in done:
+            await refill(name)
+
+
+async def walk_symbol(
+    redis: aredis.Redis, stream: Stream[Any], symbol: str, page: int, budget: int
+) -> AsyncIterator[tuple[bytes, dict[bytes, bytes]]]:
+    """`symbol`'s entries newest first, from its shard only, scanning at most `budget` entries
+    of that shard (the shard interleaves the other symbols hashed to it)."""
+    name = stream.shard_for(symbol).name
+    wanted = symbol.encode()
+    upper, scanned = "+", 0
+    while scanned < budget:
+        rows: Any = await redis.xrevrange(name, upper, "-", count=min(page, budget - scanned))
+        for entry_id, fields in rows or []:
+            if fields.get(b"symbol") == wanted:
+                yield entry_id, fields
+        if not rows or len(rows) < min(page, budget - scanned):
+            return
+        scanned += len(rows)
+        upper = "(" + as_text(rows[-1][0])
+
+
+async def lengths(redis: aredis.Redis, stream: Stream[Any]) -> dict[str, int]:
+    """Shard name -> XLEN (0 for a shard that does not exist yet)."""
+    names = keys(stream)
+    answers = await _each(redis, names, "xlen")
+    return {name: int(n) for name, n in zip(names, answers, strict=True)}
+
+
+async def total_length(redis: aredis.Redis, stream: Stream[Any]) -> int:
+    return sum((await lengths(redis, stream)).values())
+
+
+async def oldest_ms(redis: aredis.Redis, stream: Stream[Any]) -> int | None:
+    """Time (from its entry id) of the oldest entry any shard still holds; None when empty."""
+    answers = await _each(redis, keys(stream), "xrange", "-", "+", 1)
+    found = [id_ms(rows[0][0]) for rows in answers if rows]
+    return min(found) if found else None
+
+
+async def exists_any(redis: aredis.Redis, stream: Stream[Any]) -> bool:
+    """Whether any shard of the stream exists in Redis (one EXISTS per key)."""
+    return any(await _each(redis, keys(stream), "exists"))
+
+
+async def _shard_groups(redis: aredis.Redis, name: str) -> dict[str, dict[str, Any]]:
+    try:
+        groups: Any = await redis.xinfo_groups(name)
+    except ResponseError:  # no such key
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for info in groups:
+        lag = info.get("lag")
+        out[as_text(info["name"])] = {
+            "pending": int(info.get("pending", 0)),
+            "lag": None if lag is None else int(lag),
+        }
+    return out
+
+
+async def group_counters(redis: aredis.Redis, stream: Stream[Any]) -> dict[str, Any]:
+    """Group -> {pending, lag} summed over the shards (see `sum_group_counters`)."""
+    names = keys(stream)
+    answers = await asyncio.gather(*(_shard_groups(redis, name) for name in names))
+    return sum_group_counters(dict(zip(names, answers, strict=True)))
+
+
+async def group_lag(redis: aredis.Redis, stream: Stream[Any], group: str) -> int | None:
+    """Entries not yet delivered to `group`, summed over the shards; None when unknown on any
+    shard or when the group exists on none."""
+    info = (await group_counters(redis, stream)).get(group)
+    return None if info is None else info["lag"]
