@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from microservices.common.redis_io import create_redis
 from microservices.common.shard_lease import (
@@ -88,9 +89,11 @@ async def test_a_paused_owner_loses_its_shards_and_is_fenced(
         any_redis, b.lease_key(shard), b.owned[shard], stream, 1000, [{"a": "1"}, {b"b": b"2"}]
     )
     assert written == 2
+    fenced_before = REGISTRY.get_sample_value("ce_fenced_writes_total") or 0.0
     with pytest.raises(Fenced):
         await fenced_xadd(any_redis, a.lease_key(shard), old_token, stream, 1000, [{"a": "3"}])
     assert await any_redis.xlen(stream) == 2
+    assert REGISTRY.get_sample_value("ce_fenced_writes_total") == fenced_before + 1
     rows = await any_redis.xrange(stream)
     assert [fields for _, fields in rows] == [{b"a": b"1"}, {b"b": b"2"}]
 
@@ -105,10 +108,14 @@ async def test_release_all_hands_the_shards_over_at_once(
     b = leases(any_redis, stream_prefix, "agg-b")
     await converge(a, b)
     mine = set(a.owned)
+    labels = {"role": "aggregator", "change": "gained"}
+    gained_before = REGISTRY.get_sample_value("ce_shard_lease_changes_total", labels) or 0.0
     assert await a.release_all() == mine
     assert a.owned == {}
     gained, lost = await b.refresh()  # one refresh, no ttl to wait for
     assert (gained, lost, set(b.owned)) == (mine, set(), {0, 1, 2, 3})
+    assert REGISTRY.get_sample_value("ce_shard_leases_owned", {"role": "aggregator"}) == 4
+    assert REGISTRY.get_sample_value("ce_shard_lease_changes_total", labels) == gained_before + 2
     shard = next(iter(mine))
     with pytest.raises(Fenced):  # a released lease fences every token
         await fenced_xadd(
