@@ -67,16 +67,35 @@ def encode_kline(r: Kline) -> Fields:
     }  # fmt: skip
 
 
-def _head(r: RawRecord, kind: str) -> str:
-    """RESP of the header fields (type .. received_at, with group and quote)."""
-    ex, mk, sy, vs = r.exchange, r.market, r.symbol, r.venue_symbol
-    gr, qu, ts, rc = r.group, r.quote, seconds(r.ts_ms), seconds(r.recv_ms)
+HEAD_CACHE_MAX: Final = 50_000  # header texts kept (types x venues x symbols), then reset
+_heads: dict[tuple[str, str, str, str, str, str, str], str] = {}
+
+
+def _static_head(key: tuple[str, str, str, str, str, str, str]) -> str:
+    """RESP of the header fields that do not change per record (type .. quote)."""
+    kind, ex, mk, sy, vs, gr, qu = key
     return (
         f"$4\r\ntype\r\n${len(kind)}\r\n{kind}\r\n$8\r\nexchange\r\n${len(ex)}\r\n{ex}\r\n"
         f"$6\r\nmarket\r\n${len(mk)}\r\n{mk}\r\n$6\r\nsymbol\r\n${len(sy)}\r\n{sy}\r\n"
         f"$12\r\nvenue_symbol\r\n${len(vs)}\r\n{vs}\r\n"
         f"$5\r\ngroup\r\n${len(gr)}\r\n{gr}\r\n$5\r\nquote\r\n${len(qu)}\r\n{qu}\r\n"
-        f"$9\r\ntimestamp\r\n${len(ts)}\r\n{ts}\r\n$11\r\nreceived_at\r\n${len(rc)}\r\n{rc}\r\n"
+    )
+
+
+def _head(r: RawRecord, kind: str) -> str:
+    """RESP of the header fields (type .. received_at, with group and quote); the part
+    before the times is built once per (type, exchange, market, symbol, venue symbol, group,
+    quote) and cached."""
+    key = (kind, r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote)
+    static = _heads.get(key)
+    if static is None:
+        if len(_heads) >= HEAD_CACHE_MAX:
+            _heads.clear()
+        static = _heads[key] = _static_head(key)
+    ts, rc = seconds(r.ts_ms), seconds(r.recv_ms)
+    return (
+        f"{static}$9\r\ntimestamp\r\n${len(ts)}\r\n{ts}\r\n"
+        f"$11\r\nreceived_at\r\n${len(rc)}\r\n{rc}\r\n"
     )
 
 
