@@ -35,6 +35,7 @@ from microservices.common.book_schema import BookTop
 from microservices.common.clock import now_ms
 from microservices.common.consumer import StreamConsumer
 from microservices.common.errors import FatalError
+from microservices.common.followed import read_followed_parts
 from microservices.common.lifecycle import run_until_stopped
 from microservices.common.producer import StreamProducer, producing
 from microservices.common.records import NormalizedSnapshot, RawRecord
@@ -42,7 +43,6 @@ from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
 from microservices.common.shard_lease import Fenced, ShardLeases, fenced_xadd, lease_key
 from microservices.common.sharding import parse_shards, shard_of
-from microservices.common.streams import collector_key
 
 logger = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.05
@@ -171,11 +171,10 @@ class AggregatorService:
                 return  # snapshots are a state's latest view: the next poll sends newer ones
 
     async def load_instruments(self) -> None:
-        """The collector's published set (`<prefix>collector.symbols`): the followed symbols
+        """The collectors' published set (`common.followed`): the followed symbols
         and each venue's contract size and inverse flag (kept as is while Redis is down)."""
-        key = collector_key(self.settings.stream_prefix, "symbols")
         try:
-            raw: Any = await self.redis.hgetall(key)
+            raw = await read_followed_parts(self.redis, self.settings.stream_prefix)
         except TRANSIENT_REDIS_ERRORS:
             return
         followed, contracts = instruments_from(raw)

@@ -18,11 +18,9 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from microservices.common.clock import iso_utc
+from microservices.common.followed import UPDATED_FIELD, read_followed_parts
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
-from microservices.common.streams import collector_key
-
-UPDATED_FIELD = "_updated_ms"
 
 
 class VenueInstrument(BaseModel):
@@ -52,9 +50,9 @@ class SymbolsResponse(BaseModel):
 
 
 async def read_followed(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
-    """The published hash decoded: field -> value (`_updated_ms` included); {} when absent."""
-    raw: Any = await redis.hgetall(collector_key(settings.stream_prefix, "symbols"))
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in raw.items()}
+    """The published set (every collector's part, `common.followed`): field -> value
+    (`_updated_ms` included); {} when absent."""
+    return await read_followed_parts(redis, settings.stream_prefix)
 
 
 async def followed_symbols(redis: aredis.Redis, settings: Settings) -> list[str]:

@@ -33,6 +33,13 @@ class ShardSettingsFields(BaseSettings):
         description="a shard lease's lifetime; owners renew it every third of it",
     )  # fmt: skip
 
+    collector_id: str = Field(
+        "", pattern=r"^[A-Za-z0-9_-]{0,40}$",
+        description="name of this collector when several share a Redis (split by VENUES or "
+        "SYMBOLS): each publishes its followed set as collector.symbols.<id>; empty = the one "
+        "collector (collector.symbols)",
+    )  # fmt: skip
+
     @field_validator("owned_shards")
     @classmethod
     def _shard_list(cls, value: str) -> str:

@@ -28,12 +28,13 @@ from microservices.common import metrics
 from microservices.common.catalog import Catalog
 from microservices.common.clock import now_ms
 from microservices.common.errors import BadMessage, FatalError, TransientError
+from microservices.common.followed import UPDATED_FIELD, followed_key, instances_key
 from microservices.common.instruments import Instrument
 from microservices.common.producer import StreamProducer
 from microservices.common.records import NewListing
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
-from microservices.common.streams import Stream, collector_key
+from microservices.common.streams import Stream
 from microservices.common.symbol_selection import resolve_symbols, usd_volume_by_symbol
 from microservices.common.usd_prices import volumes_in_usd
 from microservices.data_collector.exchanges.base import Exchange
@@ -242,15 +243,19 @@ class Following:
         return out
 
     async def publish_followed(self) -> None:
-        """Replace the hash `<prefix>collector.symbols` (a Redis outage is skipped: the next
-        change or refresh publishes again)."""
+        """Replace this collector's hash `<prefix>collector.symbols[.<COLLECTOR_ID>]` (see
+        `common.followed`; a Redis outage is skipped: the next change or refresh publishes
+        again)."""
         if self.redis is None:
             return
-        key = collector_key(self.settings.stream_prefix, "symbols")
+        prefix, collector_id = self.settings.stream_prefix, self.settings.collector_id
+        key = followed_key(prefix, collector_id)
         fields = {s: orjson.dumps(v) for s, v in self.followed_json().items()}
-        fields["_updated_ms"] = str(now_ms()).encode()
+        fields[UPDATED_FIELD] = str(now_ms()).encode()
         with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):
             pipe = self.redis.pipeline(transaction=True)
             pipe.delete(key)
             pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
             await pipe.execute()
+            if collector_id:  # one of several collectors: readers merge the parts
+                await self.redis.sadd(instances_key(prefix), collector_id)

@@ -24,10 +24,11 @@ from microservices.ai_engine.market.view import (
     stale_copy,
 )
 from microservices.ai_engine.orderbook_api import BookReader
-from microservices.ai_engine.symbols_api import UPDATED_FIELD, read_followed
+from microservices.ai_engine.symbols_api import read_followed
 from microservices.common import shard_read
 from microservices.common.clock import now_ms
 from microservices.common.errors import SchemaError
+from microservices.common.followed import UPDATED_FIELD
 from microservices.common.orderbook.cost import TradeSide, cost_by_venue
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.settings import Settings
