@@ -15,6 +15,7 @@ Pure: no I/O, no clock (times are the frames' receive times and the loop's `now`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol, cast
 
@@ -56,6 +57,27 @@ class _Changed:
     recv_ms: int
 
 
+def book_router(markers: tuple[str, ...]) -> Callable[[str | bytes], bool]:
+    """frame -> whether it may be a book frame: `BookSpec.router`'s substring test, with no
+    generator per frame (every frame of a connection with books goes through it)."""
+    if len(markers) == 1:
+        text, raw = markers[0], markers[0].encode()
+
+        def one(frame: str | bytes) -> bool:
+            return text in frame if type(frame) is str else raw in frame
+
+        return one
+    texts, raws = markers, tuple(m.encode() for m in markers)
+
+    def many(frame: str | bytes) -> bool:
+        for marker in texts if type(frame) is str else raws:  # noqa: SIM110 (no genexpr)
+            if marker in frame:  # type: ignore[operator]
+                return True
+        return False
+
+    return many
+
+
 class BookFeed:
     """The books of one connection of `exchange` under its venue's book rules."""
 
@@ -66,7 +88,7 @@ class BookFeed:
         bind = getattr(self.sync, "bind_exchange", None)
         if bind is not None:  # rules that read the venue's instruments (contract sizes)
             bind(exchange)
-        self.is_book = spec.router()
+        self.is_book = book_router(spec.markers)
         self.wants_rest = self.sync.books.action == "rest_snapshot"
         self.snapshots_wanted: set[str] = set()  # venue symbols awaiting a REST snapshot
         self.resubscribe_wanted: set[str] = set()

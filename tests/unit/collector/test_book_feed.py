@@ -167,3 +167,19 @@ async def test_the_same_book_is_resubscribed_only_after_a_backoff() -> None:
     await loop.tick([(runner, feed)])
     assert len(sent) == 2 and feed.resubscribe_wanted == set()
     assert [top.bids for top in published] == [[(100.0, 1.0)]]
+
+
+def test_the_book_router_answers_as_the_spec_router_for_one_and_two_markers() -> None:
+    from microservices.common.orderbook.sync import BookSpec
+    from microservices.data_collector.book_feed import book_router
+
+    frames = ['{"e":"depthUpdate"}', '{"type":"l2update"}', '{"type":"snapshot"}',
+              '{"e":"aggTrade"}', "", '"snapshot"']  # fmt: skip
+    for markers in (("depthUpdate",), ("l2update", '"snapshot"')):
+        spec = BookSpec(lambda *_: None, 10, markers)  # type: ignore[arg-type]
+        reference, fast = spec.router(), book_router(markers)
+        for frame in frames:
+            for form in (frame, frame.encode()):
+                assert fast(form) == reference(form), (markers, form)
+    assert book_router(("depthUpdate",))(b'{"e":"depthUpdate"}') is True
+    assert book_router(("l2update", '"snapshot"'))('{"type":"ticker"}') is False
