@@ -32,7 +32,7 @@ from microservices.common.raw_json import line_encoders, orjson_line
 from microservices.data_collector import normalize_parallel as parallel
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import VenueParser
-from microservices.data_collector.normalize_instruments import follow_instruments
+from microservices.data_collector.normalize_instruments import Source, follow_instruments
 
 
 @dataclass(slots=True)
@@ -117,11 +117,15 @@ def normalize_file(
         # two passes: the listing first (it may come after the frames it lists); standard
         # input is read into memory for that, a file is read twice (three times with books)
         lines: Iterable[bytes] = handle.readlines() if path == "-" else handle
-        recorded = lines if _may_record_rest(lines, handle) else ()
-        source, listed = follow_instruments(exchange, recorded, instruments)
-        parser = exchange.new_parser()
         write = bytes_writer(out)
-        frames = _write_all(parser, _again(lines, handle), handle, write, seen)
+        done = _in_parallel(venue, handle if lines is handle else None, instruments, write, seen)
+        if done is None:
+            recorded = lines if _may_record_rest(lines, handle) else ()
+            source, listed = follow_instruments(exchange, recorded, instruments)
+            parser = exchange.new_parser()
+            frames = write_records(parser, read_capture(_again(lines, handle), seen), write)
+        else:
+            parser, frames, source, listed = done
         books = None
         if book_depth is not None:
             from microservices.data_collector.normalize_books import write_books
@@ -177,21 +181,39 @@ def _open_capture(path: str, stdin: IO[bytes] | None) -> Iterator[IO[bytes]]:
         yield handle
 
 
-def _write_all(
-    parser: VenueParser,
-    lines: Iterable[bytes],
-    handle: IO[bytes],
+def _in_parallel(
+    venue: str,
+    handle: IO[bytes] | None,
+    instruments: str | None,
     write: Callable[[bytes], object],
     seen: CaptureLines,
-) -> int:
-    """Every record of the capture, on two processes when the file is big enough and the
-    parser allows it (`normalize_parallel`), else on this one; returns the frame count."""
-    if lines is handle and parallel.eligible(parser, _file_size(handle)):
-        frames, (_, nonblank, captured) = parallel.write_parallel(parser, handle, write, now_ms())
-        seen.lines += nonblank
-        seen.capture_lines += captured
-        return frames
-    return write_records(parser, read_capture(lines, seen), write)
+) -> tuple[VenueParser, int, Source, int] | None:
+    """Every record on two processes (`normalize_parallel`) when the capture is a regular
+    file big enough, the venue's parser allows it and the capture records no listing; else
+    None, with nothing written. The scan for recorded REST answers (`_may_record_rest`) runs
+    in the parent while the child already parses: a capture with any is left to the
+    one-process path, which reads its listing first."""
+    if handle is None or not parallel.big_enough(_file_size(handle)):
+        return None
+    exchange = EXCHANGES[venue]([], ws_url="", rest_url="")
+    try:
+        source, listed = follow_instruments(exchange, (), instruments)
+    except FatalError:  # a bad --instruments file: the one-process path says so, if it matters
+        return None
+    parser = exchange.new_parser()
+    if not parallel.allows(parser):
+        return None
+    done = parallel.write_parallel(parser, handle, write, now_ms(), _records_no_rest)
+    if done is None:
+        return None
+    frames, (_, nonblank, captured) = done
+    seen.lines += nonblank
+    seen.capture_lines += captured
+    return parser, frames, source, listed
+
+
+def _records_no_rest(mapped: mmap.mmap) -> bool:
+    return mapped.find(b'"http"') < 0
 
 
 def _file_size(handle: IO[bytes]) -> int:

@@ -1,8 +1,9 @@
 """`normalize` on two cores: blocks of a capture file parsed and encoded by two processes.
 
-The capture (a regular file, mapped) is cut at line ends into blocks of BLOCK_BYTES. Block k
-goes to the parent when k is even and to a forked child when it is odd; the child sends back
-each block's encoded lines, and the parent writes every block in order, so the output is the
+The capture (a regular file, mapped) is cut at line ends into blocks of BLOCK_BYTES. The
+parent and a forked child claim blocks from a pipe of tickets (each read takes one index, so
+a process slowed by other work simply takes fewer); the child sends each block's encoded
+lines back, and the parent writes every block in index order, so the output is the
 single-process output byte for byte. Only parsers listed in DEDUPE_ONLY run this way: their
 one state carried from frame to frame is their trade-id dedupers (the `_heads` cache is a
 memo, counts are summed per block). In both processes those dedupers are swapped for
@@ -10,8 +11,7 @@ memo, counts are summed per block). In both processes those dedupers are swapped
 then asks the real dedupers the same questions in the same order, block by block. A frame
 whose claim they answer "seen" is one the plain parser drops as "duplicate" with no record
 (the claim is the last check of those handlers), so its lines are cut out and the counts
-moved from emitted to rejected. The per-block `ParseStats` are merged in block order.
-"""
+moved from emitted to rejected. The per-block `ParseStats` are merged in block order."""
 
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ import io
 import marshal
 import mmap
 import os
+import select
+import signal
 import struct
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import IO, Any, Final
 
 import orjson
@@ -43,11 +46,15 @@ DEDUPE_ONLY: Final[dict[type[VenueParser], tuple[str, ...]]] = {
 BLOCK_BYTES = 1 << 19  # capture bytes per block: ~1,500 frames of a Binance mix
 PIPE_BYTES = 1 << 20  # the pipe's buffer (Linux's default limit for a user): ~2 blocks
 MIN_BYTES = 8 << 20  # smaller captures: one process (a fork and its copies cost ~10 ms)
+MAX_BLOCKS: Final = 8000  # blocks grow past BLOCK_BYTES so their tickets fit a pipe (64 KiB)
+MAX_PENDING: Final = 8  # blocks the parent holds unwritten before it waits for the child
 _SIZE: Final = struct.Struct("<q")
+_TICKET: Final = struct.Struct("<I")
 # (deduper index, symbol, trade id, first line of the frame's records, their count)
 Span = tuple[int, str, str, int, int]
 Counts = tuple[int, int, int]  # frames, non-blank lines, capture lines
 Block = tuple[bytes, list[Span], dict[str, int], dict[str, int], Counts]
+Sink = tuple[list[TradeDeduper], ParseStats, Callable[[bytes], object]]
 
 
 class Claims:
@@ -64,9 +71,14 @@ class Claims:
         return False
 
 
-def eligible(parser: VenueParser, size: int) -> bool:
-    """Whether a capture of `size` bytes is worth two processes, and the parser allows it."""
-    return type(parser) in DEDUPE_ONLY and size >= MIN_BYTES and _cores() >= 2
+def big_enough(size: int) -> bool:
+    """Whether a capture of `size` bytes is worth two processes, and there are two cores."""
+    return size >= MIN_BYTES and _cores() >= 2
+
+
+def allows(parser: VenueParser) -> bool:
+    """Whether the parser's only state between frames is its dedupers (DEDUPE_ONLY)."""
+    return type(parser) in DEDUPE_ONLY
 
 
 def _cores() -> int:
@@ -142,78 +154,125 @@ def _cut(text: bytes, dropped: list[Span], emitted: dict[str, int]) -> bytes:
     return b"\n".join(line for i, line in enumerate(lines) if i not in gone)
 
 
+@dataclass(slots=True)
+class Job:
+    """What both processes share: the parser (dedupers swapped for Claims), the mapped
+    capture, its blocks, the fallback time and the ticket pipe blocks are claimed from."""
+
+    parser: VenueParser
+    mapped: mmap.mmap
+    spans: list[tuple[int, int]]
+    fallback_ms: int
+    asked: list[tuple[int, str, str]]
+    tickets: int  # read end of a pipe holding every block index once
+
+    def claim(self) -> int | None:
+        """The next unclaimed block (one atomic pipe read), None when all are claimed."""
+        data = os.read(self.tickets, _TICKET.size)
+        return _TICKET.unpack(data)[0] if len(data) == _TICKET.size else None
+
+    def encode(self, index: int) -> Block:
+        start, end = self.spans[index]
+        return encode_block(self.parser, self.mapped[start:end], self.fallback_ms, self.asked)
+
+
 def write_parallel(
-    parser: VenueParser, handle: IO[bytes], write: Callable[[bytes], object], fallback_ms: int
-) -> tuple[int, Counts]:
-    """Normalize the capture file open as `handle` on two processes; (frames, line counts)."""
+    parser: VenueParser,
+    handle: IO[bytes],
+    write: Callable[[bytes], object],
+    fallback_ms: int,
+    go_on: Callable[[mmap.mmap], bool] = lambda mapped: True,
+) -> tuple[int, Counts] | None:
+    """Normalize the capture file open as `handle` on two processes; (frames, line counts).
+    The parent asks `go_on(mapped file)` once the child works: False stops the child and
+    returns None before anything is written."""
     names = DEDUPE_ONLY[type(parser)]
     dedupers: list[TradeDeduper] = [getattr(parser, name) for name in names]
     asked: list[tuple[int, str, str]] = []
     for index, name in enumerate(names):
         setattr(parser, name, Claims(index, asked))
     stats = parser.stats
-    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        spans = blocks(mapped, BLOCK_BYTES)
-        read_fd, write_fd = os.pipe()
-        with contextlib.suppress(OSError):  # room for a block: the child works ahead
-            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        child = os.fork()
-        if child == 0:  # pragma: no cover - the child's coverage is not collected
-            os.close(read_fd)
-            _child(parser, mapped, spans[1::2], fallback_ms, asked, write_fd)
-        os.close(write_fd)
-        try:
-            frames, totals = _parent(parser, mapped, spans, fallback_ms, asked, read_fd,
-                                     (dedupers, stats, write))  # fmt: skip
-        finally:
-            os.close(read_fd)
-            os.waitpid(child, 0)
-    parser.stats = stats
-    for name, deduper in zip(names, dedupers, strict=True):
-        setattr(parser, name, deduper)
-    return frames, totals
+    try:
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            spans = blocks(mapped, max(BLOCK_BYTES, len(mapped) // MAX_BLOCKS + 1))
+            job = Job(parser, mapped, spans, fallback_ms, asked, _tickets(len(spans)))
+            try:
+                return _fork(job, (dedupers, stats, write), go_on)
+            finally:
+                os.close(job.tickets)
+    finally:
+        parser.stats = stats
+        for name, deduper in zip(names, dedupers, strict=True):
+            setattr(parser, name, deduper)
 
 
-def _parent(
-    parser: VenueParser,
-    mapped: mmap.mmap,
-    spans: list[tuple[int, int]],
-    fallback_ms: int,
-    asked: list[tuple[int, str, str]],
-    read_fd: int,
-    sink: tuple[list[TradeDeduper], ParseStats, Callable[[bytes], object]],
-) -> tuple[int, Counts]:
+def _tickets(count: int) -> int:
+    """A pipe holding the block indices 0..count-1 (write end closed): its read end."""
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"".join(_TICKET.pack(i) for i in range(count)))  # < the pipe's 64 KiB
+    os.close(write_fd)
+    return read_fd
+
+
+def _fork(job: Job, sink: Sink, go_on: Callable[[mmap.mmap], bool]) -> tuple[int, Counts] | None:
+    read_fd, write_fd = os.pipe()
+    with contextlib.suppress(OSError):  # room for blocks: the child works ahead
+        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's coverage is not collected
+        os.close(read_fd)
+        _child(job, write_fd)
+    os.close(write_fd)
+    try:
+        if not go_on(job.mapped):
+            os.kill(child, signal.SIGKILL)
+            return None
+        return _parent(job, read_fd, sink)
+    finally:
+        os.close(read_fd)
+        os.waitpid(child, 0)
+
+
+def _parent(job: Job, read_fd: int, sink: Sink) -> tuple[int, Counts]:
+    """Claim and encode blocks, take the child's as they come, write every block in order."""
     dedupers, stats, write = sink
+    pending: dict[int, Block] = {}
     frames = lines = captured = 0
-    for k, (start, end) in enumerate(spans):
-        if k % 2 == 0:
-            block = encode_block(parser, mapped[start:end], fallback_ms, asked)
-        else:
-            block = _receive(read_fd)
-        text, count = settle(block, dedupers, stats)
-        if text:
-            write(text)
-        frames, lines, captured = (frames + count, lines + block[4][1],
-                                   captured + block[4][2])  # fmt: skip
+    following, claiming = 0, True
+    while following < len(job.spans):
+        block = pending.pop(following, None)
+        if block is not None:
+            text, count = settle(block, dedupers, stats)
+            if text:
+                write(text)
+            counts = block[4]
+            frames, lines, captured = frames + count, lines + counts[1], captured + counts[2]
+            following += 1
+            continue
+        if claiming and len(pending) < MAX_PENDING and not _ready(read_fd):
+            index = job.claim()
+            if index is not None:
+                pending[index] = job.encode(index)
+                continue
+            claiming = False  # all claimed: the rest comes from the child
+        index, block = _receive(read_fd)
+        pending[index] = block
     return frames, (frames, lines, captured)
 
 
-def _child(
-    parser: VenueParser,
-    mapped: mmap.mmap,
-    spans: list[tuple[int, int]],
-    fallback_ms: int,
-    asked: list[tuple[int, str, str]],
-    write_fd: int,
-) -> None:
-    """The forked child: encode its blocks, send each one; never returns."""
+def _ready(read_fd: int) -> bool:
+    """Whether the child has sent something (taken first, so it never waits on the pipe)."""
+    return bool(select.select([read_fd], [], [], 0)[0])
+
+
+def _child(job: Job, write_fd: int) -> None:
+    """The forked child: claim, encode and send blocks until none is left; never returns."""
     status = 1
     pipe = os.fdopen(write_fd, "wb")
     try:
-        for start, end in spans:
-            block = encode_block(parser, mapped[start:end], fallback_ms, asked)
-            _send(pipe, ("ok", block))
-        pipe.flush()
+        while (index := job.claim()) is not None:
+            _send(pipe, ("ok", (index, job.encode(index))))
+            pipe.flush()
         status = 0
     except BaseException:  # reported to the parent, which raises it
         import traceback
@@ -231,13 +290,14 @@ def _send(pipe: IO[bytes], message: tuple[str, Any]) -> None:
     pipe.write(data)
 
 
-def _receive(read_fd: int) -> Block:
+def _receive(read_fd: int) -> tuple[int, Block]:
+    """The child's next (block index, block); RuntimeError for its error or its end."""
     size = _SIZE.unpack(_read_exactly(read_fd, _SIZE.size))[0]
     kind, payload = marshal.loads(_read_exactly(read_fd, size))
     if kind != "ok":
         raise RuntimeError(f"normalize worker failed:\n{payload}")
-    text, spans, emitted, rejected, counts = payload
-    return text, spans, emitted, rejected, counts
+    index, (text, spans, emitted, rejected, counts) = payload
+    return index, (text, spans, emitted, rejected, counts)
 
 
 def _read_exactly(fd: int, size: int) -> bytes:

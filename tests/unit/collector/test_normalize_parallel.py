@@ -45,6 +45,18 @@ def plain(
         return run(venue, path)
 
 
+def counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    forks: list[int] = []
+    fork = os.fork
+
+    def counted_fork() -> int:
+        forks.append(1)
+        return fork()
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    return forks
+
+
 @pytest.mark.parametrize("venue", BINANCE_VENUES)
 @pytest.mark.parametrize("block_bytes", [1, 300, 4096])
 def test_two_processes_write_the_one_process_bytes(
@@ -56,14 +68,7 @@ def test_two_processes_write_the_one_process_bytes(
     assert isinstance(rejected, dict) and rejected["duplicate"] > 0  # the copies' trades
     monkeypatch.setattr(normalize_parallel, "MIN_BYTES", 0)
     monkeypatch.setattr(normalize_parallel, "BLOCK_BYTES", block_bytes)
-    forks: list[int] = []
-    fork = os.fork
-
-    def counted_fork() -> int:
-        forks.append(1)
-        return fork()
-
-    monkeypatch.setattr(os, "fork", counted_fork)
+    forks = counting_forks(monkeypatch)
     got, summary = run(venue, path)
     assert forks == [1]  # the parallel path ran
     assert got == want
@@ -101,11 +106,29 @@ def exchange(venue: str) -> Exchange:
     return EXCHANGES[venue]([], ws_url="", rest_url="")
 
 
-def test_only_dedupe_only_parsers_are_eligible() -> None:
-    assert normalize_parallel.eligible(exchange("binance_futures").new_parser(), 1 << 40)
-    assert not normalize_parallel.eligible(exchange("bybit").new_parser(), 1 << 40)
-    small = normalize_parallel.MIN_BYTES - 1
-    assert not normalize_parallel.eligible(exchange("binance").new_parser(), small)
+def test_only_dedupe_only_parsers_are_allowed() -> None:
+    assert normalize_parallel.allows(exchange("binance_futures").new_parser())
+    assert normalize_parallel.allows(exchange("binance").new_parser())
+    assert not normalize_parallel.allows(exchange("bybit").new_parser())
+    assert not normalize_parallel.big_enough(normalize_parallel.MIN_BYTES - 1)
+
+
+def test_a_capture_recording_a_listing_goes_to_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing may come after the frames it names: the child's blocks, parsed by the
+    naming rule, are dropped, and the one-process path reads the listing first."""
+    path = tmp_path / "capture.jsonl"
+    listing = local_fixture("exchanges/binance/capture_with_listing.jsonl").read_bytes()
+    path.write_bytes(capture("binance", tmp_path, copies=2).read_bytes() + listing)
+    want, want_summary = plain("binance", path, monkeypatch)
+    assert want_summary["instruments"] == {"source": "capture", "listed": 7}
+    monkeypatch.setattr(normalize_parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(normalize_parallel, "BLOCK_BYTES", 200)
+    forks = counting_forks(monkeypatch)
+    got, summary = run("binance", path)
+    assert forks == [1]  # tried, then left to one process
+    assert (got, summary) == (want, want_summary)
 
 
 @pytest.mark.parametrize("venue", BINANCE_VENUES)
