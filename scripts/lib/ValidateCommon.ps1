@@ -4,6 +4,9 @@
 #   Redis: $env:REDIS_URL (redis-cli -u), else the docker container $env:REDIS_CONTAINER
 #          (quantum_redis) when it runs, else redis-cli -h $env:REDIS_HOST -p $env:REDIS_PORT.
 #   API:   $env:API_URL, else http://localhost:$env:API_PORT (8001)
+#   Shards: $env:STREAM_SHARDS, else its line in $env:ENV_FILE (the repo's .env), else 1. With
+#          N > 1 a sharded stream ("sharded" in validation_checks.json) is N keys <stream>:{i}:
+#          lengths summed, the newest entry of every shard, the group on every shard, lag summed.
 # Needs redis-cli on PATH (or docker). NOT TESTED HERE: no PowerShell on the project's CI; the
 # bash scripts run the same list in the test suite.
 
@@ -14,6 +17,21 @@ $Script:Prefix = if ($env:STREAM_PREFIX) { $env:STREAM_PREFIX } else { 'quantum:
 $Script:ApiPort = if ($env:API_PORT) { $env:API_PORT } else { '8001' }
 $Script:ApiUrl = if ($env:API_URL) { $env:API_URL } else { "http://localhost:$($Script:ApiPort)" }
 $Script:RedisContainer = if ($env:REDIS_CONTAINER) { $env:REDIS_CONTAINER } else { 'quantum_redis' }
+$Script:EnvFile = if ($env:ENV_FILE) { $env:ENV_FILE } else { Join-Path (Split-Path -Parent (Split-Path -Parent $PSScriptRoot)) '.env' }
+
+function Get-Setting([string]$Name, [string]$Default) {
+    # the environment's value, else the last NAME= line of $Script:EnvFile, else $Default
+    $value = [Environment]::GetEnvironmentVariable($Name)
+    if (-not $value -and (Test-Path -LiteralPath $Script:EnvFile)) {
+        $line = Get-Content -LiteralPath $Script:EnvFile | Where-Object { $_ -match "^$Name=" } | Select-Object -Last 1
+        if ($line) { $value = ($line -replace "^$Name=", '').Trim().Trim('"', "'") }
+    }
+    if ($value) { return $value } else { return $Default }
+}
+
+$Script:Shards = Get-Setting 'STREAM_SHARDS' '1'
+if (-not ($Script:Shards -match '^[1-9][0-9]*$')) { Write-Output "STREAM_SHARDS must be a positive integer, got '$($Script:Shards)'"; exit 2 }
+$Script:Shards = [int]$Script:Shards
 $Script:Passed = 0
 $Script:Failed = 0
 $Script:FailedNames = @()
@@ -55,10 +73,23 @@ function Expand-Placeholders($Value) {
     return $Value
 }
 
-function Get-Suite([string]$Name) {
+function Get-Checks {
     $path = Join-Path (Split-Path -Parent $PSScriptRoot) 'validation_checks.json'
-    $all = Get-Content -Raw -Encoding UTF8 -Path $path | ConvertFrom-Json
-    return $all.suites.$Name
+    return Get-Content -Raw -Encoding UTF8 -Path $path | ConvertFrom-Json
+}
+
+function Get-Suite([string]$Name) {
+    return (Get-Checks).suites.$Name
+}
+
+$Script:Sharded = @((Get-Checks).sharded | ForEach-Object { "$($Script:Prefix)$_" })
+
+function Get-ShardKeys([string]$Key) {
+    # the Redis keys of $Key's stream: <stream>:{0..N-1} when it is sharded and N > 1
+    if ($Script:Shards -gt 1 -and $Script:Sharded -contains $Key) {
+        return @(0..($Script:Shards - 1) | ForEach-Object { "${Key}:{$_}" })
+    }
+    return @($Key)
 }
 
 function Get-Pairs($Lines) {
@@ -70,13 +101,31 @@ function Get-Pairs($Lines) {
 }
 
 function Get-StreamLength([string]$Key) {
-    $out = Invoke-Rcli XLEN $Key
-    if ($null -eq $out -or -not ("$out" -match '^\d+$')) { return $null }
-    return [int64]"$out"
+    # summed over the shards; $null when Redis does not answer
+    $total = [int64]0
+    foreach ($shard in (Get-ShardKeys $Key)) {
+        $out = Invoke-Rcli XLEN $shard
+        if ($null -eq $out -or -not ("$out" -match '^\d+$')) { return $null }
+        $total += [int64]"$out"
+    }
+    return $total
+}
+
+function Get-NewestKey([string]$Key) {
+    # the shard holding the newest entry ($Key itself when unsharded or all are empty)
+    $best = $Key; $bestMs = [int64]-1; $bestSeq = [int64]-1
+    foreach ($shard in (Get-ShardKeys $Key)) {
+        $out = Invoke-Rcli XREVRANGE $shard + - COUNT 1
+        if ($null -eq $out -or $out.Count -eq 0) { continue }
+        $parts = ("$($out[0])".Trim()) -split '-'
+        $ms = [int64]$parts[0]; $seq = [int64]$parts[1]
+        if ($ms -gt $bestMs -or ($ms -eq $bestMs -and $seq -gt $bestSeq)) { $best = $shard; $bestMs = $ms; $bestSeq = $seq }
+    }
+    return $best
 }
 
 function Get-NewestFields([string]$Key) {
-    $out = Invoke-Rcli XREVRANGE $Key + - COUNT 1
+    $out = Invoke-Rcli XREVRANGE (Get-NewestKey $Key) + - COUNT 1
     if ($null -eq $out -or $out.Count -lt 3) { return $null }
     $fields = [ordered]@{}
     foreach ($pair in (Get-Pairs ($out[1..($out.Count - 1)]))) { $fields[$pair[0]] = $pair[1] }
@@ -100,6 +149,11 @@ function Test-VenuesConnected($c) {
 }
 
 function Test-StreamExists($c) {
+    $keys = Get-ShardKeys $c.key
+    if ($keys.Count -gt 1) {  # with shards: at least one shard is a stream
+        $found = @($keys | Where-Object { "$(Invoke-Rcli TYPE $_)".Trim() -eq 'stream' }).Count
+        return @(($found -gt 0), "(type stream on $found/$($keys.Count) shards)")
+    }
     $kind = Invoke-Rcli TYPE $c.key
     $text = if ($null -eq $kind) { '?' } else { "$kind".Trim() }
     return @(($text -eq 'stream'), "(type $text)")
@@ -111,14 +165,34 @@ function Test-StreamNonempty($c) {
     return @(($n -gt [int64]$c.min), "(length $n)")
 }
 
-function Test-GroupLag($c) {
-    $out = Invoke-Rcli XINFO GROUPS $c.key
+function Get-GroupInfo([string]$Key, [string]$Group) {
+    $out = Invoke-Rcli XINFO GROUPS $Key
     $groups = @(); $current = $null
     foreach ($pair in (Get-Pairs $out)) {
         if ($pair[0] -eq 'name') { $current = @{}; $groups += $current }
         if ($null -ne $current) { $current[$pair[0]] = $pair[1] }
     }
-    $info = $groups | Where-Object { $_['name'] -eq $c.group } | Select-Object -First 1
+    return $groups | Where-Object { $_['name'] -eq $Group } | Select-Object -First 1
+}
+
+function Test-ShardedGroupLag($c, $Keys) {
+    # the group on every shard, pending and lag summed (an empty lag counts as 0)
+    $lag = [int64]0; $pending = [int64]0; $missing = @()
+    for ($i = 0; $i -lt $Keys.Count; $i++) {
+        $info = Get-GroupInfo $Keys[$i] $c.group
+        if ($null -eq $info) { $missing += "$i"; continue }
+        $one = if ("$($info['lag'])") { "$($info['lag'])" } else { '0' }
+        if (-not ($one -match '^\d+$')) { return @($false, "(group $($c.group): unreadable lag $one)") }
+        $lag += [int64]$one; $pending += [int64]"$($info['pending'])"
+    }
+    if ($missing.Count) { return @($false, "(no $($c.group) consumer group on shard(s) $($missing -join ', ') of $($Keys.Count))") }
+    return @(($lag -lt [int64]$c.max_lag), "(group $($c.group): pending $pending, lag $lag over $($Keys.Count) shards)")
+}
+
+function Test-GroupLag($c) {
+    $keys = Get-ShardKeys $c.key
+    if ($keys.Count -gt 1) { return Test-ShardedGroupLag $c $keys }
+    $info = Get-GroupInfo $c.key $c.group
     if ($null -eq $info) { return @($false, "(no $($c.group) consumer group)") }
     $lag = "$($info['lag'])"
     $ok = ($lag -eq '' -or $lag -eq '0' -or ($lag -match '^\d+$' -and [int64]$lag -lt [int64]$c.max_lag))
@@ -143,7 +217,7 @@ function Test-HasFields($c) {
 }
 
 function Test-RecentEntry($c) {
-    $out = Invoke-Rcli XREVRANGE $c.key + - COUNT 1
+    $out = Invoke-Rcli XREVRANGE (Get-NewestKey $c.key) + - COUNT 1
     if ($null -eq $out -or $out.Count -eq 0) { return @($false, '(no entries)') }
     $idMs = [int64](("$($out[0])".Trim()) -split '-')[0]
     $now = [int64]"$((Invoke-Rcli TIME)[0])".Trim()
@@ -224,7 +298,8 @@ function Invoke-Suite([string]$Name) {
     $suite = Get-Suite $Name
     $line = '=' * 70
     Write-Output $line; Write-Output $suite.title; Write-Output $line
-    Write-Output "redis: $($Script:Mode)   api: $($Script:ApiUrl)   prefix: $($Script:Prefix)"
+    $note = if ($Script:Shards -gt 1) { "   shards: $($Script:Shards)" } else { '' }
+    Write-Output "redis: $($Script:Mode)   api: $($Script:ApiUrl)   prefix: $($Script:Prefix)$note"
     Write-Output ''
     foreach ($c in $suite.checks) {
         if ($c.section) { Write-Output "[$($c.section)]" }

@@ -3,6 +3,10 @@
 #   Redis: $REDIS_URL (redis-cli -u), else the docker container $REDIS_CONTAINER (quantum_redis)
 #          when it is running, else redis-cli -h $REDIS_HOST -p $REDIS_PORT (127.0.0.1:6379).
 #   API:   $API_URL, else http://localhost:$API_PORT (8001)
+#   Shards: $STREAM_SHARDS, else its line in $ENV_FILE (the repo's .env), else 1. With N > 1 a
+#          sharded stream is N keys <stream>:{0} .. <stream>:{N-1} (the list is "sharded" in
+#          validation_checks.json): lengths are summed, "newest entry" is the newest of every
+#          shard, a consumer group must exist on every shard and its lag is summed.
 # Each check prints one PASS/FAIL line; `summary` prints the totals and sets the exit status.
 # The checks themselves are listed in scripts/validation_checks.json (shared with the .ps1
 # validators); `run_suite NAME` runs one suite of it through the functions below.
@@ -11,6 +15,7 @@
 
 PREFIX="${STREAM_PREFIX:-quantum:stream:}"
 CHECKS_PY="$(dirname "${BASH_SOURCE[0]}")/validation_checks.py"
+ENV_FILE="${ENV_FILE:-$(dirname "${BASH_SOURCE[0]}")/../../.env}"
 API_URL="${API_URL:-http://localhost:${API_PORT:-8001}}"
 REDIS_CONTAINER="${REDIS_CONTAINER:-quantum_redis}"
 PASSED=0
@@ -24,6 +29,30 @@ elif command -v docker >/dev/null 2>&1 && docker ps --format '{{.Names}}' 2>/dev
 else
   MODE="local"
 fi
+
+setting() {  # setting NAME DEFAULT: the environment's value, else $ENV_FILE's, else DEFAULT
+  local value="${!1:-}"
+  if [ -z "$value" ] && [ -f "$ENV_FILE" ]; then
+    value=$(sed -n "s/^$1=//p" "$ENV_FILE" | tail -n 1 | tr -d "\"'\r ")
+  fi
+  echo "${value:-$2}"
+}
+
+SHARDS=$(setting STREAM_SHARDS 1)
+[[ "$SHARDS" =~ ^[1-9][0-9]*$ ]] || { echo "STREAM_SHARDS must be a positive integer, got '$SHARDS'"; exit 2; }
+SHARD_MARK="--shard--"  # separates the shards' XINFO GROUPS answers for the group_lag judge
+SHARDS_NOTE=""
+[ "$SHARDS" -gt 1 ] && SHARDS_NOTE="   shards: $SHARDS"
+SHARDED=" $(python3 "$CHECKS_PY" sharded | tr '\n' ' ') "
+
+shard_keys() {  # shard_keys KEY: the Redis keys of KEY's stream, one per line
+  if [ "$SHARDS" -gt 1 ] && [[ "$SHARDED" == *" $1 "* ]]; then
+    local i
+    for ((i = 0; i < SHARDS; i++)); do echo "$1:{$i}"; done
+  else
+    echo "$1"
+  fi
+}
 
 rcli() {
   case "$MODE" in
@@ -47,7 +76,15 @@ check() {  # check NUMBER "description" command...
   fi
 }
 
-xlen() { rcli XLEN "$1" 2>/dev/null | tr -dc '0-9'; }
+xlen() {  # xlen KEY: its length, summed over its shards; empty when Redis does not answer
+  local key n total=0
+  while read -r key; do
+    n=$(rcli XLEN "$key" 2>/dev/null | tr -dc '0-9')
+    [ -n "$n" ] || return 0
+    total=$((total + n))
+  done < <(shard_keys "$1")
+  echo "$total"
+}
 
 stream_nonempty() {  # stream_nonempty KEY [MIN]
   local n
@@ -57,15 +94,41 @@ stream_nonempty() {  # stream_nonempty KEY [MIN]
   [ "$n" -gt "${2:-0}" ]
 }
 
-stream_exists() {
-  local kind
-  kind=$(rcli TYPE "$1" 2>/dev/null | tr -d '\r')
-  echo "(type ${kind:-?})"
-  [ "$kind" = "stream" ]
+stream_exists() {  # with shards: at least one shard is a stream (a shard may hold no symbol)
+  local kind key found=0 count=0
+  if [ "$(shard_keys "$1" | wc -l)" -eq 1 ]; then
+    kind=$(rcli TYPE "$1" 2>/dev/null | tr -d '\r')
+    echo "(type ${kind:-?})"
+    [ "$kind" = "stream" ]
+    return
+  fi
+  while read -r key; do
+    count=$((count + 1))
+    [ "$(rcli TYPE "$key" 2>/dev/null | tr -d '\r')" = "stream" ] && found=$((found + 1))
+  done < <(shard_keys "$1")
+  echo "(type stream on $found/$count shards)"
+  [ "$found" -gt 0 ]
 }
 
-newest_fields() {  # newest_fields KEY -> "field value" pairs, one per line
-  rcli XREVRANGE "$1" + - COUNT 1 2>/dev/null | tail -n +2
+newest_id() {  # newest_id KEY: the newest entry id of one key, empty when it has none
+  rcli XREVRANGE "$1" + - COUNT 1 2>/dev/null | head -n 1 | tr -d '\r'
+}
+
+newest_key() {  # newest_key KEY: the shard of KEY holding the newest entry (KEY unsharded)
+  local key id best="" best_ms=-1 best_seq=-1 ms seq
+  while read -r key; do
+    id=$(newest_id "$key")
+    [ -n "$id" ] || continue
+    ms=${id%%-*} seq=${id##*-}
+    if [ "$ms" -gt "$best_ms" ] || { [ "$ms" -eq "$best_ms" ] && [ "$seq" -gt "$best_seq" ]; }; then
+      best="$key" best_ms="$ms" best_seq="$seq"
+    fi
+  done < <(shard_keys "$1")
+  echo "${best:-$1}"
+}
+
+newest_fields() {  # newest_fields KEY -> "field value" pairs, one per line (newest of any shard)
+  rcli XREVRANGE "$(newest_key "$1")" + - COUNT 1 2>/dev/null | tail -n +2
 }
 
 has_fields() {  # has_fields KEY CONTAINS_JSON field... (CONTAINS_JSON: {"field": "substring"})
@@ -82,7 +145,7 @@ has_fields() {  # has_fields KEY CONTAINS_JSON field... (CONTAINS_JSON: {"field"
 
 entry_age_s() {  # seconds since the newest entry of KEY was added (Redis clock)
   local id now
-  id=$(rcli XREVRANGE "$1" + - COUNT 1 2>/dev/null | head -n 1 | tr -d '\r')
+  id=$(newest_id "$(newest_key "$1")")
   [ -n "$id" ] || return 1
   now=$(rcli TIME 2>/dev/null | head -n 1 | tr -dc '0-9')
   echo $(( now - ${id%%-*} / 1000 ))
@@ -108,10 +171,17 @@ venues_connected() {  # venues_connected KEY: every venue of the heartbeat hash 
   python3 "$CHECKS_PY" venues <<<"$raw"
 }
 
-group_lag() {  # group_lag KEY GROUP MAX_LAG
-  local groups
-  groups=$(rcli XINFO GROUPS "$1" 2>/dev/null) || true
-  python3 "$CHECKS_PY" group_lag "$2" "$3" <<<"$groups"
+group_lag() {  # group_lag KEY GROUP MAX_LAG (with shards: on every shard, lag summed)
+  local groups key
+  if [ "$(shard_keys "$1" | wc -l)" -eq 1 ]; then
+    groups=$(rcli XINFO GROUPS "$1" 2>/dev/null) || true
+    python3 "$CHECKS_PY" group_lag "$2" "$3" <<<"$groups"
+    return
+  fi
+  while read -r key; do
+    echo "$SHARD_MARK"
+    rcli XINFO GROUPS "$key" 2>/dev/null || true
+  done < <(shard_keys "$1") | python3 "$CHECKS_PY" group_lag "$2" "$3"
 }
 
 heartbeat() {  # heartbeat KEY CONTAINER: the key has a TTL (docker mode: the container runs)
@@ -136,7 +206,7 @@ run_suite() {  # run_suite NAME: header, then every check of the suite in valida
 
 header() {
   printf '%s\n%s\n%s\n' "======================================================================" "$1" "======================================================================"
-  echo "redis: $MODE   api: $API_URL   prefix: $PREFIX"
+  echo "redis: $MODE   api: $API_URL   prefix: $PREFIX${SHARDS_NOTE}"
   echo
 }
 

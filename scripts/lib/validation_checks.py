@@ -7,7 +7,10 @@
   json EXPECT_JSON LABEL     judge the JSON body on stdin against the expectations
   contains WANTED_JSON COUNT judge the newest entry's field lines on stdin (field -> substring)
   venues                     judge `HGETALL <collector.health>` output on stdin
-  group_lag GROUP MAX_LAG    judge `XINFO GROUPS <stream>` output on stdin
+  group_lag GROUP MAX_LAG    judge `XINFO GROUPS <stream>` output on stdin; with shards, each
+                             shard's answer follows a `--shard--` line: the group must be
+                             on every shard, pending and lag are summed
+  sharded                    the sharded streams' keys (prefix filled), one per line
 
 Placeholders: {prefix} = STREAM_PREFIX, {symbol} = VALIDATE_SYMBOL, {max_status_age_s} =
 MAX_STATUS_AGE_S. Judges print one "(detail)" line and exit 0 (pass) or 1 (fail).
@@ -23,6 +26,7 @@ from typing import Any
 
 CHECKS = Path(__file__).resolve().parent.parent / "validation_checks.json"
 SEP = "\x1f"
+SHARD_MARK = "--shard--"  # validate_common.sh's separator of the shards' answers
 
 
 def fill(value: Any) -> Any:
@@ -120,21 +124,54 @@ def judge_venues() -> int:
     return 1 if down or not venues else 0
 
 
-def judge_group_lag(group: str, max_lag: int) -> int:
+def group_of(lines: list[str], group: str) -> dict[str, str] | None:
     """`XINFO GROUPS` as redis-cli prints it: key and value lines, every group from `name`."""
     groups: list[dict[str, str]] = []
-    for key, value in pairs_of(sys.stdin.read().splitlines()):
+    for key, value in pairs_of(lines):
         if key == "name":
             groups.append({})
         if groups:
             groups[-1][key] = value
-    info = next((g for g in groups if g.get("name") == group), None)
+    return next((g for g in groups if g.get("name") == group), None)
+
+
+def judge_group_lag(group: str, max_lag: int) -> int:
+    text = sys.stdin.read()
+    if text.startswith(SHARD_MARK):
+        return judge_sharded_lag(group, max_lag, text)
+    info = group_of(text.splitlines(), group)
     if info is None:
         print(f"(no {group} consumer group)")
         return 1
     lag, pending = info.get("lag", ""), info.get("pending")
     print(f"(group {group}: pending {pending}, lag {lag or 0})")
     return 0 if lag in ("", "0") or (lag.isdigit() and int(lag) < max_lag) else 1
+
+
+def judge_sharded_lag(group: str, max_lag: int, text: str) -> int:
+    """Every shard's `XINFO GROUPS` after a SHARD_MARK line: the group on each shard, pending
+    and lag summed (a lag Redis cannot compute, empty, counts as 0 as above)."""
+    answers = text.split(SHARD_MARK + "\n")[1:]
+    infos = [group_of(answer.splitlines(), group) for answer in answers]
+    missing = [str(i) for i, info in enumerate(infos) if info is None]
+    if missing:
+        print(f"(no {group} consumer group on shard(s) {', '.join(missing)} of {len(infos)})")
+        return 1
+    found = [info for info in infos if info is not None]
+    lags = [info.get("lag", "") or "0" for info in found]
+    if not all(lag.isdigit() for lag in lags):
+        print(f"(group {group}: unreadable lag {lags})")
+        return 1
+    lag = sum(int(value) for value in lags)
+    pending = sum(int(info.get("pending", "0") or 0) for info in found)
+    print(f"(group {group}: pending {pending}, lag {lag} over {len(found)} shards)")
+    return 0 if lag < max_lag else 1
+
+
+def sharded_keys() -> None:
+    data = json.loads(CHECKS.read_text(encoding="utf-8"))
+    for name in data["sharded"]:
+        print(fill("{prefix}" + name))
 
 
 def judge_contains(wanted: str, count: str) -> int:
@@ -165,6 +202,8 @@ def main(argv: list[str]) -> int:
         return judge_venues()
     elif command == "group_lag":
         return judge_group_lag(args[0], int(args[1]))
+    elif command == "sharded":
+        sharded_keys()
     else:
         raise SystemExit(f"unknown command {command!r}")
     return 0

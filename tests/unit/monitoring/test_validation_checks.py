@@ -118,3 +118,34 @@ def test_venues_and_contains_judges() -> None:
     assert reader("contains", '{"reasoning": "ATR×"}', "2", stdin=status) == (0, "(all 2 fields)")
     code, out = reader("contains", '{"reasoning": "ATR×"}', "2", stdin="reasoning\nlocal mode")
     assert code == 1 and out == "(all 2 fields; reasoning lacks 'ATR×': 'local mode')"
+
+
+def test_sharded_list_is_the_streams_with_a_shard_key() -> None:
+    """validation_checks.json's `sharded` names exactly the streams that streams.py shards."""
+    from microservices.common.streams import build_streams
+
+    sharded = {s.name for s in build_streams("p:", shards=2).all() if s.shards > 1}
+    code, out = reader("sharded", env={"STREAM_PREFIX": "p:"})
+    assert code == 0 and set(out.splitlines()) == sharded
+    assert "p:alerts" not in sharded and "p:exchange.listings" not in sharded
+
+
+def test_sharded_group_lag_needs_the_group_on_every_shard_and_sums() -> None:
+    def shard(pending: int, lag: str, group: str = "aggregator") -> str:
+        return "\n".join(["--shard--", "name", group, "consumers", "1", "pending", str(pending),
+                          "last-delivered-id", "1-0", "lag", lag])  # fmt: skip
+
+    both = shard(3, "40") + "\n" + shard(4, "") + "\n"
+    assert reader("group_lag", "aggregator", "5000", stdin=both) == (
+        0,
+        "(group aggregator: pending 7, lag 40 over 2 shards)",
+    )
+    assert (
+        reader("group_lag", "aggregator", "41", stdin=shard(1, "30") + "\n" + shard(1, "11"))[0]
+        == 1
+    )
+    one_missing = shard(3, "0") + "\n" + shard(0, "0", group="storage") + "\n" + "--shard--\n"
+    assert reader("group_lag", "aggregator", "5000", stdin=one_missing) == (
+        1,
+        "(no aggregator consumer group on shard(s) 1, 2 of 3)",
+    )
