@@ -145,3 +145,26 @@ def test_fast_decode_agrees_with_the_reference_on_mutated_entries(
     if extra:
         entry[b"unexpected"] = b"\xff"
     same(entry)
+
+
+def test_fast_time_parse_agrees_with_the_schema_on_fourteen_character_times() -> None:
+    from microservices.common.errors import SchemaError
+    from microservices.common.raw_decode import ms
+    from microservices.common.schema_fields import parse_ms
+
+    texts = ["1796512187.421", "1796512187.000", "0796512187.421", "1796512187.4_1",
+             "1796512187.+21", "+796512187.421", "9999999999.999", "1796512187,421",
+             "179651218.7421", "1796512187.42", "1796512187.4210"]  # fmt: skip
+    for text in texts:
+        try:
+            expected: int | None = parse_ms("t", text)
+        except SchemaError:
+            expected = None
+        try:
+            got: int | None = ms(text.encode())
+        except ValueError:
+            got = None
+        assert got == expected, text
+    assert ms(b"1796512187.421") == 1_796_512_187_421
+    with pytest.raises(ValueError):  # non-ASCII digits: the reference decoder decides
+        ms("1796512187.٤21".encode())
