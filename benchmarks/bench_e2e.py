@@ -166,7 +166,6 @@ def compare(n_symbols: int, runs: int, window_s: float, start: float, step: floa
     sustained rates, their ratio, and event -> state p99 at 5k records/s."""
     from benchmarks import bench_chain  # imports this module's neighbours only
 
-    OPTIONS.update(feed="replay", tick_ms=1)
     chain, chain_runs, _ = sweep(lambda t: bench_chain.one_run(t, window_s), start, step,
                                  runs, "chain")  # fmt: skip
     ours, our_runs, _ = sweep(lambda t: one_run(t, n_symbols, window_s), start, step, runs,
@@ -211,6 +210,8 @@ def main() -> None:
     OPTIONS["feed"] = ns.feed
     OPTIONS["tick_ms"] = ns.tick_ms or (1 if ns.feed == "replay" else 10)
     OPTIONS["env"] = dict(item.split("=", 1) for item in ns.env)
+    if ns.compare:
+        OPTIONS.update(feed="replay", tick_ms=ns.tick_ms or 1)
     print(f"machine: {machine()}; load {os.getloadavg()}; options {OPTIONS}", flush=True)
     if ns.compare:
         rows = compare(ns.symbols, ns.runs, ns.window, ns.start, ns.step)

@@ -66,19 +66,36 @@ def sweep(
     label: str,
     limit: float = 200_000.0,
 ) -> tuple[float, list[dict[str, Any]], list[tuple[float, list[dict[str, Any]]]]]:
-    """Raise the target by `step` from `start` until a target has a run that is not
-    sustained. Returns (highest sustained records/s: the median folded rate of the last
-    target whose runs were all sustained, 0 if none; its runs; every target's runs)."""
-    best, best_runs, history = 0.0, [], []
-    target = start
-    while target <= limit:
+    """Find the highest target (a multiple of `step` away from `start`) whose runs are all
+    sustained: upwards from `start` while they are, downwards when `start` is not. Returns
+    (the median folded records/s at that target, 0 if none; its runs; every target's runs)."""
+    history: list[tuple[float, list[dict[str, Any]]]] = []
+
+    def attempt(target: float) -> tuple[bool, list[dict[str, Any]]]:
         results = [one_run(target) for _ in range(runs)]
         history.append((target, results))
         ok = [sustained(r) for r in results]
         rates = [r["records_per_s"] for r in results]
         print(f"{label} {target:,.0f}: records/s {mmm(rates)}, sustained {ok}", flush=True)
-        if not all(ok):
-            break
-        best, best_runs = statistics.median(rates), results
+        return all(ok), results
+
+    def rate(results: list[dict[str, Any]]) -> float:
+        return float(statistics.median(r["records_per_s"] for r in results))
+
+    target = start
+    ok, results = attempt(target)
+    if not ok:
+        while target - step > 0:
+            target -= step
+            ok, results = attempt(target)
+            if ok:
+                return rate(results), results, history
+        return 0.0, [], history
+    best, best_runs = rate(results), results
+    while target + step <= limit:
         target += step
+        ok, results = attempt(target)
+        if not ok:
+            break
+        best, best_runs = rate(results), results
     return best, best_runs, history
