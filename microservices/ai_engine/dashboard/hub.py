@@ -4,11 +4,11 @@
 first subscriber starts the reader task and the last one leaving stops it, so an engine with no
 dashboard open reads nothing. The reader XREADs exchange.normalized, exchange.features,
 exitbrain.status, exitbrain.alerts, alerts and the optional streams (large trades, model
-signals: whichever `Streams` declares) from the newest entry on, turns entries into events
-(`events.py`) and offers each to every queue. A full queue drops its oldest event and counts
-it (`ce_dashboard_dropped_total`): a slow client loses history, never blocks the reader or the
-engine. Twice a second it also sends the venues' health from the collector's hash. Entries that
-fail to decode are counted per stream and sampled in the log.
+signals: whichever `Streams` declares), every shard of each, from the newest entry on, turns
+entries into events (`events.py`) and offers each to every queue. A full queue drops its
+oldest event and counts it (`ce_dashboard_dropped_total`): a slow client loses history, never
+blocks the reader or the engine. Twice a second it also sends the venues' health from the
+collector's hash. Entries that fail to decode are counted per stream and sampled in the log.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from microservices.common.errors import SchemaError
 from microservices.common.logs import SampledLogger
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
+from microservices.common.shard_read import exists_any, keys
 from microservices.common.streams import Stream, Streams, collector_key
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ def optional_streams(streams: Streams) -> dict[str, Stream[Any]]:
 
 
 def converters(streams: Streams) -> Known:
-    """Stream name -> (label, stream, record -> event) of every stream the hub reads."""
+    """Stream key -> (label, stream, record -> event) of every stream the hub reads (every
+    shard's key of a sharded stream)."""
     known: list[tuple[str, Stream[Any], Converter]] = [
         ("normalized", streams.normalized, events.normalized_event),
         ("features", streams.features, events.features_event),
@@ -85,7 +87,7 @@ def converters(streams: Streams) -> Known:
         ("exitbrain_alerts", streams.alerts, events.exit_alert_event),
         ("alerts", streams.market_alerts, events.market_alert_event),
     ]
-    return {stream.name: (label, stream, conv) for label, stream, conv in known}
+    return {name: (label, stream, conv) for label, stream, conv in known for name in keys(stream)}
 
 
 async def venue_blocks(redis: aredis.Redis, settings: Settings) -> dict[str, Any]:
@@ -105,7 +107,9 @@ class LiveHub:
         self.redis, self.settings = redis, settings
         streams = settings.streams()
         self._known = converters(streams)
-        self._optional = {s.name: label for label, s in optional_streams(streams).items()}
+        self._optional = {
+            name: label for label, s in optional_streams(streams).items() for name in keys(s)
+        }
         self._clients: set[ClientQueue] = set()
         self._task: asyncio.Task[None] | None = None
         self.closed = False
@@ -152,7 +156,7 @@ class LiveHub:
         declared = optional_streams(self.settings.streams())
         out = {name: False for name in OPTIONAL_SOURCES}
         for name, stream in declared.items():
-            out[name] = bool(await self.redis.exists(stream.name))
+            out[name] = await exists_any(self.redis, stream)  # any shard
         return out
 
     async def _run(self) -> None:
