@@ -25,12 +25,12 @@ import select
 import signal
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 import orjson
 
-from microservices.common.raw_json import line_encoders, orjson_line
+from microservices.common.raw_json import LineEncoder, line_encoders, orjson_line
 from microservices.data_collector.exchanges.base import ParseStats, VenueParser
 from microservices.data_collector.exchanges.binance.parser import (
     BinanceFuturesParser,
@@ -100,7 +100,11 @@ def blocks(mapped: mmap.mmap, block_bytes: int) -> list[tuple[int, int]]:
 
 
 def encode_block(
-    parser: VenueParser, data: bytes, fallback_ms: int, asked: list[tuple[int, str, str]]
+    parser: VenueParser,
+    data: bytes,
+    fallback_ms: int,
+    asked: list[tuple[int, str, str]],
+    encoders: dict[str, LineEncoder] | None = None,
 ) -> Block:
     """Parse and encode one block's lines (the parser's dedupers replaced by Claims on
     `asked`): its lines' text, the claims' spans, emitted and rejected counts, line counts."""
@@ -108,19 +112,21 @@ def encode_block(
 
     parser.stats = ParseStats(control_reasons=parser.stats.control_reasons)
     seen = CaptureLines()
-    get = line_encoders().get
+    get = (encoders or line_encoders()).get
     parse = parser.parse
     out: list[str] = []
+    append = out.append
     spans: list[Span] = []
     frames = 0
     for frame, ts_ms in read_capture(io.BytesIO(data), seen):
         frames += 1
         records = parse(frame, ts_ms or fallback_ms)
         if asked:
-            spans.extend((*claim, len(out), len(records)) for claim in asked)
+            for claim in asked:
+                spans.append((*claim, len(out), len(records)))
             asked.clear()
         for record in records:
-            out.append(get(record.type, orjson_line)(record))
+            append(get(record.type, orjson_line)(record))
     stats = parser.stats
     counts = (frames, seen.lines, seen.capture_lines)
     return "".join(out).encode(), spans, stats.emitted, stats.rejected, counts
@@ -165,6 +171,7 @@ class Job:
     fallback_ms: int
     asked: list[tuple[int, str, str]]
     tickets: int  # read end of a pipe holding every block index once
+    encoders: dict[str, LineEncoder] = field(default_factory=line_encoders)
 
     def claim(self) -> int | None:
         """The next unclaimed block (one atomic pipe read), None when all are claimed."""
@@ -173,7 +180,8 @@ class Job:
 
     def encode(self, index: int) -> Block:
         start, end = self.spans[index]
-        return encode_block(self.parser, self.mapped[start:end], self.fallback_ms, self.asked)
+        data = self.mapped[start:end]
+        return encode_block(self.parser, data, self.fallback_ms, self.asked, self.encoders)
 
 
 def write_parallel(
