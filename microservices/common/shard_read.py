@@ -6,8 +6,9 @@ symbol's shard (`stream.shard_for(symbol)`), and a reader of the whole stream re
 shard, one key per command (so it works on a Redis Cluster, where the shards sit in different
 slots), and merges: entries by id (newest first), lengths and consumer-group counters summed.
 
-Entry ids order entries of different shards because every shard's ids are `<ms>-<seq>` from
-the same Redis clock (on a cluster: the nodes' clocks, close enough for "newest").
+Entry ids order entries of different shards by time: every shard's ids are `<ms>-<seq>` from
+the same Redis clock (on a cluster: the nodes' clocks, close enough for "newest"); entries of
+different shards within one millisecond have no order between them.
 """
 
 from __future__ import annotations

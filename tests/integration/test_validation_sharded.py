@@ -32,7 +32,7 @@ HEALTH = {
                           "fail_count": 0, "last_update": None},
     },
 }  # fmt: skip
-FEATURES = {"latest": {name: 1.0 for name in (
+FEATURES: dict[str, Any] = {"latest": {name: 1.0 for name in (
     "avg_price", "price_divergence", "funding_delta", "price_momentum", "volatility_spread",
     "binance_bybit_ratio", "hour", "day_of_week", "all_exchanges_active", "num_exchanges")}}  # fmt: skip
 NORMALIZED = ("timestamp", "avg_price", "median_price", "price_divergence",
