@@ -15,8 +15,11 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
 from microservices.common.settings import Settings, load_settings
 from microservices.common.streams import COLLECTOR_HEALTH_TTL_S, collector_key
@@ -39,10 +42,14 @@ def live_file_fresh(path: Path, max_age_s: float) -> bool:
 def heartbeat_exists(settings: Settings) -> bool:
     if settings.redis_url is None:
         return False
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=3)
+    client: Any
+    if settings.redis_cluster:
+        client = RedisCluster.from_url(settings.redis_url, socket_timeout=3)
+    else:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=3)
     try:
         return bool(client.exists(collector_key(settings.stream_prefix, "health")))
-    except redis.RedisError:
+    except (redis.RedisError, RedisClusterException):
         return False
     finally:
         client.close()

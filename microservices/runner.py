@@ -70,7 +70,11 @@ async def run_all_main(
         if demo:
             settings = await stack.enter_async_context(demo_simulator(settings))
         assert settings.redis_url is not None
-        redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+        redis = create_redis(
+            settings.redis_url,
+            socket_timeout_s=settings.redis_socket_timeout_s,
+            cluster=settings.redis_cluster,
+        )
         stack.push_async_callback(redis.aclose)
         collector = Collector(settings, redis)
         await collector.prepare()  # an unknown symbol stops here, before anything runs

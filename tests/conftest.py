@@ -24,6 +24,10 @@ from tests.pg_fixtures import (  # noqa: F401 - PostgreSQL fixtures, registered 
     pg_server,
     pg_url,
 )
+from tests.redis_cluster import (  # noqa: F401 - Redis Cluster fixtures, registered here
+    cluster_redis,
+    redis_cluster,
+)
 from tests.tools import require_tools
 
 

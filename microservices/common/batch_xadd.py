@@ -6,7 +6,8 @@ whole batch is one `EVALSHA` per stream, its RESP text built by `resp`/`schemas.
 one reply (the number of entries added). The entries in Redis are the same as from
 `XADD <stream> MAXLEN ~ <n> * field value ...` per record, in the same order.
 
-The script runs atomically: a batch is either written whole or not at all. NOSCRIPT (a
+The script runs atomically: a batch is either written whole or not at all (its one key, the
+stream, also makes it valid on a Redis Cluster: see `cluster_xadd`). NOSCRIPT (a
 restarted server has an empty script cache) loads the script and sends again; nothing was
 written by a NOSCRIPT reply, so the retry cannot duplicate entries.
 """
@@ -20,8 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
+from microservices.common.cluster_xadd import write_cluster
 from microservices.common.resp import command
 
 # ARGV[1] = MAXLEN; then per entry: 2 x field count, field, value, ...
@@ -58,13 +61,17 @@ class StreamBatch:
 
 
 async def write_batches(
-    redis: aredis.Redis, batches: list[StreamBatch], timeout_s: float | None
+    redis: aredis.Redis | RedisCluster, batches: list[StreamBatch], timeout_s: float | None
 ) -> None:
     """Send every batch in one write and read the replies; raise on any error reply.
 
     A connection or timeout error closes the connection (redis-py's own rule), so a
-    half-read reply never goes back to the pool.
+    half-read reply never goes back to the pool. On a cluster client, one write per node
+    (`cluster_xadd`).
     """
+    if isinstance(redis, RedisCluster):
+        await write_cluster(redis, batches, timeout_s, SCRIPT)
+        return
     missing = await _send(redis, batches, timeout_s)
     if missing:
         await redis.script_load(SCRIPT)

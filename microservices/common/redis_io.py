@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Final, TypeAlias, TypeGuard, TypeVar, cast
 
 import redis.asyncio as aredis
+import redis.exceptions as rex
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -29,6 +30,11 @@ TRANSIENT_REDIS_ERRORS: Final = (
     ConnectionError,
     OSError,
     TimeoutError,
+    # a Redis Cluster during a failover: the next command uses the refreshed slot table
+    rex.ClusterDownError,
+    rex.TryAgainError,
+    rex.SlotNotCoveredError,
+    rex.RedisClusterUnreachableError,
 )
 
 
@@ -64,6 +70,26 @@ def socket_timeout(redis: RedisClient) -> float | None:
         kwargs = redis.connection_pool.connection_kwargs
     value: Any = kwargs.get("socket_timeout")
     return None if value is None else float(value)
+
+
+# DEL + HSET of one key as one script: atomic on any node of a cluster
+REPLACE_HASH: Final = "redis.call('DEL', KEYS[1]) return redis.call('HSET', KEYS[1], unpack(ARGV))"
+
+
+async def replace_hash(redis: RedisClient, key: str, fields: dict[str, bytes]) -> None:
+    """Replace hash `key` by `fields` atomically (readers see the old or the new hash).
+
+    One node: a MULTI/EXEC pipeline. A cluster: a one-key script instead, because redis-py's
+    cluster transactions queue each command through a worker thread, which blocks the loop.
+    """
+    if isinstance(redis, RedisCluster):
+        flat = [item for pair in fields.items() for item in pair]
+        await redis.eval(REPLACE_HASH, 1, key, *flat)
+        return
+    pipe = redis.pipeline(transaction=True)
+    pipe.delete(key)
+    pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+    await pipe.execute()
 
 
 async def xadd_record(redis: aredis.Redis, stream: Stream[R], record: R) -> bytes:

@@ -2,7 +2,8 @@
 
 `memory_values` is the pure part (an INFO reply -> the two numbers, None when a field is
 missing or not a number, as on servers that do not report it); `sample_redis_memory` is what
-the engine's /metrics handler calls before every scrape.
+the engine's /metrics handler calls before every scrape. On a Redis Cluster the gauges are
+the sums over the masters (`cluster_memory_values`; maxmemory 0 when any master has no limit).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from microservices.common import metrics
@@ -41,18 +43,34 @@ def memory_values(info: Mapping[Any, Any]) -> tuple[int, int] | None:
     return used, limit
 
 
+def cluster_memory_values(infos: Mapping[Any, Mapping[Any, Any]]) -> tuple[int, int] | None:
+    """The sums over a cluster's masters (`INFO memory` of each); None when any is unusable."""
+    values = [memory_values(info) for info in infos.values()]
+    if not values or any(v is None for v in values):
+        return None
+    pairs = [v for v in values if v is not None]
+    limits = [limit for _, limit in pairs]
+    return sum(used for used, _ in pairs), 0 if 0 in limits else sum(limits)
+
+
 async def sample_redis_memory(redis: aredis.Redis) -> bool:
     """Set the Redis memory gauges from `INFO memory`; False (gauges unchanged) when Redis is
     unreachable, refuses INFO (managed servers may rename or disable it) or does not report
     the fields."""
     try:
-        info: Any = await redis.info("memory")
+        if isinstance(redis, RedisCluster):
+            infos: Any = await redis.info("memory", target_nodes=RedisCluster.PRIMARIES)
+        else:
+            info: Any = await redis.info("memory")
     except TRANSIENT_REDIS_ERRORS:
         return False
     except ResponseError as exc:
         logger.debug("redis.info_refused", extra={"cause": str(exc)[:120]})
         return False
-    values = memory_values(info or {})
+    if isinstance(redis, RedisCluster):
+        values = cluster_memory_values(infos or {})
+    else:
+        values = memory_values(info or {})
     if values is None:
         return False
     metrics.REDIS_USED_MEMORY.set(values[0])

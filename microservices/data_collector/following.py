@@ -32,7 +32,7 @@ from microservices.common.followed import UPDATED_FIELD, followed_key, instances
 from microservices.common.instruments import Instrument
 from microservices.common.producer import StreamProducer
 from microservices.common.records import NewListing
-from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, replace_hash
 from microservices.common.settings import Settings
 from microservices.common.streams import Stream
 from microservices.common.symbol_selection import resolve_symbols, usd_volume_by_symbol
@@ -253,9 +253,6 @@ class Following:
         fields = {s: orjson.dumps(v) for s, v in self.followed_json().items()}
         fields[UPDATED_FIELD] = str(now_ms()).encode()
         with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.delete(key)
-            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-            await pipe.execute()
+            await replace_hash(self.redis, key, fields)
             if collector_id:  # one of several collectors: readers merge the parts
                 await self.redis.sadd(instances_key(prefix), collector_id)

@@ -284,7 +284,11 @@ def serve_metrics(settings: Settings) -> None:
 async def collector_main(settings: Settings, stop: asyncio.Event, rest: bool = True) -> None:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is required here (`cross-exchange run` embeds a Redis)")
-    redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+    redis = create_redis(
+        settings.redis_url,
+        socket_timeout_s=settings.redis_socket_timeout_s,
+        cluster=settings.redis_cluster,
+    )
     try:
         await Collector(settings, redis, rest=rest).run(stop)
     finally:

@@ -42,7 +42,11 @@ async def store_main(settings: Settings, stop: asyncio.Event, consumer: str) -> 
     from microservices.storage.service import StoreService
 
     assert settings.redis_url is not None and settings.database_url is not None
-    redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+    redis = create_redis(
+        settings.redis_url,
+        socket_timeout_s=settings.redis_socket_timeout_s,
+        cluster=settings.redis_cluster,
+    )
     try:
         await StoreService(settings, redis, settings.database_url, consumer).run(stop)
     finally:

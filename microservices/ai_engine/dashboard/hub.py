@@ -31,6 +31,7 @@ from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
 from microservices.common.shard_read import exists_any, keys
 from microservices.common.streams import Stream, Streams, collector_key
+from microservices.common.xread import StreamReader
 
 logger = logging.getLogger(__name__)
 sampled = SampledLogger(logger)
@@ -172,17 +173,17 @@ class LiveHub:
         last = {name: await self._newest_id(name) for name in names}
         next_venues = 0.0
         loop = asyncio.get_running_loop()
-        while True:
-            if loop.time() >= next_venues:
-                next_venues = loop.time() + VENUES_EVERY_S
-                await self._send_venues()
-            block = self.settings.dashboard_poll_ms
-            rows: Any = await self.redis.xread(last, count=READ_COUNT, block=block)  # type: ignore[arg-type]
-            for key, entries in rows or []:
-                name = key.decode() if isinstance(key, bytes) else str(key)
-                for entry_id, fields in entries:
-                    last[name] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                    self._dispatch(name, last[name], fields)
+        async with StreamReader(self.redis) as reader:  # on a cluster: one XREAD per slot
+            while True:
+                if loop.time() >= next_venues:
+                    next_venues = loop.time() + VENUES_EVERY_S
+                    await self._send_venues()
+                block = self.settings.dashboard_poll_ms
+                for key, entries in await reader.read(last, READ_COUNT, block):
+                    name = key.decode() if isinstance(key, bytes) else str(key)
+                    for entry_id, fields in entries:
+                        last[name] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                        self._dispatch(name, last[name], fields)
 
     async def _newest_id(self, name: str) -> str:
         rows: Any = await self.redis.xrevrange(name, "+", "-", count=1)

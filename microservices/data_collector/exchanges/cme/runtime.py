@@ -81,7 +81,7 @@ def redis_publisher(redis: aredis.Redis, settings: Settings) -> Publish:
 def _redis(settings: Settings) -> aredis.Redis:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is not set: the CME poller writes to Redis")
-    return create_redis(settings.redis_url)
+    return create_redis(settings.redis_url, cluster=settings.redis_cluster)
 
 
 async def import_file(

@@ -1,0 +1,236 @@
+"""The product's Redis layer on a real 3-master Redis Cluster (issue 19, item 3).
+
+Streams named with hash tags (`...:{0}`, `...:{1}`, ...) sit on known slots; the tests pick
+tags whose slots are on different nodes and check the producer's batch write, the consumer
+group loop (acks, dead letters), the multi-stream reader and the collector's own writes work
+there exactly as on one node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster
+
+from microservices.common import metrics
+from microservices.common.consumer import StreamConsumer
+from microservices.common.producer import StreamProducer
+from microservices.common.redis_io import is_cluster
+from microservices.common.redis_memory import cluster_memory_values, sample_redis_memory
+from microservices.common.settings import Settings
+from microservices.common.streams import Stream, Streams, collector_key
+from microservices.common.xread import StreamReader, xread_multi
+from microservices.data_collector.service import Collector
+from microservices.exchange_simulator.config import MarketConfig, SimulatorConfig
+from microservices.exchange_simulator.server import start_simulator
+from microservices.runner import simulator_settings
+from tests import factories as f
+from tests.redis_cluster import LocalRedisCluster
+
+pytestmark = pytest.mark.integration
+
+
+def spread(cluster: RedisCluster, base: str, count: int = 3) -> list[str]:
+    """`count` keys `<base>:{tag}` whose slots are served by `count` different nodes."""
+    names: dict[str, str] = {}
+    tag = 0
+    while len(names) < count:
+        name = f"{base}:{{{tag}}}"
+        node = cluster.get_node_from_key(name)
+        assert node is not None
+        names.setdefault(node.name, name)
+        tag += 1
+    return list(names.values())
+
+
+def renamed(stream: Stream[Any], name: str) -> Stream[Any]:
+    return dataclasses.replace(stream, name=name)
+
+
+async def cluster_of(redis: aredis.Redis) -> RedisCluster:
+    assert is_cluster(redis)
+    await redis.initialize()
+    return redis
+
+
+async def test_the_fixture_is_a_three_master_cluster(
+    redis_cluster: LocalRedisCluster, cluster_redis: aredis.Redis
+) -> None:
+    cluster = await cluster_of(cluster_redis)
+    assert len(redis_cluster.ports) == 3
+    assert sorted(n.port for n in cluster.get_primaries()) == sorted(redis_cluster.ports)
+    names = spread(cluster, "probe")
+    slots = [await cluster.cluster_keyslot(name) for name in names]
+    assert slots == [cluster.keyslot(name) for name in names]
+    assert len({cluster.get_node_from_key(name).name for name in names}) == 3  # type: ignore[union-attr]
+
+
+async def test_producer_batches_reach_streams_on_every_node_in_order(
+    cluster_redis: aredis.Redis, streams: Streams
+) -> None:
+    cluster = await cluster_of(cluster_redis)
+    shards = [renamed(streams.raw, n) for n in spread(cluster, streams.raw.name)]
+    producer = StreamProducer(cluster_redis, batch_size=64)  # several writes, each to 3 nodes
+    sent: dict[str, list[Any]] = {s.name: [] for s in shards}
+    for i in range(600):
+        shard = shards[i % 3 if i % 50 else 0]  # interleaved, with runs on one shard
+        record = f.trade(trade_id=str(i))
+        producer.publish(shard, record)
+        sent[shard.name].append(record)
+    assert await producer.flush() == 600
+    assert producer.sent == 600 and producer.pending == 0
+    for shard in shards:
+        rows: Any = await cluster_redis.xrange(shard.name)
+        assert [shard.schema.decode(fields) for _, fields in rows] == sent[shard.name]
+        plain = f"{shard.name}:plain"  # same slot: the tag is the shard's
+        for record in sent[shard.name][:5]:
+            fields: Any = shard.schema.encode(record)
+            await cluster_redis.xadd(plain, fields)
+        expected: Any = await cluster_redis.xrange(plain)
+        assert [list(e[1].items()) for e in rows[:5]] == [list(e[1].items()) for e in expected]
+
+
+async def test_a_node_with_an_empty_script_cache_gets_the_script(
+    cluster_redis: aredis.Redis, streams: Streams
+) -> None:
+    cluster = await cluster_of(cluster_redis)
+    shards = [renamed(streams.normalized, n) for n in spread(cluster, streams.normalized.name)]
+    producer = StreamProducer(cluster_redis)
+    for shard in shards:
+        producer.publish(shard, f.snapshot())
+    await producer.flush()
+    for node in cluster.get_primaries():  # what restarted nodes look like
+        await node.execute_command("SCRIPT", "FLUSH")
+    for shard in shards:
+        producer.publish(shard, f.snapshot(symbol="ETHUSDT", excluded={}))
+    assert await producer.flush() == 3
+    for shard in shards:
+        assert await cluster_redis.xlen(shard.name) == 2  # written once, not twice
+
+
+async def test_a_moved_slot_is_followed(
+    redis_cluster: LocalRedisCluster, cluster_redis: aredis.Redis, streams: Streams
+) -> None:
+    """A stale slot table (the client thinks another node serves the slot) gets MOVED: the
+    batch goes to the right node, once."""
+    cluster = await cluster_of(cluster_redis)
+    name = spread(cluster, streams.raw.name)[0]
+    slot = cluster.keyslot(name)
+    right = cluster.nodes_manager.slots_cache[slot]
+    wrong = next(n for n in cluster.get_primaries() if n is not right[0])
+    cluster.nodes_manager.slots_cache[slot] = [wrong]
+    producer = StreamProducer(cluster_redis)
+    producer.publish(renamed(streams.raw, name), f.trade(trade_id="m1"))
+    assert await producer.flush() == 1
+    assert cluster.nodes_manager.slots_cache[slot][0].name == right[0].name
+    assert await cluster_redis.xlen(name) == 1
+
+
+async def test_consumer_acks_and_dead_letters_on_a_cluster(
+    cluster_redis: aredis.Redis, streams: Streams
+) -> None:
+    cluster = await cluster_of(cluster_redis)
+    stream = renamed(streams.raw, spread(cluster, streams.raw.name)[1])
+    producer = StreamProducer(cluster_redis)
+    producer.publish(stream, f.trade(trade_id="1"))
+    await producer.flush()
+    await cluster_redis.xadd(stream.name, {"type": "trade", "price": "NaN"})
+    producer.publish(stream, f.trade(trade_id="2"))
+    await producer.flush()
+    got: list[Any] = []
+
+    async def handler(batch: list[tuple[str, Any]]) -> None:
+        got.extend(record for _, record in batch)
+
+    reader = StreamConsumer(cluster_redis, stream, handler, group="cluster-test")
+    assert await reader.run_until_idle() == 3
+    assert [r.trade_id for r in got] == ["1", "2"]
+    assert reader.dead_lettered == 1
+    dead: Any = await cluster_redis.xrange(stream.dead_letter)
+    assert [row[1][b"price"] for row in dead] == [b"NaN"]
+    pending: Any = await cluster_redis.xpending(stream.name, "cluster-test")
+    assert pending["pending"] == 0
+
+
+async def test_stream_reader_reads_streams_on_every_node(
+    cluster_redis: aredis.Redis, stream_prefix: str
+) -> None:
+    cluster = await cluster_of(cluster_redis)
+    names = [*spread(cluster, f"{stream_prefix}r", 3), f"{stream_prefix}r:{{0}}:b"]
+    for i, name in enumerate(names):
+        await cluster_redis.xadd(name, {"n": str(i)})
+    rows = await xread_multi(cluster_redis, dict.fromkeys(names, "0-0"), 10, None)
+    got = {key.decode(): [e[1][b"n"] for e in entries] for key, entries in rows}
+    assert got == {name: [str(i).encode()] for i, name in enumerate(names)}
+
+    last = {name: "$" for name in names}
+    last = {name: (await cluster_redis.xinfo_stream(name))["last-generated-id"].decode()
+            for name in names}  # fmt: skip
+    async with StreamReader(cluster_redis) as reader:
+        first = asyncio.ensure_future(reader.read(last, 10, 2_000))
+        await asyncio.sleep(0.2)  # every slot's read is blocking now
+        await cluster_redis.xadd(names[2], {"n": "late"})
+        rows = await first
+        assert [(k.decode(), [e[1][b"n"] for e in v]) for k, v in rows] == [(names[2], [b"late"])]
+        last[names[2]] = rows[0][1][0][0].decode()
+        await cluster_redis.xadd(names[0], {"n": "next"})
+        rows = await reader.read(last, 10, 2_000)  # the quiet slots' reads were kept
+        assert [(k.decode(), [e[1][b"n"] for e in v]) for k, v in rows] == [(names[0], [b"next"])]
+
+
+async def test_redis_memory_sums_the_masters(cluster_redis: aredis.Redis) -> None:
+    cluster = await cluster_of(cluster_redis)
+    infos: Any = await cluster.info("memory", target_nodes=RedisCluster.PRIMARIES)
+    assert len(infos) == 3
+    assert await sample_redis_memory(cluster_redis)
+    used = metrics.REDIS_USED_MEMORY._value.get()
+    assert used > max(int(info["used_memory"]) for info in infos.values())  # three summed
+    assert metrics.REDIS_MAXMEMORY._value.get() == 0  # the test nodes have no limit
+    two: dict[str, dict[Any, Any]] = {
+        "a": {"used_memory": 10, "maxmemory": 100},
+        "b": {b"used_memory": b"20", "maxmemory": 50},
+    }
+    assert cluster_memory_values(two) == (30, 150)
+    assert cluster_memory_values({**two, "c": {"used_memory": 1, "maxmemory": 0}}) == (31, 0)
+
+
+async def test_collector_writes_records_health_and_symbols_on_a_cluster(
+    redis_cluster: LocalRedisCluster,
+    cluster_redis: aredis.Redis,
+    settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory(
+        redis_url=redis_cluster.url, redis_cluster=True, venues="binance,bybit",
+        symbols="BTCUSDT,ETHUSDT", ws_reconnect_base_s=0.05, rest_poll_interval_s=1.0,
+        rest_history_dir="",
+    )  # fmt: skip
+    config = SimulatorConfig(port=0, market=MarketConfig(symbols=("BTCUSDT", "ETHUSDT"), seed=3))
+    async with start_simulator(config) as sim:
+        wired = simulator_settings(settings, sim.base_url, sim.ws_base)
+        stop = asyncio.Event()
+        collector = Collector(wired, cluster_redis)
+        task = asyncio.create_task(collector.run(stop))
+        try:
+            await asyncio.wait_for(_collector_wrote(cluster_redis, wired), timeout=60)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=20)
+    assert collector.producer.dropped == 0
+
+
+async def _collector_wrote(redis: aredis.Redis, settings: Settings) -> None:
+    prefix = settings.stream_prefix
+    while True:
+        raw: Any = await redis.xrange(settings.streams().raw.name)
+        health: Any = await redis.hgetall(collector_key(prefix, "health"))
+        symbols: Any = await redis.hgetall(collector_key(prefix, "symbols"))
+        venues = {r[1][b"exchange"] for r in raw}
+        if venues == {b"binance", b"bybit"} and {b"binance", b"bybit"} <= set(health):
+            assert {b"BTCUSDT", b"ETHUSDT"} <= set(symbols)
+            return
+        await asyncio.sleep(0.25)
