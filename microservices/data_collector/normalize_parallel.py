@@ -24,7 +24,7 @@ import os
 import select
 import signal
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
@@ -304,25 +304,16 @@ def _receive(read_fd: int) -> tuple[int, Block]:
     kind, payload = marshal.loads(_read_exactly(read_fd, size))
     if kind != "ok":
         raise RuntimeError(f"normalize worker failed:\n{payload}")
-    index, (text, spans, emitted, rejected, counts) = payload
-    return index, (text, spans, emitted, rejected, counts)
+    index, block = payload  # marshal gives back the tuples and lists it was given
+    return index, block
 
 
 def _read_exactly(fd: int, size: int) -> bytes:
-    chunks: list[bytes] = []
-    for chunk in _chunks(fd, size):
-        chunks.append(chunk)
-    data = b"".join(chunks)
-    if len(data) != size:
-        raise RuntimeError("normalize worker ended before sending its blocks")
-    return data
-
-
-def _chunks(fd: int, size: int) -> Iterator[bytes]:
-    left = size
+    chunks, left = [], size
     while left > 0:
-        chunk = os.read(fd, min(left, 1 << 20))
+        chunk = os.read(fd, min(left, PIPE_BYTES))
         if not chunk:
-            return
+            raise RuntimeError("normalize worker ended before sending its blocks")
+        chunks.append(chunk)
         left -= len(chunk)
-        yield chunk
+    return b"".join(chunks)
