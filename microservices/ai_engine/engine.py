@@ -2,6 +2,10 @@
 
 uvicorn runs inside our event loop with its signal handling disabled: SIGTERM sets our stop
 event (lifecycle.py), the loops drain, and the HTTP server is told to exit.
+
+With STREAM_SHARDS > 1 the aggregator, feature adapter, ExitBrain, anomaly monitor and
+large-trade watcher each own shards (OWNED_SHARDS, or SHARD_LEASES per role; see
+docs/SCALING.md); the storage writer and alert delivery read every shard.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExch
 from backend.domains.exits.exit_brain_v3.models import ExitParams
 from microservices.ai_engine.aggregator_service import AggregatorService
 from microservices.ai_engine.app import EngineContext, create_app
-from microservices.ai_engine.exitbrain_loop import run_exitbrain_loop, wait_for_fresh_data
+from microservices.ai_engine.exitbrain_loop import (
+    owned_only,
+    run_exitbrain_loop,
+    wait_for_fresh_data,
+)
 from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.large_trades.service import LargeTradeService, rabbit_from_settings
@@ -31,12 +39,14 @@ from microservices.common.lifecycle import run_until_stopped
 from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
+from microservices.common.shard_roles import ShardRole, fenced_writer
 from microservices.ml.anomaly_service import AnomalyService
 from microservices.ml.signal_service import SignalService
 from microservices.notify.service import Notifier
 from microservices.storage.service import store_service
 
 logger = logging.getLogger(__name__)
+EXITBRAIN_ROLE = "exitbrain"
 
 
 def exit_params(settings: Settings) -> ExitParams:
@@ -84,7 +94,9 @@ class Engine:
         self.features = FeatureAdapter(settings, redis, self.producer)
         # online signals of the promoted model (none promoted: nothing is published)
         self.signals = (
-            SignalService(settings, self.producer) if settings.ml_signals_enabled else None
+            SignalService(settings, self.features.publisher)
+            if settings.ml_signals_enabled
+            else None
         )
         if self.signals is not None:
             self.features.listeners.append(self.signals.observe)
@@ -100,11 +112,14 @@ class Engine:
             if settings.large_trades_enabled
             else None
         )
+        # ExitBrain refreshes the symbols whose home shard it owns, writes fenced when leased
+        self.exitbrain_role = ShardRole(EXITBRAIN_ROLE, settings, redis)
         self.adapter = CrossExchangeAdapter(
             redis,
             settings.streams(),
             exit_params(settings),
             enabled=settings.cross_exchange_enabled,
+            writer=partial(fenced_writer, self.exitbrain_role),
         )
         rates = None if self.aggregator is None else self.aggregator.rates
         self.context = EngineContext(
@@ -141,22 +156,31 @@ class Engine:
                 group.create_task(self._serve(stop), name="http")
 
     async def _exitbrain(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:  # the shards it owns: no per-shard loops
+            group.create_task(self.exitbrain_role.run(stop, lambda shard, token: []))
+            await self._exitbrain_loop(stop)
+
+    async def _exitbrain_loop(self, stop: asyncio.Event) -> None:
         s = self.settings
         if self.adapter.enabled:  # disabled: always local mode, nothing to wait for
             await wait_for_fresh_data(self._fresh_normalized, s.exitbrain_warmup_s, stop)
         followed = partial(followed_symbols, self.redis, s)  # top:N: the set changes
-        await run_exitbrain_loop(self.adapter, followed, s.exitbrain_interval_s, stop)
+        owned = owned_only(followed, self.exitbrain_role.owns)
+        await run_exitbrain_loop(self.adapter, owned, s.exitbrain_interval_s, stop)
 
     async def _fresh_normalized(self) -> bool:
-        """True when the newest exchange.normalized entry is younger than the staleness limit
-        (by its entry id, i.e. when Redis added it)."""
-        rows: Any = await self.redis.xrevrange(self.settings.streams().normalized.name, count=1)
-        if not rows:
-            return False
-        entry_id = rows[0][0]
-        text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        added_ms = int(text.split("-")[0])
-        return now_ms() - added_ms < self.settings.exitbrain_stale_after_s * 1000
+        """True when the newest entry of an owned shard of exchange.normalized is younger
+        than the staleness limit (by its entry id, i.e. when Redis added it)."""
+        stream = self.settings.streams().normalized
+        for shard in self.exitbrain_role.owned:
+            rows: Any = await self.redis.xrevrange(stream.shard(shard).name, count=1)
+            if not rows:
+                continue
+            entry_id = rows[0][0]
+            text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            if now_ms() - int(text.split("-")[0]) < self.settings.exitbrain_stale_after_s * 1000:
+                return True
+        return False
 
     async def _serve(self, stop: asyncio.Event) -> None:
         config = uvicorn.Config(

@@ -5,7 +5,8 @@ normalized data exists or a warm-up time has passed, so that a cold start does n
 FALLBACK_TO_LOCAL alert per symbol just because the aggregator has not emitted yet; data that
 never comes is still reported, after the warm-up. The adapter turns Redis read errors into
 fail-safe outcomes and swallows publish errors, so anything reaching this loop is logged and
-the loop goes on.
+the loop goes on. With shards, an instance refreshes only the symbols whose home shard it
+owns (`owned_only`, role `exitbrain`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,19 @@ async def wait_for_fresh_data(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=min(poll_s, remaining))
     return False
+
+
+def owned_only(
+    source: Symbols, owns: Callable[[str], bool]
+) -> Callable[[], Awaitable[Sequence[str]]]:
+    """The symbols of `source` whose home shard is owned here (`ShardRole.owns`), asked
+    again each round (leases move shards)."""
+
+    async def symbols() -> Sequence[str]:
+        current = await source() if callable(source) else source
+        return [symbol for symbol in current if owns(symbol)]
+
+    return symbols
 
 
 async def _current(source: Symbols, last: Sequence[str]) -> Sequence[str]:

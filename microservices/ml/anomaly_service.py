@@ -2,13 +2,16 @@
 -> exchange.anomalies, and ANOMALY_BURST alerts -> the general `alerts` stream.
 
 The detection is `anomaly_monitor.AnomalyMonitor` (pure); this shell only reads, publishes,
-counts and logs.
+counts and logs. The monitor keeps per-symbol state, so the service owns shards (role
+`anomaly`, `common/shard_roles.py`): one consumer per owned shard of exchange.normalized;
+its anomalies go to the symbol's shard (fenced when leased), its alerts to `alerts`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any, Final
 
 import redis.asyncio as aredis
@@ -19,10 +22,12 @@ from microservices.common.log_fold import FoldedLog
 from microservices.common.producer import StreamProducer
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.settings import Settings
+from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
 from microservices.ml.anomaly_monitor import AnomalyMonitor, MonitorParams
 
 logger = logging.getLogger(__name__)
 ANOMALY_GROUP: Final = "anomaly"
+ROLE: Final = "anomaly"
 
 
 def monitor_params(settings: Settings) -> MonitorParams:
@@ -47,22 +52,29 @@ class AnomalyService:
         producer: StreamProducer,
         consumer_name: str = "anomaly-1",
     ) -> None:
+        self.settings, self.redis = settings, redis
         self.streams = settings.streams()
         self.monitor = AnomalyMonitor(monitor_params(settings))
         self.producer = producer
+        self.role = ShardRole(ROLE, settings, redis, owner=consumer_name)
+        self.publisher = ShardPublisher(self.role, producer)
         self._rejected_log = FoldedLog(logger, "anomaly.rejected_values", interval_s=60.0)
         self.published = {"point": 0, "burst": 0, "alerts": 0}
-        self.consumer: StreamConsumer[NormalizedSnapshot] = StreamConsumer(
-            redis,
-            self.streams.normalized,
-            self.handle,
-            group=ANOMALY_GROUP,
-            consumer=consumer_name,
-            batch_size=settings.consumer_batch_size,
-            block_ms=settings.consumer_block_ms,
-            claim_idle_ms=settings.consumer_claim_idle_ms,
-            max_deliveries=settings.consumer_max_deliveries,
-        )
+        self.consumers = {shard: self._consumer(shard) for shard in self.role.owned}
+
+    @property
+    def consumer(self) -> StreamConsumer[NormalizedSnapshot]:
+        """The first owned shard's consumer (the only one with one shard)."""
+        return self.consumers[min(self.consumers)]
+
+    def _consumer(self, shard: int) -> StreamConsumer[NormalizedSnapshot]:
+        s = self.settings
+        return StreamConsumer(
+            self.redis, self.streams.normalized.shard(shard), self.handle,
+            group=ANOMALY_GROUP, consumer=self.role.owner, batch_size=s.consumer_batch_size,
+            block_ms=s.consumer_block_ms, claim_idle_ms=s.consumer_claim_idle_ms,
+            max_deliveries=s.consumer_max_deliveries,
+        )  # fmt: skip
 
     async def handle(self, batch: list[tuple[str, NormalizedSnapshot]]) -> None:
         for _, snap in batch:
@@ -74,7 +86,7 @@ class AnomalyService:
             if findings.sampled:
                 metrics.ANOMALY_SAMPLES.labels(snap.symbol).inc()
             for record in findings.anomalies:
-                self.producer.publish(self.streams.anomalies, record)
+                self.publisher.publish(self.streams.anomalies, record)
                 metrics.ANOMALIES.labels(record.series, record.kind).inc()
                 self.published[record.kind] = self.published.get(record.kind, 0) + 1
             for alert in findings.alerts:
@@ -97,5 +109,13 @@ class AnomalyService:
             "published": dict(self.published),
         }
 
+    def _start(self, stop: asyncio.Event, shard: int, token: int) -> list[Loop]:
+        consumer = self.consumers.get(shard) if token == 0 else None
+        if consumer is None:
+            consumer = self.consumers[shard] = self._consumer(shard)
+        return [consumer.run(stop)]
+
     async def run(self, stop: asyncio.Event) -> None:
-        await self.consumer.run(stop)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.publisher.run(stop), name="anomaly-fenced")
+            await self.role.run(stop, partial(self._start, stop))

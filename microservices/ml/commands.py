@@ -136,32 +136,53 @@ def run_export(ns: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 async def _read_features(settings: Settings, symbols: list[str] | None) -> pd.DataFrame:
-    from microservices.common.errors import SchemaError
+    """Every entry of exchange.features (of the symbols' home shards when symbols are given;
+    every shard otherwise), in time order across shards."""
     from microservices.common.redis_io import create_redis
-    from microservices.common.schema_fields import normalize_entry
+    from microservices.common.shard_roles import every_shard
 
     assert settings.redis_url is not None
     stream = settings.streams().features
-    redis = create_redis(settings.redis_url)
-    rows, bad, lower = [], 0, "-"
+    redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
+    rows: list[dict[str, Any]] = []
+    bad = 0
     wanted = {s.upper() for s in symbols} if symbols else None
+    shards = every_shard(stream)
+    if wanted is not None:
+        homes = {stream.shard_for(symbol).name: stream.shard_for(symbol) for symbol in wanted}
+        shards = [homes[name] for name in sorted(homes)]
     try:
-        while True:
-            batch: Any = await redis.xrange(stream.name, lower, "+", count=5_000)
-            for _, fields in batch:
-                try:
-                    vector = stream.schema.decode(normalize_entry(fields))
-                except SchemaError:
-                    bad += 1
-                    continue
-                if wanted is None or vector.symbol in wanted:
-                    rows.append({"symbol": vector.symbol, "ts_ms": vector.ts_ms, **vector.values})
-            if len(batch) < 5_000:
-                break
-            last = batch[-1][0]
-            lower = "(" + (last.decode() if isinstance(last, bytes) else last)
+        for shard in shards:
+            bad += await _read_shard(redis, shard, wanted, rows)
     finally:
         await redis.aclose()
     if bad:
         logger.warning("export_skipped", extra={"undecodable": bad})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if len(shards) > 1 and not frame.empty:
+        frame = frame.sort_values("ts_ms", kind="stable", ignore_index=True)
+    return frame
+
+
+async def _read_shard(
+    redis: Any, stream: Any, wanted: set[str] | None, rows: list[dict[str, Any]]
+) -> int:
+    """Append one shard's wanted vectors to `rows`; the entries that did not decode."""
+    from microservices.common.errors import SchemaError
+    from microservices.common.schema_fields import normalize_entry
+
+    bad, lower = 0, "-"
+    while True:
+        batch: Any = await redis.xrange(stream.name, lower, "+", count=5_000)
+        for _, fields in batch:
+            try:
+                vector = stream.schema.decode(normalize_entry(fields))
+            except SchemaError:
+                bad += 1
+                continue
+            if wanted is None or vector.symbol in wanted:
+                rows.append({"symbol": vector.symbol, "ts_ms": vector.ts_ms, **vector.values})
+        if len(batch) < 5_000:
+            return bad
+        last = batch[-1][0]
+        lower = "(" + (last.decode() if isinstance(last, bytes) else last)

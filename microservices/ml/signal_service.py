@@ -6,7 +6,9 @@ model the vector is scored and published to exchange.signals. `run` watches the 
 `current` pointer every ML_RELOAD_S and loads a newly promoted version in a worker thread;
 a version that fails to load is reported in /health (`ml` block) and the previous model, if
 any, keeps serving. Without a promoted model nothing is published and the engine runs as
-before.
+before. It rides on the feature adapter, so it sees the snapshots of the shards the adapter
+owns (its per-symbol burst filters stay with their symbols' owner), and the engine gives it
+the adapter's `ShardPublisher`: signals land in the symbol's shard, fenced when leased.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from microservices.common.clock import now_ms
 from microservices.common.producer import StreamProducer
 from microservices.common.records import FeatureVector, NormalizedSnapshot
 from microservices.common.settings import Settings
+from microservices.common.shard_roles import ShardPublisher
 from microservices.common.signal_schema import SignalRecord
 from microservices.ml.registry import ModelRegistry
 from microservices.ml.signals import LoadedModel, Thresholds, load_model, score
@@ -32,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 class SignalService:
-    def __init__(self, settings: Settings, producer: StreamProducer) -> None:
+    def __init__(self, settings: Settings, producer: StreamProducer | ShardPublisher) -> None:
         self.stream = settings.streams().signals
         self.producer = producer
         self.registry = ModelRegistry(Path(settings.ml_model_dir))

@@ -6,7 +6,9 @@ after its delivery ended (delivered, filtered out or refused): a failing target 
 only itself, and a restart re-sends nothing acknowledged. Every 5 s the targets' counters
 (no URL, no token) go to the `<prefix>notify.health` hash that /health shows, and the
 groups' lag to `ce_consumer_lag`. `cross-exchange notify` runs it alone; the engine runs it
-when ALERT_TARGETS is set (unless `engine --no-notify`).
+when ALERT_TARGETS is set (unless `engine --no-notify`). `alerts` is one stream; with
+STREAM_SHARDS > 1 `exitbrain.alerts` is one per shard and each target reads every shard
+(`shard_roles.every_shard`; notifiers on several hosts share each shard's group).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
+from microservices.common.shard_roles import every_shard
 from microservices.common.streams import Stream
 from microservices.notify.formats import Alert, from_exitbrain, from_market
 from microservices.notify.targets import AlertTarget
@@ -112,8 +115,10 @@ class Notifier:
             ]  # fmt: skip
             for worker in self.workers:
                 for key in worker.target.streams:
-                    consumer = self._consumer(worker, *self._streams()[key], stop)
-                    group.create_task(consumer.run(stop), name=f"notify-{worker.target.name}")
+                    stream, is_market = self._streams()[key]
+                    for shard in every_shard(stream):
+                        consumer = self._consumer(worker, shard, is_market, stop)
+                        group.create_task(consumer.run(stop), name=f"notify-{worker.target.name}")
             group.create_task(self._report(stop), name="notify-health")
             logger.info("notify.started", extra={"targets": [t.name for t in s.alert_targets]})
 
@@ -138,16 +143,22 @@ class Notifier:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=REPORT_EVERY_S)
 
+    async def _lag(self, stream: Stream[Any], group: str) -> int | None:
+        """The group's lag summed over the stream's shards (None when none is known)."""
+        total: int | None = None
+        for shard in every_shard(stream):
+            lag = await consumer_lag(self.redis, shard, group)
+            if lag is not None:
+                metrics.CONSUMER_LAG.labels(shard.name, group).set(lag)
+                total = (total or 0) + lag
+        return total
+
     async def write_health(self) -> None:
         rows: dict[str, bytes] = {}
         for worker in self.workers:
             lags: dict[str, int | None] = {}
             for key in worker.target.streams:
-                stream = self._streams()[key][0]
-                lag = await consumer_lag(self.redis, stream, group_name(worker.target))
-                lags[key] = lag
-                if lag is not None:
-                    metrics.CONSUMER_LAG.labels(stream.name, group_name(worker.target)).set(lag)
+                lags[key] = await self._lag(self._streams()[key][0], group_name(worker.target))
             row = worker.target.public() | worker.stats.public() | {"lag": lags}
             rows[worker.target.name] = orjson.dumps(row)
         hash_key = health_key(self.settings.stream_prefix)
@@ -167,7 +178,11 @@ async def notify_health(redis: aredis.Redis, prefix: str) -> dict[str, Any]:
 async def notify_main(settings: Settings, stop: asyncio.Event) -> None:
     if settings.redis_url is None:
         raise FatalError("REDIS_URL is required for `notify`")
-    redis = create_redis(settings.redis_url, socket_timeout_s=settings.redis_socket_timeout_s)
+    redis = create_redis(
+        settings.redis_url,
+        socket_timeout_s=settings.redis_socket_timeout_s,
+        cluster=settings.redis_cluster,
+    )
     try:
         await Notifier(settings, redis).run(stop)
     finally:

@@ -4,7 +4,10 @@ It connects (retrying while the database is down), applies the migrations, then 
 `StreamWriter` per source stream (exchange.raw: funding, open interest, closed klines;
 exchange.normalized; exchange.features; exitbrain.status; exitbrain.alerts;
 exchange.large_trades), the order-book snapshot job, the retention job, and publishes its
-state for /health every few seconds.
+state for /health every few seconds. The writer is not partitioned by owner: it reads every
+shard of each sharded stream (`shard_roles.every_shard`; several writers share each shard's
+group `storage`), and a record written to several shards (the stablecoin context) is stored
+once (every row has a natural key, inserted ON CONFLICT DO NOTHING).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from microservices.common.errors import FatalError
 from microservices.common.market_alerts import MARKET_ALERTS, MarketAlert
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
+from microservices.common.shard_roles import every_shard
 from microservices.common.streams import Stream, Streams, collector_key
 from microservices.storage import db, rows, snapshots, store_metrics, tables
 from microservices.storage.migrate import migrate
@@ -45,6 +49,13 @@ def sources(streams: Streams) -> list[tuple[Stream[Any], ToRows]]:
         (streams.status, single(rows.status_row, tables.EXITBRAIN_STATUS)),
         (streams.alerts, single(rows.alert_row, tables.EXITBRAIN_ALERTS)),
         (streams.large_trades, single(rows.large_trade_row, tables.LARGE_TRADES)),
+    ]
+
+
+def shard_sources(streams: Streams) -> list[tuple[Stream[Any], ToRows]]:
+    """`sources`, one entry per shard of each stream."""
+    return [
+        (shard, to_rows) for stream, to_rows in sources(streams) for shard in every_shard(stream)
     ]
 
 
@@ -92,7 +103,7 @@ class StoreService:
             spill=spill, spill_after_s=s.store_spill_after_s,
         )  # fmt: skip
         async with asyncio.TaskGroup() as group:
-            for stream, to_rows in sources(self.streams):
+            for stream, to_rows in shard_sources(self.streams):
                 for k in range(s.store_workers):  # worker 0 also counts trimmed entries
                     writer = StreamWriter(
                         self.redis, stream, to_rows, sink, self.status, stop,
@@ -109,7 +120,7 @@ class StoreService:
     async def _connect(self, stop: asyncio.Event) -> asyncpg.Pool | None:
         """A migrated pool, retrying while the database is unreachable; None on stop."""
         attempt = 0
-        size = len(sources(self.streams)) * self.settings.store_workers + 3
+        size = len(shard_sources(self.streams)) * self.settings.store_workers + 3
         while not stop.is_set():
             pool: asyncpg.Pool | None = None
             try:

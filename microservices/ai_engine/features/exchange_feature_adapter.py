@@ -3,6 +3,13 @@
 The computation is `features.engine.FeatureEngine` (pure, incremental). This shell consumes
 normalized snapshots through the `feature_adapter` group and publishes one feature vector per
 snapshot to exchange.features (SPEC section 5).
+
+It owns shards (role `feature_adapter`, `common/shard_roles.py`): one engine and one consumer
+per owned shard of exchange.normalized, whose vectors go to the same shard of
+exchange.features (a symbol's home shard). Static ownership (OWNED_SHARDS, default all)
+publishes through the producer; with SHARD_LEASES the vectors are written fenced with the
+shard's token, and a lost shard's engine is dropped (its new owner starts the symbols'
+histories afresh from the entries it reads).
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
+from typing import Final
 
 import redis.asyncio as aredis
 
@@ -20,8 +29,11 @@ from microservices.common.consumer import StreamConsumer, consumer_from_settings
 from microservices.common.producer import StreamProducer
 from microservices.common.records import FeatureVector, NormalizedSnapshot
 from microservices.common.settings import Settings
+from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
+from microservices.common.sharding import shard_of
 
 logger = logging.getLogger(__name__)
+ROLE: Final = "feature_adapter"
 
 
 def feature_params(settings: Settings) -> FeatureParams:
@@ -42,24 +54,70 @@ class FeatureAdapter:
         producer: StreamProducer,
         consumer_name: str = "feature-adapter-1",
     ) -> None:
+        self.settings = settings
+        self.redis = redis
         self.streams = settings.streams()
-        self.engine = FeatureEngine(feature_params(settings))
         self.producer = producer
+        self.role = ShardRole(ROLE, settings, redis, owner=consumer_name, on_lost=self._forget)
+        self.publisher = ShardPublisher(self.role, producer)
+        self.consumer_name = self.role.owner
+        self.engines: dict[int, FeatureEngine] = {}
+        self.consumers: dict[int, StreamConsumer[NormalizedSnapshot]] = {}
         self.latest: dict[str, FeatureVector] = {}
         # called with each (snapshot, vector) after publishing, e.g. the ML signal service
         self.listeners: list[Callable[[NormalizedSnapshot, FeatureVector], None]] = []
-        self.consumer: StreamConsumer[NormalizedSnapshot] = consumer_from_settings(
-            redis, self.streams.normalized, self.handle, settings, consumer_name
-        )
+        for shard in self.role.owned:  # static ownership: known now
+            self._unit(shard)
+
+    # the single-shard view (the default deployment and the tests)
+    @property
+    def engine(self) -> FeatureEngine:
+        return self.engines[min(self.engines)]
+
+    @property
+    def consumer(self) -> StreamConsumer[NormalizedSnapshot]:
+        return self.consumers[min(self.consumers)]
+
+    def _unit(self, shard: int) -> StreamConsumer[NormalizedSnapshot]:
+        self.engines[shard] = FeatureEngine(feature_params(self.settings))
+        consumer = consumer_from_settings(
+            self.redis, self.streams.normalized.shard(shard), partial(self._handle, shard),
+            self.settings, self.consumer_name,
+        )  # fmt: skip
+        self.consumers[shard] = consumer
+        return consumer
+
+    def _forget(self, shard: int) -> None:
+        self.engines.pop(shard, None)
+        self.consumers.pop(shard, None)
+        shards = self.streams.normalized.shards
+        for symbol in [s for s in self.latest if shard_of(s, shards) == shard]:
+            del self.latest[symbol]
 
     async def handle(self, batch: list[tuple[str, NormalizedSnapshot]]) -> None:
+        """Fold a batch whose snapshots may come from any owned shard."""
+        shards = self.streams.normalized.shards
+        for entry in batch:
+            await self._handle(shard_of(entry[1].symbol, shards), [entry])
+
+    async def _handle(self, shard: int, batch: list[tuple[str, NormalizedSnapshot]]) -> None:
+        engine = self.engines.get(shard)
+        if engine is None:
+            return  # the shard was lost meanwhile: its new owner handles these entries
+        publish = self.publisher.publish
         for _, snap in batch:
-            vector = self.engine.update(snap)
+            vector = engine.update(snap)
             self.latest[vector.symbol] = vector
-            self.producer.publish(self.streams.features, vector)
+            publish(self.streams.features, vector)
             metrics.FEATURES_EMITTED.labels(vector.symbol).inc()
             for listener in self.listeners:
                 listener(snap, vector)
 
+    def _start(self, stop: asyncio.Event, shard: int, token: int) -> list[Loop]:
+        consumer = self.consumers.get(shard) if token == 0 else None
+        return [(consumer or self._unit(shard)).run(stop)]
+
     async def run(self, stop: asyncio.Event) -> None:
-        await self.consumer.run(stop)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.publisher.run(stop), name="features-fenced")
+            await self.role.run(stop, partial(self._start, stop))

@@ -8,6 +8,12 @@ flush); a failed flush leaves the batch pending, and its redelivery publishes no
 (the detector remembers recent row ids, the producer keeps what it could not write). RabbitMQ
 gets the same large trades (routing key `large_trades`) and alerts (`alerts.<type>`) through
 the publisher's bounded buffer, confirmed by the broker.
+
+The watcher keeps per-symbol state (liquidation clusters, funding and open-interest rules,
+the prices that value trades in USD), so it owns shards (role `large_trades`,
+`common/shard_roles.py`) rather than sharing them: one consumer per owned shard of
+exchange.raw (the stablecoin context reaches every shard); large trades go to their group's
+shard (fenced when leased), alerts to `alerts`.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from functools import partial
+from typing import Any, Final
 
 import orjson
 import redis.asyncio as aredis
@@ -32,9 +39,11 @@ from microservices.common.rabbitmq import RabbitPublisher
 from microservices.common.records import RawRecord
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
+from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
 
 logger = logging.getLogger(__name__)
 GROUP = "large_trades"
+ROLE: Final = "large_trades"
 
 
 def trade_message(trade: LargeTrade) -> dict[str, Any]:
@@ -68,26 +77,45 @@ class LargeTradeService:
         rabbit: RabbitPublisher | None = None,
         consumer_name: str = "large-trades-1",
     ) -> None:
+        self.settings, self.redis = settings, redis
         self.streams = settings.streams()
         self.watch = MarketWatch(AlertParams.from_settings(settings))
         # its own producer, flushed by the handler only: a batch is acknowledged after its
         # writes, never while another task's flush still holds them
         self.producer = producer or StreamProducer(redis, batch_size=settings.producer_batch_size)
+        self.role = ShardRole(ROLE, settings, redis, owner=consumer_name)
+        self.publisher = ShardPublisher(self.role, self.producer)
         self.rabbit = rabbit
         self.published = {"large_trades": 0, "alerts": 0}
-        self.consumer: StreamConsumer[RawRecord] = StreamConsumer(
-            redis, self.streams.raw, self.handle, group=GROUP, consumer=consumer_name,
-            batch_size=settings.consumer_batch_size, block_ms=settings.consumer_block_ms,
-            claim_idle_ms=settings.consumer_claim_idle_ms,
-            max_deliveries=settings.consumer_max_deliveries,
+        self._turn = asyncio.Lock()
+        self.consumers = {shard: self._consumer(shard) for shard in self.role.owned}
+
+    @property
+    def consumer(self) -> StreamConsumer[RawRecord]:
+        """The first owned shard's consumer (the only one with one shard)."""
+        return self.consumers[min(self.consumers)]
+
+    def _consumer(self, shard: int) -> StreamConsumer[RawRecord]:
+        s = self.settings
+        return StreamConsumer(
+            self.redis, self.streams.raw.shard(shard), self.handle, group=GROUP,
+            consumer=self.role.owner, batch_size=s.consumer_batch_size,
+            block_ms=s.consumer_block_ms, claim_idle_ms=s.consumer_claim_idle_ms,
+            max_deliveries=s.consumer_max_deliveries,
         )  # fmt: skip
 
     async def handle(self, batch: list[tuple[str, RawRecord]]) -> None:
+        """One shard's batch; the shards' consumers take turns (one flush at a time, so a
+        batch is acknowledged only after its own writes)."""
+        async with self._turn:
+            await self._handle(batch)
+
+    async def _handle(self, batch: list[tuple[str, RawRecord]]) -> None:
         for _, record in batch:
             self.watch.update(record)
         trades, alerts = self.watch.take()
         for trade in trades:
-            self.producer.publish(self.streams.large_trades, trade)
+            self.publisher.publish(self.streams.large_trades, trade)
             self.published["large_trades"] += 1
             kind = "liquidation" if trade.is_liquidation else "trade"
             market_metrics.LARGE_TRADES.labels(trade.exchange, kind).inc()
@@ -105,6 +133,8 @@ class LargeTradeService:
         if detector.invalid:
             market_metrics.LARGE_TRADE_INVALID.inc(detector.invalid)
             detector.invalid = 0
+        if self.publisher.pending:
+            await self.publisher.flush()  # fenced (leased shards); raises like the producer
         if self.producer.pending:
             await self.producer.flush()  # raises on a Redis error: the batch stays pending
 
@@ -124,9 +154,15 @@ class LargeTradeService:
         return {"enabled": True, "published": published,
                 "duplicates": self.watch.detector.duplicates, "rabbitmq": broker}  # fmt: skip
 
+    def _start(self, stop: asyncio.Event, shard: int, token: int) -> list[Loop]:
+        consumer = self.consumers.get(shard) if token == 0 else None
+        if consumer is None:
+            consumer = self.consumers[shard] = self._consumer(shard)
+        return [consumer.run(stop)]
+
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.consumer.run(stop), name="large-trades-consumer")
+            group.create_task(self.role.run(stop, partial(self._start, stop)), name="large-trades")
             if self.rabbit is not None:
                 group.create_task(self.rabbit.run(stop), name="large-trades-rabbitmq")
         with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):  # what a last failed flush held

@@ -1,9 +1,11 @@
 """I/O shell between Cross-Exchange Intelligence and ExitBrain v3 (seed 001's entry point).
 
-Reads the newest `exchange.normalized` entry per symbol, keeps one pure `FailSafe` per symbol,
-and publishes `exitbrain.status` / `exitbrain.alerts`. The computation lives in
-`adjustments.py`; this module only does Redis I/O and reads the clock (injected). Redis faults
-never raise out of it: reads become fail-safe outcomes, publish failures are logged.
+Reads the newest `exchange.normalized` entry per symbol (from the symbol's home shard), keeps
+one pure `FailSafe` per symbol, and publishes `exitbrain.status` / `exitbrain.alerts` to the
+symbol's home shard, through `writer` (the engine passes a fenced one when ExitBrain's shards
+are leased: a refused write is dropped, its shard's new owner publishes now). The computation
+lives in `adjustments.py`; this module only does Redis I/O and reads the clock (injected).
+Redis faults never raise out of it: reads become fail-safe outcomes, publish failures are logged.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 import redis.asyncio as aredis
@@ -33,6 +35,7 @@ from microservices.common.causes import short_cause
 from microservices.common.clock import iso_utc, now_ms
 from microservices.common.errors import SchemaError
 from microservices.common.records import ExitAlert, ExitStatus, NormalizedSnapshot
+from microservices.common.shard_lease import Fenced
 from microservices.common.streams import Stream, Streams
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ READ_ERRORS: Final = (RedisError, OSError, SchemaError)
 PUBLISH_ERRORS: Final = (RedisError, OSError)
 MAX_REASON_CHARS: Final = 200
 MAX_PENDING_ALERTS: Final = 100  # alerts kept while Redis is unreachable
+# (one shard of a stream, its fields) -> written; raises Fenced when refused
+Writer = Callable[[Stream[Any], Mapping[Any, Any]], Awaitable[None]]
 
 
 def _symbol_of(fields: Mapping[Any, Any]) -> str | None:
@@ -71,8 +76,10 @@ class CrossExchangeAdapter:
         params: ExitParams | None = None,
         enabled: bool = True,
         clock: Callable[[], int] = now_ms,
+        writer: Writer | None = None,
     ) -> None:
         self._redis = redis
+        self._write = writer or self._plain_xadd
         self._streams = streams
         self.params = params if params is not None else ExitParams()
         self.enabled = enabled
@@ -117,7 +124,7 @@ class CrossExchangeAdapter:
 
     async def _latest_snapshot(self, symbol: str) -> NormalizedSnapshot | None:
         """Newest entry for `symbol`, paging back through at most the stream's MAXLEN."""
-        stream: Stream[Any] = self._streams.normalized
+        stream: Stream[Any] = self._streams.normalized.shard_for(symbol)
         upper = "+"
         seen = 0
         for count in self._page_sizes(stream.maxlen):
@@ -256,21 +263,28 @@ class CrossExchangeAdapter:
         else:
             self._pending_alerts.appendleft(alert)
 
+    async def _plain_xadd(self, shard: Stream[Any], fields: Mapping[Any, Any]) -> None:
+        await self._redis.xadd(shard.name, fields, maxlen=shard.maxlen, approximate=True)  # type: ignore[arg-type]
+
     async def _xadd(self, stream: Stream[Any], record: Any) -> bool:
-        """XADD with `MAXLEN ~`; False (logged once per outage) when Redis is unreachable."""
-        fields: dict[Any, Any] = stream.schema.encode(record)
+        """XADD to the symbol's shard with `MAXLEN ~`; False (logged once per outage) when
+        Redis is unreachable; a fenced write is dropped (True: nothing to retry)."""
+        shard = stream.shard_for(record.symbol)
         try:
-            await self._redis.xadd(stream.name, fields, maxlen=stream.maxlen, approximate=True)
+            await self._write(shard, shard.schema.encode(record))
+        except Fenced:
+            logger.info("exitbrain.fenced", extra={"stream": shard.name})
+            return True
         except PUBLISH_ERRORS as exc:
             if not self._publish_failing:
                 logger.warning(
                     "exitbrain.publish_failed",
-                    extra={"stream": stream.name, "cause": short_cause(exc)},
+                    extra={"stream": shard.name, "cause": short_cause(exc)},
                 )
             self._publish_failing = True
             return False
         if self._publish_failing:
-            logger.info("exitbrain.publish_resumed", extra={"stream": stream.name})
+            logger.info("exitbrain.publish_resumed", extra={"stream": shard.name})
         self._publish_failing = False
         return True
 

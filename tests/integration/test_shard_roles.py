@@ -1,0 +1,205 @@
+"""Shard ownership of the feature adapter (and the `shard_roles` pieces) on a real
+redis-server with STREAM_SHARDS=4: static OWNED_SHARDS consume and publish only their
+shards; two leased adapters split the shards 2+2 and a stopped one's shards move to the
+other; a fenced publisher with a stale token writes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aredis
+
+from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
+from microservices.common.producer import StreamProducer
+from microservices.common.settings import Settings
+from microservices.common.shard_lease import Fenced
+from microservices.common.shard_roles import ShardPublisher, ShardRole, fenced_writer
+from microservices.common.sharding import shard_of
+from tests import factories
+from tests.integration.test_pipeline import publish
+from tests.reliability.helpers import eventually
+
+pytestmark = pytest.mark.integration
+# home shards of 4: ETHUSDT 0, ADAUSDT 1, BNBUSDT 2, BTCUSDT 3
+SYMBOLS = ("ETHUSDT", "ADAUSDT", "BNBUSDT", "BTCUSDT")
+T0 = factories.T0
+
+
+def snapshots(count: int, start: int = 0) -> list[Any]:
+    return [
+        factories.snapshot(symbol=symbol, ts_ms=T0 + 1000 * n)
+        for n in range(start, start + count)
+        for symbol in SYMBOLS
+    ]
+
+
+async def symbols_in(redis: aredis.Redis, name: str) -> list[str]:
+    rows: Any = await redis.xrange(name)
+    return [fields[b"symbol"].decode() for _, fields in rows]
+
+
+@pytest.fixture
+def settings(redis_server: Any, settings_factory: Any) -> Settings:
+    return settings_factory(  # type: ignore[no-any-return]
+        redis_url=redis_server.url, stream_shards=4, consumer_block_ms=100,
+        consumer_claim_idle_ms=200, shard_lease_ttl_ms=600,
+    )  # fmt: skip
+
+
+async def test_static_owner_consumes_and_publishes_only_its_shards(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    assert [shard_of(s, 4) for s in SYMBOLS] == [0, 1, 2, 3]
+    streams = settings.streams()
+    await publish(real_redis, streams.normalized, snapshots(5))
+    producer = StreamProducer(real_redis)
+    adapter = FeatureAdapter(settings.model_copy(update={"owned_shards": "0,1"}), real_redis,
+                             producer)  # fmt: skip
+    assert sorted(adapter.consumers) == [0, 1]
+    assert [await c.run_until_idle() for c in adapter.consumers.values()] == [5, 5]
+    await producer.flush()
+    features = streams.features
+    assert await symbols_in(real_redis, features.shard(0).name) == ["ETHUSDT"] * 5
+    assert await symbols_in(real_redis, features.shard(1).name) == ["ADAUSDT"] * 5
+    assert [await real_redis.exists(features.shard(i).name) for i in (2, 3)] == [0, 0]
+    assert await real_redis.exists(features.base) == 0  # never the unsharded name
+    # shards 2-3 of exchange.normalized were not read: no group there, entries untouched
+    for index in (2, 3):
+        assert await real_redis.xinfo_groups(streams.normalized.shard(index).name) == []
+        assert await real_redis.xlen(streams.normalized.shard(index).name) == 5
+    assert set(adapter.latest) == {"ETHUSDT", "ADAUSDT"}
+
+
+async def _run(adapter: FeatureAdapter, producer: StreamProducer) -> tuple[asyncio.Event, Any]:
+    stop = asyncio.Event()
+
+    async def both() -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(producer.run(stop))
+            group.create_task(adapter.run(stop))
+
+    return stop, asyncio.create_task(both())
+
+
+def owned_by(*adapters: FeatureAdapter) -> Callable[[], Awaitable[Any]]:
+    async def check() -> Any:
+        owned = [sorted(a.role.owned) for a in adapters]
+        return owned if all(len(o) == 4 // len(adapters) for o in owned) else None
+
+    return check
+
+
+async def test_two_leased_adapters_split_the_shards_and_a_stopped_ones_move(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    leased = settings.model_copy(update={"shard_leases": True})
+    streams = leased.streams()
+    first = FeatureAdapter(leased, real_redis, StreamProducer(real_redis), "fa-1")
+    second = FeatureAdapter(leased, real_redis, StreamProducer(real_redis), "fa-2")
+    stop_first, task_first = await _run(first, first.producer)
+    stop_second, task_second = await _run(second, second.producer)
+    try:
+        split = await eventually(owned_by(first, second), 15, "a 2+2 split")
+        assert sorted(split[0] + split[1]) == [0, 1, 2, 3]
+        await publish(real_redis, streams.normalized, snapshots(3))
+
+        async def all_written() -> bool:
+            counts = [await real_redis.xlen(s.name) for s in streams.features.shards_all()]
+            return counts == [3, 3, 3, 3]
+
+        await eventually(all_written, 15, "3 vectors in each shard of exchange.features")
+        assert first.publisher.written + second.publisher.written == 12
+        for symbol in SYMBOLS:  # each vector in its symbol's home shard, by its owner
+            home = streams.features.shard_for(symbol).name
+            assert await symbols_in(real_redis, home) == [symbol] * 3
+        moved = sorted(first.role.owned)
+        stop_first.set()
+        await asyncio.wait_for(task_first, 5)
+        await eventually(owned_by(second), 15, "the second adapter owning all 4 shards")
+        await publish(real_redis, streams.normalized, snapshots(2, start=3))
+
+        async def moved_written() -> bool:
+            counts = [await real_redis.xlen(streams.features.shard(i).name) for i in moved]
+
+            return counts == [5] * len(moved)
+
+        await eventually(moved_written, 15, "the moved shards' vectors written by the second")
+        assert second.publisher.dropped == 0
+    finally:
+        stop_first.set()
+        stop_second.set()
+        for task in (task_first, task_second):
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)
+
+
+async def _leased_role(settings: Settings, redis: aredis.Redis) -> tuple[ShardRole, Any, Any]:
+    role = ShardRole("feature_adapter", settings.model_copy(update={"shard_leases": True}), redis)
+    stop = asyncio.Event()
+    task = asyncio.create_task(role.run(stop, lambda shard, token: []))
+
+    async def all_four() -> bool:
+        return len(role.owned) == 4
+
+    await eventually(all_four, 15, "the only owner taking the 4 shards")
+    return role, stop, task
+
+
+async def test_a_stale_token_writes_nothing(real_redis: aredis.Redis, settings: Settings) -> None:
+    streams = settings.streams()
+    role, stop, task = await _leased_role(settings, real_redis)
+    try:
+        publisher = ShardPublisher(role, StreamProducer(real_redis))
+        token = role.owned[3]
+        # another owner took shard 3 meanwhile (our process paused past the lease)
+        await real_redis.set(role.lease_key(3), f"{token + 1} someone-else")
+        publisher.publish(streams.features, factories.features("BTCUSDT"))  # shard 3
+        publisher.publish(streams.features, factories.features("ETHUSDT"))  # shard 0
+        assert await publisher.flush() == 1
+        assert await real_redis.xlen(streams.features.shard(3).name) == 0
+        assert await symbols_in(real_redis, streams.features.shard(0).name) == ["ETHUSDT"]
+        assert (publisher.dropped, 3 in role.owned) == (1, False)
+        # later records of the lost shard are dropped at once
+        publisher.publish(streams.features, factories.features("BTCUSDT"))
+        assert (publisher.pending, publisher.dropped) == (0, 2)
+        # the single-entry writer (ExitBrain's) refuses the same way
+        status = streams.status.shard_for("BTCUSDT")
+        with pytest.raises(Fenced):
+            await fenced_writer(role, status, status.schema.encode(factories.status()))
+        assert await real_redis.exists(status.name) == 0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    assert role.owned == {}
+    assert await real_redis.exists(role.lease_key(0)) == 0  # released at stop
+
+
+async def test_static_role_writes_plainly_and_stops_its_loops(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    role = ShardRole("exitbrain", settings.model_copy(update={"owned_shards": "1-2"}), real_redis)
+    assert role.owned == {1: 0, 2: 0}
+    assert [role.owns(s) for s in SYMBOLS] == [False, True, True, False]
+    started: list[int] = []
+
+    async def forever(shard: int) -> None:
+        started.append(shard)
+        await asyncio.Event().wait()  # ignores stop: cancelled after the grace time
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(role.run(stop, lambda shard, token: [forever(shard)]))
+    await eventually(lambda: _true(len(started) == 2), 5, "both loops started")
+    stop.set()
+    await asyncio.wait_for(task, 3)
+    status = settings.streams().status.shard_for("ADAUSDT")
+    await fenced_writer(role, status, status.schema.encode(factories.status(symbol="ADAUSDT")))
+    assert await symbols_in(real_redis, status.name) == ["ADAUSDT"]
+    assert sorted(started) == [1, 2]
+
+
+async def _true(value: bool) -> bool:
+    return value
