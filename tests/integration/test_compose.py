@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +199,112 @@ def test_vps_compose_refuses_to_start_without_a_database_password() -> None:
     result = compose_config("docker-compose.vps.yml", {"REDIS_PASSWORD": "s3cret-for-test"})
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in result.stderr
+
+
+# --- the `cluster` profile (issue 19): three Redis Cluster nodes, a one-shot init, and the
+# override file that points the app at them
+CLUSTER_NODES = ("redis-node-1", "redis-node-2", "redis-node-3")
+
+
+def rendered_cluster() -> dict[str, Any]:
+    require_tools("docker-compose")
+    result = subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.cluster.yml",
+         "--profile", "cluster", "config"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if k not in SETTING_VARS},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = yaml.safe_load(result.stdout)
+    return data
+
+
+def test_cluster_profile_validates_and_points_the_app_at_the_cluster() -> None:
+    services = rendered_cluster()["services"]
+    plain = rendered("docker-compose.yml")["services"]
+    for name in (*CLUSTER_NODES, "redis-cluster-init"):
+        assert services[name]["profiles"] == ["cluster"]
+        assert plain[name]["profiles"] == ["cluster"]  # nothing starts without the profile
+    for name in CLUSTER_NODES:
+        node = services[name]
+        command = node["command"]
+        assert command[0] == "redis-server"
+        options = dict(zip(command[1::2], command[2::2], strict=True))
+        assert options["--cluster-enabled"] == "yes" and options["--port"] == "6379"
+        assert options["--cluster-announce-hostname"] == name == node["hostname"]
+        assert options["--cluster-preferred-endpoint-type"] == "hostname"
+        assert options["--appendonly"] == "no" and options["--save"] == ""
+        assert node["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+        assert node["restart"] == "unless-stopped" and "ports" not in node
+    init = services["redis-cluster-init"]
+    assert init["restart"] == "no" and init["entrypoint"] == ["sh", "-c"]
+    assert init["depends_on"] == {n: {"condition": "service_healthy"} for n in CLUSTER_NODES}
+    script = init["command"][0]
+    assert "--cluster create redis-node-1:6379 redis-node-2:6379 redis-node-3:6379" in script
+    assert "--cluster-replicas 0 --cluster-yes" in script
+    for name in APP_SERVICES:
+        app = services[name]
+        assert app["environment"]["REDIS_URL"] == "redis://redis-node-1:6379/0"
+        assert container_settings(app).redis_cluster is True
+        assert app["depends_on"]["redis-cluster-init"]["condition"] == (
+            "service_completed_successfully"
+        )
+        assert plain[name]["environment"]["REDIS_CLUSTER"] == "false"  # without the override
+
+
+def test_cluster_init_creates_the_cluster_once(tmp_path: Path) -> None:
+    """The init service's script, run against three fresh local nodes (a `redis-cli` wrapper
+    maps the compose hostnames to their loopback ports): it creates the cluster and waits for
+    it; run again, it sees the cluster ok and creates nothing."""
+    require_tools("redis-server", "redis-cli")
+    from tests.redis_cluster import LocalRedisCluster
+
+    script = rendered_cluster()["services"]["redis-cluster-init"]["command"][0]
+    script = script.replace("$$", "$")  # compose's escape, undone when the container runs
+    nodes = LocalRedisCluster(workdir=tmp_path / "nodes")
+    (tmp_path / "nodes").mkdir()
+    wrapper = tmp_path / "bin" / "redis-cli"
+    wrapper.parent.mkdir()
+    ports = dict(zip(CLUSTER_NODES, nodes.ports, strict=True))
+    wrapper.write_text(REDIS_CLI_WRAPPER.format(ports=ports, real=shutil.which("redis-cli")))
+    wrapper.chmod(0o755)
+    env = os.environ | {"PATH": f"{wrapper.parent}:{os.environ['PATH']}"}
+    try:
+        for port in nodes.ports:
+            nodes.start_node(port)
+        first = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True,
+                               timeout=120)  # fmt: skip
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "All 16384 slots covered" in first.stdout
+        assert first.stdout.rstrip().endswith("redis cluster ok")
+        nodes.wait_ready(timeout_s=5)
+        again = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True,
+                               timeout=60)  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.split() == [
+            "redis",
+            "cluster",
+            "already",
+            "created",
+            "redis",
+            "cluster",
+            "ok",
+        ]
+    finally:
+        nodes.stop()
+
+
+REDIS_CLI_WRAPPER = f"""#!{sys.executable}
+import os, sys
+ports = {{ports}}
+args, out, host = sys.argv[1:], [], None
+for i, arg in enumerate(args):
+    if arg in ports and i and args[i - 1] == "-h":
+        host, arg = arg, "127.0.0.1"
+    elif arg == "6379" and host and i and args[i - 1] == "-p":
+        arg = str(ports[host])
+    for name, port in ports.items():
+        arg = arg.replace(name + ":6379", "127.0.0.1:" + str(port))
+    out.append(arg)
+os.execv("{{real}}", ["redis-cli", *out])
+"""
