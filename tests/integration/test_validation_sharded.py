@@ -135,3 +135,25 @@ def test_scripts_read_every_shard(redis_server: Any, stub_api: str) -> None:
     # STREAM_SHARDS=1 reads the plain names, which this data does not have
     assert line(unsharded, 2).endswith("FAIL (length 0)")
     assert "shards:" not in unsharded
+
+
+@pytest.mark.slow
+def test_scripts_pass_against_the_demo_with_two_shards(tmp_path: Path) -> None:
+    """`run --demo` with STREAM_SHARDS=2 (every stream in two shards), then both scripts with
+    STREAM_SHARDS=2: all 16 checks pass, each reading both shards."""
+    from tests.integration.dashboard_stack import demo_stack, health
+    from tests.integration.test_validation_scripts import wait_until
+
+    require_tools("redis-cli", "curl", "redis-server")
+    with demo_stack(tmp_path, STREAM_SHARDS="2") as stack:
+        body = wait_until(lambda: (h := health(stack.api)) and h["status"] == "ok" and h, 60, "ok")
+        raw = body["streams"]["quantum:stream:exchange.raw"]
+        assert set(raw["shards"]) == {"quantum:stream:exchange.raw:{0}",
+                                      "quantum:stream:exchange.raw:{1}"}  # fmt: skip
+        url = f"redis://127.0.0.1:{stack.redis_port}/0"
+        outputs = [run(s, url, stack.api, "quantum:stream:", "2") for s in
+                   ("validate_phase4m.sh", "validate_phase4m_plus.sh")]  # fmt: skip
+    for out in outputs:
+        assert out.startswith("rc=0") and out.count(" PASS ") == 8, out
+    assert line(outputs[0], 3).endswith("over 2 shards)")
+    assert line(outputs[1], 1).endswith("PASS (type stream on 2/2 shards)")
