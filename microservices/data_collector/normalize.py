@@ -84,14 +84,14 @@ def read_capture(
 CHUNK_RECORDS = 2048
 
 
-def bytes_writer(out: IO[str]) -> Callable[[bytes], object]:
+def bytes_writer(out: IO[str]) -> parallel.Write:
     """Write encoded lines to the binary buffer under a text stream (sys.stdout) when there is
     one: the same bytes as writing the decoded text, without decoding and re-encoding them."""
     buffer = getattr(out, "buffer", None)
     if buffer is None:
         return lambda chunk: out.write(chunk.decode())
     out.flush()  # nothing written through the text layer may come after our bytes
-    write: Callable[[bytes], object] = buffer.write
+    write: parallel.Write = buffer.write
     return write
 
 
@@ -185,7 +185,7 @@ def _in_parallel(
     venue: str,
     handle: IO[bytes] | None,
     instruments: str | None,
-    write: Callable[[bytes], object],
+    write: parallel.Write,
     seen: CaptureLines,
 ) -> tuple[VenueParser, int, Source, int] | None:
     """Every record on two processes (`normalize_parallel`) when the capture is a regular

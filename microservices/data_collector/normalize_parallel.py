@@ -53,8 +53,9 @@ _TICKET: Final = struct.Struct("<I")
 # (deduper index, symbol, trade id, first line of the frame's records, their count)
 Span = tuple[int, str, str, int, int]
 Counts = tuple[int, int, int]  # frames, non-blank lines, capture lines
-Block = tuple[bytes, list[Span], dict[str, int], dict[str, int], Counts]
-Sink = tuple[list[TradeDeduper], ParseStats, Callable[[bytes], object]]
+Block = tuple[bytes | bytearray, list[Span], dict[str, int], dict[str, int], Counts]
+Write = Callable[[bytes | bytearray], object]  # a binary stream's write
+Sink = tuple[list[TradeDeduper], ParseStats, Write]
 
 
 class Claims:
@@ -132,7 +133,9 @@ def encode_block(
     return "".join(out).encode(), spans, stats.emitted, stats.rejected, counts
 
 
-def settle(block: Block, dedupers: list[TradeDeduper], stats: ParseStats) -> tuple[bytes, int]:
+def settle(
+    block: Block, dedupers: list[TradeDeduper], stats: ParseStats
+) -> tuple[bytes | bytearray, int]:
     """Ask the real dedupers the block's claims in order, cut the duplicates' lines, merge
     the block's counts into `stats`; (the block's output, its frame count)."""
     text, spans, emitted, rejected, counts = block
@@ -148,9 +151,9 @@ def settle(block: Block, dedupers: list[TradeDeduper], stats: ParseStats) -> tup
     return text, counts[0]
 
 
-def _cut(text: bytes, dropped: list[Span], emitted: dict[str, int]) -> bytes:
+def _cut(text: bytes | bytearray, dropped: list[Span], emitted: dict[str, int]) -> bytes:
     """The block's lines without the dropped frames' records (uncounted from `emitted`)."""
-    lines = text.split(b"\n")  # record lines hold no raw newline: JSON escapes it
+    lines = bytes(text).split(b"\n")  # record lines hold no raw newline: JSON escapes it
     gone: set[int] = set()
     for *_, first, count in dropped:
         for index in range(first, first + count):
@@ -187,7 +190,7 @@ class Job:
 def write_parallel(
     parser: VenueParser,
     handle: IO[bytes],
-    write: Callable[[bytes], object],
+    write: Write,
     fallback_ms: int,
     go_on: Callable[[mmap.mmap], bool] = lambda mapped: True,
 ) -> tuple[int, Counts] | None:
@@ -231,14 +234,21 @@ def _fork(job: Job, sink: Sink, go_on: Callable[[mmap.mmap], bool]) -> tuple[int
         os.close(read_fd)
         _child(job, write_fd)
     os.close(write_fd)
+    reaped = False
     try:
         if not go_on(job.mapped):
             os.kill(child, signal.SIGKILL)
             return None
-        return _parent(job, read_fd, sink)
+        done = _parent(job, read_fd, sink)
+        reaped = True
+        if os.waitpid(child, 0)[1] != 0:  # it failed after the parent needed it: say why
+            _receive(read_fd)  # raises with its traceback, or for its early end
+            raise RuntimeError("normalize worker failed")
+        return done
     finally:
         os.close(read_fd)
-        os.waitpid(child, 0)
+        if not reaped:
+            os.waitpid(child, 0)
 
 
 def _parent(job: Job, read_fd: int, sink: Sink) -> tuple[int, Counts]:
@@ -279,7 +289,8 @@ def _child(job: Job, write_fd: int) -> None:
     pipe = os.fdopen(write_fd, "wb")
     try:
         while (index := job.claim()) is not None:
-            _send(pipe, ("ok", (index, job.encode(index))))
+            text, *rest = job.encode(index)
+            _send(pipe, ("ok", (index, len(text), *rest)), text)
             pipe.flush()
         status = 0
     except BaseException:  # reported to the parent, which raises it
@@ -292,10 +303,12 @@ def _child(job: Job, write_fd: int) -> None:
         os._exit(status)
 
 
-def _send(pipe: IO[bytes], message: tuple[str, Any]) -> None:
-    data = marshal.dumps(message)
-    pipe.write(_SIZE.pack(len(data)))
-    pipe.write(data)
+def _send(pipe: IO[bytes], message: tuple[str, Any], text: bytes | bytearray = b"") -> None:
+    """A marshalled header (its size first), then the block's text as it is (no copy)."""
+    header = marshal.dumps(message)
+    pipe.write(_SIZE.pack(len(header)))
+    pipe.write(header)
+    pipe.write(text)
 
 
 def _receive(read_fd: int) -> tuple[int, Block]:
@@ -304,16 +317,17 @@ def _receive(read_fd: int) -> tuple[int, Block]:
     kind, payload = marshal.loads(_read_exactly(read_fd, size))
     if kind != "ok":
         raise RuntimeError(f"normalize worker failed:\n{payload}")
-    index, block = payload  # marshal gives back the tuples and lists it was given
-    return index, block
+    index, length, spans, emitted, rejected, counts = payload
+    return index, (_read_exactly(read_fd, length), spans, emitted, rejected, counts)
 
 
-def _read_exactly(fd: int, size: int) -> bytes:
-    chunks, left = [], size
-    while left > 0:
-        chunk = os.read(fd, min(left, PIPE_BYTES))
-        if not chunk:
+def _read_exactly(fd: int, size: int) -> bytearray:
+    """`size` bytes read into one buffer; RuntimeError when the pipe ends before."""
+    data = bytearray(size)
+    view, got = memoryview(data), 0
+    while got < size:
+        count = os.readv(fd, [view[got:]])
+        if not count:
             raise RuntimeError("normalize worker ended before sending its blocks")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+        got += count
+    return data

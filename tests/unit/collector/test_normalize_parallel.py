@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 
 import orjson
@@ -86,18 +87,25 @@ def test_blocks_cover_the_file_at_line_ends(tmp_path: Path) -> None:
         assert normalize_parallel.blocks(m, 100) == [(0, 11)]
 
 
-def test_a_failing_worker_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("fails_in", ["claim", "encode"])
+def test_a_failing_worker_is_an_error(
+    fails_in: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the parent needed one of the child's blocks or did them all, the child's
+    error comes out (with its traceback) instead of a silent success."""
     path = capture("binance_futures", tmp_path, copies=2)
     monkeypatch.setattr(normalize_parallel, "MIN_BYTES", 0)
     monkeypatch.setattr(normalize_parallel, "BLOCK_BYTES", 500)
-    parent, encode = os.getpid(), normalize_parallel.encode_block
+    parent, original = os.getpid(), getattr(normalize_parallel.Job, fails_in)
 
-    def failing_in_child(*args: object) -> normalize_parallel.Block:
+    def failing_in_child(self: normalize_parallel.Job, *args: int) -> object:
         if os.getpid() != parent:
             raise ValueError("boom")
-        return encode(*args)  # type: ignore[arg-type]
+        if fails_in == "encode":  # let the child claim blocks before the parent does
+            time.sleep(0.001)
+        return original(self, *args)
 
-    monkeypatch.setattr(normalize_parallel, "encode_block", failing_in_child)
+    monkeypatch.setattr(normalize_parallel.Job, fails_in, failing_in_child)
     with pytest.raises(RuntimeError, match="ValueError: boom"):
         run("binance_futures", path)
 
