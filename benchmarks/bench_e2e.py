@@ -17,21 +17,20 @@ below 5,000 entries (MAXLEN is 10,000) and event -> state p99 below 1 s.
     python -m benchmarks.bench_e2e [--rates 1000,5000,20000] [--symbols 50] [--runs 5]
     python -m benchmarks.bench_e2e --find-max [--runs 1]   # 20k, 30k, 40k, ... until one fails
     python -m benchmarks.bench_e2e --feed replay ...        # benchmarks.replay_feed as the feed
-    python -m benchmarks.bench_e2e --compare [--start 20000 --step 5000 --runs 1 --window 15]
+    python -m benchmarks.bench_e2e --compare --start 15000 --step 2500 --runs 1 --window 15
 
 `--feed replay` replaces the simulator with `benchmarks.replay_feed` (pre-encoded trade and
 ticker frames, ~1 record each, event time = send time, 1 ms send tick): the feed's own CPU
 is small, so the machine's two cores go to the pipeline. `--compare` is issue 19's
-measurement in one run: the bare redis-py chain's highest sustained rate
-(`benchmarks.bench_chain`), ours with the replay feed (same sweep, same criteria), their
-ratio, and event -> state p99 at 5k records/s with the replay feed.
+measurement in one run (`e2e_compare.py`): the bare redis-py chain's highest sustained rate
+(`benchmarks.bench_chain`) and ours with the replay feed, interleaved target by target (same
+criteria), their ratio, and event -> state p99 at 5k records/s with the replay feed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -162,33 +161,14 @@ def find_max(n_symbols: int, runs: int, window_s: float, start: float, step: flo
 
 
 def compare(n_symbols: int, runs: int, window_s: float, start: float, step: float) -> list[str]:
-    """Issue 19 in one run: the bare chain's and our pipeline's (replay feed) highest
-    sustained rates, their ratio, and event -> state p99 at 5k records/s."""
-    from benchmarks import bench_chain  # imports this module's neighbours only
+    """Issue 19 in one run (`e2e_compare.py`): chain vs ours with the replay feed."""
+    from benchmarks import bench_chain, e2e_compare
 
-    chain, chain_runs, _ = sweep(lambda t: bench_chain.one_run(t, window_s), start, step,
-                                 runs, "chain")  # fmt: skip
-    ours, our_runs, _ = sweep(lambda t: one_run(t, n_symbols, window_s), start, step, runs,
-                              "e2e")  # fmt: skip
-    at_5k = [one_run(5_000, n_symbols, window_s) for _ in range(max(runs, 3))]
-    p99 = statistics.median(r["event_to_state_ms"]["p99"] for r in at_5k)
-    ratio = ours / chain if chain else 0.0
-    rows = [
-        "| measure | value | target | met? |",
-        "|---|---|---|---|",
-        f"| bare redis-py chain, highest sustained | {chain:,.0f} records/s | | |",
-        f"| collector -> Redis -> aggregator (replay feed), highest sustained | "
-        f"{ours:,.0f} records/s | | |",
-        f"| ratio | {ratio:.2f} | >= 0.90 | {'yes' if ratio >= 0.9 else 'no'} |",
-        f"| event -> state p99 at 5k records/s (median of {len(at_5k)}) | {p99:,.0f} ms "
-        f"({mmm(r['event_to_state_ms']['p99'] for r in at_5k)}) | < 20 ms | "
-        f"{'yes' if p99 < 20 else 'no'} |",
-    ]
-    for label, results in (("chain", chain_runs), ("e2e", our_runs), ("e2e at 5k", at_5k)):
-        if results:
-            cpu = {n: mmm(r["cpu_pct"][n] for r in results) for n in results[0]["cpu_pct"]}
-            rows.append(f"| CPU % ({label}) | {cpu} | | |")
-    return rows
+    return e2e_compare.compare(
+        lambda t: bench_chain.one_run(t, window_s),
+        lambda t: one_run(t, n_symbols, window_s),
+        start, step, runs,
+    )  # fmt: skip
 
 
 def main() -> None:
