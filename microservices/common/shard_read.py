@@ -14,6 +14,7 @@ different shards within one millisecond have no order between them.
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
@@ -51,15 +52,6 @@ def merge_newest(per_shard: Mapping[str, Sequence[Any]], count: int) -> list[Ent
     tagged = [(name, row[0], row[1]) for name, rows in per_shard.items() for row in rows]
     tagged.sort(key=lambda entry: id_order(entry[1]), reverse=True)
     return tagged[:count]
-
-
-def pick_newest(heads: Mapping[str, Any]) -> str | None:
-    """The shard whose head entry (an XREVRANGE row) is the newest; None when all are empty."""
-    best: str | None = None
-    for name, row in heads.items():
-        if row is not None and (best is None or id_order(row[0]) > id_order(heads[best][0])):
-            best = name
-    return best
 
 
 def sum_group_counters(per_shard: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -110,31 +102,68 @@ async def newest_per_shard(
 
 async def walk_newest(
     redis: aredis.Redis, stream: Stream[Any], page: int, upper: str = "+"
-) -> AsyncIterator[Entry]:
-    """Every entry of the stream, newest first over all shards, read `page` entries of a shard
-    at a time as the walk reaches them; the caller stops when it has seen enough."""
-    cursors = dict.fromkeys(keys(stream), upper)
-    buffers: dict[str, deque[Any]] = {}
-    done: set[str] = set()
+) -> AsyncIterator[list[Entry]]:
+    """Every entry of the stream, newest first over all shards, in batches of `page` (a shard
+    is read `page` entries at a time as the walk reaches them); the caller stops when it has
+    seen enough. One key: its XREVRANGE pages as they come."""
+    names = keys(stream)
+    if len(names) == 1:
+        async for batch in _walk_one(redis, names[0], page, upper):
+            yield batch
+        return
+    merge = _Merge(redis, names, page, upper)
+    await asyncio.gather(*(merge.refill(name) for name in names))
+    while batch := await merge.take(page):
+        yield batch
 
-    async def refill(name: str) -> None:
-        rows: Any = await redis.xrevrange(name, cursors[name], "-", count=page)
+
+class _Merge:
+    """The shards' next entries, newest first: a heap of each shard's head entry."""
+
+    def __init__(self, redis: aredis.Redis, names: list[str], page: int, upper: str) -> None:
+        self.redis, self.page = redis, page
+        self.cursors = dict.fromkeys(names, upper)
+        self.buffers: dict[str, deque[Any]] = {name: deque() for name in names}
+        self.done: set[str] = set()
+        self.heads: list[tuple[tuple[int, int], str]] = []  # (negated id order, shard)
+
+    async def refill(self, name: str) -> None:
+        rows: Any = await self.redis.xrevrange(name, self.cursors[name], "-", count=self.page)
         rows = list(rows or [])
-        if len(rows) < page:
-            done.add(name)
+        if len(rows) < self.page:
+            self.done.add(name)
         if rows:
-            cursors[name] = "(" + as_text(rows[-1][0])
-        buffers[name] = deque(rows)
+            self.cursors[name] = "(" + as_text(rows[-1][0])
+            self.buffers[name].extend(rows)
+            self._push(name)
 
-    await asyncio.gather(*(refill(name) for name in cursors))
+    def _push(self, name: str) -> None:
+        ms, seq = id_order(self.buffers[name][0][0])
+        heapq.heappush(self.heads, ((-ms, -seq), name))
+
+    async def take(self, count: int) -> list[Entry]:
+        batch: list[Entry] = []
+        while self.heads and len(batch) < count:
+            _, name = heapq.heappop(self.heads)
+            entry_id, fields = self.buffers[name].popleft()
+            batch.append((name, entry_id, fields))
+            if self.buffers[name]:
+                self._push(name)
+            elif name not in self.done:
+                await self.refill(name)
+        return batch
+
+
+async def _walk_one(
+    redis: aredis.Redis, name: str, page: int, upper: str
+) -> AsyncIterator[list[Entry]]:
     while True:
-        name = pick_newest({n: (b[0] if b else None) for n, b in buffers.items()})
-        if name is None:
+        rows: Any = await redis.xrevrange(name, upper, "-", count=page)
+        if rows:
+            yield [(name, entry_id, fields) for entry_id, fields in rows]
+        if not rows or len(rows) < page:
             return
-        entry_id, fields = buffers[name].popleft()
-        yield name, entry_id, fields
-        if not buffers[name] and name not in done:
-            await refill(name)
+        upper = "(" + as_text(rows[-1][0])
 
 
 async def walk_symbol(

@@ -29,7 +29,9 @@ async def spread(redis: aredis.Redis, stream: Stream[Any], count: int) -> list[b
 async def test_walk_merges_every_shard_newest_first(any_redis: aredis.Redis) -> None:
     stream = build_streams("t:", shards=4).normalized
     ids = await spread(any_redis, stream, 23)
-    walked = [entry async for entry in shard_read.walk_newest(any_redis, stream, page=2)]
+    batches = [batch async for batch in shard_read.walk_newest(any_redis, stream, page=2)]
+    assert [len(batch) for batch in batches] == [2] * 11 + [1]
+    walked = [entry for batch in batches for entry in batch]
     assert [entry_id for _, entry_id, _ in walked] == ids[::-1]
     assert {name for name, _, _ in walked} == {stream.shard(i).name for i in (0, 1)}  # n*n % 4
     assert [int(fields[b"n"]) for _, _, fields in walked] == list(range(22, -1, -1))
@@ -51,7 +53,7 @@ async def test_one_shard_reads_the_plain_name(any_redis: aredis.Redis) -> None:
     stream = build_streams("one:").normalized
     assert shard_read.keys(stream) == ["one:exchange.normalized"]
     ids = [await any_redis.xadd("one:exchange.normalized", {"n": str(n)}) for n in range(5)]
-    walked = [entry async for entry in shard_read.walk_newest(any_redis, stream, page=500)]
+    walked = [e async for batch in shard_read.walk_newest(any_redis, stream, 500) for e in batch]
     assert [(name, entry_id) for name, entry_id, _ in walked] == [
         ("one:exchange.normalized", i) for i in ids[::-1]
     ]
@@ -92,8 +94,6 @@ def test_pure_merges() -> None:
     assert [(n, i) for n, i, _ in shard_read.merge_newest(per_shard, 3)] == [
         ("b", b"5-1"), ("a", b"5-0"), ("b", b"3-0"),
     ]  # fmt: skip
-    assert shard_read.pick_newest({"a": (b"10-0", {}), "b": (b"9-9", {}), "c": None}) == "a"
-    assert shard_read.pick_newest({"a": None}) is None
     summed = shard_read.sum_group_counters(
         {"s0": {"g": {"pending": 1, "lag": 2}}, "s1": {"g": {"pending": 3, "lag": None}}}
     )

@@ -68,17 +68,17 @@ class MarketService:
         by page, until it has settled or MAX_PAGES x PAGE are read; undecodable entries are
         skipped."""
         stream = self.streams.normalized
-        read, oldest = 0, None  # oldest: ts_ms of the last decodable entry of this page
-        async for _, _, fields in shard_read.walk_newest(self.redis, stream, PAGE):
-            read += 1
-            snap = _decoded(stream, fields)
-            if snap is not None:
-                scanner.feed(snap)
-                oldest = snap.ts_ms
-            if read % PAGE == 0:
-                if read >= PAGE * MAX_PAGES or (oldest is not None and scanner.settled(oldest)):
-                    return
-                oldest = None
+        read = 0
+        async for batch in shard_read.walk_newest(self.redis, stream, PAGE):
+            read += len(batch)
+            oldest = None  # ts_ms of the batch's last decodable entry
+            for _, _, fields in batch:
+                snap = _decoded(stream, fields)
+                if snap is not None:
+                    scanner.feed(snap)
+                    oldest = snap.ts_ms
+            if read >= PAGE * MAX_PAGES or (oldest is not None and scanner.settled(oldest)):
+                return
 
     async def snapshot(self, symbol: str) -> NormalizedSnapshot | None:
         """The newest normalized entry of `symbol` (in its shard), or None within the pages
