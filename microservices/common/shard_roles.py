@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import socket
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 STOP_GRACE_S: Final = 1.0  # a stopping shard loop gets this long, then it is cancelled
 FLUSH_INTERVAL_S: Final = 0.005
 MAX_BUFFERED: Final = 10_000  # per shard and stream while Redis is unreachable
+_INSTANCES: Final = itertools.count(1)  # leased owners of one process stay distinct
 Loop = Coroutine[Any, Any, None]
 StartShard = Callable[[int, int], list[Loop]]
 
@@ -86,7 +88,8 @@ class ShardRole:
         self._tokens: dict[int, int] = {}
         self._tasks: dict[int, list[asyncio.Task[None]]] = {}
         if self.leased:
-            self.owner = f"{owner or role}-{owner_id()}".replace(" ", "_")
+            name = f"{owner or role}-{owner_id()}-{next(_INSTANCES)}"
+            self.owner = name.replace(" ", "_")
             self.leases = ShardLeases(
                 redis, self.prefix, role, self.shards, self.owner,
                 ttl_ms=settings.shard_lease_ttl_ms,

@@ -1,7 +1,8 @@
 """Shard ownership of the feature adapter (and the `shard_roles` pieces) on a real
 redis-server with STREAM_SHARDS=4: static OWNED_SHARDS consume and publish only their
 shards; two leased adapters split the shards 2+2 and a stopped one's shards move to the
-other; a fenced publisher with a stale token writes nothing."""
+other; a fenced publisher with a stale token writes nothing; two leased engines split the
+feature adapter's and ExitBrain's shards and write each symbol's outputs in its home shard."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aredis
 
+from microservices.ai_engine.engine import Engine
 from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
+from microservices.common.clock import now_ms
 from microservices.common.producer import StreamProducer
 from microservices.common.settings import Settings
 from microservices.common.shard_lease import Fenced
@@ -203,3 +206,54 @@ async def test_static_role_writes_plainly_and_stops_its_loops(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def active(redis: aredis.Redis, name: str) -> set[tuple[str, bool]]:
+    rows: Any = await redis.xrange(name)
+    return {(f[b"symbol"].decode(), f[b"cross_exchange_active"] == b"true") for _, f in rows}
+
+
+async def test_two_leased_engines_split_the_feature_adapter_and_exitbrain(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    leased = settings.model_copy(update={
+        "shard_leases": True, "venues": ["binance_futures", "bybit", "coinbase"],
+        "symbols": ",".join(SYMBOLS), "exitbrain_interval_s": 0.2, "exitbrain_warmup_s": 0.0,
+    })  # fmt: skip
+    streams = leased.streams()
+    # without the aggregator: the test feeds exchange.normalized itself
+    engines = [Engine(leased, real_redis, with_aggregator=False, notify=False) for _ in range(2)]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(e.run(stop, serve_http=False)) for e in engines]
+
+    async def split() -> bool:
+        roles = [(e.features.role, e.exitbrain_role) for e in engines]
+        return all(len(f.owned) == 2 and len(x.owned) == 2 for f, x in roles)
+
+    async def home_shards_written() -> bool:
+        now = now_ms()
+        fresh = [factories.snapshot(symbol=s, ts_ms=now, excluded={}) for s in SYMBOLS]
+        await publish(real_redis, streams.normalized, fresh)
+        for symbol in SYMBOLS:
+            if symbol not in await symbols_in(real_redis, streams.features.shard_for(symbol).name):
+                return False
+            if (symbol, True) not in await active(
+                real_redis, streams.status.shard_for(symbol).name
+            ):
+                return False  # ExitBrain read the snapshot from the home shard (else: none)
+        return True
+
+    try:
+        await eventually(
+            split, 15, "each engine owning 2 shards of the feature adapter and ExitBrain"
+        )
+        await eventually(home_shards_written, 20, "features and status in every home shard")
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    for stream in (streams.features, streams.status):
+        for shard in stream.shards_all():
+            assert set(await symbols_in(real_redis, shard.name)) == {
+                s for s in SYMBOLS if shard_of(s, 4) == shard.index
+            }
+        assert await real_redis.exists(stream.base) == 0
