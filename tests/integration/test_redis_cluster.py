@@ -16,18 +16,21 @@ from typing import Any
 import pytest
 import redis.asyncio as aredis
 from redis.asyncio.cluster import RedisCluster
+from redis.cluster import RedisCluster as SyncRedisCluster
 
-from microservices.common import metrics
+from microservices.ai_engine.health import gather_health
+from microservices.common import cluster_xadd, metrics
 from microservices.common.consumer import StreamConsumer
 from microservices.common.producer import StreamProducer
 from microservices.common.redis_io import is_cluster
 from microservices.common.redis_memory import cluster_memory_values, sample_redis_memory
 from microservices.common.settings import Settings
-from microservices.common.streams import Stream, Streams, collector_key
+from microservices.common.streams import Stream, Streams, build_streams, collector_key
 from microservices.common.xread import StreamReader, xread_multi
 from microservices.data_collector.service import Collector
 from microservices.exchange_simulator.config import MarketConfig, SimulatorConfig
 from microservices.exchange_simulator.server import start_simulator
+from microservices.healthcheck import heartbeat_exists
 from microservices.runner import simulator_settings
 from tests import factories as f
 from tests.redis_cluster import LocalRedisCluster
@@ -50,6 +53,19 @@ def spread(cluster: RedisCluster, base: str, count: int = 3) -> list[str]:
 
 def renamed(stream: Stream[Any], name: str) -> Stream[Any]:
     return dataclasses.replace(stream, name=name)
+
+
+def redirects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The error replies the cluster batch write handles, by type name, as they happen."""
+    seen: list[str] = []
+    handle = cluster_xadd._redirect
+
+    async def spy(*args: Any) -> Any:
+        seen.append(type(args[3]).__name__)
+        return await handle(*args)
+
+    monkeypatch.setattr(cluster_xadd, "_redirect", spy)
+    return seen
 
 
 async def cluster_of(redis: aredis.Redis) -> RedisCluster:
@@ -96,7 +112,7 @@ async def test_producer_batches_reach_streams_on_every_node_in_order(
 
 
 async def test_a_node_with_an_empty_script_cache_gets_the_script(
-    cluster_redis: aredis.Redis, streams: Streams
+    cluster_redis: aredis.Redis, streams: Streams, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cluster = await cluster_of(cluster_redis)
     shards = [renamed(streams.normalized, n) for n in spread(cluster, streams.normalized.name)]
@@ -106,15 +122,17 @@ async def test_a_node_with_an_empty_script_cache_gets_the_script(
     await producer.flush()
     for node in cluster.get_primaries():  # what restarted nodes look like
         await node.execute_command("SCRIPT", "FLUSH")
+    seen = redirects(monkeypatch)
     for shard in shards:
         producer.publish(shard, f.snapshot(symbol="ETHUSDT", excluded={}))
     assert await producer.flush() == 3
+    assert seen == ["NoScriptError"] * 3  # one per node, each loaded there and resent
     for shard in shards:
         assert await cluster_redis.xlen(shard.name) == 2  # written once, not twice
 
 
 async def test_a_moved_slot_is_followed(
-    redis_cluster: LocalRedisCluster, cluster_redis: aredis.Redis, streams: Streams
+    cluster_redis: aredis.Redis, streams: Streams, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A stale slot table (the client thinks another node serves the slot) gets MOVED: the
     batch goes to the right node, once."""
@@ -124,11 +142,38 @@ async def test_a_moved_slot_is_followed(
     right = cluster.nodes_manager.slots_cache[slot]
     wrong = next(n for n in cluster.get_primaries() if n is not right[0])
     cluster.nodes_manager.slots_cache[slot] = [wrong]
-    producer = StreamProducer(cluster_redis)
+    producer, seen = StreamProducer(cluster_redis), redirects(monkeypatch)
     producer.publish(renamed(streams.raw, name), f.trade(trade_id="m1"))
     assert await producer.flush() == 1
+    assert seen == ["MovedError"]
     assert cluster.nodes_manager.slots_cache[slot][0].name == right[0].name
     assert await cluster_redis.xlen(name) == 1
+
+
+async def test_a_migrating_slot_is_written_on_its_target_after_asking(
+    cluster_redis: aredis.Redis, stream_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slot being moved from A to B: a new stream's batch gets ASK from A and is written on B
+    (after ASKING), once; the move then completes and the stream is read from B."""
+    cluster = await cluster_of(cluster_redis)
+    name = f"{stream_prefix}ask:{{ask-{stream_prefix}}}"
+    slot = cluster.keyslot(name)
+    source = cluster.nodes_manager.slots_cache[slot][0]
+    target = next(n for n in cluster.get_primaries() if n.name != source.name)
+    ids = {n.name: await n.execute_command("CLUSTER", "MYID") for n in (source, target)}
+    await target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.name])
+    await source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.name])
+    producer, seen = StreamProducer(cluster_redis), redirects(monkeypatch)
+    stream = renamed(build_streams(stream_prefix).raw, name)
+    producer.publish(stream, f.trade(trade_id="a1"))
+    producer.publish(stream, f.trade(trade_id="a2"))
+    assert await producer.flush() == 2
+    assert seen[0] == "AskError" and set(seen) <= {"AskError", "NoScriptError"}
+    for node in (target, source):  # the move completes (the source holds no key of the slot)
+        await node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target.name])
+    rows: Any = await cluster_redis.xrange(name)
+    assert [stream.schema.decode(fields).trade_id for _, fields in rows] == ["a1", "a2"]
+    assert cluster.nodes_manager.slots_cache[slot][0].name == target.name  # MOVED followed
 
 
 async def test_consumer_acks_and_dead_letters_on_a_cluster(
@@ -197,6 +242,32 @@ async def test_redis_memory_sums_the_masters(cluster_redis: aredis.Redis) -> Non
     }
     assert cluster_memory_values(two) == (30, 150)
     assert cluster_memory_values({**two, "c": {"used_memory": 1, "maxmemory": 0}}) == (31, 0)
+
+
+async def test_engine_health_reads_every_stream_on_a_cluster(
+    redis_cluster: LocalRedisCluster,
+    cluster_redis: aredis.Redis,
+    settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory(redis_url=redis_cluster.url, redis_cluster=True)
+    producer = StreamProducer(cluster_redis)
+    producer.publish(settings.streams().raw, f.trade(trade_id="h1"))
+    await producer.flush()
+    _, body = await gather_health(cluster_redis, settings, {})
+    assert body["redis"] == {"connected": True}
+    assert body["streams"][settings.streams().raw.name]["length"] == 1
+
+
+def test_container_healthcheck_finds_the_heartbeat_on_a_cluster(
+    redis_cluster: LocalRedisCluster, settings_factory: Callable[..., Settings]
+) -> None:
+    settings = settings_factory(redis_url=redis_cluster.url, redis_cluster=True)
+    assert not heartbeat_exists(settings)
+    key = collector_key(settings.stream_prefix, "health")
+    with SyncRedisCluster.from_url(redis_cluster.url) as client:
+        client.hset(key, "binance", "{}")
+        assert redis_cluster.node_url(client.get_node_from_key(key).port) in redis_cluster.urls
+    assert heartbeat_exists(settings)
 
 
 async def test_collector_writes_records_health_and_symbols_on_a_cluster(
