@@ -51,12 +51,12 @@ function Invoke-Rcli {
     $argList = @($args)
     try {
         switch ($Script:Mode) {
-            'redis-url' { $out = & redis-cli --no-auth-warning -u $env:REDIS_URL @argList 2>$null }
-            'docker' { $out = & docker exec $Script:RedisContainer redis-cli @argList 2>$null }
+            'redis-url' { $out = & redis-cli -c --no-auth-warning -u $env:REDIS_URL @argList 2>$null }
+            'docker' { $out = & docker exec $Script:RedisContainer redis-cli -c @argList 2>$null }
             default {
                 $hostName = if ($env:REDIS_HOST) { $env:REDIS_HOST } else { '127.0.0.1' }
                 $port = if ($env:REDIS_PORT) { $env:REDIS_PORT } else { '6379' }
-                $out = & redis-cli -h $hostName -p $port @argList 2>$null
+                $out = & redis-cli -c -h $hostName -p $port @argList 2>$null
             }
         }
     } catch { return $null }

@@ -56,9 +56,9 @@ shard_keys() {  # shard_keys KEY: the Redis keys of KEY's stream, one per line
 
 rcli() {
   case "$MODE" in
-    redis-url) redis-cli --no-auth-warning -u "$REDIS_URL" "$@" ;;
-    docker) docker exec "$REDIS_CONTAINER" redis-cli "$@" ;;
-    local) redis-cli -h "${REDIS_HOST:-127.0.0.1}" -p "${REDIS_PORT:-6379}" "$@" ;;
+    redis-url) redis-cli -c --no-auth-warning -u "$REDIS_URL" "$@" ;;
+    docker) docker exec "$REDIS_CONTAINER" redis-cli -c "$@" ;;
+    local) redis-cli -c -h "${REDIS_HOST:-127.0.0.1}" -p "${REDIS_PORT:-6379}" "$@" ;;
   esac
 }
 

@@ -33,7 +33,14 @@ from microservices.exchange_simulator.server import start_simulator
 from microservices.healthcheck import heartbeat_exists
 from microservices.runner import simulator_settings
 from tests import factories as f
+from tests.integration.test_validation_sharded import (  # noqa: F401 - stub_api: a fixture
+    fill_shards,
+    line,
+    run,
+    stub_api,
+)
 from tests.redis_cluster import LocalRedisCluster
+from tests.tools import require_tools
 
 pytestmark = pytest.mark.integration
 
@@ -341,3 +348,23 @@ async def test_producer_survives_a_node_restart(
         got = [shard.schema.decode(fields).trade_id for _, fields in rows]
         want = [f"r{i}", f"r{i + 3}"]
         assert got == want or got == want * 2  # written again in full after the failed write
+
+
+def test_validation_scripts_read_a_cluster(
+    redis_cluster: LocalRedisCluster,
+    stub_api: str,  # noqa: F811 - the fixture imported above
+    stream_prefix: str,
+) -> None:
+    """Both validation scripts against a cluster (redis-cli -c follows the redirects): the
+    sharded data of test_validation_sharded, its two shards on two nodes, passes all 16."""
+    require_tools("redis-cli", "curl")
+    with SyncRedisCluster.from_url(redis_cluster.url) as client:
+        shards = [f"{stream_prefix}exchange.raw:{{{i}}}" for i in (0, 1)]
+        assert len({client.get_node_from_key(k).name for k in shards}) == 2  # type: ignore[union-attr]
+        fill_shards(client, stream_prefix)  # type: ignore[arg-type]
+    outputs = [run(script, redis_cluster.url, stub_api, stream_prefix, "2")
+               for script in ("validate_phase4m.sh", "validate_phase4m_plus.sh")]  # fmt: skip
+    for out in outputs:
+        assert out.startswith("rc=0") and out.count(" PASS ") == 8, out
+    assert line(outputs[0], 2).endswith("PASS (length 120)")
+    assert line(outputs[1], 1).endswith("PASS (type stream on 2/2 shards)")
