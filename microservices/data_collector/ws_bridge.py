@@ -38,6 +38,7 @@ from microservices.data_collector.book_feed import BookFeed
 from microservices.data_collector.exchanges.base import Exchange, WsConnectionPlan
 from microservices.data_collector.frame_sink import FrameSink
 from microservices.data_collector.venue_status import VenueStatus
+from microservices.data_collector.ws_fast import FastClientConnection
 
 logger = logging.getLogger(__name__)
 samples = SampledLogger(logger, interval_s=30.0)
@@ -125,6 +126,7 @@ class WsConnectionRunner(FrameSink):
             open_timeout=self.params.open_timeout_s,
             max_size=MAX_FRAME_BYTES,
             compression=None,
+            create_connection=FastClientConnection,  # whole data frames parsed without generators
             ping_interval=self.params.ping_interval_s,
             ping_timeout=PING_TIMEOUT_S,
         )
