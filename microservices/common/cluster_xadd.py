@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import redis.exceptions as rex
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.cluster import PRIMARY
 from redis.crc import key_slot
 
 if TYPE_CHECKING:  # batch_xadd imports this module
@@ -119,9 +120,13 @@ async def _redirect(
         await redis.nodes_manager.move_slot(exc)
         return (item[0], None)
     if isinstance(exc, rex.AskError):
-        host, port = redis.nodes_manager.remap_host_port(exc.host, exc.port)
+        nodes = redis.nodes_manager
+        host, port = nodes.remap_host_port(exc.host, exc.port)
         target = redis.get_node(host=host, port=port)
-        return None if target is None else (item[0], target)
+        if target is None:  # a node the client does not know yet (the slot table is kept)
+            target = ClusterNode(host, port, PRIMARY, **nodes.connection_kwargs)
+            nodes.set_nodes(nodes.nodes_cache, {target.name: target})
+        return (item[0], target)
     if isinstance(exc, rex.NoScriptError):
         await node.execute_command("SCRIPT", "LOAD", script)
         return (item[0], item[1])

@@ -157,11 +157,16 @@ async def test_a_moved_slot_is_followed(
     assert await cluster_redis.xlen(name) == 1
 
 
+@pytest.mark.parametrize("target_known", [True, False])
 async def test_a_migrating_slot_is_written_on_its_target_after_asking(
-    cluster_redis: aredis.Redis, stream_prefix: str, monkeypatch: pytest.MonkeyPatch
+    cluster_redis: aredis.Redis,
+    stream_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    target_known: bool,
 ) -> None:
     """A slot being moved from A to B: a new stream's batch gets ASK from A and is written on B
-    (after ASKING), once; the move then completes and the stream is read from B."""
+    (after ASKING), once, also when the client's node table lacks B; the move then completes
+    and the stream is read from B."""
     cluster = await cluster_of(cluster_redis)
     name = f"{stream_prefix}ask:{{ask-{stream_prefix}}}"
     slot = cluster.keyslot(name)
@@ -170,12 +175,15 @@ async def test_a_migrating_slot_is_written_on_its_target_after_asking(
     ids = {n.name: await n.execute_command("CLUSTER", "MYID") for n in (source, target)}
     await target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.name])
     await source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.name])
+    if not target_known:
+        del cluster.nodes_manager.nodes_cache[target.name]
     producer, seen = StreamProducer(cluster_redis), redirects(monkeypatch)
     stream = renamed(build_streams(stream_prefix).raw, name)
     producer.publish(stream, f.trade(trade_id="a1"))
     producer.publish(stream, f.trade(trade_id="a2"))
     assert await producer.flush() == 2
     assert seen[0] == "AskError" and set(seen) <= {"AskError", "NoScriptError"}
+    assert cluster.get_node(node_name=target.name) is not None  # learnt from the ASK
     for node in (target, source):  # the move completes (the source holds no key of the slot)
         await node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target.name])
     rows: Any = await cluster_redis.xrange(name)
