@@ -15,7 +15,8 @@ import pytest
 import redis.asyncio as aredis
 
 from microservices.ai_engine.engine import Engine
-from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
+from microservices.ai_engine.features.engine import FeatureEngine
+from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter, feature_params
 from microservices.common.clock import now_ms
 from microservices.common.producer import StreamProducer
 from microservices.common.settings import Settings
@@ -257,3 +258,30 @@ async def test_two_leased_engines_split_the_feature_adapter_and_exitbrain(
                 s for s in SYMBOLS if shard_of(s, 4) == shard.index
             }
         assert await real_redis.exists(stream.base) == 0
+
+
+async def test_a_new_owner_rebuilds_and_publishes_each_vector_once(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    streams = settings.streams()
+    btc = [factories.snapshot(ts_ms=T0 + 1000 * n, avg_price=100.0 + n) for n in range(11)]
+    await publish(real_redis, streams.normalized, btc[:10])
+    only_btc = settings.model_copy(update={"owned_shards": "3"})
+    old = FeatureAdapter(only_btc, real_redis, StreamProducer(real_redis))
+    rows: Any = await real_redis.xrange(streams.normalized.shard(3).name)
+    entries = [(i.decode(), streams.normalized.schema.decode(f)) for i, f in rows]
+    await old._handle(3, entries[:6])  # six vectors out, then it dies before acknowledging
+    await old.producer.flush()
+    new = FeatureAdapter(only_btc, real_redis, StreamProducer(real_redis), "feature-adapter-2")
+    assert await new.rebuild(3) == (10, 4)  # folds all ten, publishes the four missing
+    assert await new.consumer.run_until_idle() == 10  # delivered again: folded already
+    await publish(real_redis, streams.normalized, btc[10:])
+    assert await new.consumer.run_until_idle() == 1
+    await new.producer.flush()
+    rows = await real_redis.xrange(streams.features.shard(3).name)
+    vectors = [streams.features.schema.decode(f) for _, f in rows]
+    assert [v.ts_ms for v in vectors] == [s.ts_ms for s in btc]  # each once, in order
+    reference = FeatureEngine(feature_params(settings))
+    schema = streams.features.schema  # compared as they travel (text-encoded floats)
+    expected = [schema.decode(schema.encode(reference.update(s))) for s in btc]
+    assert vectors == expected  # as one adapter fed each once

@@ -4,17 +4,19 @@ The computation is `features.engine.FeatureEngine` (pure, incremental). This she
 normalized snapshots through the `feature_adapter` group and publishes one feature vector per
 snapshot to exchange.features (SPEC section 5).
 
-It owns shards (role `feature_adapter`, `common/shard_roles.py`): one engine and one consumer
-per owned shard of exchange.normalized, whose vectors go to the same shard of
-exchange.features (a symbol's home shard). Static ownership (OWNED_SHARDS, default all)
-publishes through the producer; with SHARD_LEASES the vectors are written fenced with the
-shard's token, and a lost shard's engine is dropped (its new owner starts the symbols'
-histories afresh from the entries it reads).
+It owns shards (role `feature_adapter`, `common/shard_roles.py`): one `FeatureShard` (engine,
+per-symbol watermark, rebuild) and one consumer per owned shard of exchange.normalized, whose
+vectors go to the same shard of exchange.features (a symbol's home shard). Taking a shard
+rebuilds its engine from the shard's entries before consuming (`feature_shards.py`), so a
+restart or a failover neither loses nor repeats a vector. Static ownership (OWNED_SHARDS,
+default all) publishes through the producer; with SHARD_LEASES the vectors are written fenced
+with the shard's token, and a lost shard's engine is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -23,11 +25,13 @@ from typing import Final
 import redis.asyncio as aredis
 
 from microservices.ai_engine.features.engine import FeatureEngine
+from microservices.ai_engine.features.feature_shards import FeatureShard
 from microservices.ai_engine.features.params import FeatureParams
 from microservices.common import metrics
 from microservices.common.consumer import StreamConsumer, consumer_from_settings
 from microservices.common.producer import StreamProducer
 from microservices.common.records import FeatureVector, NormalizedSnapshot
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
 from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
 from microservices.common.sharding import shard_of
@@ -61,7 +65,7 @@ class FeatureAdapter:
         self.role = ShardRole(ROLE, settings, redis, owner=consumer_name, on_lost=self._forget)
         self.publisher = ShardPublisher(self.role, producer)
         self.consumer_name = self.role.owner
-        self.engines: dict[int, FeatureEngine] = {}
+        self.units: dict[int, FeatureShard] = {}
         self.consumers: dict[int, StreamConsumer[NormalizedSnapshot]] = {}
         self.latest: dict[str, FeatureVector] = {}
         # called with each (snapshot, vector) after publishing, e.g. the ML signal service
@@ -72,14 +76,14 @@ class FeatureAdapter:
     # the single-shard view (the default deployment and the tests)
     @property
     def engine(self) -> FeatureEngine:
-        return self.engines[min(self.engines)]
+        return self.units[min(self.units)].engine
 
     @property
     def consumer(self) -> StreamConsumer[NormalizedSnapshot]:
         return self.consumers[min(self.consumers)]
 
     def _unit(self, shard: int) -> StreamConsumer[NormalizedSnapshot]:
-        self.engines[shard] = FeatureEngine(feature_params(self.settings))
+        self.units[shard] = FeatureShard(shard, feature_params(self.settings))
         consumer = consumer_from_settings(
             self.redis, self.streams.normalized.shard(shard), partial(self._handle, shard),
             self.settings, self.consumer_name,
@@ -88,7 +92,7 @@ class FeatureAdapter:
         return consumer
 
     def _forget(self, shard: int) -> None:
-        self.engines.pop(shard, None)
+        self.units.pop(shard, None)
         self.consumers.pop(shard, None)
         shards = self.streams.normalized.shards
         for symbol in [s for s in self.latest if shard_of(s, shards) == shard]:
@@ -101,21 +105,50 @@ class FeatureAdapter:
             await self._handle(shard_of(entry[1].symbol, shards), [entry])
 
     async def _handle(self, shard: int, batch: list[tuple[str, NormalizedSnapshot]]) -> None:
-        engine = self.engines.get(shard)
-        if engine is None:
+        unit = self.units.get(shard)
+        if unit is None:
             return  # the shard was lost meanwhile: its new owner handles these entries
-        publish = self.publisher.publish
         for _, snap in batch:
-            vector = engine.update(snap)
-            self.latest[vector.symbol] = vector
-            publish(self.streams.features, vector)
-            metrics.FEATURES_EMITTED.labels(vector.symbol).inc()
-            for listener in self.listeners:
-                listener(snap, vector)
+            vector = unit.fold(snap)
+            if vector is not None:  # None: delivered again, folded already
+                self._emit(snap, vector)
+
+    def _emit(self, snap: NormalizedSnapshot, vector: FeatureVector) -> None:
+        self.latest[vector.symbol] = vector
+        self.publisher.publish(self.streams.features, vector)
+        metrics.FEATURES_EMITTED.labels(vector.symbol).inc()
+        for listener in self.listeners:
+            listener(snap, vector)
+
+    async def rebuild(self, shard: int) -> tuple[int, int]:
+        """Rebuild shard `shard`'s engine from its entries: (folded, published)."""
+        unit = self.units[shard]
+        streams = self.streams
+        done = await unit.rebuild(
+            self.redis, streams.normalized.shard(shard), streams.features.shard(shard), self._emit
+        )
+        extra = {"shard": shard, "folded": done[0], "published": done[1]}
+        logger.info("features.shard_rebuilt", extra=extra)
+        return done
 
     def _start(self, stop: asyncio.Event, shard: int, token: int) -> list[Loop]:
         consumer = self.consumers.get(shard) if token == 0 else None
-        return [(consumer or self._unit(shard)).run(stop)]
+        return [self._take(shard, consumer or self._unit(shard), stop)]
+
+    async def _take(
+        self, shard: int, consumer: StreamConsumer[NormalizedSnapshot], stop: asyncio.Event
+    ) -> None:
+        """Rebuild the shard (retried while Redis is down), then consume it."""
+        while not stop.is_set():
+            try:
+                await self.rebuild(shard)
+                break
+            except TRANSIENT_REDIS_ERRORS as exc:
+                logger.warning("features.rebuild_failed", extra={"shard": shard,
+                                                                  "error": repr(exc)})  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        await consumer.run(stop)
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
