@@ -368,8 +368,8 @@ def test_validation_scripts_read_a_cluster(
     require_tools("redis-cli", "curl")
     with SyncRedisCluster.from_url(redis_cluster.url) as client:
         shards = [f"{stream_prefix}exchange.raw:{{{i}}}" for i in (0, 1)]
-        assert len({client.get_node_from_key(k).name for k in shards}) == 2  # type: ignore[union-attr]
-        fill_shards(client, stream_prefix)  # type: ignore[arg-type]
+        assert len({client.get_node_from_key(k).name for k in shards}) == 2
+        fill_shards(client, stream_prefix)
     outputs = [run(script, redis_cluster.url, stub_api, stream_prefix, "2")
                for script in ("validate_phase4m.sh", "validate_phase4m_plus.sh")]  # fmt: skip
     for out in outputs:
