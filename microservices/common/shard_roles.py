@@ -57,11 +57,6 @@ def owned_static(settings: Any) -> frozenset[int]:
     return parse_shards(settings.owned_shards, shards) or frozenset(range(shards))
 
 
-def owner_id() -> str:
-    """This process as a lease owner: host and pid."""
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
 def every_shard(stream: Stream[Any]) -> list[Stream[Any]]:
     """One single-key stream per shard (the stream itself when it has one)."""
     return stream.shards_all()
@@ -87,8 +82,10 @@ class ShardRole:
         self.leases: ShardLeases | None = None
         self._tokens: dict[int, int] = {}
         self._tasks: dict[int, list[asyncio.Task[None]]] = {}
+        self._halt = asyncio.Event()
+        self._failure: BaseException | None = None
         if self.leased:
-            name = f"{owner or role}-{owner_id()}-{next(_INSTANCES)}"
+            name = f"{owner or role}-{socket.gethostname()}-{os.getpid()}-{next(_INSTANCES)}"
             self.owner = name.replace(" ", "_")
             self.leases = ShardLeases(
                 redis, self.prefix, role, self.shards, self.owner,
@@ -115,37 +112,56 @@ class ShardRole:
         return lease_key(self.prefix, self.role, shard)
 
     async def run(self, stop: asyncio.Event, start: StartShard) -> None:
-        """Run `start(shard, token)`'s loops for every owned shard until `stop`."""
+        """Run `start(shard, token)`'s loops for every owned shard until `stop`. A loop that
+        fails ends the role: the others are stopped, the leases released, the error raised
+        (as a task group would)."""
+        halt = self._halt = asyncio.Event()  # stop, or a loop failed
+        relay = asyncio.create_task(stop.wait(), name=f"{self.role}-stop")
+        relay.add_done_callback(lambda _: halt.set())
         try:
             if self.leases is None:
                 for shard, token in self.owned.items():
                     self._start(shard, token, start)
-                await stop.wait()
+                await halt.wait()
             else:
-                await self._follow(self.leases, stop, start)
+                await self._follow(self.leases, halt, start)
         finally:
+            relay.cancel()
             await self._stop_all()
             if self.leases is not None:
                 await self.leases.release_all()
+        if self._failure is not None:
+            raise self._failure
 
-    async def _follow(self, leases: ShardLeases, stop: asyncio.Event, start: StartShard) -> None:
+    async def _follow(self, leases: ShardLeases, halt: asyncio.Event, start: StartShard) -> None:
         async def changed(gained: set[int], lost: set[int]) -> None:
             for shard in sorted(lost):
                 self.lose(shard)
             for shard in sorted(gained):
                 token = leases.owned.get(shard)
-                if token is not None and not stop.is_set():
+                if token is not None and not halt.is_set():
                     self._start(shard, token, start)
 
-        await leases.run(stop, changed)
+        await leases.run(halt, changed)
 
     def _start(self, shard: int, token: int, start: StartShard) -> None:
         self._tokens[shard] = token
-        self._tasks[shard] = [
+        tasks = [
             asyncio.create_task(loop, name=f"{self.role}-{shard}-{i}")
             for i, loop in enumerate(start(shard, token))
         ]
+        for task in tasks:
+            task.add_done_callback(self._ended)
+        self._tasks[shard] = tasks
         logger.info("shard_role.started", extra={"role": self.role, "shard": shard})
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None or self._failure is not None:
+            return
+        self._failure = task.exception()
+        logger.error("shard_role.loop_failed", extra={"role": self.role, "task": task.get_name(),
+                                                      "error": repr(self._failure)})  # fmt: skip
+        self._halt.set()
 
     def lose(self, shard: int) -> None:
         """Stop owning `shard` now (lease lost, or a write refused): cancel its loops, drop
@@ -169,11 +185,7 @@ class ShardRole:
         _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
         for task in late:
             task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for result in results:
-            if isinstance(result, Exception):
-                logger.error("shard_role.loop_failed", extra={"role": self.role,
-                                                              "error": repr(result)})  # fmt: skip
+        await asyncio.gather(*tasks, return_exceptions=True)  # failures: see `_ended`
 
 
 class ShardPublisher:

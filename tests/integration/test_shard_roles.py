@@ -285,3 +285,23 @@ async def test_a_new_owner_rebuilds_and_publishes_each_vector_once(
     schema = streams.features.schema  # compared as they travel (text-encoded floats)
     expected = [schema.decode(schema.encode(reference.update(s))) for s in btc]
     assert vectors == expected  # as one adapter fed each once
+
+
+async def test_a_failing_loop_ends_the_role_with_its_error(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    role = ShardRole("anomaly", settings, real_redis)  # static: all 4 shards
+    stop = asyncio.Event()
+    ended: list[int] = []
+
+    async def loop(shard: int) -> None:
+        if shard == 2:
+            raise ValueError("bad entry handling")
+        try:
+            await stop.wait()
+        finally:
+            ended.append(shard)
+
+    with pytest.raises(ValueError, match="bad entry handling"):
+        await asyncio.wait_for(role.run(stop, lambda shard, token: [loop(shard)]), 5)
+    assert sorted(ended) == [0, 1, 3]  # the other shards' loops were stopped
