@@ -204,8 +204,8 @@ class ShardPublisher:
         self.dropped = 0
 
     def publish(self, stream: Stream[Any], record: Any) -> None:
-        key = stream.key_of(record) if stream.key_of is not None else None
-        if not self.role.leased or key is None:
+        key = stream.key_of(record) if self.role.leased and stream.key_of is not None else None
+        if key is None:  # static, unsharded, or a record for every shard
             self.producer.publish(stream, record)
             return
         shard = shard_of(key, stream.shards)
