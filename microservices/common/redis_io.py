@@ -46,15 +46,18 @@ def create_redis(url: str, *, socket_timeout_s: float = 5.0, cluster: bool = Fal
     next command instead of retrying this one.
     """
     options: dict[str, Any] = {
-        "socket_timeout": socket_timeout_s,
-        "socket_connect_timeout": min(socket_timeout_s, 5.0),
         "retry": Retry(NoBackoff(), 0),
         "health_check_interval": 30,
         "decode_responses": False,
     }
+    connect_s = min(socket_timeout_s, 5.0)
     if cluster:
-        return cast(aredis.Redis, RedisCluster.from_url(url, **options))
-    return aredis.Redis.from_url(url, **options)
+        return cast(aredis.Redis, RedisCluster.from_url(
+            url, socket_timeout=socket_timeout_s, socket_connect_timeout=connect_s, **options
+        ))  # fmt: skip
+    return aredis.Redis.from_url(
+        url, socket_timeout=socket_timeout_s, socket_connect_timeout=connect_s, **options
+    )
 
 
 def is_cluster(redis: RedisClient) -> TypeGuard[RedisCluster]:
