@@ -13,8 +13,8 @@ the ratios ours / cryptofeed, with the load before and after.
 
     python -m benchmarks.bench_normalize_peer [--runs 7] [--baseline DIR]
 
-`--baseline DIR` adds (c): the same normalize command run from another checkout (DIR on
-PYTHONPATH, as working directory), for an A/B of two versions of our code in the same run.
+`--baseline DIR` (repeatable) adds the same normalize command run from another checkout (DIR
+on PYTHONPATH, as working directory), for an A/B of versions of our code in the same run.
 """
 
 from __future__ import annotations
@@ -77,12 +77,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="alternating runs of each")
     parser.add_argument("--frames", type=int, default=50_000, help="frames per message type")
-    parser.add_argument("--baseline", type=Path, default=None, help="another checkout's root")
+    parser.add_argument(
+        "--baseline", type=Path, action="append", default=[], help="another checkout's root"
+    )
     ns = parser.parse_args()
     frames = mix_frames(ns.frames)
     series: dict[str, list[float]] = {"ours": [], "cryptofeed": [], "cryptofeed_all": []}
-    if ns.baseline is not None:
-        series["baseline"] = []
+    for checkout in ns.baseline:
+        series[f"baseline {checkout}"] = []
     print(f"machine: {machine()}; {len(frames):,} frames; load before: {load()}")
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl") as capture:
         write_capture(frames, capture)
@@ -90,8 +92,8 @@ def main() -> None:
             series["ours"].append(ours(capture.name, len(frames)))
             series["cryptofeed"].append(peer(capture.name, all_candles=False))
             series["cryptofeed_all"].append(peer(capture.name, all_candles=True))
-            if ns.baseline is not None:
-                series["baseline"].append(ours(capture.name, len(frames), ns.baseline))
+            for checkout in ns.baseline:
+                series[f"baseline {checkout}"].append(ours(capture.name, len(frames), checkout))
     print(f"load after: {load()}")
     for name, rates in series.items():
         print(summary(name, rates))
@@ -99,8 +101,8 @@ def main() -> None:
     print(f"ours / cryptofeed (candle_closed_only=True, its default): "
           f"{mid['ours'] / mid['cryptofeed']:.2f}")  # fmt: skip
     print(f"ours / cryptofeed (every candle built): {mid['ours'] / mid['cryptofeed_all']:.2f}")
-    if "baseline" in mid:
-        print(f"ours / baseline: {mid['ours'] / mid['baseline']:.2f}")
+    for checkout in ns.baseline:
+        print(f"ours / baseline {checkout}: {mid['ours'] / mid[f'baseline {checkout}']:.2f}")
 
 
 if __name__ == "__main__":

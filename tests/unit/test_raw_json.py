@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microservices.common import schemas
+from microservices.common import raw_json, schemas
 from microservices.common.raw_json import line_encoders, orjson_line
 from microservices.common.records import Kline, Ticker
 from tests import factories as f
@@ -22,8 +22,11 @@ def reference(record: Any) -> str:
     return orjson.dumps(schemas.encode_raw_generic(record)).decode() + "\n"
 
 
+SHARED = line_encoders()  # one set for every test: its caches see many records
+
+
 def fast(record: Any) -> str:
-    return line_encoders().get(record.type, orjson_line)(record)
+    return SHARED.get(record.type, orjson_line)(record)
 
 
 @pytest.mark.parametrize("record", f.raw_samples(), ids=lambda r: f"{r.type}-{r.exchange}")
@@ -69,3 +72,18 @@ def test_headers_are_cached_per_instrument() -> None:
     second = f.trade(venue_symbol="ETHUSDT", symbol="ETHUSDT", group="ETHUSDT")
     for record in (first, second, first):
         assert encoders["trade"](record) == reference(record)
+
+
+def test_float_texts_are_cached_by_value_but_never_zero_or_nan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """0.0 == -0.0 (one dict key) but their texts differ; NaN is never found again; a full
+    cache starts over."""
+    monkeypatch.setattr(raw_json, "FLOAT_CACHE_MAX", 3)
+    encoders = line_encoders()
+    values = [0.0, -0.0, 0.0, float("nan"), -0.0, 1.5, 2.5, 3.5, 4.5, 1.5, -1.5, 1e-05, 1e16,
+              float("inf"), float("-inf"), 1.5, 4.5]  # fmt: skip
+    for price in values:
+        for size in (0.0, -0.0, price):
+            record = f.trade(price=price, size=size)
+            assert encoders["trade"](record) == reference(record)
