@@ -103,8 +103,8 @@ def run_all(settings: Settings, demo: bool, view: bool, duration_s: float | None
     if settings.redis_url is None:
         embedded = LocalRedis().start()
         announce(f"embedded redis listening on 127.0.0.1:{embedded.port} ({embedded.kind})")
-        announce(f"  inspect: redis-cli -p {embedded.port} XREVRANGE "
-                 f"{settings.stream_prefix}exchange.normalized + - COUNT 1")  # fmt: skip
+        newest = settings.streams().normalized.names()[0]  # shard 0 when STREAM_SHARDS > 1
+        announce(f"  inspect: redis-cli -p {embedded.port} XREVRANGE '{newest}' + - COUNT 1")
         settings = settings.model_copy(update={"redis_url": embedded.url})
     private_pg = start_private_postgres(settings, demo, announce)
     if private_pg is not None:
