@@ -17,12 +17,14 @@ import redis.asyncio as aredis
 from microservices.ai_engine.engine import Engine
 from microservices.ai_engine.features.engine import FeatureEngine
 from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter, feature_params
+from microservices.ai_engine.large_trades.service import LargeTradeService
 from microservices.common.clock import now_ms
 from microservices.common.producer import StreamProducer
 from microservices.common.settings import Settings
 from microservices.common.shard_lease import Fenced
 from microservices.common.shard_roles import ShardPublisher, ShardRole, fenced_writer
 from microservices.common.sharding import shard_of
+from microservices.ml.anomaly_service import AnomalyService
 from tests import factories
 from tests.integration.test_pipeline import publish
 from tests.reliability.helpers import eventually
@@ -305,3 +307,23 @@ async def test_a_failing_loop_ends_the_role_with_its_error(
     with pytest.raises(ValueError, match="bad entry handling"):
         await asyncio.wait_for(role.run(stop, lambda shard, token: [loop(shard)]), 5)
     assert sorted(ended) == [0, 1, 3]  # the other shards' loops were stopped
+
+
+async def test_anomaly_and_large_trade_services_read_only_their_shards(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    owned = settings.model_copy(update={"owned_shards": "1,3"})
+    streams = owned.streams()
+    producer = StreamProducer(real_redis)
+    anomalies = AnomalyService(owned, real_redis, producer)
+    trades = LargeTradeService(owned, real_redis, producer)
+    assert {i: c.stream.name for i, c in anomalies.consumers.items()} == {
+        i: streams.normalized.shard(i).name for i in (1, 3)
+    }
+    assert {i: c.stream.name for i, c in trades.consumers.items()} == {
+        i: streams.raw.shard(i).name for i in (1, 3)
+    }
+    await publish(real_redis, streams.normalized, snapshots(2))
+    assert [await c.run_until_idle() for c in anomalies.consumers.values()] == [2, 2]
+    for index in (0, 2):  # never read: no group there
+        assert await real_redis.xinfo_groups(streams.normalized.shard(index).name) == []
