@@ -302,7 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = build_parser(command_of(words)).parse_args(words)
     try:
         if ns.command in NO_SETTINGS:
-            return int(ns.func(ns, None))
+            rc = int(ns.func(ns, None))
+            if argv is None:  # the real command line: exit without tearing the heap down
+                _exit_now(rc)
+            return rc
         from microservices.common.logs import configure_logging
         from microservices.common.settings import load_settings
 
@@ -321,6 +324,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _exit_now(rc: int) -> None:
+    """Flush the standard streams and end the process without the interpreter's teardown
+    (freeing every object, ~30 ms after a `normalize` of 150,000 frames): for file tools,
+    whose files are closed by then."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
 
 
 def _only_fatal(group: BaseExceptionGroup[BaseException]) -> FatalError | None:
