@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aredis
+from redis.exceptions import ResponseError
 
 from microservices.ai_engine.aggregation.usd_rates import Contract, UsdRates
 from microservices.ai_engine.aggregator_shards import ShardUnit, aggregator_params, new_state
@@ -196,17 +197,20 @@ class AggregatorService:
 
     async def _start(self, index: int, stop: asyncio.Event) -> None:
         """Rebuild a unit's state from its shard, then consume it (retried while Redis is
-        down: the rebuild is part of taking the shard)."""
+        down, or while a former owner still resets the shard's group: the rebuild is part of
+        taking the shard). A shard lost during its rebuild is not started."""
         unit = self.units[index]
         while not stop.is_set():
             try:
                 await unit.rebuild()
                 break
-            except TRANSIENT_REDIS_ERRORS as exc:
+            except (*TRANSIENT_REDIS_ERRORS, ResponseError) as exc:
                 extra = {"shard": index, "error": repr(exc)}
                 logger.warning("aggregator.rebuild_failed", extra=extra)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
+        if self.units.get(index) is not unit or stop.is_set():
+            return
         assert self._group is not None
         token = self.tokens.get(index)
         for consumer in unit.consumers():
@@ -249,6 +253,8 @@ class AggregatorService:
             await self.leases.run(stop, changed)
         finally:
             await self.leases.release_all()
+            for index in list(self.units):  # handed over: this process owns nothing now
+                self._drop(index)
 
     async def _emit_loop(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()

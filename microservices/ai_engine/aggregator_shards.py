@@ -132,14 +132,22 @@ class ShardUnit:
         with contextlib.suppress(ResponseError):  # no stream yet: created below
             await self.redis.xgroup_destroy(stream.name, group)
         read = await self._entries_read(stream.name, last)
-        try:
-            await self.redis.xgroup_create(
-                stream.name, group, id=last, mkstream=True, entries_read=read
-            )
-        except ResponseError as exc:  # another process recreated it in between
-            if "BUSYGROUP" not in str(exc):
-                raise
-            await self.redis.xgroup_setid(stream.name, group, last, entries_read=read)
+        for _ in range(5):  # a former owner's consumer may recreate (or we destroy) meanwhile
+            try:
+                await self.redis.xgroup_create(
+                    stream.name, group, id=last, mkstream=True, entries_read=read
+                )
+                return
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+            try:
+                await self.redis.xgroup_setid(stream.name, group, last, entries_read=read)
+                return
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+        raise ResponseError(f"NOGROUP: {stream.name} group {group} kept changing")
 
     async def _entries_read(self, name: str, last: str) -> int | None:
         """How many entries ever added come up to `last` (so the group's lag stays known)."""

@@ -20,8 +20,9 @@ class ShardSettingsFields(BaseSettings):
     )  # fmt: skip
     owned_shards: str = Field(
         "",
-        description="the shards this process's aggregator, feature adapter and ExitBrain own, "
-        "e.g. 0,2-3 (static ownership); empty = all; ignored with SHARD_LEASES",
+        description="the shards this process's aggregator, feature adapter, ExitBrain, anomaly "
+        "monitor and large-trade watcher own, e.g. 0,2-3 (static ownership); empty = all; "
+        "ignored with SHARD_LEASES",
     )
     shard_leases: bool = Field(
         False,

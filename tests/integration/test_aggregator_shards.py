@@ -5,6 +5,7 @@ to one aggregator fed every entry once, and a re-delivered batch changes nothing
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -14,6 +15,7 @@ import redis.asyncio as aredis
 
 from microservices.ai_engine.aggregator_service import AggregatorService
 from microservices.ai_engine.aggregator_shards import new_state
+from microservices.common.clock import now_ms
 from microservices.common.lease_scripts import Fenced
 from microservices.common.producer import StreamProducer
 from microservices.common.records import Ticker, Trade
@@ -22,6 +24,7 @@ from microservices.common.shard_lease import lease_key
 from microservices.common.sharding import shard_of
 from microservices.common.streams import collector_key
 from tests.integration.test_pipeline import publish
+from tests.reliability.helpers import eventually
 
 pytestmark = pytest.mark.integration
 NOW = 1_760_000_000_000
@@ -151,3 +154,53 @@ async def test_a_former_owner_cannot_acknowledge(
     assert await unit.consumer.step(block=False) == 3
     pending = await real_redis.xpending(shard.name, "aggregator")
     assert pending["pending"] == 0
+
+
+async def test_two_leased_aggregators_split_and_hand_over(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    """Two leased aggregators in one process take two shards each (the first one's rebuilds
+    racing the second's as the shards are rebalanced); once one stops, the other owns all
+    four, and every symbol's snapshots are in its home shard."""
+    leased = settings.model_copy(update={"shard_leases": True, "shard_lease_ttl_ms": 600})
+    streams = leased.streams()
+    producer = StreamProducer(real_redis)
+    first = AggregatorService(leased, real_redis, producer, "aggregator-a")
+    second = AggregatorService(leased, real_redis, producer, "aggregator-b")
+    stops = [asyncio.Event(), asyncio.Event()]
+    tasks = [asyncio.create_task(a.run(s)) for a, s in zip((first, second), stops, strict=True)]
+
+    async def owned(*counts: int) -> bool:
+        return [len(a.units) for a in (first, second)] == list(counts)
+
+    async def in_home_shards() -> bool:
+        await publish(real_redis, streams.raw, fresh_quotes())
+        await producer.flush()
+        for symbol in PRICES:
+            rows: Any = await real_redis.xrange(streams.normalized.shard_for(symbol).name)
+            if symbol not in {f[b"symbol"].decode() for _, f in rows}:
+                return False
+        return True
+
+    try:
+        await eventually(lambda: owned(2, 2), 20, "a 2 + 2 split of the four shards")
+        await eventually(in_home_shards, 20, "every symbol's snapshot in its home shard")
+        stops[0].set()
+        await asyncio.wait_for(tasks[0], 10)
+        await eventually(lambda: owned(0, 4), 20, "the survivor owning all four")
+    finally:
+        for stop in stops:
+            stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    for shard in streams.normalized.shards_all():
+        rows = await real_redis.xrange(shard.name)
+        assert {f[b"symbol"].decode() for _, f in rows} == {
+            s for s in PRICES if shard_of(s, 4) == shard.index
+        }
+
+
+def fresh_quotes() -> list[Ticker]:
+    """One quote per venue and symbol, stamped now (so the snapshot is fresh)."""
+    now = now_ms()
+    return [msgspec.structs.replace(quote(v, g, p, 0), ts_ms=now, recv_ms=now)
+            for g, p in PRICES.items() for v in VENUES]  # fmt: skip
