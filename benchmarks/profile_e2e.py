@@ -26,6 +26,8 @@ def collapsed(path: Path) -> tuple[Counter[str], Counter[str], int]:
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit() or " (" not in stack:  # the tail of a name with a line break
+            continue
         n = int(count)
         total += n
         frames = [short(f) for f in stack.split(";")]
