@@ -57,21 +57,25 @@ SETTINGS = {
 class Market:
     """Random-walk quotes and trades; every record unique (ids, times, values)."""
 
-    def __init__(self) -> None:
-        self.rng = random.Random(42)
-        self.mid = dict(START)
+    def __init__(
+        self, start: dict[str, float] = START, venues: dict[str, str] = VENUES, seed: int = 42
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.mid = dict(start)
+        self.venues = venues
         self.trade_id = 0
         self.last_ts = 0
         self.ticks = 0
+        self.records = 0  # records returned so far
 
     def tick(self) -> list[Any]:
         self.ticks += 1
         ts = max(now_ms(), self.last_ts + 1)
         self.last_ts = ts
         out: list[Any] = []
-        for symbol in SYMBOLS:
+        for symbol in self.mid:
             self.mid[symbol] *= 1 + self.rng.gauss(0, 2e-5)
-            for venue, market in VENUES.items():
+            for venue, market in self.venues.items():
                 mid = round(self.mid[symbol] * (1 + self.rng.uniform(-5e-5, 5e-5)), 2)
                 head = {
                     "exchange": venue,
@@ -100,6 +104,7 @@ class Market:
                     rate = round(self.rng.uniform(-3e-4, 3e-4), 6)
                     out.append(Funding(**head, funding_rate=rate, funding_interval_h=8.0))
                     out.append(OpenInterest(**head, open_interest=1_000.0 + self.ticks))
+        self.records += len(out)
         return out
 
 

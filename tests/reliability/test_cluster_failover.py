@@ -12,9 +12,7 @@ that folded every distinct raw entry exactly once, evaluated at the same instant
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import random
 import time
 from typing import Any
 
@@ -25,13 +23,13 @@ from microservices.ai_engine.aggregator_shards import new_state
 from microservices.common.clock import now_ms
 from microservices.common.derived_schemas import NORMALIZED
 from microservices.common.producer import StreamProducer
-from microservices.common.records import Ticker, Trade
 from microservices.common.settings import Settings, load_settings
 from microservices.common.shard_lease import lease_key
 from microservices.common.sharding import shard_of
 from microservices.common.streams import Streams
 from tests.redis_cluster import LocalRedisCluster
 from tests.reliability.helpers import Services, eventually, measure, service_env
+from tests.reliability.test_aggregator_kill import Market, publish_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # one symbol per shard of 4: ETHUSDT 0, ADAUSDT 1, BNBUSDT 2, BTCUSDT 3
@@ -52,44 +50,6 @@ SETTINGS = {
     "aggregator_volume_window_s": 600.0,
     "aggregator_vol_long_window_s": 600.0,
 }
-
-
-class Market:
-    """Random-walk tickers and trades of every symbol on every venue; each record unique."""
-
-    def __init__(self) -> None:
-        self.rng = random.Random(19)
-        self.mid = dict(START)
-        self.trade_id = 0
-        self.last_ts = 0
-
-    def tick(self) -> list[Any]:
-        ts = self.last_ts = max(now_ms(), self.last_ts + 1)
-        out: list[Any] = []
-        for symbol in START:
-            self.mid[symbol] *= 1 + self.rng.gauss(0, 2e-5)
-            for venue, market in VENUES.items():
-                mid = round(self.mid[symbol] * (1 + self.rng.uniform(-5e-5, 5e-5)), 6)
-                head = {"exchange": venue, "market": market, "symbol": symbol,
-                        "venue_symbol": symbol, "group": symbol, "quote": "USDT",
-                        "ts_ms": ts, "recv_ms": ts}  # fmt: skip
-                self.trade_id += 1
-                out.append(Ticker(**head, bid=mid * 0.9999, bid_size=1.0, ask=mid * 1.0001,
-                                  ask_size=1.5))  # fmt: skip
-                out.append(Trade(**head, price=mid, size=round(self.rng.uniform(0.01, 2), 3),
-                                 side="buy", trade_id=str(self.trade_id)))  # fmt: skip
-        return out
-
-
-async def publish_for(
-    producer: StreamProducer, streams: Streams, market: Market, seconds: float
-) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for record in market.tick():
-            producer.publish(streams.raw, record)
-        await producer.flush()
-        await asyncio.sleep(0.02)
 
 
 async def leases(redis: aredis.Redis, prefix: str) -> dict[int, tuple[int, str]]:
@@ -164,7 +124,7 @@ async def test_killed_aggregator_hands_its_shards_over_on_a_redis_cluster(
     second = services.start("aggregator", env, name="aggregator-b")
     held = await eventually(lambda: split_two_two(cluster_redis, stream_prefix), 60,
                             "two aggregators to own two shards each")  # fmt: skip
-    producer, market = StreamProducer(cluster_redis), Market()
+    producer, market = StreamProducer(cluster_redis), Market(START, VENUES, seed=19)
     await publish_for(producer, streams, market, 1.5)
     btc_shard = shard_of("BTCUSDT", 4)
     victim_owner = held[btc_shard][1]
@@ -194,7 +154,7 @@ async def test_killed_aggregator_hands_its_shards_over_on_a_redis_cluster(
     assert await caught_up(cluster_redis, streams)  # nothing left pending or undelivered
 
     rows = await every_raw_entry(cluster_redis, streams)
-    assert len(rows) == market.trade_id * 2  # one ticker and one trade per id, each once
+    assert len(rows) == market.records  # each record once
     reference = new_state(settings)
     for fields in rows:
         reference.update(streams.raw.schema.decode(fields))
