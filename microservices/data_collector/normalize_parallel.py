@@ -74,7 +74,7 @@ class Claims:
 
 def big_enough(size: int) -> bool:
     """Whether a capture of `size` bytes is worth two processes, and there are two cores."""
-    return size >= MIN_BYTES and _cores() >= 2
+    return size >= MIN_BYTES and hasattr(os, "fork") and _cores() >= 2
 
 
 def allows(parser: VenueParser) -> bool:
