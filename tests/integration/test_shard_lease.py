@@ -238,3 +238,19 @@ async def test_the_scripts_are_loaded_again_after_a_script_flush(
         await fenced_xadd(any_redis, a.lease_key(0), a.owned[0], stream, 10, [{}])
     assert await fenced_xadd(any_redis, a.lease_key(0), a.owned[0], stream, 10, []) == 0
     assert await any_redis.xlen(stream) == 1
+
+
+async def test_a_cancelled_run_always_ends(real_redis: Any, stream_prefix: str) -> None:
+    """A cancel landing inside a Redis command can come back from redis-py as a normal return;
+    `run` still ends (without the guard 5 of 150 such cancels kept it looping)."""
+
+    async def on_change(gained: set[int], lost: set[int]) -> None:
+        await asyncio.sleep(0)
+
+    for i in range(60):
+        owner = ShardLeases(real_redis, f"{stream_prefix}{i}:", "agg", SHARDS, "a", ttl_ms=300)
+        task = asyncio.create_task(owner.run(asyncio.Event(), on_change))
+        await asyncio.sleep(i * 0.003)  # 0 to 180 ms: lands in commands and in waits
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=5)  # a hang guard, not a measurement
+        assert done and task.cancelled(), f"run {i} went on after its cancel"
