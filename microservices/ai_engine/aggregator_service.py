@@ -245,7 +245,10 @@ class AggregatorService:
             for index in lost:
                 self._drop(index)
             for index in sorted(gained):
-                self.tokens[index] = self.leases.owned[index] if self.leases else 0
+                token = self.leases.owned.get(index) if self.leases else None
+                if token is None:
+                    continue  # lost again before this change was delivered
+                self.tokens[index] = token
                 self.units[index] = self._unit(index)
                 await self._start(index, stop)
 
