@@ -53,6 +53,12 @@ def table(name: str, path: Path, top: int) -> list[str]:
     return [*rows, ""]
 
 
+def spy(name: str, pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
+    cmd = ["py-spy", "record", "--nonblocking", "--format", "raw", "-d", str(seconds),
+           "-o", str(out / f"{name}.txt"), "--pid", str(pid)]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=30_000)
@@ -76,14 +82,8 @@ def main() -> None:
         stack.start_collector()
         time.sleep(WARMUP_S)
         stack.check_alive()
-        spies = {
-            name: subprocess.Popen(
-                ["py-spy", "record", "--nonblocking", "--format", "raw", "-d", str(ns.seconds),
-                 "-o", str(out / f"{name}.txt"), "--pid", str(stack.pid(name))],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-            for name in ("simulator", "collector", "aggregator")
-        }
+        spies = {name: spy(name, stack.pid(name), ns.seconds, out) for name in ("simulator",
+                 "collector", "aggregator")}  # fmt: skip
         for spy in spies.values():
             spy.wait(timeout=ns.seconds + 60)
         stack.check_alive()

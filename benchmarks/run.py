@@ -22,6 +22,7 @@ from benchmarks import (
     bench_publish,
 )
 from benchmarks.common import Result, machine, table
+from benchmarks.e2e_common import sustained
 from benchmarks.procs import exit_on_sigterm
 
 ALL = ("parse", "publish", "e2e", "memory", "latency", "book")
@@ -40,7 +41,7 @@ def e2e_results(quick: bool) -> list[Result]:
     out = []
     for target in (1_000.0, 5_000.0, 20_000.0):
         results = [bench_e2e.one_run(target, 50, window) for _ in range(runs)]
-        ok = sum(bench_e2e.sustained(r) for r in results)
+        ok = sum(sustained(r) for r in results)
         label = f"e2e {target / 1000:g}k records/s offered"
         out.append(
             Result(
