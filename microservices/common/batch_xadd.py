@@ -109,12 +109,13 @@ async def _send(
 
 
 def group_by_stream(items: list[tuple[str, int, tuple[int, str]]]) -> list[StreamBatch]:
-    """Consecutive entries of the same stream form one batch (order is kept)."""
-    batches: list[StreamBatch] = []
-    current: StreamBatch | None = None
+    """One batch per stream (and MAXLEN), streams in order of first appearance, each
+    stream's entries in their order. Entries of different streams need no order between
+    them, and interleaved shards (`<stream>:{i}`) would otherwise make one-entry batches."""
+    batches: dict[tuple[str, int], StreamBatch] = {}
     for name, maxlen, packed in items:
-        if current is None or current.name != name or current.maxlen != maxlen:
-            current = StreamBatch(name, maxlen)
-            batches.append(current)
-        current.add(packed)
-    return batches
+        batch = batches.get((name, maxlen))
+        if batch is None:
+            batch = batches[name, maxlen] = StreamBatch(name, maxlen)
+        batch.add(packed)
+    return list(batches.values())

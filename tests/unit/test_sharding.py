@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from microservices.common.batch_xadd import group_by_stream
 from microservices.common.errors import FatalError
 from microservices.common.producer import StreamProducer
 from microservices.common.records import Ticker, VolatilityIndex
@@ -92,3 +93,15 @@ def test_settings_refuse_shards_outside_the_count_and_leases_on_one_cluster_shar
     with pytest.raises(FatalError):
         load_settings(env_file=None, shard_leases=True, redis_cluster=True)
     assert load_settings(env_file=None, shard_leases=True, redis_cluster=True, stream_shards=2)
+
+
+def test_interleaved_shards_make_one_batch_per_shard() -> None:
+    """A producer buffer alternating between shards is written as one batch per shard, each
+    in its order (not one batch per run of consecutive entries)."""
+    items = [(f"p:x:{{{i % 2}}}", 100, (2, f"e{i}")) for i in range(6)] + [("p:y", 5, (2, "y"))]
+    batches = group_by_stream(items)
+    assert [(b.name, b.maxlen, b.entries) for b in batches] == [
+        ("p:x:{0}", 100, ["e0", "e2", "e4"]),
+        ("p:x:{1}", 100, ["e1", "e3", "e5"]),
+        ("p:y", 5, ["y"]),
+    ]
