@@ -4,9 +4,10 @@ each) -> CrossExchangeState -> exchange.normalized.
 The aggregator owns a set of the streams' shards (`sharding.py`; one shard, the whole
 stream, by default): each owned shard is a `ShardUnit` with a state of its own, rebuilt from
 the shard's entries when the unit is taken. Ownership is static (OWNED_SHARDS, default all)
-or dynamic (SHARD_LEASES: a lease per shard in Redis, `shard_lease.py`; a dead owner's shards
-move to the live ones, and the snapshots of a leased shard are written with its fencing token,
-so a paused former owner cannot write after losing it). Records and book entries are folded
+or dynamic (SHARD_LEASES: a lease per shard in Redis; a dead owner's shards move to the live
+ones), run by `shard_roles.ShardRole` like the other owning roles; a leased shard's snapshots
+(`ShardPublisher`) and acknowledgements carry its fencing token, so a paused former owner
+cannot write or acknowledge after losing it. Records and book entries are folded
 as they arrive and acknowledged after that (entries that fail to decode go to the stream's
 dead letter); a timer polls the states every 50 ms and publishes the throttled snapshots
 (SPEC section 4) of the symbols whose home shard it owns. Market-wide DEPEG alerts come from
@@ -20,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
+from functools import partial
 from typing import Any
 
 import orjson
@@ -42,19 +42,15 @@ from microservices.common.producer import StreamProducer, producing
 from microservices.common.records import NormalizedSnapshot, RawRecord
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
-from microservices.common.shard_lease import Fenced, ShardLeases, fenced_xadd, lease_key
-from microservices.common.sharding import parse_shards, shard_of
+from microservices.common.shard_lease import Fenced
+from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
+from microservices.common.sharding import shard_of
 
 logger = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.05
 INSTRUMENTS_REFRESH_S = 30.0  # how often the collector's published instruments are re-read
 ROLE = "aggregator"
 __all__ = ["AggregatorService", "aggregator_params", "instruments_from"]
-
-
-def owner_id() -> str:
-    """This process as a lease owner and group consumer: host and pid."""
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class AggregatorService:
@@ -74,24 +70,13 @@ class AggregatorService:
         self.emitted = 0
         self.last_snapshots: dict[str, NormalizedSnapshot] = {}
         self.units: dict[int, ShardUnit] = {}
-        self.tokens: dict[int, int] = {}  # leased shards: fencing token
-        self._tasks: dict[int, list[asyncio.Task[None]]] = {}
-        self._fenced_pending: dict[int, list[NormalizedSnapshot]] = {}
-        self._group: asyncio.TaskGroup | None = None
         self._followed: list[str] = []
         self._contracts: dict[tuple[str, str], Contract] = {}
-        self.leases: ShardLeases | None = None
-        if settings.shard_leases:
-            self.consumer_name = f"{consumer_name}-{owner_id()}"
-            self.leases = ShardLeases(
-                redis, settings.stream_prefix, ROLE, self.shards, self.consumer_name,
-                ttl_ms=settings.shard_lease_ttl_ms,
-            )  # fmt: skip
-        else:
-            self.consumer_name = consumer_name
-            owned = parse_shards(settings.owned_shards, self.shards) or range(self.shards)
-            for index in sorted(owned):
-                self.units[index] = self._unit(index)
+        self.role = ShardRole(ROLE, settings, redis, owner=consumer_name, on_lost=self._forget)
+        self.publisher = ShardPublisher(self.role, producer)  # fenced when leased
+        self.consumer_name = self.role.owner
+        for index in self.role.owned:  # static ownership: known now
+            self.units[index] = self._unit(index)
 
     def _unit(self, index: int) -> ShardUnit:
         state = new_state(self.settings, self.rates)
@@ -117,17 +102,16 @@ class AggregatorService:
         await self.units[min(self.units)].handle(batch)
 
     def emit(self, now: int | None = None) -> list[NormalizedSnapshot]:
-        """Poll every unit; publish the snapshots of symbols homed in the unit's shard (leased
-        units: collected for `_write_fenced`) and shard 0's market alerts."""
+        """Poll every unit; publish the snapshots of symbols homed in the unit's shard (with
+        the shard's fencing token when leased: `ShardPublisher`) and shard 0's market alerts."""
         at = now_ms() if now is None else now
         published: list[NormalizedSnapshot] = []
         for index, unit in list(self.units.items()):
+            if unit.rebuilding:
+                continue  # half folded: its first snapshots come once the rebuild is done
             snapshots = [s for s in unit.state.poll(at) if shard_of(s.symbol, self.shards) == index]
-            if index not in self.tokens:
-                for snap in snapshots:
-                    self.producer.publish(self.streams.normalized, snap)
-            else:
-                self._fenced_pending.setdefault(index, []).extend(snapshots)
+            for snap in snapshots:
+                self.publisher.publish(self.streams.normalized, snap)
             published += snapshots
             self._publish_alerts(unit.state, index == 0)
         for snap in published:
@@ -152,25 +136,6 @@ class AggregatorService:
         for (symbol, venue, kind), count in state.take_unpriced().items():
             metrics.USD_UNPRICED.labels(symbol, venue, kind).inc(count)
 
-    async def _write_fenced(self) -> None:
-        """Write the leased units' snapshots, each shard's with its token; a shard whose
-        token is refused is dropped (its new owner writes it now)."""
-        pending, self._fenced_pending = self._fenced_pending, {}
-        for index, snapshots in pending.items():
-            token = self.tokens.get(index)
-            if token is None or not snapshots:
-                continue
-            shard = self.streams.normalized.shard(index)
-            entries: list[Any] = [shard.schema.encode(snap) for snap in snapshots]
-            key = lease_key(self.settings.stream_prefix, ROLE, index)
-            try:
-                await fenced_xadd(self.redis, key, token, shard.name, shard.maxlen, entries)
-            except Fenced:
-                logger.warning("aggregator.fenced", extra={"shard": index, "token": token})
-                self._drop(index)
-            except TRANSIENT_REDIS_ERRORS:
-                return  # snapshots are a state's latest view: the next poll sends newer ones
-
     async def load_instruments(self) -> None:
         """The collectors' published set (`common.followed`): the followed symbols
         and each venue's contract size and inverse flag (kept as is while Redis is down)."""
@@ -186,20 +151,28 @@ class AggregatorService:
                 unit.state.set_contracts(contracts)
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with asyncio.TaskGroup() as group:
-            self._group = group
-            if self.leases is None:
-                for index in list(self.units):
-                    await self._start(index, stop)
-            else:
-                group.create_task(self._lease_loop(stop), name="aggregator-leases")
-            group.create_task(self._emit_loop(stop), name="aggregator-emit")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._emit_loop(stop), name="aggregator-emit")
+                group.create_task(self.publisher.run(stop), name="aggregator-fenced")
+                await self.role.run(stop, partial(self._start, stop))
+        finally:
+            if self.role.leased:
+                self.units.clear()  # handed over: this process owns nothing now
 
-    async def _start(self, index: int, stop: asyncio.Event) -> None:
-        """Rebuild a unit's state from its shard, then consume it (retried while Redis is
-        down, or while a former owner still resets the shard's group: the rebuild is part of
-        taking the shard). A shard lost during its rebuild is not started."""
-        unit = self.units[index]
+    def _start(self, stop: asyncio.Event, index: int, token: int) -> list[Loop]:
+        unit = self.units.get(index) if token == 0 else None
+        if unit is None:
+            unit = self.units[index] = self._unit(index)
+        if self.role.leased:  # acknowledgements fenced by the lease's token too
+            for consumer in unit.consumers():
+                consumer.fence = (self.role.lease_key(index), token)
+        return [self._take(index, unit, stop)]
+
+    async def _take(self, index: int, unit: ShardUnit, stop: asyncio.Event) -> None:
+        """Rebuild the unit's state from its shard (retried while Redis is down, or while a
+        former owner still resets the shard's group), then consume the shard."""
+        unit.rebuilding = True
         while not stop.is_set():
             try:
                 await unit.rebuild()
@@ -209,55 +182,15 @@ class AggregatorService:
                 logger.warning("aggregator.rebuild_failed", extra=extra)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
-        if self.units.get(index) is not unit or stop.is_set():
-            return
-        assert self._group is not None
-        token = self.tokens.get(index)
-        for consumer in unit.consumers():
-            if token is not None:
-                consumer.fence = (lease_key(self.settings.stream_prefix, ROLE, index), token)
-        self._tasks[index] = [
-            self._group.create_task(
-                self._consume(index, c, stop), name=f"aggregator-{c.stream.name}"
-            )
-            for c in unit.consumers()
-        ]
-
-    async def _consume(
-        self, index: int, consumer: StreamConsumer[Any], stop: asyncio.Event
-    ) -> None:
+        unit.rebuilding = False
         try:
-            await consumer.run(stop)
-        except Fenced:  # the lease was lost: another owner has the shard now
+            await asyncio.gather(*(c.run(stop) for c in unit.consumers()))
+        except Fenced:  # an acknowledgement refused: another owner has the shard now
             logger.warning("aggregator.fenced", extra={"shard": index})
-            self._drop(index)
+            self.role.lose(index)
 
-    def _drop(self, index: int) -> None:
-        for task in self._tasks.pop(index, []):
-            task.cancel()
+    def _forget(self, index: int) -> None:
         self.units.pop(index, None)
-        self.tokens.pop(index, None)
-
-    async def _lease_loop(self, stop: asyncio.Event) -> None:
-        assert self.leases is not None
-
-        async def changed(gained: set[int], lost: set[int]) -> None:
-            for index in lost:
-                self._drop(index)
-            for index in sorted(gained):
-                token = self.leases.owned.get(index) if self.leases else None
-                if token is None:
-                    continue  # lost again before this change was delivered
-                self.tokens[index] = token
-                self.units[index] = self._unit(index)
-                await self._start(index, stop)
-
-        try:
-            await self.leases.run(stop, changed)
-        finally:
-            await self.leases.release_all()
-            for index in list(self.units):  # handed over: this process owns nothing now
-                self._drop(index)
 
     async def _emit_loop(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -267,8 +200,6 @@ class AggregatorService:
                 await self.load_instruments()
                 due = loop.time() + INSTRUMENTS_REFRESH_S
             self.emit()
-            if self._fenced_pending:
-                await self._write_fenced()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=POLL_INTERVAL_S)
 

@@ -61,6 +61,7 @@ class ShardUnit:
         self.index = index
         self.redis = redis
         self.state = state
+        self.rebuilding = False  # set by the owner while `rebuild` folds the shard
         self.raw: Stream[RawRecord] = streams.raw.shard(index)
         self.applied: dict[str, EntryId] = {self.raw.name: ORIGIN}
         self.consumer: StreamConsumer[RawRecord] = consumer_from_settings(

@@ -71,7 +71,7 @@ async def split_two_two(redis: aredis.Redis, prefix: str) -> dict[int, tuple[int
 
 
 def owns(owner: str, pid: int) -> bool:
-    return owner.endswith(f"-{pid}")  # owner ids: aggregator-1-<host>-<pid>
+    return owner.split("-")[-2] == str(pid)  # owner ids: aggregator-1-<host>-<pid>-<n>
 
 
 async def caught_up(redis: aredis.Redis, streams: Streams) -> bool:
