@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,21 +19,15 @@ from microservices.common.shard_lease import (
     lease_key,
     token_key,
 )
+from tests.reliability.helpers import eventually as poll_until
 
 TTL_MS = 600
 SHARDS = 4
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, limit_s: float = 15.0) -> Any:
-    """Poll `check` (every ttl/4) until it returns something truthy."""
-    deadline = time.monotonic() + limit_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(TTL_MS / 4000)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """The suite's poller, every ttl/4, for at most 15 s."""
+    return await poll_until(check, 15.0, what, every_s=TTL_MS / 4000)
 
 
 def leases(redis: Any, prefix: str, owner: str, **kwargs: Any) -> ShardLeases:
