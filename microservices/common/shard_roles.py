@@ -14,7 +14,7 @@ the ordinary `StreamProducer`: no fence, no change in speed.
 
 Roles that are not partitioned (storage writer, alert delivery, `ml` readers: several
 instances may share each shard's consumer group, their processing is idempotent) read every
-shard: `every_shard(stream)`.
+shard: `Stream.shards_all()`.
 """
 
 from __future__ import annotations
@@ -55,11 +55,6 @@ def owned_static(settings: Any) -> frozenset[int]:
     """OWNED_SHARDS of STREAM_SHARDS, or every shard when it is empty."""
     shards: int = settings.stream_shards
     return parse_shards(settings.owned_shards, shards) or frozenset(range(shards))
-
-
-def every_shard(stream: Stream[Any]) -> list[Stream[Any]]:
-    """One single-key stream per shard (the stream itself when it has one)."""
-    return stream.shards_all()
 
 
 class ShardRole:

@@ -139,7 +139,6 @@ async def _read_features(settings: Settings, symbols: list[str] | None) -> pd.Da
     """Every entry of exchange.features (of the symbols' home shards when symbols are given;
     every shard otherwise), in time order across shards."""
     from microservices.common.redis_io import create_redis
-    from microservices.common.shard_roles import every_shard
 
     assert settings.redis_url is not None
     stream = settings.streams().features
@@ -147,7 +146,7 @@ async def _read_features(settings: Settings, symbols: list[str] | None) -> pd.Da
     rows: list[dict[str, Any]] = []
     bad = 0
     wanted = {s.upper() for s in symbols} if symbols else None
-    shards = every_shard(stream)
+    shards = stream.shards_all()
     if wanted is not None:
         homes = {stream.shard_for(symbol).name: stream.shard_for(symbol) for symbol in wanted}
         shards = [homes[name] for name in sorted(homes)]

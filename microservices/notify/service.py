@@ -8,7 +8,7 @@ only itself, and a restart re-sends nothing acknowledged. Every 5 s the targets'
 groups' lag to `ce_consumer_lag`. `cross-exchange notify` runs it alone; the engine runs it
 when ALERT_TARGETS is set (unless `engine --no-notify`). `alerts` is one stream; with
 STREAM_SHARDS > 1 `exitbrain.alerts` is one per shard and each target reads every shard
-(`shard_roles.every_shard`; notifiers on several hosts share each shard's group).
+(`Stream.shards_all`; notifiers on several hosts share each shard's group).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from microservices.common.errors import FatalError
 from microservices.common.lifecycle import run_until_stopped
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
-from microservices.common.shard_roles import every_shard
 from microservices.common.streams import Stream
 from microservices.notify.formats import Alert, from_exitbrain, from_market
 from microservices.notify.targets import AlertTarget
@@ -116,7 +115,7 @@ class Notifier:
             for worker in self.workers:
                 for key in worker.target.streams:
                     stream, is_market = self._streams()[key]
-                    for shard in every_shard(stream):
+                    for shard in stream.shards_all():
                         consumer = self._consumer(worker, shard, is_market, stop)
                         group.create_task(consumer.run(stop), name=f"notify-{worker.target.name}")
             group.create_task(self._report(stop), name="notify-health")
@@ -146,7 +145,7 @@ class Notifier:
     async def _lag(self, stream: Stream[Any], group: str) -> int | None:
         """The group's lag summed over the stream's shards (None when none is known)."""
         total: int | None = None
-        for shard in every_shard(stream):
+        for shard in stream.shards_all():
             lag = await consumer_lag(self.redis, shard, group)
             if lag is not None:
                 metrics.CONSUMER_LAG.labels(shard.name, group).set(lag)

@@ -5,7 +5,7 @@ It connects (retrying while the database is down), applies the migrations, then 
 exchange.normalized; exchange.features; exitbrain.status; exitbrain.alerts;
 exchange.large_trades), the order-book snapshot job, the retention job, and publishes its
 state for /health every few seconds. The writer is not partitioned by owner: it reads every
-shard of each sharded stream (`shard_roles.every_shard`; several writers share each shard's
+shard of each sharded stream (`Stream.shards_all`; several writers share each shard's
 group `storage`), and a record written to several shards (the stablecoin context) is stored
 once (every row has a natural key, inserted ON CONFLICT DO NOTHING).
 """
@@ -27,7 +27,6 @@ from microservices.common.errors import FatalError
 from microservices.common.market_alerts import MARKET_ALERTS, MarketAlert
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
-from microservices.common.shard_roles import every_shard
 from microservices.common.streams import Stream, Streams, collector_key
 from microservices.storage import db, rows, snapshots, store_metrics, tables
 from microservices.storage.migrate import migrate
@@ -55,7 +54,7 @@ def sources(streams: Streams) -> list[tuple[Stream[Any], ToRows]]:
 def shard_sources(streams: Streams) -> list[tuple[Stream[Any], ToRows]]:
     """`sources`, one entry per shard of each stream."""
     return [
-        (shard, to_rows) for stream, to_rows in sources(streams) for shard in every_shard(stream)
+        (shard, to_rows) for stream, to_rows in sources(streams) for shard in stream.shards_all()
     ]
 
 
