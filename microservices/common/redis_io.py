@@ -103,11 +103,3 @@ async def xadd_record(redis: aredis.Redis, stream: Stream[R], record: R) -> byte
     for name in stream.route(record):  # its shard; every shard for a context record
         entry_id = await redis.xadd(name, fields, maxlen=stream.maxlen, approximate=True)
     return entry_id if isinstance(entry_id, bytes) else str(entry_id).encode()
-
-
-async def latest_entries(
-    redis: aredis.Redis, stream: Stream[R], count: int
-) -> list[tuple[str, dict[bytes, bytes]]]:
-    """The newest `count` raw entries (newest first) as (id, fields)."""
-    rows: Any = await redis.xrevrange(stream.name, "+", "-", count=count)
-    return [(bytes(entry_id).decode(), dict(fields)) for entry_id, fields in rows or []]
