@@ -24,9 +24,9 @@ from microservices.ai_engine.aggregation.usd_rates import UsdRates
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common.book_schema import BookTop
 from microservices.common.consumer import StreamConsumer, consumer_from_settings
-from microservices.common.errors import SchemaError
 from microservices.common.records import RawRecord
 from microservices.common.settings import Settings
+from microservices.common.shard_read import decoded_oldest, id_order
 from microservices.common.streams import Stream, Streams
 
 logger = logging.getLogger(__name__)
@@ -35,17 +35,12 @@ EntryId = tuple[int, int]
 ORIGIN: Final[EntryId] = (0, 0)
 
 
-def parse_id(entry_id: str) -> EntryId:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
 def fresh_entries(batch: list[tuple[str, Any]], after: EntryId) -> list[tuple[str, Any]]:
     """The entries of an id-ordered batch newer than `after` (all of them, the usual case,
     costs two id parses)."""
-    if not batch or parse_id(batch[0][0]) > after:
+    if not batch or id_order(batch[0][0]) > after:
         return batch
-    return [entry for entry in batch if parse_id(entry[0]) > after]
+    return [entry for entry in batch if id_order(entry[0]) > after]
 
 
 class ShardUnit:
@@ -85,7 +80,7 @@ class ShardUnit:
         for _, record in fresh:
             update(record)
         if fresh:
-            self.applied[self.raw.name] = parse_id(fresh[-1][0])
+            self.applied[self.raw.name] = id_order(fresh[-1][0])
 
     async def handle_books(self, batch: list[tuple[str, BookTop]]) -> None:
         assert self.book is not None
@@ -94,7 +89,7 @@ class ShardUnit:
         for _, top in fresh:
             update(top)
         if fresh:
-            self.applied[self.book.name] = parse_id(fresh[-1][0])
+            self.applied[self.book.name] = id_order(fresh[-1][0])
 
     async def rebuild(self) -> int:
         """Fold every entry the shard holds, then start its groups after them; returns the
@@ -106,21 +101,10 @@ class ShardUnit:
         return folded
 
     async def _replay(self, stream: Stream[Any], handler: Any) -> int:
-        start, folded = "-", 0
-        while True:
-            rows: Any = await self.redis.xrange(stream.name, start, "+", count=REPLAY_PAGE)
-            if not rows:
-                break
-            batch = []
-            for raw_id, fields in rows:
-                entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-                try:
-                    batch.append((entry_id, stream.schema.decode(fields)))
-                except SchemaError:
-                    continue  # the group's consumer dead-letters it when it comes by
+        folded = 0
+        async for batch in decoded_oldest(self.redis, stream, REPLAY_PAGE):
             await handler(batch)
             folded += len(batch)
-            start = "(" + (rows[-1][0].decode() if isinstance(rows[-1][0], bytes) else rows[-1][0])
         await self._restart_group(stream)
         return folded
 

@@ -22,6 +22,7 @@ from typing import Any
 import redis.asyncio as aredis
 from redis.exceptions import ResponseError
 
+from microservices.common.errors import SchemaError
 from microservices.common.streams import Stream
 
 # (key the entry was read from, entry id, fields) as redis-py returns them (bytes)
@@ -235,3 +236,25 @@ async def group_lag(redis: aredis.Redis, stream: Stream[Any], group: str) -> int
     shard or when the group exists on none."""
     info = (await group_counters(redis, stream)).get(group)
     return None if info is None else info["lag"]
+
+
+async def decoded_oldest(
+    redis: Any, stream: Stream[Any], page: int = 2_000
+) -> AsyncIterator[list[tuple[str, Any]]]:
+    """Every entry of one key (`stream` is a shard), oldest first, a page at a time, as (id,
+    record); entries that fail to decode are left out (the group's consumer dead-letters them
+    when it comes by). What a role folds to rebuild a shard's state."""
+    start = "-"
+    while True:
+        rows: Any = await redis.xrange(stream.name, start, "+", count=page)
+        batch = []
+        for raw_id, fields in rows:
+            try:
+                batch.append((as_text(raw_id), stream.schema.decode(fields)))
+            except SchemaError:
+                continue
+        if batch:
+            yield batch
+        if len(rows) < page:
+            return
+        start = "(" + as_text(rows[-1][0])

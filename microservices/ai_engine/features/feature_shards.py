@@ -16,13 +16,14 @@ retained entry once, and every vector is published once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, Final
 
 from microservices.ai_engine.features.engine import FeatureEngine
 from microservices.ai_engine.features.params import FeatureParams
 from microservices.common.errors import SchemaError
 from microservices.common.records import FeatureVector, NormalizedSnapshot
+from microservices.common.shard_read import decoded_oldest
 from microservices.common.streams import Stream
 
 PAGE: Final = 2_000
@@ -50,32 +51,16 @@ class FeatureShard:
         (folded, published)."""
         done = await newest_vectors(redis, features)
         folded = published = 0
-        async for snap in entries(redis, normalized):
-            vector = self.fold(snap)
-            if vector is None:
-                continue
-            folded += 1
-            if snap.ts_ms > done.get(snap.symbol, -1):
-                publish(snap, vector)
-                published += 1
+        async for batch in decoded_oldest(redis, normalized, PAGE):
+            for _, snap in batch:
+                vector = self.fold(snap)
+                if vector is None:
+                    continue
+                folded += 1
+                if snap.ts_ms > done.get(snap.symbol, -1):
+                    publish(snap, vector)
+                    published += 1
         return folded, published
-
-
-async def entries(redis: Any, stream: Stream[Any]) -> AsyncIterator[Any]:
-    """Every decodable entry of `stream`, oldest first (the group's consumer dead-letters
-    the others when it comes by)."""
-    start = "-"
-    while True:
-        rows: Any = await redis.xrange(stream.name, start, "+", count=PAGE)
-        for _, fields in rows:
-            try:
-                yield stream.schema.decode(fields)
-            except SchemaError:
-                continue
-        if len(rows) < PAGE:
-            return
-        last = rows[-1][0]
-        start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
 
 async def newest_vectors(redis: Any, features: Stream[Any]) -> dict[str, int]:
