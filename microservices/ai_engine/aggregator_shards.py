@@ -13,17 +13,16 @@ equals that of an aggregator that has been fed every retained entry of the shard
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any, Final
 
 import redis.asyncio as aredis
-from redis.exceptions import ResponseError
 
 from microservices.ai_engine.aggregation.usd_rates import UsdRates
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common.book_schema import BookTop
 from microservices.common.consumer import StreamConsumer, consumer_from_settings
+from microservices.common.lease_scripts import Script
 from microservices.common.records import RawRecord
 from microservices.common.settings import Settings
 from microservices.common.shard_read import decoded_oldest, id_order
@@ -110,39 +109,30 @@ class ShardUnit:
 
     async def _restart_group(self, stream: Stream[Any]) -> None:
         """The group starts after the last folded entry, with no pending entries (a dead
-        owner's are folded already)."""
+        owner's are folded already) and its entries-read counted, so its lag stays known.
+        One script: nothing is added to the stream, and no other process recreates the
+        group, between the count and the reset."""
         applied = self.applied[stream.name]
         last = f"{applied[0]}-{applied[1]}"
-        group = stream.group or ""
-        with contextlib.suppress(ResponseError):  # no stream yet: created below
-            await self.redis.xgroup_destroy(stream.name, group)
-        read = await self._entries_read(stream.name, last)
-        for _ in range(5):  # a former owner's consumer may recreate (or we destroy) meanwhile
-            try:
-                await self.redis.xgroup_create(
-                    stream.name, group, id=last, mkstream=True, entries_read=read
-                )
-                return
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-            try:
-                await self.redis.xgroup_setid(stream.name, group, last, entries_read=read)
-                return
-            except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-        raise ResponseError(f"NOGROUP: {stream.name} group {group} kept changing")
+        await RESTART_GROUP_SCRIPT(self.redis, [stream.name], [stream.group or "", last])
 
-    async def _entries_read(self, name: str, last: str) -> int | None:
-        """How many entries ever added come up to `last` (so the group's lag stays known)."""
-        try:
-            info: Any = await self.redis.xinfo_stream(name)
-        except ResponseError:
-            return None  # no stream yet
-        added = int(info.get("entries-added") or info.get(b"entries-added") or 0)
-        newer: Any = await self.redis.xrange(name, f"({last}", "+", count=info["length"] or 1)
-        return max(0, added - len(newer or []))
+
+# KEYS: stream. ARGV: group, last folded id. The group recreated at that id, with ENTRIESREAD =
+# entries ever added minus the entries after it (MKSTREAM when there is no stream yet).
+RESTART_GROUP: Final = """
+local key, group, last = KEYS[1], ARGV[1], ARGV[2]
+if redis.call('EXISTS', key) == 0 then
+  return redis.call('XGROUP', 'CREATE', key, group, last, 'MKSTREAM')
+end
+redis.call('XGROUP', 'DESTROY', key, group)
+local info, added = redis.call('XINFO', 'STREAM', key), 0
+for i = 1, #info, 2 do
+  if info[i] == 'entries-added' then added = info[i + 1] end
+end
+local newer = #redis.call('XRANGE', key, '(' .. last, '+')
+return redis.call('XGROUP', 'CREATE', key, group, last, 'ENTRIESREAD', math.max(0, added - newer))
+"""
+RESTART_GROUP_SCRIPT: Final = Script(RESTART_GROUP)
 
 
 def aggregator_params(settings: Settings) -> AggregatorParams:
