@@ -14,7 +14,7 @@ equals that of an aggregator that has been fed every retained entry of the shard
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Any
 
 import redis.asyncio as aredis
 
@@ -22,24 +22,19 @@ from microservices.ai_engine.aggregation.usd_rates import UsdRates
 from microservices.ai_engine.cross_exchange_aggregator import AggregatorParams, CrossExchangeState
 from microservices.common.book_schema import BookTop
 from microservices.common.consumer import StreamConsumer, consumer_from_settings
-from microservices.common.lease_scripts import Script
 from microservices.common.records import RawRecord
 from microservices.common.settings import Settings
-from microservices.common.shard_read import decoded_oldest, id_order
+from microservices.common.shard_read import id_order
+from microservices.common.shard_rebuild import (
+    ORIGIN,
+    EntryId,
+    fresh_entries,
+    replay,
+    restart_group,
+)
 from microservices.common.streams import Stream, Streams
 
 logger = logging.getLogger(__name__)
-REPLAY_PAGE: Final = 2_000
-EntryId = tuple[int, int]
-ORIGIN: Final[EntryId] = (0, 0)
-
-
-def fresh_entries(batch: list[tuple[str, Any]], after: EntryId) -> list[tuple[str, Any]]:
-    """The entries of an id-ordered batch newer than `after` (all of them, the usual case,
-    costs two id parses)."""
-    if not batch or id_order(batch[0][0]) > after:
-        return batch
-    return [entry for entry in batch if id_order(entry[0]) > after]
 
 
 class ShardUnit:
@@ -100,39 +95,10 @@ class ShardUnit:
         return folded
 
     async def _replay(self, stream: Stream[Any], handler: Any) -> int:
-        folded = 0
-        async for batch in decoded_oldest(self.redis, stream, REPLAY_PAGE):
-            await handler(batch)
-            folded += len(batch)
-        await self._restart_group(stream)
+        """Fold the shard's entries, then restart its group after the last one folded."""
+        folded = await replay(self.redis, stream, handler)
+        await restart_group(self.redis, stream, self.applied[stream.name])
         return folded
-
-    async def _restart_group(self, stream: Stream[Any]) -> None:
-        """The group starts after the last folded entry, with no pending entries (a dead
-        owner's are folded already) and its entries-read counted, so its lag stays known.
-        One script: nothing is added to the stream, and no other process recreates the
-        group, between the count and the reset."""
-        applied = self.applied[stream.name]
-        last = f"{applied[0]}-{applied[1]}"
-        await RESTART_GROUP_SCRIPT(self.redis, [stream.name], [stream.group or "", last])
-
-
-# KEYS: stream. ARGV: group, last folded id. The group recreated at that id, with ENTRIESREAD =
-# entries ever added minus the entries after it (MKSTREAM when there is no stream yet).
-RESTART_GROUP: Final = """
-local key, group, last = KEYS[1], ARGV[1], ARGV[2]
-if redis.call('EXISTS', key) == 0 then
-  return redis.call('XGROUP', 'CREATE', key, group, last, 'MKSTREAM')
-end
-redis.call('XGROUP', 'DESTROY', key, group)
-local info, added = redis.call('XINFO', 'STREAM', key), 0
-for i = 1, #info, 2 do
-  if info[i] == 'entries-added' then added = info[i + 1] end
-end
-local newer = #redis.call('XRANGE', key, '(' .. last, '+')
-return redis.call('XGROUP', 'CREATE', key, group, last, 'ENTRIESREAD', math.max(0, added - newer))
-"""
-RESTART_GROUP_SCRIPT: Final = Script(RESTART_GROUP)
 
 
 def aggregator_params(settings: Settings) -> AggregatorParams:

@@ -1,0 +1,89 @@
+"""Rebuilding an owned shard's state when a role takes the shard (the pieces every owning
+role shares: the aggregator, the large-trade watcher, the anomaly monitor).
+
+Delivery is at least once (SPEC section 8): after a failover the new owner's group would
+deliver the dead owner's pending entries again. A role that keeps per-symbol state therefore
+takes a shard in three steps:
+1. `replay`: fold every entry the shard still holds, oldest first (`decoded_oldest`);
+2. `restart_group`: point the shard's consumer group just after the last entry folded, with
+   no pending entries (a dead owner's are folded already) and its entries-read counted, so
+   the group delivers only what came after and its lag stays known;
+3. `fresh_entries` in the handler: skip entries at or below the id folded last, so an entry
+   delivered again (a retried batch, a claim) changes nothing.
+
+The state then equals that of one process fed every retained entry of the shard once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from microservices.common.lease_scripts import Script
+from microservices.common.shard_read import decoded_oldest, id_order
+from microservices.common.streams import Stream
+
+REPLAY_PAGE: Final = 2_000
+EntryId = tuple[int, int]
+ORIGIN: Final[EntryId] = (0, 0)
+Handler = Callable[[list[tuple[str, Any]]], Awaitable[None]]
+
+__all__ = [
+    "ORIGIN",
+    "REPLAY_PAGE",
+    "RESTART_GROUP",
+    "RESTART_GROUP_SCRIPT",
+    "EntryId",
+    "entry_text",
+    "fresh_entries",
+    "replay",
+    "restart_group",
+]
+
+
+def fresh_entries(batch: list[tuple[str, Any]], after: EntryId) -> list[tuple[str, Any]]:
+    """The entries of an id-ordered batch newer than `after` (all of them, the usual case,
+    costs two id parses)."""
+    if not batch or id_order(batch[0][0]) > after:
+        return batch
+    return [entry for entry in batch if id_order(entry[0]) > after]
+
+
+def entry_text(entry_id: EntryId) -> str:
+    """(1700000000000, 3) -> `1700000000000-3`."""
+    return f"{entry_id[0]}-{entry_id[1]}"
+
+
+async def replay(redis: Any, stream: Stream[Any], handler: Handler, page: int = REPLAY_PAGE) -> int:
+    """Hand every entry of one shard to `handler`, oldest first, a page at a time (entries
+    that fail to decode are left out); the entries handed over."""
+    handed = 0
+    async for batch in decoded_oldest(redis, stream, page):
+        await handler(batch)
+        handed += len(batch)
+    return handed
+
+
+async def restart_group(redis: Any, stream: Stream[Any], last: EntryId) -> None:
+    """Recreate `stream`'s group (one shard) at `last`: no pending entries, entries-read
+    counted. One script: nothing is added to the stream, and no other process recreates the
+    group, between the count and the reset."""
+    await RESTART_GROUP_SCRIPT(redis, [stream.name], [stream.group or "", entry_text(last)])
+
+
+# KEYS: stream. ARGV: group, last folded id. The group recreated at that id, with ENTRIESREAD =
+# entries ever added minus the entries after it (MKSTREAM when there is no stream yet).
+RESTART_GROUP: Final = """
+local key, group, last = KEYS[1], ARGV[1], ARGV[2]
+if redis.call('EXISTS', key) == 0 then
+  return redis.call('XGROUP', 'CREATE', key, group, last, 'MKSTREAM')
+end
+redis.call('XGROUP', 'DESTROY', key, group)
+local info, added = redis.call('XINFO', 'STREAM', key), 0
+for i = 1, #info, 2 do
+  if info[i] == 'entries-added' then added = info[i + 1] end
+end
+local newer = #redis.call('XRANGE', key, '(' .. last, '+')
+return redis.call('XGROUP', 'CREATE', key, group, last, 'ENTRIESREAD', math.max(0, added - newer))
+"""
+RESTART_GROUP_SCRIPT: Final = Script(RESTART_GROUP)
