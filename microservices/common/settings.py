@@ -222,6 +222,7 @@ class Settings(SettingsFields):
                 "exchange.signals": self.maxlen_signals,
             },
             self.stream_shards,
+            self.usd_equivalents,
         )
 
     def redacted_redis_url(self) -> str | None:

@@ -12,13 +12,16 @@ streams, whose `symbol` is that group): every entry of one symbol lands in one s
 mapping is the same in every process and across restarts. Raw records every symbol's state
 needs (`is_context`: stablecoin pairs, whose prices convert other groups' quotes to USD, and
 implied-volatility indices, folded into each group of their currency) go to every shard; each
-shard's aggregator folds them, and only their home shard publishes their snapshot.
+shard's aggregator folds them, and only their home shard publishes their snapshot. Which coins
+count as USD is the USD_EQUIVALENTS setting (`raw_key_for(settings.usd_equivalents)`, which
+`Settings.streams()` gives the raw stream); `raw_key` is the default set's.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from functools import lru_cache
 from typing import Any, Final
 
 from microservices.common.instruments import USD_EQUIVALENTS
@@ -38,18 +41,37 @@ def shard_name(base: str, shard: int, shards: int) -> str:
     return base if shards <= 1 else f"{base}:{{{shard}}}"
 
 
-def is_context(record: Any) -> bool:
-    """Raw records that every shard's state needs (see the module docstring)."""
-    if isinstance(record, VolatilityIndex):
-        return True
-    group: str = record.group
-    return any(
-        group.startswith(base) and group[len(base) :] in USD_EQUIVALENTS for base in USD_EQUIVALENTS
-    )
+def usd_pairs(usd_quotes: Collection[str]) -> frozenset[str]:
+    """The groups of a USD equivalent quoted in another (USDCUSDT, USDTUSD, ...)."""
+    return frozenset(base + quote for base in usd_quotes for quote in usd_quotes)
 
 
-def raw_key(record: Any) -> str | None:
-    return None if is_context(record) else str(record.group)
+DEFAULT_USD_PAIRS: Final = usd_pairs(USD_EQUIVALENTS)
+
+
+def is_context(record: Any, pairs: frozenset[str] = DEFAULT_USD_PAIRS) -> bool:
+    """Raw records that every shard's state needs (see the module docstring); `pairs`:
+    `usd_pairs` of the configured USD equivalents."""
+    return isinstance(record, VolatilityIndex) or record.group in pairs
+
+
+def raw_key_for(usd_quotes: Collection[str]) -> KeyOf:
+    """The raw stream's shard key with `usd_quotes` counted as USD (USD_EQUIVALENTS); one
+    function per set, so streams built twice from the same settings compare equal."""
+    return _raw_key(frozenset(usd_quotes))
+
+
+@lru_cache(maxsize=16)
+def _raw_key(usd_quotes: frozenset[str]) -> KeyOf:
+    pairs = usd_pairs(usd_quotes)
+
+    def key(record: Any) -> str | None:
+        return None if is_context(record, pairs) else str(record.group)
+
+    return key
+
+
+raw_key: Final = raw_key_for(USD_EQUIVALENTS)
 
 
 def group_key(record: Any) -> str | None:

@@ -1,7 +1,7 @@
 """Every stream's name, consumer group, MAXLEN, schema and sharding, in one place.
 
 Producers and consumers get their `Stream` objects from `settings.streams()` (or
-`build_streams(prefix, maxlens, shards)` in pure code and tests); nothing else spells a
+`build_streams(prefix, maxlens, shards, usd_quotes)` in pure code and tests); nothing else spells a
 stream name. A sharded stream (`key_of` set) with STREAM_SHARDS > 1 is one Redis key per
 shard (`sharding.py`): `Stream.shard(i)` is shard i as a single-key `Stream`, `shards_all()`
 all of them, `route(record)` the keys a record is written to. With one shard a stream is its
@@ -10,6 +10,7 @@ own only shard and keeps its plain name.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Any, Final, Generic, TypeVar
 
@@ -22,11 +23,13 @@ from microservices.common import (
     schemas,
     signal_schema,
 )
+from microservices.common.instruments import USD_EQUIVALENTS
 from microservices.common.schemas import Schema
 from microservices.common.sharding import (
     KeyOf,
     group_key,
     raw_key,
+    raw_key_for,
     shard_name,
     shard_of,
     symbol_key,
@@ -165,11 +168,17 @@ class Streams:
 
 
 def build_streams(
-    prefix: str = DEFAULT_PREFIX, maxlens: dict[str, int] | None = None, shards: int = 1
+    prefix: str = DEFAULT_PREFIX,
+    maxlens: dict[str, int] | None = None,
+    shards: int = 1,
+    usd_quotes: Collection[str] = USD_EQUIVALENTS,
 ) -> Streams:
     """Resolve all specs; `maxlens` maps a spec key ("exchange.raw") to an override (per
-    shard); `shards` applies to the streams whose spec has a `key_of`."""
+    shard); `shards` applies to the streams whose spec has a `key_of`; `usd_quotes` (the
+    USD_EQUIVALENTS setting) says which stablecoin pairs the raw stream routes to every shard."""
     chosen = maxlens or {}
+    # the raw router with the configured USD set (the spec's is the default set's)
+    raw_router = raw_key_for(usd_quotes)
 
     def resolve(spec: StreamSpec[Any]) -> Stream[Any]:
         maxlen = chosen.get(spec.key)
@@ -178,7 +187,7 @@ def build_streams(
             maxlen=spec.default_maxlen if maxlen is None else maxlen,
             schema=spec.schema,
             group=spec.group,
-            key_of=spec.key_of,
+            key_of=raw_router if spec.key_of is raw_key else spec.key_of,
             shards=shards if spec.key_of is not None else 1,
         )
 
