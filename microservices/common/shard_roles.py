@@ -5,7 +5,9 @@ large-trade watcher: they keep per-symbol state) own a set of shards. `ShardRole
 role's per-shard loops: for the static shards (OWNED_SHARDS, empty = all) from the start, or
 following `ShardLeases` (SHARD_LEASES): a gained shard's loops start, a lost shard's loops are
 cancelled (its entries stay pending in the shard's group, where the new owner claims them).
-Leases are released on stop, so a clean stop hands the shards over at once.
+Leases are released on stop, so a clean stop hands the shards over at once. While it holds
+a shard's lease, a role also deletes the consumers dead owners left in that shard's groups
+(`shard_consumers`: idle, nothing pending, not its own name).
 
 The fencing rule: a leased role writes its per-shard outputs only through `fenced_xadd` with
 the shard's token (`ShardPublisher`, `fenced_writer`); a refused write drops the shard (a
@@ -32,6 +34,7 @@ from prometheus_client import Counter
 
 from microservices.common.producer import StreamProducer
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
+from microservices.common.shard_consumers import Pruning, shard_keys
 from microservices.common.shard_lease import Fenced, ShardLeases, fenced_xadd, lease_key
 from microservices.common.sharding import parse_shards, shard_of
 from microservices.common.streams import Stream
@@ -77,6 +80,7 @@ class ShardRole:
         self.leases: ShardLeases | None = None
         self._tokens: dict[int, int] = {}
         self._tasks: dict[int, list[asyncio.Task[None]]] = {}
+        self._pruners: dict[int, asyncio.Task[None]] = {}  # leased: the consumer sweeps
         self._halt = asyncio.Event()
         self._failure: BaseException | None = None
         if self.leased:
@@ -86,6 +90,7 @@ class ShardRole:
                 redis, self.prefix, role, self.shards, self.owner,
                 ttl_ms=settings.shard_lease_ttl_ms,
             )  # fmt: skip
+            self.pruning = Pruning.of(settings)  # dead owners' consumers (`_start`)
         else:
             self.owner = owner or role
             self._tokens = dict.fromkeys(sorted(owned_static(settings)), 0)
@@ -148,6 +153,10 @@ class ShardRole:
         for task in tasks:
             task.add_done_callback(self._ended)
         self._tasks[shard] = tasks
+        if self.leased:  # sweeps while owned: `shard_consumers`
+            keys = shard_keys(self.prefix, self.shards, shard)
+            sweep = self.pruning.loop(self.redis, self.role, self.owner, shard, keys)
+            self._pruners[shard] = asyncio.create_task(sweep)
         logger.info("shard_role.started", extra={"role": self.role, "shard": shard})
 
     def _ended(self, task: asyncio.Task[None]) -> None:
@@ -165,6 +174,8 @@ class ShardRole:
             return
         for task in self._tasks.pop(shard, []):
             task.cancel()
+        if (pruner := self._pruners.pop(shard, None)) is not None:
+            pruner.cancel()
         if self.on_lost is not None:
             self.on_lost(shard)
         logger.info("shard_role.lost", extra={"role": self.role, "shard": shard})
@@ -173,6 +184,9 @@ class ShardRole:
         """The loops see `stop` and end; the ones still busy after STOP_GRACE_S are cancelled."""
         tasks = [t for shard_tasks in self._tasks.values() for t in shard_tasks]
         self._tasks = {}
+        for pruner in self._pruners.values():
+            pruner.cancel()
+        self._pruners = {}
         if self.leased:
             self._tokens = {}
         if not tasks:
