@@ -20,12 +20,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from microservices.common.lease_scripts import Script
-from microservices.common.shard_read import decoded_oldest, id_order
+from microservices.common.shard_read import as_text, decoded_oldest, id_order
 from microservices.common.streams import Stream
 
 REPLAY_PAGE: Final = 2_000
 EntryId = tuple[int, int]
 ORIGIN: Final[EntryId] = (0, 0)
+MAX_SEQ: Final = 2**64 - 1  # the largest sequence part of an entry id
 Handler = Callable[[list[tuple[str, Any]]], Awaitable[None]]
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "RESTART_GROUP",
     "RESTART_GROUP_SCRIPT",
     "EntryId",
+    "acknowledged_upto",
     "entry_text",
     "fresh_entries",
     "replay",
@@ -64,11 +66,35 @@ async def replay(redis: Any, stream: Stream[Any], handler: Handler, page: int = 
     return handed
 
 
-async def restart_group(redis: Any, stream: Stream[Any], last: EntryId) -> None:
-    """Recreate `stream`'s group (one shard) at `last`: no pending entries, entries-read
-    counted. One script: nothing is added to the stream, and no other process recreates the
-    group, between the count and the reset."""
-    await RESTART_GROUP_SCRIPT(redis, [stream.name], [stream.group or "", entry_text(last)])
+async def restart_group(
+    redis: Any, stream: Stream[Any], last: EntryId, group: str | None = None
+) -> None:
+    """Recreate the consumer group `group` (default: the stream's own) of one shard at `last`:
+    no pending entries, entries-read counted. One script: nothing is added to the stream, and
+    no other process recreates the group, between the count and the reset."""
+    name = group or stream.group or ""
+    await RESTART_GROUP_SCRIPT(redis, [stream.name], [name, entry_text(last)])
+
+
+async def acknowledged_upto(redis: Any, stream: Stream[Any], group: str) -> EntryId:
+    """The id up to which `group` has acknowledged every entry of one shard: the group's last
+    delivered id, or just below its oldest pending entry. A role that acknowledges a batch
+    only after writing its outputs has written the outputs of every entry at or below it;
+    ORIGIN when the group does not exist (nothing was delivered)."""
+    pipe = redis.pipeline(transaction=True)  # one key: one slot, read at one instant
+    pipe.xinfo_groups(stream.name)
+    pipe.xpending(stream.name, group)
+    infos, pending = await pipe.execute(raise_on_error=False)
+    if isinstance(infos, Exception):
+        return ORIGIN  # no stream yet
+    last = next((i["last-delivered-id"] for i in infos if as_text(i["name"]) == group), None)
+    if last is None or isinstance(pending, Exception):
+        return ORIGIN
+    upto = id_order(last)
+    if pending and pending.get("pending"):
+        ms, seq = id_order(pending["min"])
+        upto = min(upto, (ms, seq - 1) if seq > 0 else (ms - 1, MAX_SEQ))
+    return upto
 
 
 # KEYS: stream. ARGV: group, last folded id. The group recreated at that id, with ENTRIESREAD =

@@ -11,7 +11,14 @@ import redis.asyncio as aredis
 
 from microservices.common.records import Trade
 from microservices.common.shard_read import id_order
-from microservices.common.shard_rebuild import ORIGIN, fresh_entries, replay, restart_group
+from microservices.common.shard_rebuild import (
+    MAX_SEQ,
+    ORIGIN,
+    acknowledged_upto,
+    fresh_entries,
+    replay,
+    restart_group,
+)
 from microservices.common.streams import Streams
 from tests.integration.test_pipeline import publish
 
@@ -62,3 +69,24 @@ async def test_restart_group_creates_a_missing_stream(
     await restart_group(any_redis, raw, ORIGIN)
     [group] = await any_redis.xinfo_groups(raw.name)
     assert (group["pending"], group["last-delivered-id"]) == (0, b"0-0")
+
+
+async def test_acknowledged_upto(any_redis: aredis.Redis, streams: Streams) -> None:
+    raw = streams.raw
+    assert await acknowledged_upto(any_redis, raw, "large_trades") == ORIGIN  # no stream
+    await publish(any_redis, raw, [trade(n) for n in range(5)])
+    ids = [id_order(i) for i, _ in await any_redis.xrange(raw.name)]
+    assert await acknowledged_upto(any_redis, raw, "large_trades") == ORIGIN  # no group
+    await any_redis.xgroup_create(raw.name, "large_trades", "0")
+    assert await acknowledged_upto(any_redis, raw, "large_trades") == ORIGIN  # none read
+    rows: Any = await any_redis.xreadgroup("large_trades", "a", {raw.name: ">"}, count=4)
+    read = [i for i, _ in rows[0][1]]
+    await any_redis.xack(raw.name, "large_trades", *read[:2])
+    ms, seq = ids[2]  # the oldest pending entry: everything below it was acknowledged
+    below = (ms, seq - 1) if seq else (ms - 1, MAX_SEQ)
+    assert await acknowledged_upto(any_redis, raw, "large_trades") == below
+    await any_redis.xack(raw.name, "large_trades", *read[2:])
+    assert await acknowledged_upto(any_redis, raw, "large_trades") == ids[3]
+    await restart_group(any_redis, raw, ids[4], group="large_trades")  # a role's own group
+    assert await acknowledged_upto(any_redis, raw, "large_trades") == ids[4]
+    assert [g["name"] for g in await any_redis.xinfo_groups(raw.name)] == [b"large_trades"]
