@@ -20,9 +20,8 @@ import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import orjson
 
@@ -30,55 +29,13 @@ from microservices.common.clock import now_ms
 from microservices.common.errors import FatalError
 from microservices.common.raw_json import line_encoders, orjson_line
 from microservices.data_collector import normalize_parallel as parallel
+from microservices.data_collector.capture_read import (
+    CaptureLines,
+    read_capture,
+)
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import VenueParser
 from microservices.data_collector.normalize_instruments import Source, follow_instruments
-
-
-@dataclass(slots=True)
-class CaptureLines:
-    """What a capture held: non-blank lines, and those in the capture format."""
-
-    lines: int = 0
-    capture_lines: int = 0  # JSON objects with a "frame", whatever their direction
-
-
-def capture_frames(path: Path) -> Iterator[tuple[str | bytes, int | None]]:
-    """(frame, capture time in ms or None) for every received frame of a capture file."""
-    with path.open("rb") as handle:
-        yield from read_capture(handle)
-
-
-def read_capture(
-    lines: Iterable[bytes], seen: CaptureLines | None = None
-) -> Iterator[tuple[str | bytes, int | None]]:
-    """(frame, capture time in ms or None) for every received frame of capture lines; counts
-    the lines into `seen`."""
-    counts = CaptureLines() if seen is None else seen
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    nonblank = captured = 0  # counted here, stored once at the end (they cost per line)
-    try:
-        for line in lines:
-            try:
-                item: Any = loads(line)
-            except decode_error:
-                if line and not line.isspace():
-                    nonblank += 1
-                    yield line, None  # not a capture line: let the parser reject it
-                continue
-            nonblank += 1
-            if type(item) is not dict or (frame := item.get("frame")) is None:
-                continue
-            captured += 1
-            if item.get("dir", "recv") != "recv":
-                continue
-            ts = item.get("ts")
-            ts_ms = int(ts * 1000) if type(ts) is float or type(ts) is int else None
-            yield (frame if type(frame) is str else orjson.dumps(frame)), ts_ms
-    finally:
-        counts.lines += nonblank
-        counts.capture_lines += captured
-
 
 # records encoded per write: big enough that writes cost nothing, small enough to stream
 CHUNK_RECORDS = 2048

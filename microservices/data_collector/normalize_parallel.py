@@ -31,6 +31,7 @@ from typing import IO, Any, Final
 import orjson
 
 from microservices.common.raw_json import LineEncoder, line_encoders, orjson_line
+from microservices.data_collector.capture_read import CaptureLines, read_block, read_capture
 from microservices.data_collector.exchanges.base import ParseStats, VenueParser
 from microservices.data_collector.exchanges.binance.parser import (
     BinanceFuturesParser,
@@ -109,8 +110,6 @@ def encode_block(
 ) -> Block:
     """Parse and encode one block's lines (the parser's dedupers replaced by Claims on
     `asked`): its lines' text, the claims' spans, emitted and rejected counts, line counts."""
-    from microservices.data_collector.normalize import CaptureLines, read_capture
-
     parser.stats = ParseStats(control_reasons=parser.stats.control_reasons)
     seen = CaptureLines()
     get = (encoders or line_encoders()).get
@@ -119,7 +118,8 @@ def encode_block(
     append = out.append
     spans: list[Span] = []
     frames = 0
-    for frame, ts_ms in read_capture(io.BytesIO(data), seen):
+    block = read_block(data, seen)
+    for frame, ts_ms in read_capture(io.BytesIO(data), seen) if block is None else block:
         frames += 1
         records = parse(frame, ts_ms or fallback_ms)
         if asked:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from microservices.common.schemas import encode_raw
-from microservices.data_collector import exchanges, normalize
+from microservices.data_collector import capture_read, exchanges, normalize
 from microservices.data_collector.exchanges import EXCHANGES
 from tests.fixture_paths import local_fixture
 
@@ -31,7 +31,7 @@ def per_record_text(venue: str, path: Path) -> str:
     exchange.follow_any()  # what normalize follows without a listing: all the rule names
     parser = exchange.new_parser()
     out = []
-    for frame, ts_ms in normalize.capture_frames(path):
+    for frame, ts_ms in capture_read.capture_frames(path):
         assert ts_ms is not None  # the repo's captures carry `ts`: no clock in the output
         for record in parser.parse(frame, ts_ms):
             out.append(orjson.dumps(encode_raw(record)).decode() + "\n")
