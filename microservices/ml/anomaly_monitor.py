@@ -17,8 +17,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final
 
 from microservices.common.anomaly_schema import AnomalyRecord
@@ -95,6 +96,12 @@ class AnomalyMonitor:
         self.rejected = 0  # non-finite values left out
         self.dips = 0  # anomalous falls of upward-only series, not reported
         self._symbols: dict[str, _Symbol] = {}
+
+    @property
+    def symbols(self) -> Mapping[str, object]:
+        """Per-symbol state, read only (sample time, last price, each series' window, flagged
+        samples, last burst and alert): what a rebuilt monitor must equal."""
+        return MappingProxyType(self._symbols)
 
     def update(self, snap: NormalizedSnapshot) -> Findings:
         """Fold one snapshot; returns what its sample found (nothing between samples)."""

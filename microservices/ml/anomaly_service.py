@@ -3,31 +3,52 @@
 
 The detection is `anomaly_monitor.AnomalyMonitor` (pure); this shell only reads, publishes,
 counts and logs. The monitor keeps per-symbol state, so the service owns shards (role
-`anomaly`, `common/shard_roles.py`): one consumer per owned shard of exchange.normalized;
-its anomalies go to the symbol's shard (fenced when leased), its alerts to `alerts`.
+`anomaly`, `common/shard_roles.py`): one `AnomalyShard` (monitor, watermark) and one consumer
+per owned shard of exchange.normalized; its anomalies go to the symbol's shard (fenced when
+leased), its alerts to `alerts`. Taking a shard rebuilds its monitor from the shard's entries
+and publishes only the outputs not written yet (`anomaly_shards.py`), so a restart or a
+failover neither loses nor repeats an anomaly or an alert.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from dataclasses import replace
 from functools import partial
 from typing import Any, Final
 
 import redis.asyncio as aredis
+from redis.exceptions import ResponseError
 
 from microservices.common import metrics
 from microservices.common.consumer import StreamConsumer
+from microservices.common.lease_scripts import Fenced
 from microservices.common.log_fold import FoldedLog
 from microservices.common.producer import StreamProducer
 from microservices.common.records import NormalizedSnapshot
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
+from microservices.common.shard_read import id_order
+from microservices.common.shard_rebuild import ORIGIN, EntryId, replay, restart_group
 from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
-from microservices.ml.anomaly_monitor import AnomalyMonitor, MonitorParams
+from microservices.common.sharding import shard_of
+from microservices.common.streams import Stream
+from microservices.ml.anomaly_monitor import AnomalyMonitor, Findings, MonitorParams
+from microservices.ml.anomaly_shards import (
+    AnomalyShard,
+    Seen,
+    alert_key,
+    anomaly_key,
+    read_written,
+)
 
 logger = logging.getLogger(__name__)
 ANOMALY_GROUP: Final = "anomaly"
 ROLE: Final = "anomaly"
+COUNTERS: Final = ("samples", "skipped", "rejected", "dips")
+LIVE: Final = Seen()  # nothing to leave out: every output is new
 
 
 def monitor_params(settings: Settings) -> MonitorParams:
@@ -54,66 +75,150 @@ class AnomalyService:
     ) -> None:
         self.settings, self.redis = settings, redis
         self.streams = settings.streams()
-        self.monitor = AnomalyMonitor(monitor_params(settings))
+        self.params = monitor_params(settings)
         self.producer = producer
-        self.role = ShardRole(ROLE, settings, redis, owner=consumer_name)
+        self.role = ShardRole(ROLE, settings, redis, owner=consumer_name, on_lost=self._forget)
         self.publisher = ShardPublisher(self.role, producer)
         self._rejected_log = FoldedLog(logger, "anomaly.rejected_values", interval_s=60.0)
         self.published = {"point": 0, "burst": 0, "alerts": 0}
-        self.consumers = {shard: self._consumer(shard) for shard in self.role.owned}
+        self.units: dict[int, AnomalyShard] = {}
+        self.consumers: dict[int, StreamConsumer[NormalizedSnapshot]] = {}
+        for shard in self.role.owned:  # static ownership: known now
+            self._unit(shard)
+
+    # the single-shard view (the default deployment and the tests)
+    @property
+    def monitor(self) -> AnomalyMonitor:
+        return self.units[min(self.units)].monitor
 
     @property
     def consumer(self) -> StreamConsumer[NormalizedSnapshot]:
-        """The first owned shard's consumer (the only one with one shard)."""
         return self.consumers[min(self.consumers)]
 
-    def _consumer(self, shard: int) -> StreamConsumer[NormalizedSnapshot]:
+    def input_shard(self, shard: int) -> Stream[NormalizedSnapshot]:
+        """Shard `shard` of exchange.normalized, with this role's group."""
+        return replace(self.streams.normalized.shard(shard), group=ANOMALY_GROUP)
+
+    def _unit(self, shard: int) -> StreamConsumer[NormalizedSnapshot]:
         s = self.settings
-        return StreamConsumer(
-            self.redis, self.streams.normalized.shard(shard), self.handle,
-            group=ANOMALY_GROUP, consumer=self.role.owner, batch_size=s.consumer_batch_size,
+        self.units[shard] = AnomalyShard(shard, self.params)
+        consumer = self.consumers[shard] = StreamConsumer(
+            self.redis, self.input_shard(shard), partial(self._handle, shard),
+            consumer=self.role.owner, batch_size=s.consumer_batch_size,
             block_ms=s.consumer_block_ms, claim_idle_ms=s.consumer_claim_idle_ms,
             max_deliveries=s.consumer_max_deliveries,
         )  # fmt: skip
+        return consumer
+
+    def _forget(self, shard: int) -> None:
+        self.units.pop(shard, None)
+        self.consumers.pop(shard, None)
 
     async def handle(self, batch: list[tuple[str, NormalizedSnapshot]]) -> None:
-        for _, snap in batch:
-            rejected = self.monitor.rejected
-            findings = self.monitor.update(snap)
-            if self.monitor.rejected > rejected:  # non-finite values: counted, logged folded
-                metrics.ANOMALY_REJECTED.inc(self.monitor.rejected - rejected)
-                self._rejected_log.add({"symbol": snap.symbol})
-            if findings.sampled:
+        """Fold a batch whose snapshots may come from any owned shard."""
+        shards = self.streams.normalized.shards
+        for entry in batch:
+            await self._handle(shard_of(entry[1].symbol, shards), [entry])
+
+    async def _handle(
+        self, shard: int, batch: list[tuple[str, NormalizedSnapshot]], seen: Seen | None = None
+    ) -> None:
+        """Fold a batch of shard `shard`; `seen`: a rebuild's replay (publish what is missing,
+        count no samples: they were counted when first taken)."""
+        unit = self.units.get(shard)
+        if unit is None:
+            return  # the shard was lost meanwhile: its new owner handles these entries
+        for entry, snap, findings in self._fold(unit, batch, seen is None):
+            if findings.sampled and seen is None:
                 metrics.ANOMALY_SAMPLES.labels(snap.symbol).inc()
-            for record in findings.anomalies:
-                self.publisher.publish(self.streams.anomalies, record)
-                metrics.ANOMALIES.labels(record.series, record.kind).inc()
-                self.published[record.kind] = self.published.get(record.kind, 0) + 1
-            for alert in findings.alerts:
-                self.producer.publish(self.streams.market_alerts, alert)
-                self.published["alerts"] += 1
-                logger.info(
-                    "anomaly.burst",
-                    extra={"symbol": alert.symbol, "venue": alert.venue, "reason": alert.reason},
-                )
+            self._emit(findings, entry, seen or LIVE)
+
+    def _fold(
+        self, unit: AnomalyShard, batch: list[tuple[str, NormalizedSnapshot]], live: bool
+    ) -> list[tuple[EntryId, NormalizedSnapshot, Findings]]:
+        rejected = unit.monitor.rejected
+        folded = unit.fold(batch)
+        if live and unit.monitor.rejected > rejected:  # non-finite values: counted, folded log
+            metrics.ANOMALY_REJECTED.inc(unit.monitor.rejected - rejected)
+            for _, snap, _ in folded:
+                self._rejected_log.add({"symbol": snap.symbol})
+        return folded
+
+    def _emit(self, findings: Findings, entry: EntryId, seen: Seen) -> None:
+        for record in findings.anomalies:
+            if seen.anomalies.has(anomaly_key(record), entry):
+                continue
+            self.publisher.publish(self.streams.anomalies, record)
+            metrics.ANOMALIES.labels(record.series, record.kind).inc()
+            self.published[record.kind] = self.published.get(record.kind, 0) + 1
+        for alert in findings.alerts:
+            if seen.alerts.has(alert_key(alert), entry):
+                continue
+            self.producer.publish(self.streams.market_alerts, alert)
+            self.published["alerts"] += 1
+            logger.info(
+                "anomaly.burst",
+                extra={"symbol": alert.symbol, "venue": alert.venue, "reason": alert.reason},
+            )
+
+    async def rebuild(self, shard: int) -> int:
+        """Rebuild shard `shard`'s monitor from the shard's entries, publishing the outputs
+        not written yet, then start its group after them; the entries replayed."""
+        unit = self.units[shard]
+        source = self.input_shard(shard)
+        first: Any = await self.redis.xrange(source.name, "-", "+", count=1)
+        oldest = id_order(first[0][0]) if first else ORIGIN
+        seen = Seen(
+            await read_written(self.redis, self.streams.anomalies.shard(shard), anomaly_key,
+                               oldest),
+            await read_written(self.redis, self.streams.market_alerts, alert_key, oldest),
+        )  # fmt: skip
+        replayed = await replay(self.redis, source, partial(self._handle, shard, seen=seen))
+        await restart_group(self.redis, source, unit.applied)
+        logger.info("anomaly.shard_rebuilt", extra={"shard": shard, "entries": replayed,
+                                                    "published": dict(self.published)})  # fmt: skip
+        return replayed
 
     def health(self) -> dict[str, Any]:
-        """The /health `anomalies` block: samples taken and left out, what was published."""
-        monitor = self.monitor
+        """The /health `anomalies` block: samples taken and left out (over the shards owned
+        now), what was published."""
+        monitors = [unit.monitor for unit in self.units.values()]
+        total = {name: sum(getattr(m, name) for m in monitors) for name in COUNTERS}
         return {
             "enabled": True,
-            "samples": monitor.samples,
-            "skipped": monitor.skipped,
-            "rejected_values": monitor.rejected,
-            "falls_not_reported": monitor.dips,
+            "samples": total["samples"],
+            "skipped": total["skipped"],
+            "rejected_values": total["rejected"],
+            "falls_not_reported": total["dips"],
             "published": dict(self.published),
         }
 
     def _start(self, stop: asyncio.Event, shard: int, token: int) -> list[Loop]:
         consumer = self.consumers.get(shard) if token == 0 else None
-        if consumer is None:
-            consumer = self.consumers[shard] = self._consumer(shard)
-        return [consumer.run(stop)]
+        consumer = consumer or self._unit(shard)
+        if self.role.leased:  # acknowledgements fenced by the lease's token too
+            consumer.fence = (self.role.lease_key(shard), token)
+        return [self._take(shard, consumer, stop)]
+
+    async def _take(
+        self, shard: int, consumer: StreamConsumer[NormalizedSnapshot], stop: asyncio.Event
+    ) -> None:
+        """Rebuild the shard (retried while Redis is down, or while a former owner still
+        resets the shard's group), then consume it."""
+        while not stop.is_set():
+            try:
+                await self.rebuild(shard)
+                break
+            except (*TRANSIENT_REDIS_ERRORS, ResponseError) as exc:
+                extra = {"shard": shard, "error": repr(exc)}
+                logger.warning("anomaly.rebuild_failed", extra=extra)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        try:
+            await consumer.run(stop)
+        except Fenced:  # an acknowledgement refused: another owner has the shard now
+            logger.warning("anomaly.fenced", extra={"shard": shard})
+            self.role.lose(shard)
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:

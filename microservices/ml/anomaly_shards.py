@@ -1,0 +1,125 @@
+"""One owned shard of the anomaly monitor: its monitor, its watermark, and what its rebuild
+must not publish again.
+
+Every shard has an `AnomalyMonitor` of its own, created when the shard is taken and dropped
+when it is lost. Taking a shard (at start, or on gaining its lease from a dead owner) rebuilds
+the monitor by replaying the entries the shard of exchange.normalized still holds, oldest
+first (`common/shard_rebuild.py`), then restarts the shard's `anomaly` group after the last
+entry replayed. A unit remembers the id of the last entry it folded and skips older ones, so
+an entry delivered again (a retried batch, a claim) changes nothing.
+
+The replay finds again every anomaly and alert the old owner found; it publishes only those
+not written yet. An output's identity comes from its input alone: an anomaly is (symbol,
+series, venue, kind, ts_ms), an ANOMALY_BURST alert is (symbol, venue, series, ts_ms), where
+ts_ms is the snapshot's time (a monitor takes at most one sample per snapshot time, and finds
+at most one point and one burst per sample and series). `read_written` collects those
+identities from the output stream, newest first, back to the oldest input entry the shard
+holds (an output is written after its input, so its entry id is not older): bounded by the
+stream's MAXLEN. When the stream has been trimmed (XINFO STREAM `max-deleted-entry-id`, Redis
+7), the outputs of inputs up to the newest id trimmed count as written: they may have been
+trimmed away. (The one output this takes for written wrongly: an old owner's output still
+unwritten at its death while the stream trimmed newer entries, i.e. an alerts stream that
+turned over its MAXLEN within a flush interval.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from redis.exceptions import ResponseError
+
+from microservices.common.anomaly_schema import AnomalyRecord
+from microservices.common.errors import SchemaError
+from microservices.common.market_alerts import MarketAlert
+from microservices.common.records import NormalizedSnapshot
+from microservices.common.shard_read import as_text, id_order
+from microservices.common.shard_rebuild import ORIGIN, EntryId, fresh_entries
+from microservices.common.streams import Stream
+from microservices.ml.anomaly_monitor import SOURCE, AnomalyMonitor, Findings, MonitorParams
+
+PAGE: Final = 2_000
+Key = Hashable
+KeyOf = Callable[[Any], Key | None]
+
+
+def anomaly_key(record: AnomalyRecord) -> Key:
+    return (record.symbol, record.series, record.venue, record.kind, record.ts_ms)
+
+
+def alert_key(alert: MarketAlert) -> Key | None:
+    """An ANOMALY_BURST alert's identity; None for the other alerts of the stream."""
+    if alert.source != SOURCE or alert.type != "ANOMALY_BURST":
+        return None
+    return (alert.symbol, alert.venue, alert.data.get("series"), alert.ts_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The outputs one stream already holds for a shard being rebuilt."""
+
+    keys: frozenset[Key] = frozenset()
+    # outputs of input entries up to this id are taken as written (trimmed up to it)
+    trimmed: EntryId = ORIGIN
+
+    def has(self, key: Key | None, entry: EntryId) -> bool:
+        return entry <= self.trimmed or key in self.keys
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What a rebuild must not publish again: anomalies and alerts already written."""
+
+    anomalies: Written = Written()
+    alerts: Written = Written()
+
+
+async def read_written(redis: Any, stream: Stream[Any], key_of: KeyOf, oldest: EntryId) -> Written:
+    """The identities of `stream`'s outputs written at or after input entry `oldest` (newest
+    first, a page at a time; entries that fail to decode are left out)."""
+    keys: set[Key] = set()
+    upper = "+"
+    while True:
+        rows: Any = await redis.xrevrange(stream.name, upper, "-", count=PAGE)
+        for raw_id, fields in rows:
+            if id_order(raw_id) < oldest:
+                return Written(frozenset(keys))
+            try:
+                key = key_of(stream.schema.decode(fields))
+            except SchemaError:
+                continue
+            if key is not None:
+                keys.add(key)
+        if len(rows) < PAGE:  # the stream's oldest entry reached: trimmed before it?
+            return Written(frozenset(keys), await trimmed_up_to(redis, stream.name))
+        upper = "(" + as_text(rows[-1][0])
+
+
+async def trimmed_up_to(redis: Any, name: str) -> EntryId:
+    """The newest entry id ever trimmed (or deleted) from stream `name`; ORIGIN for none."""
+    try:
+        info: Any = await redis.xinfo_stream(name)
+    except ResponseError:  # no such key
+        return ORIGIN
+    deleted = info.get("max-deleted-entry-id")
+    return ORIGIN if deleted is None else id_order(deleted)
+
+
+class AnomalyShard:
+    """One shard's monitor and the id of the last entry it folded."""
+
+    def __init__(self, index: int, params: MonitorParams) -> None:
+        self.index = index
+        self.monitor = AnomalyMonitor(params)
+        self.applied: EntryId = ORIGIN
+
+    def fold(
+        self, batch: list[tuple[str, NormalizedSnapshot]]
+    ) -> list[tuple[EntryId, NormalizedSnapshot, Findings]]:
+        """Fold the entries newer than the watermark; each one's id, snapshot and findings."""
+        out = []
+        for entry_id, snap in fresh_entries(batch, self.applied):
+            self.applied = id_order(entry_id)
+            out.append((self.applied, snap, self.monitor.update(snap)))
+        return out
