@@ -15,11 +15,11 @@ ts_ms is the snapshot's time (a monitor takes at most one sample per snapshot ti
 at most one point and one burst per sample and series). `read_written` collects those
 identities from the output stream, newest first, back to the oldest input entry the shard
 holds (an output is written after its input, so its entry id is not older): bounded by the
-stream's MAXLEN. When the stream has been trimmed (XINFO STREAM `max-deleted-entry-id`, Redis
-7), the outputs of inputs up to the newest id trimmed count as written: they may have been
-trimmed away. (The one output this takes for written wrongly: an old owner's output still
-unwritten at its death while the stream trimmed newer entries, i.e. an alerts stream that
-turned over its MAXLEN within a flush interval.)
+stream's MAXLEN. When entries have left the stream (XINFO STREAM: `entries-added` above its
+length), the outputs of inputs older than its oldest entry (or than the newest entry deleted)
+count as written: they may have been trimmed away. (The one output this takes for written
+wrongly: an old owner's output still unwritten at its death while its stream turned over
+past that output's input, e.g. an alerts stream that received MAXLEN other alerts meanwhile.)
 """
 
 from __future__ import annotations
@@ -60,11 +60,11 @@ class Written:
     """The outputs one stream already holds for a shard being rebuilt."""
 
     keys: frozenset[Key] = frozenset()
-    # outputs of input entries up to this id are taken as written (trimmed up to it)
-    trimmed: EntryId = ORIGIN
+    # outputs of input entries older than this are taken as written (they may be trimmed)
+    trimmed_before: EntryId = ORIGIN
 
     def has(self, key: Key | None, entry: EntryId) -> bool:
-        return entry <= self.trimmed or key in self.keys
+        return entry < self.trimmed_before or key in self.keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +92,22 @@ async def read_written(redis: Any, stream: Stream[Any], key_of: KeyOf, oldest: E
             if key is not None:
                 keys.add(key)
         if len(rows) < PAGE:  # the stream's oldest entry reached: trimmed before it?
-            return Written(frozenset(keys), await trimmed_up_to(redis, stream.name))
+            return Written(frozenset(keys), await trimmed_before(redis, stream.name))
         upper = "(" + as_text(rows[-1][0])
 
 
-async def trimmed_up_to(redis: Any, name: str) -> EntryId:
-    """The newest entry id ever trimmed (or deleted) from stream `name`; ORIGIN for none."""
+async def trimmed_before(redis: Any, name: str) -> EntryId:
+    """Where the entries removed from stream `name` may end: its oldest entry's id (or the
+    newest id deleted, when newer) once any entry has left it; ORIGIN when none has."""
     try:
         info: Any = await redis.xinfo_stream(name)
     except ResponseError:  # no such key
         return ORIGIN
-    deleted = info.get("max-deleted-entry-id")
-    return ORIGIN if deleted is None else id_order(deleted)
+    if int(info.get("entries-added", 0)) <= int(info.get("length", 0)):
+        return ORIGIN
+    first = info.get("first-entry")
+    deleted = info.get("max-deleted-entry-id") or "0-0"
+    return max(id_order(first[0]) if first else ORIGIN, id_order(deleted))
 
 
 class AnomalyShard:
