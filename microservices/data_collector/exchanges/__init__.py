@@ -1,52 +1,51 @@
 """The exchange registry: one line per exchange package; every venue list derives from it.
 
-Adding an exchange is its package (`exchanges/<exchange>/`, exposing `PACKAGE`) and one entry
-in `PACKAGES`. Settings, the collector, the runner, the simulator, `normalize`, `backfill`, the
-test helpers and the benchmarks read venues, endpoint settings and simulator dialects from the
-functions below; `register()`/`registered()` add a package at run time (tests).
+Adding an exchange is its package (`exchanges/<exchange>/`, exposing `PACKAGE`, with venue
+ids `<exchange>` or `<exchange>_<market>`) and one entry in `PACKAGE_MODULES`. Settings, the
+collector, the runner, the simulator, `normalize`, `backfill`, the test helpers and the
+benchmarks read venues, endpoint settings and simulator dialects from the functions below;
+`register()`/`registered()` add a package at run time (tests).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from microservices.data_collector.exchanges import (
-    binance,
-    bitget,
-    bybit,
-    cme,
-    coinbase,
-    deribit,
-    gateio,
-    kucoin,
-    okx,
-)
 from microservices.data_collector.exchanges.base import Exchange
 from microservices.data_collector.exchanges.package import (
     EndpointKind,
     EndpointSetting,
     ExchangePackage,
-    PackageRegistry,
     PolledVenue,
     SimulatedMarket,
     UrlVenue,
     VenueSpec,
 )
+from microservices.data_collector.exchanges.package_registry import PackageRegistry
 
-PACKAGES: Final = (
-    binance.PACKAGE,
-    bybit.PACKAGE,
-    coinbase.PACKAGE,
-    bitget.PACKAGE,
-    deribit.PACKAGE,
-    gateio.PACKAGE,
-    kucoin.PACKAGE,
-    okx.PACKAGE,
-    cme.PACKAGE,
+# The registry: one line per exchange package, `exchanges/<name>/` exposing `PACKAGE`.
+PACKAGE_MODULES: Final = (
+    "binance",
+    "bybit",
+    "coinbase",
+    "bitget",
+    "deribit",
+    "gateio",
+    "kucoin",
+    "okx",
+    "cme",
 )
 
-REGISTRY: Final = PackageRegistry(PACKAGES)
+
+def _load(name: str) -> ExchangePackage:
+    package: ExchangePackage = importlib.import_module(f"{__name__}.{name}").PACKAGE
+    return package
+
+
+# imports the packages on first use (`package_registry`: one venue's class imports only its own)
+REGISTRY: Final = PackageRegistry(PACKAGE_MODULES, _load)
 # venue id -> Exchange class (a live view: packages registered later appear in it)
 EXCHANGES: Final[Mapping[str, type[Exchange]]] = REGISTRY.exchanges()
 register = REGISTRY.register
@@ -122,7 +121,7 @@ def simulator_endpoints(
 
 __all__ = [
     "EXCHANGES",
-    "PACKAGES",
+    "PACKAGE_MODULES",
     "REGISTRY",
     "EndpointKind",
     "EndpointSetting",

@@ -3,14 +3,13 @@
 An exchange package (`exchanges/<exchange>/`) exposes one `PACKAGE`: its venues (`VenueSpec`),
 the endpoint settings they read (`UrlVenue`: env names, defaults, descriptions) and the module
 path of its simulator dialect, imported only by the simulator, so a collector never loads it.
-`PackageRegistry` holds the registered packages and derives every venue list from them.
-Imports no I/O library and nothing from the simulator.
+`package_registry.PackageRegistry` holds the registered packages and derives every venue list
+from them. Imports no I/O library and nothing from the simulator.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -162,108 +161,3 @@ class ExchangePackage:
 
     def endpoint_settings(self) -> tuple[EndpointSetting, ...]:
         return tuple(s for u in self.url_venues for s in (u.ws, u.rest))
-
-
-class _ExchangeView(Mapping[str, type[Exchange]]):
-    __slots__ = ("_venues",)
-
-    def __init__(self, venues: Mapping[str, VenueSpec]) -> None:
-        self._venues = venues
-
-    def __getitem__(self, venue: str) -> type[Exchange]:
-        return self._venues[venue].exchange
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._venues)
-
-    def __len__(self) -> int:
-        return len(self._venues)
-
-
-class PackageRegistry:
-    """The registered packages and the venue lists derived from them (in registration order)."""
-
-    def __init__(self, packages: tuple[ExchangePackage, ...]) -> None:
-        self._packages: tuple[ExchangePackage, ...] = ()
-        self._venues: dict[str, VenueSpec] = {}
-        self._url_venues: dict[str, UrlVenue] = {}
-        for package in packages:
-            self.register(package)
-
-    # --- changes
-    def register(self, package: ExchangePackage) -> None:
-        """Add a package; ValueError when its name, venues or settings are taken."""
-        venues = {v.venue: v for v in package.venues}
-        urls = {u.name: u for u in package.url_venues}
-        polled = {v.venue for p in self._packages for v in p.polled}
-        own_polled = {v.venue for v in package.polled}
-        taken = (
-            {package.name} & {p.name for p in self._packages}
-            | (set(venues) | own_polled) & (set(self._venues) | polled)
-            | set(urls) & set(self._url_venues)
-        )
-        if taken:
-            raise ValueError(f"already registered: {sorted(taken)}")
-        self._packages += (package,)
-        self._venues.update(venues)
-        self._url_venues.update(urls)
-
-    def unregister(self, name: str) -> ExchangePackage:
-        """Remove the package called `name` (KeyError when absent) and return it."""
-        package = self.package(name)
-        self._packages = tuple(p for p in self._packages if p is not package)
-        for venue in package.venues:
-            del self._venues[venue.venue]
-        for url in package.url_venues:
-            del self._url_venues[url.name]
-        return package
-
-    @contextlib.contextmanager
-    def registered(self, package: ExchangePackage) -> Iterator[ExchangePackage]:
-        """`with registered(PACKAGE):` the package is known inside the block only."""
-        self.register(package)
-        try:
-            yield package
-        finally:
-            self.unregister(package.name)
-
-    # --- views
-    def packages(self) -> tuple[ExchangePackage, ...]:
-        return self._packages
-
-    def package(self, name: str) -> ExchangePackage:
-        for package in self._packages:
-            if package.name == name:
-                return package
-        raise KeyError(f"no exchange package {name!r}")
-
-    def venues(self) -> Mapping[str, VenueSpec]:
-        """venue id -> spec, every registered venue."""
-        return MappingProxyType(self._venues)
-
-    def polled_venues(self) -> Mapping[str, PolledVenue]:
-        """venue id -> spec of every delayed, polled venue (not in `venues()`)."""
-        return MappingProxyType({v.venue: v for p in self._packages for v in p.polled})
-
-    def polled_simulators(self) -> Mapping[str, str]:
-        """Polled venue -> module whose `routes()` the simulator serves under `/<venue>`."""
-        return {v.venue: p.simulator for p in self._packages if p.simulator for v in p.polled}
-
-    def url_venues(self) -> Mapping[str, UrlVenue]:
-        """URL venue name -> its endpoint settings."""
-        return MappingProxyType(self._url_venues)
-
-    def exchanges(self) -> Mapping[str, type[Exchange]]:
-        """venue id -> Exchange class: a live view (follows later registrations)."""
-        return _ExchangeView(self._venues)
-
-    def endpoint_settings(self) -> tuple[EndpointSetting, ...]:
-        return tuple(s for p in self._packages for s in p.endpoint_settings())
-
-    def simulators(self) -> Mapping[str, str]:
-        """URL venue -> module of the simulator dialect serving it (packages that have one)."""
-        return {u.name: p.simulator for p in self._packages if p.simulator for u in p.url_venues}
-
-    def endpoint_setting(self, venue: str, kind: EndpointKind) -> EndpointSetting:
-        """The setting holding `venue`'s WebSocket or REST base URL (KeyError if unknown)."""
-        return self._url_venues[self._venues[venue].url_venue].setting(kind)

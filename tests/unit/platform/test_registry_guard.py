@@ -33,7 +33,7 @@ ENDPOINT_ENVS = [setting.env for setting in exchanges.endpoint_settings()]
 
 
 def test_the_registry_is_consistent() -> None:
-    assert tuple(v.venue for p in exchanges.PACKAGES for v in p.venues) == VENUES
+    assert tuple(v.venue for p in exchanges.packages() for v in p.venues) == VENUES
     assert tuple(exchanges.EXCHANGES) == VENUES
     assert {spec.url_venue for spec in SPECS.values()} == set(URL_VENUES)
     assert [
