@@ -29,6 +29,7 @@ from microservices.ai_engine.exitbrain_loop import (
     run_exitbrain_loop,
     wait_for_fresh_data,
 )
+from microservices.ai_engine.exitbrain_shards import ExitBrainShards
 from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
 from microservices.ai_engine.features.feature_loader import FeatureLoader
 from microservices.ai_engine.large_trades.service import LargeTradeService, rabbit_from_settings
@@ -112,7 +113,8 @@ class Engine:
             if settings.large_trades_enabled
             else None
         )
-        # ExitBrain refreshes the symbols whose home shard it owns, writes fenced when leased
+        # ExitBrain refreshes the symbols whose home shard it owns, writes fenced when leased;
+        # a lost shard's state is dropped, a gained one's resumed (`exitbrain_shards`)
         self.exitbrain_role = ShardRole(EXITBRAIN_ROLE, settings, redis)
         self.adapter = CrossExchangeAdapter(
             redis,
@@ -121,6 +123,7 @@ class Engine:
             enabled=settings.cross_exchange_enabled,
             writer=partial(fenced_writer, self.exitbrain_role),
         )
+        self.exitbrain = ExitBrainShards(self.exitbrain_role, self.adapter, settings.streams())
         rates = None if self.aggregator is None else self.aggregator.rates
         self.context = EngineContext(
             settings,
@@ -156,8 +159,8 @@ class Engine:
                 group.create_task(self._serve(stop), name="http")
 
     async def _exitbrain(self, stop: asyncio.Event) -> None:
-        async with asyncio.TaskGroup() as group:  # the shards it owns: no per-shard loops
-            group.create_task(self.exitbrain_role.run(stop, lambda shard, token: []))
+        async with asyncio.TaskGroup() as group:  # per shard: resuming a gained one
+            group.create_task(self.exitbrain_role.run(stop, self.exitbrain.start))
             await self._exitbrain_loop(stop)
 
     async def _exitbrain_loop(self, stop: asyncio.Event) -> None:
@@ -165,8 +168,8 @@ class Engine:
         if self.adapter.enabled:  # disabled: always local mode, nothing to wait for
             await wait_for_fresh_data(self._fresh_normalized, s.exitbrain_warmup_s, stop)
         followed = partial(followed_symbols, self.redis, s)  # top:N: the set changes
-        owned = owned_only(followed, self.exitbrain_role.owns)
-        await run_exitbrain_loop(self.adapter, owned, s.exitbrain_interval_s, stop)
+        owned = owned_only(followed, self.exitbrain.owns)
+        await run_exitbrain_loop(self.exitbrain, owned, s.exitbrain_interval_s, stop)
 
     async def _fresh_normalized(self) -> bool:
         """True when the newest entry of an owned shard of exchange.normalized is younger

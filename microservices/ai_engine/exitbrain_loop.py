@@ -6,7 +6,8 @@ FALLBACK_TO_LOCAL alert per symbol just because the aggregator has not emitted y
 never comes is still reported, after the warm-up. The adapter turns Redis read errors into
 fail-safe outcomes and swallows publish errors, so anything reaching this loop is logged and
 the loop goes on. With shards, an instance refreshes only the symbols whose home shard it
-owns (`owned_only`, role `exitbrain`).
+owns (`owned_only`, role `exitbrain`; `exitbrain_shards.py` is the refresher then: it skips a
+shard still resuming or lost meanwhile).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Refresher(Protocol):
 
     async def refresh(self, symbol: str) -> object: ...
 
-    def in_local_mode(self, symbol: str) -> bool: ...
+    def in_local_mode(self, symbol: str) -> bool | None: ...  # None: not refreshed here
 
 
 async def wait_for_fresh_data(
@@ -102,7 +103,9 @@ async def run_exitbrain_loop(
                 await adapter.refresh(symbol)
             except LOOP_ERRORS:
                 logger.exception("exitbrain.refresh_failed", extra={"symbol": symbol})
-            EXITBRAIN_LOCAL_MODE.labels(symbol).set(1.0 if adapter.in_local_mode(symbol) else 0.0)
+            local = adapter.in_local_mode(symbol)
+            if local is not None:
+                EXITBRAIN_LOCAL_MODE.labels(symbol).set(1.0 if local else 0.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval_s)
     logger.info("exitbrain.loop_stopped")

@@ -241,6 +241,21 @@ class FailSafe:
         self._divergence_high = False
         self._down: frozenset[str] = frozenset()
 
+    def resume(
+        self,
+        last_good: CrossExchangeState | None,
+        *,
+        stale_announced: bool,
+        divergence_high: bool,
+        down: frozenset[str],
+    ) -> None:
+        """Take over what a former owner's fail-safe remembered (`resume.py`); the counters
+        and `use_local_mode`, `last_update_ms` are set directly."""
+        self._last_good = last_good
+        self._stale_announced = stale_announced
+        self._divergence_high = divergence_high
+        self._down = down
+
     @property
     def latched(self) -> bool:
         """True once max_failures consecutive failures happened (until a fresh read)."""

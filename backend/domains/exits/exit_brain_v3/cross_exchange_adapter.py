@@ -96,6 +96,19 @@ class CrossExchangeAdapter:
             failsafe = self._failsafes[symbol] = FailSafe(self.params)
         return failsafe
 
+    def forget(self, which: Callable[[str], bool]) -> list[str]:
+        """Drop the fail-safe state and queued alerts of the symbols `which` selects (a shard
+        lost: its new owner is authoritative); the symbols whose state was dropped."""
+        gone = [symbol for symbol in self._failsafes if which(symbol)]
+        for symbol in gone:
+            del self._failsafes[symbol]
+        self._pending_alerts = deque(a for a in self._pending_alerts if not which(a.symbol))
+        return gone
+
+    def resume(self, failsafes: Mapping[str, FailSafe]) -> None:
+        """Take over symbols' fail-safe state (a shard gained: `resume.py`)."""
+        self._failsafes.update(failsafes)
+
     # ------------------------------------------------------------------------------ reading
 
     async def get_global_volatility_state(self, symbol: str = "BTCUSDT") -> CrossExchangeState:
