@@ -66,8 +66,7 @@ def dying_owner(service: AnomalyService, written: bool) -> set[int]:
             await handle(shard, batch, seen)
             return
         await handle(shard, batch, None if written else NOTHING_LEFT)
-        await service.publisher.flush()
-        await service.producer.flush()
+        await eventually(lambda: all_written(service), 10, "A's outputs written")
         hung.add(shard)
         await asyncio.Event().wait()  # never acknowledged: the process "dies" in here
 
@@ -75,7 +74,17 @@ def dying_owner(service: AnomalyService, written: bool) -> set[int]:
     return hung
 
 
-async def kill(service: AnomalyService, task: asyncio.Task[None]) -> None:
+async def all_written(service: AnomalyService) -> bool:
+    """Every output `service` published is in Redis (its publisher's and producer's loops
+    write them)."""
+    published = service.published
+    return (
+        service.publisher.written == published["point"] + published["burst"]
+        and service.producer.sent == published["alerts"]
+    )
+
+
+async def kill(service: AnomalyService, task: asyncio.Future[Any]) -> None:
     """End `service` as a crash would: no lease released, nothing acknowledged or flushed."""
     assert service.role.leases is not None
 
@@ -107,7 +116,7 @@ async def test_failover_leaves_the_outputs_of_one_pass(
     first = AnomalyService(settings, real_redis, producers[0], "anomaly-a")
     hung = dying_owner(first, written)
     stops = [asyncio.Event(), asyncio.Event()]
-    task = asyncio.create_task(first.run(stops[0]))
+    task = asyncio.gather(first.run(stops[0]), producers[0].run(stops[0]))
     await eventually(lambda: _true(len(first.units) == 2), 20, "A owning both shards")
     await publish(real_redis, streams.normalized, snapshots(0, 120))
     await eventually(lambda: _true(hung == {0, 1}), 20, "A hung in a batch of each shard")
