@@ -94,10 +94,10 @@ async def test_redis_outage_during_the_write_keeps_the_batch_and_writes_once(
         batch = list(enumerate(records()))
         server.stop()  # Redis goes away between the read and the write
         with pytest.raises(TRANSIENT_REDIS_ERRORS):
-            await service.handle([(f"{n}-0", rec) for n, rec in batch])
+            await service.handle([(f"{n + 1}-0", rec) for n, rec in batch])
         assert service.producer.pending == 6  # 2 trades, 4 alerts held, nothing acknowledged
         server.start()  # same port
-        await service.handle([(f"{n}-0", rec) for n, rec in batch])  # the redelivery
+        await service.handle([(f"{n + 1}-0", rec) for n, rec in batch])  # the redelivery
         assert await redis.xlen(streams.large_trades.name) == 2
         assert await redis.xlen(streams.market_alerts.name) == 4
     finally:

@@ -90,6 +90,10 @@ class LargeTradeDetector:
         """False for a row id seen among the last SEEN_MAX (a re-delivered entry)."""
         return not self._repeated(trade.row_id)
 
+    def seen(self) -> list[str]:
+        """The row ids remembered, oldest first (part of the state a rebuild must restore)."""
+        return list(self._seen)
+
     def take_unpriced(self) -> dict[tuple[str, str], int]:
         taken, self.unpriced = self.unpriced, {}
         return taken

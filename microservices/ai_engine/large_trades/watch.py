@@ -1,10 +1,15 @@
 """One fold over exchange.raw records: large trades and every market alert they raise.
 
 `MarketWatch.update(record)` routes a record to the detector and the rules; `take()` hands
-over what accumulated (large trades, then alerts, in record order). Pure: no I/O, no clock.
+over what accumulated (large trades, then alerts, in record order); `snapshot()` is the
+per-symbol state as plain data (what a rebuilt shard must hold again). Every decision uses
+the records' event times, never the clock, so the same records in the same order give the
+same outputs and the same state. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from microservices.ai_engine.large_trades.detector import LargeTradeDetector, large_trade_alert
 from microservices.ai_engine.large_trades.params import AlertParams
@@ -52,6 +57,18 @@ class MarketWatch:
         trades, alerts = self.trades, self.alerts
         self.trades, self.alerts = [], []
         return trades, alerts
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state as plain data: USD prices, remembered row ids, liquidations in each
+        cluster window, funding and open-interest history, and the alert cooldowns."""
+        return {
+            "prices": dict(sorted(self.detector.rates.prices.items())),
+            "seen": self.detector.seen(),
+            "clusters": {g: [t.row_id for t in w] for g, w in sorted(self.clusters.recent.items())},
+            "funding": dict(sorted(self.funding.previous.items())),
+            "open_interest": {k: list(v) for k, v in sorted(self.open_interest.history.items())},
+            "cooldowns": dict(sorted(self.funding.cooldown.last.items())),
+        }
 
     def _add(self, alert: MarketAlert | None) -> None:
         if alert is not None:
