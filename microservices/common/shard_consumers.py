@@ -114,15 +114,17 @@ def shard_keys(prefix: str, shards: int, shard: int) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class Pruning:
     """When a leased role sweeps a shard: consumers idle longer than `min_idle_ms` (2 lease
-    TTLs) go, every `every_s` (the first sweep after `every_s`, once the dead owner's pending
-    entries have been claimed: CONSUMER_CLAIM_IDLE_MS)."""
+    TTLs; never below 2 XREADGROUP blocks, which a live consumer may spend waiting) go, every
+    `every_s` (the first sweep after `every_s`, once the dead owner's pending entries have
+    been claimed: CONSUMER_CLAIM_IDLE_MS)."""
 
     min_idle_ms: int
     every_s: float
 
     @classmethod
     def of(cls, settings: Any) -> Pruning:
-        idle_ms = 2 * settings.shard_lease_ttl_ms
+        block_ms = getattr(settings, "consumer_block_ms", 1_000)
+        idle_ms = 2 * max(settings.shard_lease_ttl_ms, block_ms)
         claim_ms = getattr(settings, "consumer_claim_idle_ms", 30_000)
         return cls(idle_ms, max(idle_ms, claim_ms) / 1000)
 

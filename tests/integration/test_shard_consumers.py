@@ -104,9 +104,13 @@ async def test_a_leased_role_sweeps_the_groups_of_the_shards_it_owns(
     real_redis: aredis.Redis, settings_factory: Any
 ) -> None:
     settings: Settings = settings_factory(
-        stream_shards=2, shard_leases=True, shard_lease_ttl_ms=300, consumer_claim_idle_ms=100
-    )
+        stream_shards=2, shard_leases=True, shard_lease_ttl_ms=300, consumer_claim_idle_ms=100,
+        consumer_block_ms=100,
+    )  # fmt: skip
     assert Pruning.of(settings) == Pruning(min_idle_ms=600, every_s=0.6)
+    # never below two blocking reads: a live consumer waits in XREADGROUP that long
+    slow = settings.model_copy(update={"consumer_block_ms": 1_000})
+    assert Pruning.of(slow) == Pruning(min_idle_ms=2_000, every_s=2.0)
     role = ShardRole("feature_adapter", settings, real_redis, owner="fa")
     normalized = settings.streams().normalized
     names = [normalized.shard(i).name for i in range(2)]
