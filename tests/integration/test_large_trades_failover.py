@@ -138,25 +138,26 @@ async def kill(service: LargeTradeService, task: asyncio.Task[None]) -> None:
 
 
 async def test_failover_leaves_every_output_once_and_the_state_of_one_pass(
-    real_redis: aredis.Redis, settings: Settings
+    any_redis: aredis.Redis, settings: Settings
 ) -> None:
+    """On fakeredis too: it runs the lease and group scripts."""
     streams = settings.streams()
-    a = LargeTradeService(settings, real_redis, consumer_name="large-a")
+    a = LargeTradeService(settings, any_redis, consumer_name="large-a")
     a_stop = asyncio.Event()
     a_task = asyncio.create_task(a.run(a_stop))
     try:
-        await _run_a(real_redis, settings, a)
+        await _run_a(any_redis, settings, a)
     finally:
         await kill(a, a_task)
-    await publish(real_redis, streams.raw, UNREAD)
+    await publish(any_redis, streams.raw, UNREAD)
 
-    b = LargeTradeService(settings, real_redis, consumer_name="large-b")
+    b = LargeTradeService(settings, any_redis, consumer_name="large-b")
     b_stop = asyncio.Event()
     b_task = asyncio.create_task(b.run(b_stop))
     try:
         await eventually(lambda: _rebuilt(b, 4), 20, "B owning and rebuilding the four shards")
-        await publish(real_redis, streams.raw, LATER)
-        await eventually(lambda: settled(real_redis, settings), 20, "B acknowledging the rest")
+        await publish(any_redis, streams.raw, LATER)
+        await eventually(lambda: settled(any_redis, settings), 20, "B acknowledging the rest")
         state = b.units[3].watch.snapshot()
     finally:
         b_stop.set()
@@ -168,9 +169,43 @@ async def test_failover_leaves_every_output_once_and_the_state_of_one_pass(
     assert b.rebuilt[0] == Rebuilt(folded=3, trades=0, alerts=0, skipped=0)
     reference = single_watcher(EVERY, settings)
     trades, alerts = reference.take()
-    await _assert_outputs(real_redis, settings, trades, alerts)
+    await _assert_outputs(any_redis, settings, trades, alerts)
     shard_records = [r for r in EVERY if is_context(r) or shard_of(r.group, SHARDS) == 3]
     assert state == single_watcher(shard_records, settings).snapshot()
+
+
+async def test_a_restarted_static_watcher_writes_each_output_once(
+    any_redis: aredis.Redis, settings_factory: Any
+) -> None:
+    """One shard, static ownership (the default): a watcher that crashed with a batch written
+    but not acknowledged and one read but not handled is restarted under the same consumer
+    name; it rebuilds the shard's watch at start and writes what is missing, once."""
+    settings: Settings = settings_factory(liquidation_cluster_count=3)
+    streams = settings.streams()
+    first = LargeTradeService(settings, any_redis)
+    await publish(any_redis, streams.raw, ACKED)
+    assert await first.consumer.run_until_idle() == len(ACKED)
+    await publish(any_redis, streams.raw, WRITTEN)
+    rows: Any = await any_redis.xreadgroup(GROUP, first.role.owner, {streams.raw.name: ">"})
+    await first.handle([(i.decode(), streams.raw.schema.decode(f)) for i, f in rows[0][1]])
+    await publish(any_redis, streams.raw, READ)
+    await any_redis.xreadgroup(GROUP, first.role.owner, {streams.raw.name: ">"})
+    await publish(any_redis, streams.raw, UNREAD)  # then the crash: nothing acknowledged
+
+    again = LargeTradeService(settings, any_redis)
+    assert again.role.owner == first.role.owner
+    assert await again.rebuild(0) == Rebuilt(folded=15, trades=1, alerts=1, skipped=3)
+    await publish(any_redis, streams.raw, LATER)
+    assert await again.consumer.run_until_idle() == len(LATER)
+    reference = single_watcher(EVERY, settings)
+    trades, alerts = reference.take()
+    rows = await any_redis.xrange(streams.large_trades.name)
+    assert [streams.large_trades.schema.decode(f) for _, f in rows] == trades
+    rows = await any_redis.xrange(streams.market_alerts.name)
+    assert sorted(fields_key(f) for _, f in rows) == sorted(map(alert_key, alerts))
+    assert again.watch.snapshot() == reference.snapshot()
+    pending: Any = await any_redis.xpending(streams.raw.name, GROUP)
+    assert pending["pending"] == 0
 
 
 async def _run_a(redis: aredis.Redis, settings: Settings, a: LargeTradeService) -> None:

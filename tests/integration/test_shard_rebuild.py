@@ -75,7 +75,8 @@ async def test_acknowledged_upto(any_redis: aredis.Redis, streams: Streams) -> N
     raw = streams.raw
     assert await acknowledged_upto(any_redis, raw, "large_trades") == ORIGIN  # no stream
     await publish(any_redis, raw, [trade(n) for n in range(5)])
-    ids = [id_order(i) for i, _ in await any_redis.xrange(raw.name)]
+    entries: Any = await any_redis.xrange(raw.name)
+    ids = [id_order(i) for i, _ in entries]
     assert await acknowledged_upto(any_redis, raw, "large_trades") == ORIGIN  # no group
     await any_redis.xgroup_create(raw.name, "large_trades", "0")
     assert await acknowledged_upto(any_redis, raw, "large_trades") == ORIGIN  # none read
