@@ -87,3 +87,20 @@ def test_float_texts_are_cached_by_value_but_never_zero_or_nan(
         for size in (0.0, -0.0, price):
             record = f.trade(price=price, size=size)
             assert encoders["trade"](record) == reference(record)
+
+
+def test_time_texts_are_cached_and_a_full_cache_starts_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same epoch-ms times, seen again after the cache filled and cleared, give the
+    reference text each time, in all three time fields of a kline."""
+    monkeypatch.setattr(raw_json, "TIME_CACHE_MAX", 2)
+    encoders = line_encoders()
+    times = [1_000, 1_633_998_523_963, 1_000, 999_999, 1_633_998_523_963, 1_000, 4_102_444_800_000]
+    for ts, recv, open_time in zip(times, reversed(times), times[1:] + times[:1], strict=True):
+        record = Kline(**f.header(ts_ms=ts, recv_ms=recv), open_time_ms=open_time,
+                       interval="1m", open=1.5, high=2.0, low=1.0, close=1.5, volume=0.5,
+                       closed=False)  # fmt: skip
+        assert encoders["kline"](record) == reference(record)
+    trade = f.trade(ts_ms=1_633_998_523_963, recv_ms=1_633_998_524_001)
+    assert '"timestamp":"1633998523.963","received_at":"1633998524.001"' in encoders["trade"](trade)
