@@ -23,6 +23,7 @@ import orjson
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
 _INF: Final = float("inf")
+_FLOAT_S: Final = 1e300  # seconds whose milliseconds a float holds
 
 Frame = tuple[str | bytes, int | None]  # (frame, capture time in ms or None)
 
@@ -105,7 +106,9 @@ def read_block(data: bytes, seen: CaptureLines) -> list[Frame] | None:
                 return None  # an object frame is written back by orjson: line by line
             captured += 1
             if item.dir == "recv":
-                append((frame, ts_millis(item.ts)))
+                ts = item.ts  # the usual capture time, a float in range, read inline
+                ok = type(ts) is float and -_FLOAT_S < ts < _FLOAT_S
+                append((frame, int(ts * 1000) if ok else ts_millis(ts)))
     except OverflowError:  # an integer time orjson refuses: line by line
         return None
     seen.lines += len(items)
