@@ -81,7 +81,10 @@ async def acknowledged_upto(redis: Any, stream: Stream[Any], group: str) -> Entr
     delivered id, or just below its oldest pending entry. A role that acknowledges a batch
     only after writing its outputs has written the outputs of every entry at or below it;
     ORIGIN when the group does not exist (nothing was delivered)."""
-    pipe = redis.pipeline(transaction=True)  # one key: one slot, read at one instant
+    # the last delivered id before the pending entries: an entry delivered in between is
+    # newer than that id, so it counts as not acknowledged (no MULTI: a cluster client's
+    # pipeline is not transactional)
+    pipe = redis.pipeline(transaction=False)
     pipe.xinfo_groups(stream.name)
     pipe.xpending(stream.name, group)
     infos, pending = await pipe.execute(raise_on_error=False)

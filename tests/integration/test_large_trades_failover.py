@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+import fakeredis
 import pytest
 import redis.asyncio as aredis
 
@@ -25,6 +27,7 @@ from microservices.ai_engine.large_trades.service import GROUP, LargeTradeServic
 from microservices.ai_engine.large_trades.shard import alert_group
 from microservices.ai_engine.large_trades.watch import MarketWatch
 from microservices.common.records import Funding, Liquidation, OpenInterest, RawRecord, Trade
+from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
 from microservices.common.shard_read import group_counters
 from microservices.common.sharding import is_context, shard_of
@@ -91,6 +94,20 @@ LATER = [liq("binance_futures", 8_000, 0.2, "buy"), liq("bybit", 9_000, 0.25),
 EVERY = [*ACKED, *WRITTEN, *READ, *UNREAD, *LATER]
 
 
+@pytest.fixture(params=["fakeredis", "redis-server", "cluster"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """fakeredis (it runs the lease and group scripts too), a redis-server, and a 3-master
+    Redis Cluster (a shard, its lease and `alerts` on different nodes)."""
+    if request.param == "cluster":
+        client: Any = request.getfixturevalue("redis_cluster").client()
+    elif request.param == "fakeredis":
+        client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    else:
+        client = create_redis(request.getfixturevalue("redis_server").url)
+    yield client
+    await client.aclose()
+
+
 @pytest.fixture
 def settings(redis_server: Any, settings_factory: Any) -> Settings:
     return settings_factory(  # type: ignore[no-any-return]
@@ -138,26 +155,25 @@ async def kill(service: LargeTradeService, task: asyncio.Task[None]) -> None:
 
 
 async def test_failover_leaves_every_output_once_and_the_state_of_one_pass(
-    any_redis: aredis.Redis, settings: Settings
+    backend: aredis.Redis, settings: Settings
 ) -> None:
-    """On fakeredis too: it runs the lease and group scripts."""
     streams = settings.streams()
-    a = LargeTradeService(settings, any_redis, consumer_name="large-a")
+    a = LargeTradeService(settings, backend, consumer_name="large-a")
     a_stop = asyncio.Event()
     a_task = asyncio.create_task(a.run(a_stop))
     try:
-        await _run_a(any_redis, settings, a)
+        await _run_a(backend, settings, a)
     finally:
         await kill(a, a_task)
-    await publish(any_redis, streams.raw, UNREAD)
+    await publish(backend, streams.raw, UNREAD)
 
-    b = LargeTradeService(settings, any_redis, consumer_name="large-b")
+    b = LargeTradeService(settings, backend, consumer_name="large-b")
     b_stop = asyncio.Event()
     b_task = asyncio.create_task(b.run(b_stop))
     try:
         await eventually(lambda: _rebuilt(b, 4), 20, "B owning and rebuilding the four shards")
-        await publish(any_redis, streams.raw, LATER)
-        await eventually(lambda: settled(any_redis, settings), 20, "B acknowledging the rest")
+        await publish(backend, streams.raw, LATER)
+        await eventually(lambda: settled(backend, settings), 20, "B acknowledging the rest")
         state = b.units[3].watch.snapshot()
     finally:
         b_stop.set()
@@ -169,42 +185,42 @@ async def test_failover_leaves_every_output_once_and_the_state_of_one_pass(
     assert b.rebuilt[0] == Rebuilt(folded=3, trades=0, alerts=0, skipped=0)
     reference = single_watcher(EVERY, settings)
     trades, alerts = reference.take()
-    await _assert_outputs(any_redis, settings, trades, alerts)
+    await _assert_outputs(backend, settings, trades, alerts)
     shard_records = [r for r in EVERY if is_context(r) or shard_of(r.group, SHARDS) == 3]
     assert state == single_watcher(shard_records, settings).snapshot()
 
 
 async def test_a_restarted_static_watcher_writes_each_output_once(
-    any_redis: aredis.Redis, settings_factory: Any
+    backend: aredis.Redis, settings_factory: Any
 ) -> None:
     """One shard, static ownership (the default): a watcher that crashed with a batch written
     but not acknowledged and one read but not handled is restarted under the same consumer
     name; it rebuilds the shard's watch at start and writes what is missing, once."""
     settings: Settings = settings_factory(liquidation_cluster_count=3)
     streams = settings.streams()
-    first = LargeTradeService(settings, any_redis)
-    await publish(any_redis, streams.raw, ACKED)
+    first = LargeTradeService(settings, backend)
+    await publish(backend, streams.raw, ACKED)
     assert await first.consumer.run_until_idle() == len(ACKED)
-    await publish(any_redis, streams.raw, WRITTEN)
-    rows: Any = await any_redis.xreadgroup(GROUP, first.role.owner, {streams.raw.name: ">"})
+    await publish(backend, streams.raw, WRITTEN)
+    rows: Any = await backend.xreadgroup(GROUP, first.role.owner, {streams.raw.name: ">"})
     await first.handle([(i.decode(), streams.raw.schema.decode(f)) for i, f in rows[0][1]])
-    await publish(any_redis, streams.raw, READ)
-    await any_redis.xreadgroup(GROUP, first.role.owner, {streams.raw.name: ">"})
-    await publish(any_redis, streams.raw, UNREAD)  # then the crash: nothing acknowledged
+    await publish(backend, streams.raw, READ)
+    await backend.xreadgroup(GROUP, first.role.owner, {streams.raw.name: ">"})
+    await publish(backend, streams.raw, UNREAD)  # then the crash: nothing acknowledged
 
-    again = LargeTradeService(settings, any_redis)
+    again = LargeTradeService(settings, backend)
     assert again.role.owner == first.role.owner
     assert await again.rebuild(0) == Rebuilt(folded=15, trades=1, alerts=1, skipped=3)
-    await publish(any_redis, streams.raw, LATER)
+    await publish(backend, streams.raw, LATER)
     assert await again.consumer.run_until_idle() == len(LATER)
     reference = single_watcher(EVERY, settings)
     trades, alerts = reference.take()
-    rows = await any_redis.xrange(streams.large_trades.name)
+    rows = await backend.xrange(streams.large_trades.name)
     assert [streams.large_trades.schema.decode(f) for _, f in rows] == trades
-    rows = await any_redis.xrange(streams.market_alerts.name)
+    rows = await backend.xrange(streams.market_alerts.name)
     assert sorted(fields_key(f) for _, f in rows) == sorted(map(alert_key, alerts))
     assert again.watch.snapshot() == reference.snapshot()
-    pending: Any = await any_redis.xpending(streams.raw.name, GROUP)
+    pending: Any = await backend.xpending(streams.raw.name, GROUP)
     assert pending["pending"] == 0
 
 
