@@ -288,3 +288,26 @@ async def _assert_outputs(
     for shard in range(SHARDS):  # each shard's alerts in entry order, every field equal
         mine = [a for a in written_alerts if shard_of(alert_group(a), SHARDS) == shard]
         assert mine == [a for a in alerts if shard_of(alert_group(a), SHARDS) == shard], shard
+
+
+async def test_a_former_owner_writes_no_alerts(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    """A paused owner whose lease moved on (token 6, the lease now holds 7) handles a batch
+    that raises a funding spike and no large trade (no fenced write to notice the loss): the
+    unfenced `alerts` get nothing (the lease is read first), the shard is dropped and the
+    batch stays pending for the new owner."""
+    streams = settings.streams()
+    service = LargeTradeService(settings, real_redis, consumer_name="large-paused")
+    service.role._tokens[3] = 6  # as if its lease had been taken with token 6
+    service._take_unit(3, 6)
+    await real_redis.set(service.role.lease_key(3), "7 the-new-owner")
+    await publish(real_redis, streams.raw, ACKED[6:8])  # 0.02 then 0.15 %/8h: a spike
+    consumer = service.consumers[3]
+    assert await consumer.start() == 0
+    assert await consumer.step(block=False) == 0  # handled, nothing acknowledged
+    assert await real_redis.xlen(streams.large_trades.shard(3).name) == 0
+    assert await real_redis.exists(streams.market_alerts.name) == 0
+    assert service.role.token(3) is None and 3 not in service.units
+    pending: Any = await real_redis.xpending(streams.raw.shard(3).name, GROUP)
+    assert pending["pending"] == 2
