@@ -31,7 +31,7 @@ from microservices.common.raw_json import line_encoders, orjson_line
 from microservices.data_collector import normalize_parallel as parallel
 from microservices.data_collector.capture_read import (
     CaptureLines,
-    read_capture,
+    read_frames,
 )
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import VenueParser
@@ -80,7 +80,7 @@ def normalize_file(
             recorded = lines if _may_record_rest(lines, handle) else ()
             source, listed = follow_instruments(exchange, recorded, instruments)
             parser = exchange.new_parser()
-            frames = write_records(parser, read_capture(_again(lines, handle), seen), write)
+            frames = write_records(parser, read_frames(_again(lines, handle), seen), write)
         else:
             parser, frames, source, listed = done
         books = None

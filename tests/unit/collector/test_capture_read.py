@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from microservices.data_collector import capture_read
 from microservices.data_collector.capture_read import (
     CaptureLines,
     read_block,
@@ -107,3 +108,13 @@ def test_times_beyond_a_float_are_none_or_declined() -> None:
     huge = b'{"ts":1' + b"0" * 400 + b',"frame":"x"}\n'  # orjson refuses it: a raw line
     assert reference(huge)[0] == [(huge, None)]
     assert read_block(huge, CaptureLines()) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(LINES, st.just(b"junk\n")), max_size=40), st.integers(1, 5))
+def test_read_frames_reads_any_lines_as_line_by_line(lines: list[bytes], block_lines: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(capture_read, "BLOCK_LINES", block_lines)
+        seen = CaptureLines()
+        got = list(capture_read.read_frames(lines, seen))
+    assert (got, seen) == reference(b"".join(lines))
