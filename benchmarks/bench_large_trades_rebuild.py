@@ -4,7 +4,8 @@ default MAXLEN_RAW): trades of 20 symbols on 3 venues (one in 20 large), a liqui
 25 entries and a funding and an open-interest record every 50. Two cases, alternated within
 each run:
 - `restart`: the group acknowledged everything (a clean stop, a static restart): every entry
-  is folded without publishing, the read-back covers the last 60 s of outputs;
+  is folded without publishing; the read-back covers the outputs written from 60 s before the
+  newest entry on (here all of them: the fill wrote them seconds before);
 - `no group`: the group is gone, the outputs are all there (the worst read-back: every
   output is read back and compared, nothing is published again).
 Per run: milliseconds for the rebuild, and the longest the event loop went without running a 1 ms
