@@ -37,6 +37,7 @@ from microservices.common.sharding import shard_of
 from microservices.common.streams import Stream
 from microservices.ml.anomaly_monitor import AnomalyMonitor, Findings, MonitorParams
 from microservices.ml.anomaly_shards import (
+    REPLAY_PAGE,
     AnomalyShard,
     Seen,
     alert_key,
@@ -161,7 +162,7 @@ class AnomalyService:
                 extra={"symbol": alert.symbol, "venue": alert.venue, "reason": alert.reason},
             )
 
-    async def rebuild(self, shard: int) -> int:
+    async def rebuild(self, shard: int, page: int = REPLAY_PAGE) -> int:
         """Rebuild shard `shard`'s monitor from the shard's entries, publishing the outputs
         not written yet, then start its group after them; the entries replayed."""
         unit = self.units[shard]
@@ -173,7 +174,7 @@ class AnomalyService:
                                oldest),
             await read_written(self.redis, self.streams.market_alerts, alert_key, oldest),
         )  # fmt: skip
-        replayed = await replay(self.redis, source, partial(self._handle, shard, seen=seen))
+        replayed = await replay(self.redis, source, partial(self._handle, shard, seen=seen), page)
         await restart_group(self.redis, source, unit.applied)
         logger.info("anomaly.shard_rebuilt", extra={"shard": shard, "entries": replayed,
                                                     "published": dict(self.published)})  # fmt: skip
