@@ -7,7 +7,6 @@ marked stale. `cross-exchange ask`'s route recomputes the same comparison."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,20 +20,15 @@ from microservices.data_collector.service import Collector
 from microservices.exchange_simulator.config import MarketConfig, SimulatorConfig
 from microservices.exchange_simulator.server import start_simulator
 from microservices.runner import simulator_settings
+from tests.reliability.helpers import eventually as poll_until
 
 pytestmark = pytest.mark.integration
 ORDER = ("bybit", "coinbase", "binance")
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, limit_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + limit_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """The suite's poller, every 50 ms, for at most 30 s."""
+    return await poll_until(check, 30.0, what, every_s=0.05)
 
 
 async def test_market_follows_the_order_as_venues_go_silent(
