@@ -146,6 +146,7 @@ async def rebuild_shard(
             done.alerts += len(fresh_alerts)
 
     done.folded = await replay(redis, raw, handle)
+    await emit([], [])  # writes what an earlier, failed attempt still holds
     await restart_group(redis, raw, unit.applied, group)
     return done
 
