@@ -311,3 +311,42 @@ async def test_a_former_owner_writes_no_alerts(
     assert service.role.token(3) is None and 3 not in service.units
     pending: Any = await real_redis.xpending(streams.raw.shard(3).name, GROUP)
     assert pending["pending"] == 2
+
+
+async def test_a_rebuild_cut_short_by_redis_is_retried_without_duplicates(
+    backend: aredis.Redis, settings_factory: Any
+) -> None:
+    """The first rebuild's writes fail (Redis gone between the read and the write): it
+    raises, its outputs stay buffered and its watch keeps what it folded; the retry folds
+    only the rest, writes the buffered outputs before restarting the group, and every output
+    is written once."""
+    settings: Settings = settings_factory(liquidation_cluster_count=3)
+    streams = settings.streams()
+    await publish(backend, streams.raw, EVERY)
+    service = LargeTradeService(settings, backend)
+    real_write = service.producer._write
+    calls = 0
+
+    async def down_once(batch: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("Redis went away")
+        await real_write(batch)
+
+    service.producer._write = down_once  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await service.rebuild(0)
+    assert await backend.xlen(streams.large_trades.name) == 0  # nothing written yet...
+    assert service.units[0].applied > (0, 0)  # ...but the first page was folded
+    await service.rebuild(0)
+    reference = single_watcher(EVERY, settings)
+    trades, alerts = reference.take()
+    rows: Any = await backend.xrange(streams.large_trades.name)
+    assert [streams.large_trades.schema.decode(f) for _, f in rows] == trades
+    rows = await backend.xrange(streams.market_alerts.name)
+    assert sorted(fields_key(f) for _, f in rows) == sorted(map(alert_key, alerts))
+    assert service.watch.snapshot() == reference.snapshot()
+    [group] = await backend.xinfo_groups(streams.raw.name)
+    last: Any = await backend.xrevrange(streams.raw.name, count=1)
+    assert (group["last-delivered-id"], group["pending"]) == (last[0][0], 0)
