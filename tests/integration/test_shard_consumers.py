@@ -118,12 +118,13 @@ async def test_a_leased_role_sweeps_the_groups_of_the_shards_it_owns(
         await real_redis.xgroup_create(name, "feature_adapter", id="0", mkstream=True)
         await read_as(real_redis, name, "feature_adapter", "fa-dead-host-1-1", ack=True)
 
+    stop = asyncio.Event()
+
     async def consume(shard: int) -> None:  # the role's loop: reads as its own name
-        while True:
+        while not stop.is_set():
             await read_as(real_redis, names[shard], "feature_adapter", role.owner, ack=True)
             await asyncio.sleep(0.05)
 
-    stop = asyncio.Event()
     task = asyncio.create_task(role.run(stop, lambda shard, token: [consume(shard)]))
 
     async def pruned() -> bool:
