@@ -26,11 +26,12 @@ from microservices.common import metrics
 from microservices.common.consumer import StreamConsumer
 from microservices.common.lease_scripts import Fenced
 from microservices.common.log_fold import FoldedLog
+from microservices.common.market_alerts import MarketAlert
 from microservices.common.producer import StreamProducer
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
-from microservices.common.shard_read import id_order
+from microservices.common.shard_read import as_text, id_order
 from microservices.common.shard_rebuild import ORIGIN, EntryId, replay, restart_group
 from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
 from microservices.common.sharding import shard_of
@@ -129,38 +130,62 @@ class AnomalyService:
         unit = self.units.get(shard)
         if unit is None:
             return  # the shard was lost meanwhile: its new owner handles these entries
-        for entry, snap, findings in self._fold(unit, batch, seen is None):
-            if findings.sampled and seen is None:
-                metrics.ANOMALY_SAMPLES.labels(snap.symbol).inc()
-            self._emit(findings, entry, seen or LIVE)
+        monitor, alerts = unit.monitor, []
+        rejected = monitor.rejected
+        for entry, snap, findings in unit.fold(batch):
+            alerts += self._emit(findings, entry, seen or LIVE)
+            if seen is None:
+                self._count(snap, findings, monitor.rejected - rejected)
+            rejected = monitor.rejected
+        if alerts:
+            await self._alert(shard, alerts)
 
-    def _fold(
-        self, unit: AnomalyShard, batch: list[tuple[str, NormalizedSnapshot]], live: bool
-    ) -> list[tuple[EntryId, NormalizedSnapshot, Findings]]:
-        rejected = unit.monitor.rejected
-        folded = unit.fold(batch)
-        if live and unit.monitor.rejected > rejected:  # non-finite values: counted, folded log
-            metrics.ANOMALY_REJECTED.inc(unit.monitor.rejected - rejected)
-            for _, snap, _ in folded:
-                self._rejected_log.add({"symbol": snap.symbol})
-        return folded
+    def _count(self, snap: NormalizedSnapshot, findings: Findings, rejected: int) -> None:
+        """Metrics of one live snapshot; `rejected`: its values left out."""
+        if findings.sampled:
+            metrics.ANOMALY_SAMPLES.labels(snap.symbol).inc()
+        if rejected:  # non-finite values: counted, logged folded
+            metrics.ANOMALY_REJECTED.inc(rejected)
+            self._rejected_log.add({"symbol": snap.symbol})
 
-    def _emit(self, findings: Findings, entry: EntryId, seen: Seen) -> None:
+    def _emit(self, findings: Findings, entry: EntryId, seen: Seen) -> list[MarketAlert]:
+        """Publish the anomalies not seen; the alerts not seen, to write (`_alert`)."""
         for record in findings.anomalies:
             if seen.anomalies.has(anomaly_key(record), entry):
                 continue
             self.publisher.publish(self.streams.anomalies, record)
             metrics.ANOMALIES.labels(record.series, record.kind).inc()
             self.published[record.kind] = self.published.get(record.kind, 0) + 1
-        for alert in findings.alerts:
-            if seen.alerts.has(alert_key(alert), entry):
-                continue
+        return [a for a in findings.alerts if not seen.alerts.has(alert_key(a), entry)]
+
+    async def _alert(self, shard: int, alerts: list[MarketAlert]) -> None:
+        """Write ANOMALY_BURST alerts now. `alerts` is not sharded, so not fenced: a leased
+        owner writes them only while the shard's lease still holds its token (as the
+        large-trade watcher does; a lost lease writes none)."""
+        if not await self._holds(shard):
+            self.role.lose(shard)
+            raise Fenced(f"shard {shard} of {ROLE}: lease lost before its alerts")
+        for alert in alerts:
             self.producer.publish(self.streams.market_alerts, alert)
             self.published["alerts"] += 1
             logger.info(
                 "anomaly.burst",
                 extra={"symbol": alert.symbol, "venue": alert.venue, "reason": alert.reason},
             )
+        with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):  # kept buffered: written later
+            await self.producer.flush()
+
+    async def _holds(self, shard: int) -> bool:
+        """Whether this process still owns `shard`: static, always; leased, while its lease
+        holds the token it was taken with (True when Redis cannot say)."""
+        token = self.role.token(shard)
+        if not token:
+            return token == 0
+        try:
+            value = await self.redis.get(self.role.lease_key(shard))
+        except TRANSIENT_REDIS_ERRORS:
+            return True
+        return value is not None and as_text(value).split(" ", 1)[0] == str(token)
 
     async def rebuild(self, shard: int, page: int = REPLAY_PAGE) -> int:
         """Rebuild shard `shard`'s monitor from the shard's entries, publishing the outputs

@@ -24,7 +24,7 @@ past that output's input, e.g. an alerts stream that received MAXLEN other alert
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -125,10 +125,9 @@ class AnomalyShard:
 
     def fold(
         self, batch: list[tuple[str, NormalizedSnapshot]]
-    ) -> list[tuple[EntryId, NormalizedSnapshot, Findings]]:
-        """Fold the entries newer than the watermark; each one's id, snapshot and findings."""
-        out = []
+    ) -> Iterator[tuple[EntryId, NormalizedSnapshot, Findings]]:
+        """Fold the entries newer than the watermark, one as each is asked for: its id,
+        snapshot and findings."""
         for entry_id, snap in fresh_entries(batch, self.applied):
             self.applied = id_order(entry_id)
-            out.append((self.applied, snap, self.monitor.update(snap)))
-        return out
+            yield self.applied, snap, self.monitor.update(snap)

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aredis
 
+from microservices.common.lease_scripts import Fenced
 from microservices.common.producer import StreamProducer
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.settings import Settings
+from microservices.common.shard_lease import lease_key
 from microservices.common.sharding import shard_of
 from microservices.ml.anomaly_monitor import AnomalyMonitor
 from microservices.ml.anomaly_service import ANOMALY_GROUP, AnomalyService, monitor_params
@@ -189,3 +191,27 @@ def _alert_order(alert: Any) -> tuple[int, str, str]:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_former_owner_writes_no_alert(real_redis: aredis.Redis, settings: Settings) -> None:
+    """`alerts` is not fenced: a leased owner writes a burst's alert only while the shard's
+    lease holds its token; otherwise it loses the shard and raises Fenced (the batch stays
+    pending for the new owner)."""
+    streams = settings.streams()
+    series = planted_series()
+    batch = [(f"{i + 1}-0", snapshot(i, series)) for i in range(103)]  # the burst ends at 102
+    key = lease_key(settings.stream_prefix, "anomaly", 1)
+    for token, owner in ((6, "anomaly-a"), (7, "anomaly-b")):
+        await real_redis.set(key, f"7 {owner}")  # the lease is at token 7 now
+        service = AnomalyService(settings, real_redis, StreamProducer(real_redis), owner)
+        service.role._tokens[1] = token  # taken with this token
+        service._unit(1)
+        if token == 6:
+            with pytest.raises(Fenced):
+                await service._handle(1, batch)
+            assert (service.role.token(1), sorted(service.units)) == (None, [])
+            assert await real_redis.xlen(streams.market_alerts.name) == 0
+        else:
+            await service._handle(1, batch)
+            rows: Any = await real_redis.xrange(streams.market_alerts.name)
+            assert [f[b"type"] for _, f in rows] == [b"ANOMALY_BURST"]
