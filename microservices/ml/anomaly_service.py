@@ -91,7 +91,8 @@ class AnomalyService:
     # the single-shard view (the default deployment and the tests)
     @property
     def monitor(self) -> AnomalyMonitor:
-        return self.units[min(self.units)].monitor
+        """The first owned shard's monitor (an empty one while no shard is owned)."""
+        return self.units[min(self.units)].monitor if self.units else AnomalyMonitor(self.params)
 
     @property
     def consumer(self) -> StreamConsumer[NormalizedSnapshot]:
