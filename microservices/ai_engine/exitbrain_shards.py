@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any, Final
 
 from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
@@ -52,7 +53,7 @@ class ExitBrainShards:
         self._gains = itertools.count(1)
         role.on_lost = self.lost
 
-    def _in(self, shard: int) -> Any:
+    def _in(self, shard: int) -> Callable[[str], bool]:
         return lambda symbol: shard_of(symbol, self.shards) == shard
 
     def owns(self, symbol: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 import fakeredis
 import pytest
+from redis.exceptions import RedisError
 
 from backend.domains.exits.exit_brain_v3.cross_exchange_adapter import CrossExchangeAdapter
 from backend.domains.exits.exit_brain_v3.models import ExitParams
@@ -109,3 +110,27 @@ async def test_without_the_snapshot_the_status_alone_resumes() -> None:
     assert rough.last_update_ms == T0 + 5_000  # the status's, to the second
     assert (exact.total_reads, exact.fail_count, exact.use_local_mode) == (2, 0, False)
     assert (rough.total_reads, rough.fail_count, rough.use_local_mode) == (2, 0, False)
+
+
+async def test_forgetting_a_shard_drops_its_queued_alerts_too() -> None:
+    redis: Any = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    streams = load_settings(env_file=None, stream_prefix="t:").streams()
+    written: list[str] = []
+    down = True
+
+    async def writer(shard: Any, fields: Any) -> None:
+        if down:
+            raise RedisError("down")
+        written.append(str(fields["symbol"]))
+
+    clock = Clock()
+    adapter = CrossExchangeAdapter(redis, streams, ExitParams(), clock=clock, writer=writer)
+    clock.now = T0
+    for symbol in ("BTCUSDT", "ETHUSDT"):  # no data: FALLBACK_TO_LOCAL each, queued
+        await adapter.refresh(symbol)
+    assert adapter.forget(lambda s: s == "BTCUSDT") == ["BTCUSDT"]
+    assert set(adapter.symbol_stats()) == {"ETHUSDT"}
+    down = False
+    await adapter.refresh("ETHUSDT")
+    assert written == ["ETHUSDT", "ETHUSDT"]  # its queued alert, then its status
+    await redis.aclose()
