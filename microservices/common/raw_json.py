@@ -40,67 +40,63 @@ def orjson_line(record: RawRecord) -> str:
     return orjson.dumps(encode(record), option=orjson.OPT_APPEND_NEWLINE).decode()
 
 
-Head = Callable[[RawRecord], str]
-Text = Callable[[float], str | None]
-MsText = Callable[[int], str | None]
+HeadKey = tuple[str, str, str, str, str, str]  # exchange, market, symbol, venue_symbol, ...
+
+
+class HeadTexts(dict[HeadKey, str]):
+    """Header fields -> their JSON text (orjson's, without the braces); a miss computes and
+    keeps it (HEAD_CACHE_MAX at most, cleared when full)."""
+
+    def __missing__(self, key: HeadKey) -> str:
+        if len(self) >= HEAD_CACHE_MAX:
+            self.clear()
+        fields = dict(zip(("exchange", "market", "symbol", "venue_symbol", "group", "quote"),
+                          key, strict=True))  # fmt: skip
+        text = self[key] = orjson.dumps(fields).decode()[1:-1]
+        return text
+
+
+class FloatTexts(dict[float, str]):
+    """A float -> its repr; a miss computes it and keeps it unless the float is zero (0.0 ==
+    -0.0, one key, but their reprs differ; NaN is kept but never found: it equals nothing)."""
+
+    def __missing__(self, value: float) -> str:
+        text = repr(value)
+        if value:
+            if len(self) >= FLOAT_CACHE_MAX:
+                self.clear()
+            self[value] = text
+        return text
+
+
+class TimeTexts(dict[int, str]):
+    """Epoch ms (from MIN_MS on) -> its text in seconds; a miss computes and keeps it."""
+
+    def __missing__(self, ms: int) -> str:
+        digits = str(ms)
+        if len(self) >= TIME_CACHE_MAX:
+            self.clear()
+        text = self[ms] = f"{digits[:-3]}.{digits[-3:]}"
+        return text
 
 
 class Caches(NamedTuple):
-    """One output stream's caches: header text of a record; a float's kept repr (or None) and
-    the repr of a float, kept; an epoch-ms time's kept text (or None) and its text, kept."""
+    """One output stream's caches (a hit is one dict subscript)."""
 
-    head: Head
-    num: Text
-    num_kept: Callable[[float], str]
-    time: MsText
-    time_kept: Callable[[int], str]
+    heads: HeadTexts
+    nums: FloatTexts
+    times: TimeTexts
 
 
 def line_encoders() -> dict[str, LineEncoder]:
     """record type -> JSON line function, for the hot types, sharing one set of caches (one
     set per output stream); other types: `orjson_line`."""
-    caches = _caches()
+    caches = Caches(HeadTexts(), FloatTexts(), TimeTexts())
     return {"trade": _trade(caches), "ticker": _ticker(caches), "kline": _kline(caches)}
 
 
-def _caches() -> Caches:
-    heads: dict[tuple[str, str, str, str, str, str], str] = {}
-    texts: dict[float, str] = {}  # nonzero floats only: 0.0 == -0.0 but their reprs differ
-    times: dict[int, str] = {}
-
-    def head(r: RawRecord) -> str:
-        key = (r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote)
-        text = heads.get(key)
-        if text is None:
-            if len(heads) >= HEAD_CACHE_MAX:
-                heads.clear()
-            fields = dict(zip(("exchange", "market", "symbol", "venue_symbol", "group",
-                               "quote"), key, strict=True))  # fmt: skip
-            text = heads[key] = orjson.dumps(fields).decode()[1:-1]
-        return text
-
-    def rr(value: float) -> str:
-        """repr of a float not in `texts` (NaN never is: it equals nothing), kept there."""
-        text = repr(value)
-        if value:
-            if len(texts) >= FLOAT_CACHE_MAX:
-                texts.clear()
-            texts[value] = text
-        return text
-
-    def tt(ms: int) -> str:
-        """Text of an epoch-ms time from MIN_MS on, not in `times`, kept there."""
-        digits = str(ms)
-        if len(times) >= TIME_CACHE_MAX:
-            times.clear()
-        text = times[ms] = f"{digits[:-3]}.{digits[-3:]}"
-        return text
-
-    return Caches(head, texts.get, rr, times.get, tt)
-
-
 def _trade(caches: Caches) -> LineEncoder:
-    head, g, rr, tg, tt = caches
+    hd, n, t = caches
 
     def trade(r: Trade) -> str:
         ts, rc, p, sz, sd, ti = r.ts_ms, r.recv_ms, r.price, r.size, r.side, r.trade_id
@@ -108,17 +104,18 @@ def _trade(caches: Caches) -> LineEncoder:
             return orjson_line(r)
         if not (sd.isalnum() and ti.isalnum()):
             return orjson_line(r)
+        key = (r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote)
         return (
-            f'{{"type":"trade",{head(r)},"timestamp":"{tg(ts) or tt(ts)}",'
-            f'"received_at":"{tg(rc) or tt(rc)}","price":"{g(p) or rr(p)}",'
-            f'"size":"{g(sz) or rr(sz)}","side":"{sd}","trade_id":"{ti}"}}\n'
+            f'{{"type":"trade",{hd[key]},"timestamp":"{t[ts]}",'
+            f'"received_at":"{t[rc]}","price":"{n[p]}",'
+            f'"size":"{n[sz]}","side":"{sd}","trade_id":"{ti}"}}\n'
         )
 
     return trade
 
 
 def _ticker(caches: Caches) -> LineEncoder:
-    head, g, rr, tg, tt = caches
+    hd, n, t = caches
 
     def ticker(r: Ticker) -> str:
         ts, rc, bid, bsz, ask, asz = r.ts_ms, r.recv_ms, r.bid, r.bid_size, r.ask, r.ask_size
@@ -127,18 +124,19 @@ def _ticker(caches: Caches) -> LineEncoder:
         if type(ask) is not F or type(asz) is not F:
             return orjson_line(r)
         last = "" if r.last is None else f',"last":"{num(r.last)}"'
+        key = (r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote)
         return (
-            f'{{"type":"ticker",{head(r)},"timestamp":"{tg(ts) or tt(ts)}",'
-            f'"received_at":"{tg(rc) or tt(rc)}","bid":"{g(bid) or rr(bid)}",'
-            f'"bid_size":"{g(bsz) or rr(bsz)}","ask":"{g(ask) or rr(ask)}",'
-            f'"ask_size":"{g(asz) or rr(asz)}"{last}}}\n'
+            f'{{"type":"ticker",{hd[key]},"timestamp":"{t[ts]}",'
+            f'"received_at":"{t[rc]}","bid":"{n[bid]}",'
+            f'"bid_size":"{n[bsz]}","ask":"{n[ask]}",'
+            f'"ask_size":"{n[asz]}"{last}}}\n'
         )
 
     return ticker
 
 
 def _kline(caches: Caches) -> LineEncoder:
-    head, g, rr, tg, tt = caches
+    hd, n, t = caches
 
     def kline(r: Kline) -> str:
         ts, rc, ot, iv = r.ts_ms, r.recv_ms, r.open_time_ms, r.interval
@@ -147,12 +145,13 @@ def _kline(caches: Caches) -> LineEncoder:
         o, h, lo, cl, v = r.open, r.high, r.low, r.close, r.volume
         if not (type(o) is type(h) is type(lo) is type(cl) is type(v) is F):
             return orjson_line(r)
+        key = (r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote)
         return (
-            f'{{"type":"kline",{head(r)},"timestamp":"{tg(ts) or tt(ts)}",'
-            f'"received_at":"{tg(rc) or tt(rc)}","open_time":"{tg(ot) or tt(ot)}",'
-            f'"interval":"{iv}","open":"{g(o) or rr(o)}","high":"{g(h) or rr(h)}",'
-            f'"low":"{g(lo) or rr(lo)}","close":"{g(cl) or rr(cl)}",'
-            f'"volume":"{g(v) or rr(v)}","closed":"{"true" if r.closed else "false"}"}}\n'
+            f'{{"type":"kline",{hd[key]},"timestamp":"{t[ts]}",'
+            f'"received_at":"{t[rc]}","open_time":"{t[ot]}",'
+            f'"interval":"{iv}","open":"{n[o]}","high":"{n[h]}",'
+            f'"low":"{n[lo]}","close":"{n[cl]}",'
+            f'"volume":"{n[v]}","closed":"{"true" if r.closed else "false"}"}}\n'
         )
 
     return kline
