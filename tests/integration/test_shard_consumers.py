@@ -1,21 +1,28 @@
 """Dead owners' consumer names are pruned from a leased shard's groups (issue 19), on a real
 redis-server: only consumers that are idle past the limit, have nothing pending and are not
 the sweeper's own name go; groups the sweeper is no member of are left alone; a leased
-`ShardRole` sweeps the groups of the shards it owns."""
+`ShardRole` sweeps the groups of the shards it owns (a leased feature adapter that stops
+leaves no consumer name behind)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 import pytest
 import redis.asyncio as aredis
 from prometheus_client import REGISTRY
 
+from microservices.ai_engine.features.exchange_feature_adapter import FeatureAdapter
+from microservices.common.clock import now_ms
+from microservices.common.producer import StreamProducer
 from microservices.common.settings import Settings
 from microservices.common.shard_consumers import Pruning, prune_group, prune_shard, shard_keys
 from microservices.common.shard_roles import ShardRole
+from tests import factories
+from tests.integration.test_pipeline import publish
 from tests.reliability.helpers import eventually
 
 pytestmark = pytest.mark.integration
@@ -137,3 +144,62 @@ async def test_a_leased_role_sweeps_the_groups_of_the_shards_it_owns(
         stop.set()
         await asyncio.wait_for(task, 5)
     assert role._pruners == {}
+
+
+async def test_a_stopped_feature_adapters_consumers_leave_the_groups(
+    real_redis: aredis.Redis, settings_factory: Any
+) -> None:
+    """The wiring through ShardRole: two leased feature adapters, one stops; the other takes
+    its shards and, once their entries are claimed, deletes its consumer names."""
+    settings: Settings = settings_factory(
+        stream_shards=2, shard_leases=True, shard_lease_ttl_ms=300, consumer_claim_idle_ms=200,
+        consumer_block_ms=100,
+    )  # fmt: skip
+    normalized = settings.streams().normalized
+    labels = {"role": "feature_adapter"}
+    before = REGISTRY.get_sample_value("ce_shard_consumers_pruned_total", labels) or 0.0
+    adapters = [FeatureAdapter(settings, real_redis, StreamProducer(real_redis), f"fa-{n}")
+                for n in (1, 2)]  # fmt: skip
+    stops = [asyncio.Event(), asyncio.Event()]
+    tasks = [asyncio.create_task(a.run(s)) for a, s in zip(adapters, stops, strict=True)]
+    first, second = adapters
+
+    async def members() -> list[set[str]]:
+        return [set(await consumers(real_redis, s.name, "feature_adapter"))
+                for s in normalized.shards_all()]  # fmt: skip
+
+    try:
+        await eventually(lambda: _true(all(len(a.role.owned) == 1 for a in adapters)), 15,
+                         "one shard each")  # fmt: skip
+        await publish(real_redis, normalized, [factories.snapshot(symbol=s, ts_ms=now_ms())
+                                               for s in ("ETHUSDT", "BTCUSDT")])  # fmt: skip
+        both = {first.role.owner, second.role.owner}
+        await eventually(partial(_members_are, members, both), 15,
+                         "each adapter a consumer of its shard's group")  # fmt: skip
+        stops[0].set()
+        await asyncio.wait_for(tasks[0], 10)
+        await eventually(partial(_members_are, members, {second.role.owner}, each=True), 20,
+                         "only the live adapter's consumer left in both groups")  # fmt: skip
+    finally:
+        for stop in stops:
+            stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    after = REGISTRY.get_sample_value("ce_shard_consumers_pruned_total", labels)
+    # the stopped adapter's name, in one group or in both (if it read both shards before
+    # the split); the live one's never
+    assert after is not None and 1 <= after - before <= 2
+
+
+def _flat(groups: Any) -> set[str]:
+    return set().union(*groups) if groups else set()
+
+
+async def _members_are(members: Any, names: set[str], each: bool = False) -> bool:
+    groups = await members()
+    if each:
+        return all(group == names for group in groups)
+    return _flat(groups) == names
+
+
+async def _true(value: bool) -> bool:
+    return value
