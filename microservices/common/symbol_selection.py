@@ -8,7 +8,6 @@ join no group (dated futures, options), their canonical symbol.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -153,6 +152,8 @@ def usd_volume_by_symbol(
 
 def close_matches(name: str, known: Iterable[str], n: int = MATCHES) -> tuple[str, ...]:
     """Known names that look like `name` (difflib ratio >= 0.6), best first."""
+    import difflib  # only for a misspelt name: kept out of every start-up
+
     return tuple(difflib.get_close_matches(name, sorted(set(known)), n=n, cutoff=0.6))
 
 
