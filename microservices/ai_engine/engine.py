@@ -105,9 +105,8 @@ class Engine:
         self.store = store_service(settings, redis)
         # alert delivery rides along when targets are configured (`engine --no-notify`: not)
         self.notifier = Notifier(settings, redis) if notify and settings.alert_targets else None
-        self.anomalies = (
-            AnomalyService(settings, redis, self.producer) if settings.anomaly_enabled else None
-        )
+        # its own producer: it writes a batch's outputs before acknowledging the batch
+        self.anomalies = AnomalyService(settings, redis) if settings.anomaly_enabled else None
         self.large_trades = (
             LargeTradeService(settings, redis, rabbit=rabbit_from_settings(settings))
             if settings.large_trades_enabled

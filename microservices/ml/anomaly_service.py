@@ -31,8 +31,13 @@ from microservices.common.producer import StreamProducer
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
-from microservices.common.shard_read import as_text, id_order
-from microservices.common.shard_rebuild import ORIGIN, EntryId, replay, restart_group
+from microservices.common.shard_read import as_text
+from microservices.common.shard_rebuild import (
+    EntryId,
+    acknowledged_upto,
+    replay,
+    restart_group,
+)
 from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
 from microservices.common.sharding import shard_of
 from microservices.common.streams import Stream
@@ -72,15 +77,17 @@ class AnomalyService:
         self,
         settings: Settings,
         redis: aredis.Redis,
-        producer: StreamProducer,
+        producer: StreamProducer | None = None,
         consumer_name: str = "anomaly-1",
     ) -> None:
         self.settings, self.redis = settings, redis
         self.streams = settings.streams()
         self.params = monitor_params(settings)
-        self.producer = producer
+        # its own producer, flushed by the handler only: a batch is acknowledged after its
+        # writes, never while another task's flush still holds them
+        self.producer = producer or StreamProducer(redis, batch_size=settings.producer_batch_size)
         self.role = ShardRole(ROLE, settings, redis, owner=consumer_name, on_lost=self._forget)
-        self.publisher = ShardPublisher(self.role, producer)
+        self.publisher = ShardPublisher(self.role, self.producer)
         self._rejected_log = FoldedLog(logger, "anomaly.rejected_values", interval_s=60.0)
         self.published = {"point": 0, "burst": 0, "alerts": 0}
         self.units: dict[int, AnomalyShard] = {}
@@ -138,8 +145,7 @@ class AnomalyService:
             if seen is None:
                 self._count(snap, findings, monitor.rejected - rejected)
             rejected = monitor.rejected
-        if alerts:
-            await self._alert(shard, alerts)
+        await self._write(shard, alerts)
 
     def _count(self, snap: NormalizedSnapshot, findings: Findings, rejected: int) -> None:
         """Metrics of one live snapshot; `rejected`: its values left out."""
@@ -159,11 +165,15 @@ class AnomalyService:
             self.published[record.kind] = self.published.get(record.kind, 0) + 1
         return [a for a in findings.alerts if not seen.alerts.has(alert_key(a), entry)]
 
-    async def _alert(self, shard: int, alerts: list[MarketAlert]) -> None:
-        """Write ANOMALY_BURST alerts now. `alerts` is not sharded, so not fenced: a leased
-        owner writes them only while the shard's lease still holds its token (as the
-        large-trade watcher does; a lost lease writes none)."""
-        if not await self._holds(shard):
+    async def _write(self, shard: int, alerts: list[MarketAlert]) -> None:
+        """Write a batch's outputs before it is acknowledged: its anomalies (fenced when
+        leased), then its ANOMALY_BURST alerts. `alerts` is not sharded, so not fenced: a
+        leased owner writes them only while the shard's lease still holds its token (as the
+        large-trade watcher does; a lost lease writes none). A Redis error is raised (the
+        batch stays pending; what was not written stays buffered for the next write)."""
+        if self.publisher.pending:
+            await self.publisher.flush()
+        if alerts and not await self._holds(shard):
             self.role.lose(shard)
             raise Fenced(f"shard {shard} of {ROLE}: lease lost before its alerts")
         for alert in alerts:
@@ -173,7 +183,7 @@ class AnomalyService:
                 "anomaly.burst",
                 extra={"symbol": alert.symbol, "venue": alert.venue, "reason": alert.reason},
             )
-        with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):  # kept buffered: written later
+        if self.producer.pending:
             await self.producer.flush()
 
     async def _holds(self, shard: int) -> bool:
@@ -193,17 +203,17 @@ class AnomalyService:
         not written yet, then start its group after them; the entries replayed."""
         unit = self.units[shard]
         source = self.input_shard(shard)
-        first: Any = await self.redis.xrange(source.name, "-", "+", count=1)
-        oldest = id_order(first[0][0]) if first else ORIGIN
+        # a batch is acknowledged after its outputs are written: up to here, all of them are
+        acked = await acknowledged_upto(self.redis, source, ANOMALY_GROUP)
+        anomalies, alerts = self.streams.anomalies.shard(shard), self.streams.market_alerts
         seen = Seen(
-            await read_written(self.redis, self.streams.anomalies.shard(shard), anomaly_key,
-                               oldest),
-            await read_written(self.redis, self.streams.market_alerts, alert_key, oldest),
-        )  # fmt: skip
+            await read_written(self.redis, anomalies, anomaly_key, acked),
+            await read_written(self.redis, alerts, alert_key, acked),
+        )
         replayed = await replay(self.redis, source, partial(self._handle, shard, seen=seen), page)
         await restart_group(self.redis, source, unit.applied)
-        logger.info("anomaly.shard_rebuilt", extra={"shard": shard, "entries": replayed,
-                                                    "published": dict(self.published)})  # fmt: skip
+        extra = {"shard": shard, "entries": replayed, "published": dict(self.published)}
+        logger.info("anomaly.shard_rebuilt", extra=extra)
         return replayed
 
     def health(self) -> dict[str, Any]:
@@ -248,6 +258,7 @@ class AnomalyService:
             self.role.lose(shard)
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self.publisher.run(stop), name="anomaly-fenced")
-            await self.role.run(stop, partial(self._start, stop))
+        await self.role.run(stop, partial(self._start, stop))
+        with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):  # what a last failed write held
+            await self.publisher.flush()
+            await self.producer.flush()

@@ -8,18 +8,22 @@ first (`common/shard_rebuild.py`), then restarts the shard's `anomaly` group aft
 entry replayed. A unit remembers the id of the last entry it folded and skips older ones, so
 an entry delivered again (a retried batch, a claim) changes nothing.
 
-The replay finds again every anomaly and alert the old owner found; it publishes only those
-not written yet. An output's identity comes from its input alone: an anomaly is (symbol,
-series, venue, kind, ts_ms), an ANOMALY_BURST alert is (symbol, venue, series, ts_ms), where
-ts_ms is the snapshot's time (a monitor takes at most one sample per snapshot time, and finds
-at most one point and one burst per sample and series). `read_written` collects those
-identities from the output stream, newest first, back to the oldest input entry the shard
-holds (an output is written after its input, so its entry id is not older): bounded by the
-stream's MAXLEN. When entries have left the stream (XINFO STREAM: `entries-added` above its
-length), the outputs of inputs older than its oldest entry (or than the newest entry deleted)
-count as written: they may have been trimmed away. (The one output this takes for written
-wrongly: an old owner's output still unwritten at its death while its stream turned over
-past that output's input, e.g. an alerts stream that received MAXLEN other alerts meanwhile.)
+The replay finds again every anomaly and alert the old owner found. The service writes a
+batch's outputs before the batch is acknowledged, so the outputs of every entry up to the
+group's acknowledged id (`shard_rebuild.acknowledged_upto`) are written: those entries are
+folded without publishing. For the later ones (the dead owner's last batches), an output is
+published only if not written yet. An output's identity comes from its input alone: an
+anomaly is (symbol, series, venue, kind, ts_ms), an ANOMALY_BURST alert is (symbol, venue,
+series, ts_ms), where ts_ms is the snapshot's time (a monitor takes at most one sample per
+snapshot time, and finds at most one point and one burst per sample and series).
+`read_written` collects those identities from the output stream, newest first, down to the
+acknowledged id (an output is written after its input, so its entry id is not older): bounded
+by the stream's MAXLEN. When entries have left the stream (XINFO STREAM: `entries-added`
+above its length), the outputs of inputs older than its oldest entry (or than the newest
+entry deleted) count as written: they may have been trimmed away. (The one output this takes
+for written wrongly: an old owner's output still unwritten at its death while its stream
+turned over past that output's input, e.g. an alerts stream that received MAXLEN other alerts
+meanwhile.)
 """
 
 from __future__ import annotations
@@ -67,9 +71,10 @@ class Written:
     keys: frozenset[Key] = frozenset()
     # outputs of input entries older than this are taken as written (they may be trimmed)
     trimmed_before: EntryId = ORIGIN
+    acked: EntryId = ORIGIN  # outputs of input entries up to this one are written
 
     def has(self, key: Key | None, entry: EntryId) -> bool:
-        return entry < self.trimmed_before or key in self.keys
+        return entry <= self.acked or entry < self.trimmed_before or key in self.keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +85,16 @@ class Seen:
     alerts: Written = Written()
 
 
-async def read_written(redis: Any, stream: Stream[Any], key_of: KeyOf, oldest: EntryId) -> Written:
-    """The identities of `stream`'s outputs written at or after input entry `oldest` (newest
-    first, a page at a time; entries that fail to decode are left out)."""
+async def read_written(redis: Any, stream: Stream[Any], key_of: KeyOf, acked: EntryId) -> Written:
+    """The identities of `stream`'s outputs written after input entry `acked` (newest first,
+    a page at a time; entries that fail to decode are left out)."""
     keys: set[Key] = set()
     upper = "+"
     while True:
         rows: Any = await redis.xrevrange(stream.name, upper, "-", count=PAGE)
         for raw_id, fields in rows:
-            if id_order(raw_id) < oldest:
-                return Written(frozenset(keys))
+            if id_order(raw_id) <= acked:
+                return Written(frozenset(keys), acked=acked)
             try:
                 key = key_of(stream.schema.decode(fields))
             except SchemaError:
@@ -97,7 +102,7 @@ async def read_written(redis: Any, stream: Stream[Any], key_of: KeyOf, oldest: E
             if key is not None:
                 keys.add(key)
         if len(rows) < PAGE:  # the stream's oldest entry reached: trimmed before it?
-            return Written(frozenset(keys), await trimmed_before(redis, stream.name))
+            return Written(frozenset(keys), await trimmed_before(redis, stream.name), acked)
         upper = "(" + as_text(rows[-1][0])
 
 
