@@ -14,7 +14,6 @@ per applied update follows the records.
 from __future__ import annotations
 
 import io
-import mmap
 import os
 import stat
 import sys
@@ -33,10 +32,12 @@ from microservices.data_collector.capture_read import (
     CaptureLines,
     read_frames,
 )
+from microservices.data_collector.capture_scan import file_contains
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import VenueParser
 from microservices.data_collector.normalize_instruments import Source, follow_instruments
 
+REST_MARK = b'"http"'  # in every recorded REST answer's line (`"dir": "http"`)
 # records encoded per write: big enough that writes cost nothing, small enough to stream
 CHUNK_RECORDS = 2048
 
@@ -108,15 +109,11 @@ def normalize_file(
 
 def _may_record_rest(lines: Iterable[bytes], handle: IO[bytes]) -> bool:
     """Whether a capture file may hold REST answers (`"dir": "http"` lines): one scan of the
-    mapped file for `"http"` (~5% of a normalize run saved on captures without any, which
-    then skip the listing pass); True for standard input and files that cannot be mapped."""
+    file for `"http"` (`capture_scan`; a capture without any skips the listing pass, and may
+    take two processes); True for standard input and files that cannot be mapped."""
     if lines is not handle:
         return True
-    try:
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            return mapped.find(b'"http"') >= 0
-    except (OSError, ValueError):  # not a regular file, or an empty one
-        return True
+    return file_contains(handle.fileno(), REST_MARK) is not False
 
 
 def _again(lines: Iterable[bytes], handle: IO[bytes]) -> Iterable[bytes]:
@@ -160,17 +157,16 @@ def _in_parallel(
     parser = exchange.new_parser()
     if not parallel.allows(parser):
         return None
-    done = parallel.write_parallel(parser, handle, write, now_ms(), _records_no_rest)
+    capture = handle
+    done = parallel.write_parallel(
+        parser, capture, write, now_ms(), lambda: not _may_record_rest(capture, capture)
+    )
     if done is None:
         return None
     frames, (_, nonblank, captured) = done
     seen.lines += nonblank
     seen.capture_lines += captured
     return parser, frames, source, listed
-
-
-def _records_no_rest(mapped: mmap.mmap) -> bool:
-    return mapped.find(b'"http"') < 0
 
 
 def _file_size(handle: IO[bytes]) -> int:

@@ -192,10 +192,10 @@ def write_parallel(
     handle: IO[bytes],
     write: Write,
     fallback_ms: int,
-    go_on: Callable[[mmap.mmap], bool] = lambda mapped: True,
+    go_on: Callable[[], bool] = lambda: True,
 ) -> tuple[int, Counts] | None:
     """Normalize the capture file open as `handle` on two processes; (frames, line counts).
-    The parent asks `go_on(mapped file)` once the child works: False stops the child and
+    The parent asks `go_on()` once the child works: False stops the child and
     returns None before anything is written."""
     names = DEDUPE_ONLY[type(parser)]
     dedupers: list[TradeDeduper] = [getattr(parser, name) for name in names]
@@ -225,7 +225,7 @@ def _tickets(count: int) -> int:
     return read_fd
 
 
-def _fork(job: Job, sink: Sink, go_on: Callable[[mmap.mmap], bool]) -> tuple[int, Counts] | None:
+def _fork(job: Job, sink: Sink, go_on: Callable[[], bool]) -> tuple[int, Counts] | None:
     read_fd, write_fd = os.pipe()
     with contextlib.suppress(OSError):  # room for blocks: the child works ahead
         fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
@@ -236,7 +236,7 @@ def _fork(job: Job, sink: Sink, go_on: Callable[[mmap.mmap], bool]) -> tuple[int
     os.close(write_fd)
     reaped = False
     try:
-        if not go_on(job.mapped):
+        if not go_on():
             os.kill(child, signal.SIGKILL)
             return None
         done = _parent(job, read_fd, sink)
