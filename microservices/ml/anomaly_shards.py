@@ -45,9 +45,9 @@ from microservices.ml.anomaly_monitor import SOURCE, AnomalyMonitor, Findings, M
 
 PAGE: Final = 2_000
 # snapshots a rebuild folds between two awaits: a sampled one costs ~0.6-1.3 ms of CPU (6
-# venues), so the event loop (lease renewals, the engine's other roles) waits at most ~0.13 s
-# per page instead of ~1.9 s with the shared 2,000 (docs/BENCHMARKS.md, "Anomaly monitor
-# rebuild")
+# venues), so the event loop (lease renewals, the engine's other roles) waits ~0.1 s per page
+# instead of ~1.4 s with the shared 2,000 (docs/BENCHMARKS.md, "Anomaly monitor: taking a
+# shard")
 REPLAY_PAGE: Final = 100
 Key = Hashable
 KeyOf = Callable[[Any], Key | None]
