@@ -156,7 +156,7 @@ class AnomalyService:
             self._rejected_log.add({"symbol": snap.symbol})
 
     def _emit(self, findings: Findings, entry: EntryId, seen: Seen) -> list[MarketAlert]:
-        """Publish the anomalies not seen; the alerts not seen, to write (`_alert`)."""
+        """Publish the anomalies not seen; the alerts not seen, to write (`_write`)."""
         for record in findings.anomalies:
             if seen.anomalies.has(anomaly_key(record), entry):
                 continue
@@ -167,12 +167,10 @@ class AnomalyService:
 
     async def _write(self, shard: int, alerts: list[MarketAlert]) -> None:
         """Write a batch's outputs before it is acknowledged: its anomalies (fenced when
-        leased), then its ANOMALY_BURST alerts. `alerts` is not sharded, so not fenced: a
-        leased owner writes them only while the shard's lease still holds its token (as the
-        large-trade watcher does; a lost lease writes none). A Redis error is raised (the
-        batch stays pending; what was not written stays buffered for the next write)."""
-        if self.publisher.pending:
-            await self.publisher.flush()
+        leased) and its ANOMALY_BURST alerts. `alerts` is not sharded, so not fenced: a leased
+        owner queues them only while the shard's lease still holds its token (as the
+        large-trade watcher does; a lost lease writes none). A Redis error is raised: the
+        batch stays pending, and what was not written stays buffered for the next write."""
         if alerts and not await self._holds(shard):
             self.role.lose(shard)
             raise Fenced(f"shard {shard} of {ROLE}: lease lost before its alerts")
@@ -183,6 +181,8 @@ class AnomalyService:
                 "anomaly.burst",
                 extra={"symbol": alert.symbol, "venue": alert.venue, "reason": alert.reason},
             )
+        if self.publisher.pending:
+            await self.publisher.flush()
         if self.producer.pending:
             await self.producer.flush()
 

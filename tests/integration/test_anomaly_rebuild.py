@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from microservices.common.producer import StreamProducer
 from microservices.common.settings import Settings
@@ -125,3 +126,41 @@ async def test_outputs_trimmed_away_are_not_published_again(
     assert restarted.published == {"point": 0, "burst": 0, "alerts": 0}
     assert await real_redis.xrange(streams.anomalies.name) == rows
     assert await outputs(real_redis, settings) == (records[-4:], alerts)
+
+
+async def test_a_failed_write_is_retried_with_the_batch(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    """Redis fails while a batch's outputs are written: the handler raises (the batch stays
+    pending), the outputs stay buffered; the batch delivered again folds nothing and writes
+    them, once."""
+    streams = settings.streams()
+    series = planted_series()
+    batch = [(f"{i + 1}-0", snapshot(i, series)) for i in range(SAMPLES)]
+    producer = StreamProducer(real_redis)
+    service = AnomalyService(settings, real_redis, producer)
+    write, failures = producer._write, [RedisConnectionError("down")]
+
+    async def failing_write(entries: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await write(entries)
+
+    producer._write = failing_write  # type: ignore[method-assign,assignment]
+    with pytest.raises(RedisConnectionError):
+        await service.handle(batch)
+    assert await real_redis.xlen(streams.anomalies.name) == 0
+    assert producer.pending == 1  # the first anomaly (sample 34), kept; the rest not yet read
+    await service.handle(batch)  # delivered again
+    assert producer.pending == 0
+    assert await outputs(real_redis, settings) == one_pass_of(settings, batch)
+    assert service.monitor.samples == SAMPLES
+
+
+def one_pass_of(settings: Settings, batch: list[Any]) -> tuple[list[Any], list[Any]]:
+    monitor, records, alerts = AnomalyMonitor(monitor_params(settings)), [], []
+    for _, snap in batch:
+        findings = monitor.update(snap)
+        records += findings.anomalies
+        alerts += findings.alerts
+    return records, alerts
