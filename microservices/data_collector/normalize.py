@@ -27,6 +27,7 @@ import orjson
 from microservices.common.clock import now_ms
 from microservices.common.errors import FatalError
 from microservices.common.raw_json import line_encoders, orjson_line
+from microservices.data_collector import normalize_claims
 from microservices.data_collector import normalize_parallel as parallel
 from microservices.data_collector.capture_read import (
     CaptureLines,
@@ -155,7 +156,7 @@ def _in_parallel(
     except FatalError:  # a bad --instruments file: the one-process path says so, if it matters
         return None
     parser = exchange.new_parser()
-    if not parallel.allows(parser):
+    if not normalize_claims.allows(parser):
         return None
     capture = handle
     done = parallel.write_parallel(

@@ -4,14 +4,10 @@ The capture (a regular file, mapped) is cut at line ends into blocks of BLOCK_BY
 parent and a forked child claim blocks from a pipe of tickets (each read takes one index, so
 a process slowed by other work simply takes fewer); the child sends each block's encoded
 lines back, and the parent writes every block in index order, so the output is the
-single-process output byte for byte. Only parsers listed in DEDUPE_ONLY run this way: their
-one state carried from frame to frame is their trade-id dedupers (the `_heads` cache is a
-memo, counts are summed per block). In both processes those dedupers are swapped for
-`Claims`, which answers "not seen" and records every (deduper, symbol, id) asked; the parent
-then asks the real dedupers the same questions in the same order, block by block. A frame
-whose claim they answer "seen" is one the plain parser drops as "duplicate" with no record
-(the claim is the last check of those handlers), so its lines are cut out and the counts
-moved from emitted to rejected. The per-block `ParseStats` are merged in block order."""
+single-process output byte for byte. Only parsers whose one state carried from frame to
+frame is their trade-id dedupers run this way; `normalize_claims` replays those dedupers'
+questions in block order in the parent, so duplicates are dropped exactly as one process
+drops them."""
 
 from __future__ import annotations
 
@@ -28,22 +24,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
-import orjson
-
 from microservices.common.raw_json import LineEncoder, line_encoders, orjson_line
 from microservices.data_collector.capture_read import CaptureLines, read_block, read_capture
 from microservices.data_collector.exchanges.base import ParseStats, VenueParser
-from microservices.data_collector.exchanges.binance.parser import (
-    BinanceFuturesParser,
-    BinanceParser,
-)
 from microservices.data_collector.exchanges.dedupe import TradeDeduper
+from microservices.data_collector.normalize_claims import (
+    DEDUPE_ONLY,
+    Block,
+    Claims,
+    Counts,
+    Span,
+    settle,
+)
 
-# parser class -> its dedupers (attribute names): its only state carried between frames
-DEDUPE_ONLY: Final[dict[type[VenueParser], tuple[str, ...]]] = {
-    BinanceParser: ("_agg_ids", "_trade_ids"),
-    BinanceFuturesParser: ("_agg_ids", "_trade_ids"),
-}
 BLOCK_BYTES = 1 << 19  # capture bytes per block: ~1,500 frames of a Binance mix
 PIPE_BYTES = 1 << 20  # the pipe's buffer (Linux's default limit for a user): ~2 blocks
 MIN_BYTES = 8 << 20  # smaller captures: one process (a fork and its copies cost ~10 ms)
@@ -51,36 +44,13 @@ MAX_BLOCKS: Final = 8000  # blocks grow past BLOCK_BYTES so their tickets fit a 
 MAX_PENDING: Final = 8  # blocks the parent holds unwritten before it waits for the child
 _SIZE: Final = struct.Struct("<q")
 _TICKET: Final = struct.Struct("<I")
-# (deduper index, symbol, trade id, first line of the frame's records, their count)
-Span = tuple[int, str, str, int, int]
-Counts = tuple[int, int, int]  # frames, non-blank lines, capture lines
-Block = tuple[bytes | bytearray, list[Span], dict[str, int], dict[str, int], Counts]
 Write = Callable[[bytes | bytearray], object]  # a binary stream's write
 Sink = tuple[list[TradeDeduper], ParseStats, Write]
-
-
-class Claims:
-    """Stands in for a TradeDeduper: every id is new; each question is recorded."""
-
-    __slots__ = ("asked", "index")
-
-    def __init__(self, index: int, asked: list[tuple[int, str, str]]) -> None:
-        self.index = index
-        self.asked = asked
-
-    def seen(self, symbol: str, trade_id: str) -> bool:
-        self.asked.append((self.index, symbol, trade_id))
-        return False
 
 
 def big_enough(size: int) -> bool:
     """Whether a capture of `size` bytes is worth two processes, and there are two cores."""
     return size >= MIN_BYTES and hasattr(os, "fork") and _cores() >= 2
-
-
-def allows(parser: VenueParser) -> bool:
-    """Whether the parser's only state between frames is its dedupers (DEDUPE_ONLY)."""
-    return type(parser) in DEDUPE_ONLY
 
 
 def _cores() -> int:
@@ -131,36 +101,6 @@ def encode_block(
     stats = parser.stats
     counts = (frames, seen.lines, seen.capture_lines)
     return "".join(out).encode(), spans, stats.emitted, stats.rejected, counts
-
-
-def settle(
-    block: Block, dedupers: list[TradeDeduper], stats: ParseStats
-) -> tuple[bytes | bytearray, int]:
-    """Ask the real dedupers the block's claims in order, cut the duplicates' lines, merge
-    the block's counts into `stats`; (the block's output, its frame count)."""
-    text, spans, emitted, rejected, counts = block
-    dropped = [span for span in spans if dedupers[span[0]].seen(span[1], span[2])]
-    if dropped:
-        text = _cut(text, dropped, emitted)
-        rejected["duplicate"] = rejected.get("duplicate", 0) + len(dropped)
-    for kind, count in emitted.items():
-        if count:
-            stats.emitted[kind] = stats.emitted.get(kind, 0) + count
-    for reason, count in rejected.items():
-        stats.rejected[reason] = stats.rejected.get(reason, 0) + count
-    return text, counts[0]
-
-
-def _cut(text: bytes | bytearray, dropped: list[Span], emitted: dict[str, int]) -> bytes:
-    """The block's lines without the dropped frames' records (uncounted from `emitted`)."""
-    lines = bytes(text).split(b"\n")  # record lines hold no raw newline: JSON escapes it
-    gone: set[int] = set()
-    for *_, first, count in dropped:
-        for index in range(first, first + count):
-            gone.add(index)
-            kind = orjson.loads(lines[index])["type"]
-            emitted[kind] -= 1
-    return b"\n".join(line for i, line in enumerate(lines) if i not in gone)
 
 
 @dataclass(slots=True)

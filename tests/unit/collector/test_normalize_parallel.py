@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from microservices.data_collector import normalize, normalize_parallel
+from microservices.data_collector import normalize, normalize_claims, normalize_parallel
 from microservices.data_collector.exchanges import EXCHANGES
 from microservices.data_collector.exchanges.base import Exchange
 from tests.fixture_paths import local_fixture
@@ -115,9 +115,9 @@ def exchange(venue: str) -> Exchange:
 
 
 def test_only_dedupe_only_parsers_are_allowed() -> None:
-    assert normalize_parallel.allows(exchange("binance_futures").new_parser())
-    assert normalize_parallel.allows(exchange("binance").new_parser())
-    assert not normalize_parallel.allows(exchange("bybit").new_parser())
+    assert normalize_claims.allows(exchange("binance_futures").new_parser())
+    assert normalize_claims.allows(exchange("binance").new_parser())
+    assert not normalize_claims.allows(exchange("bybit").new_parser())
     assert not normalize_parallel.big_enough(normalize_parallel.MIN_BYTES - 1)
 
 
@@ -146,4 +146,4 @@ def test_binance_parsers_keep_no_other_state(venue: str) -> None:
     parser = exchange(venue).new_parser()
     assert set(vars(parser)) == {"exchange", "stats", "outbox", "_heads", "_decode",
                                  "_handlers", "_agg_ids", "_trade_ids", "_events"}  # fmt: skip
-    assert normalize_parallel.DEDUPE_ONLY[type(parser)] == ("_agg_ids", "_trade_ids")
+    assert normalize_claims.DEDUPE_ONLY[type(parser)] == ("_agg_ids", "_trade_ids")
