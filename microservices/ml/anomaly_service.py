@@ -90,6 +90,7 @@ class AnomalyService:
         self.publisher = ShardPublisher(self.role, self.producer)
         self._rejected_log = FoldedLog(logger, "anomaly.rejected_values", interval_s=60.0)
         self.published = {"point": 0, "burst": 0, "alerts": 0}
+        self._turn = asyncio.Lock()  # the shards' handlers write one at a time
         self.units: dict[int, AnomalyShard] = {}
         self.consumers: dict[int, StreamConsumer[NormalizedSnapshot]] = {}
         for shard in self.role.owned:  # static ownership: known now
@@ -181,10 +182,11 @@ class AnomalyService:
                 "anomaly.burst",
                 extra={"symbol": alert.symbol, "venue": alert.venue, "reason": alert.reason},
             )
-        if self.publisher.pending:
-            await self.publisher.flush()
-        if self.producer.pending:
-            await self.producer.flush()
+        async with self._turn:  # one write at a time: a batch waits for a write holding its
+            if self.publisher.pending:  # outputs, and a stream's entries keep their order
+                await self.publisher.flush()
+            if self.producer.pending:
+                await self.producer.flush()
 
     async def _holds(self, shard: int) -> bool:
         """Whether this process still owns `shard`: static, always; leased, while its lease
