@@ -107,10 +107,16 @@ async def caught_up(redis: aredis.Redis, settings: Settings) -> bool:
     return True
 
 
-@pytest.mark.parametrize("written", [True, False], ids=["outputs-written", "outputs-lost"])
+@pytest.mark.parametrize(
+    ("written", "crash"),
+    [(True, True), (False, True), (True, False)],
+    ids=["outputs-written", "outputs-lost", "clean-stop"],
+)
 async def test_failover_leaves_the_outputs_of_one_pass(
-    real_redis: aredis.Redis, settings: Settings, written: bool
+    real_redis: aredis.Redis, settings: Settings, written: bool, crash: bool
 ) -> None:
+    """A crash (leases expire) or a clean stop (leases released: its hung batch cancelled
+    after the stop grace, unacknowledged)."""
     streams = settings.streams()
     producers = [StreamProducer(real_redis), StreamProducer(real_redis)]
     first = AnomalyService(settings, real_redis, producers[0], "anomaly-a")
@@ -121,7 +127,11 @@ async def test_failover_leaves_the_outputs_of_one_pass(
     await publish(real_redis, streams.normalized, snapshots(0, 120))
     await eventually(lambda: _true(hung == {0, 1}), 20, "A hung in a batch of each shard")
     assert first.published["point"] > 0
-    await kill(first, task)
+    if crash:
+        await kill(first, task)
+    else:
+        stops[0].set()
+        await asyncio.wait_for(task, 10)
 
     await publish(real_redis, streams.normalized, snapshots(120, 140))
     second = AnomalyService(settings, real_redis, producers[1], "anomaly-b")
