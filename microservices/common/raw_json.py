@@ -17,7 +17,7 @@ float, a time below 1000, a side with a quote in it) takes the reference path,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import orjson
 
@@ -80,78 +80,87 @@ class TimeTexts(dict[int, str]):
         return text
 
 
-class Caches(NamedTuple):
-    """One output stream's caches (a hit is one dict subscript)."""
+class Lines:
+    """One output stream's JSON lines of the hot types, built from their fields and the
+    header's text (`HeadTexts`), with the caches they share; None for a value an f-string
+    cannot take (a value not a float, a time below MIN_MS, text that JSON would escape): the
+    caller then takes the reference path. Record encoders (`line_encoders`) and the
+    normalize line builder (`exchanges/_lines.py`) both write through one `Lines`."""
 
-    heads: HeadTexts
-    nums: FloatTexts
-    times: TimeTexts
+    __slots__ = ("heads", "nums", "times")
+
+    def __init__(self) -> None:
+        self.heads = HeadTexts()
+        self.nums = FloatTexts()
+        self.times = TimeTexts()
+
+    def trade(
+        self, head: str, ts: int, rc: int, p: float, sz: float, sd: str, ti: str
+    ) -> str | None:
+        if ts < MIN_MS or rc < MIN_MS or type(p) is not F or type(sz) is not F:
+            return None
+        if not (sd.isalnum() and ti.isalnum()):
+            return None
+        n, t = self.nums, self.times
+        return (
+            f'{{"type":"trade",{head},"timestamp":"{t[ts]}","received_at":"{t[rc]}",'
+            f'"price":"{n[p]}","size":"{n[sz]}","side":"{sd}","trade_id":"{ti}"}}\n'
+        )
+
+    def ticker(
+        self, head: str, ts: int, rc: int, bid: float, bsz: float, ask: float, asz: float,
+        last: float | None,
+    ) -> str | None:  # fmt: skip
+        if ts < MIN_MS or rc < MIN_MS or type(bid) is not F or type(bsz) is not F:
+            return None
+        if type(ask) is not F or type(asz) is not F:
+            return None
+        n, t = self.nums, self.times
+        tail = "" if last is None else f',"last":"{num(last)}"'
+        return (
+            f'{{"type":"ticker",{head},"timestamp":"{t[ts]}","received_at":"{t[rc]}",'
+            f'"bid":"{n[bid]}","bid_size":"{n[bsz]}","ask":"{n[ask]}",'
+            f'"ask_size":"{n[asz]}"{tail}}}\n'
+        )
+
+    def kline(
+        self, head: str, ts: int, rc: int, ot: int, iv: str, o: float, h: float, lo: float,
+        cl: float, v: float, closed: bool,
+    ) -> str | None:  # fmt: skip
+        if ts < MIN_MS or rc < MIN_MS or ot < MIN_MS or not iv.isalnum():
+            return None
+        if not (type(o) is type(h) is type(lo) is type(cl) is type(v) is F):
+            return None
+        n, t = self.nums, self.times
+        return (
+            f'{{"type":"kline",{head},"timestamp":"{t[ts]}","received_at":"{t[rc]}",'
+            f'"open_time":"{t[ot]}","interval":"{iv}","open":"{n[o]}","high":"{n[h]}",'
+            f'"low":"{n[lo]}","close":"{n[cl]}","volume":"{n[v]}",'
+            f'"closed":"{"true" if closed else "false"}"}}\n'
+        )
 
 
-def line_encoders() -> dict[str, LineEncoder]:
-    """record type -> JSON line function, for the hot types, sharing one set of caches (one
-    set per output stream); other types: `orjson_line`."""
-    caches = Caches(HeadTexts(), FloatTexts(), TimeTexts())
-    return {"trade": _trade(caches), "ticker": _ticker(caches), "kline": _kline(caches)}
-
-
-def _trade(caches: Caches) -> LineEncoder:
-    hd, n, t = caches
+def line_encoders(lines: Lines | None = None) -> dict[str, LineEncoder]:
+    """record type -> JSON line function, for the hot types, through one `Lines` (one per
+    output stream); other types: `orjson_line`."""
+    out = Lines() if lines is None else lines
+    heads, trade_text, ticker_text, kline_text = out.heads, out.trade, out.ticker, out.kline
 
     def trade(r: Trade) -> str:
-        ts, rc, p, sz, sd, ti = r.ts_ms, r.recv_ms, r.price, r.size, r.side, r.trade_id
-        if ts < MIN_MS or rc < MIN_MS or type(p) is not F or type(sz) is not F:
-            return orjson_line(r)
-        if not (sd.isalnum() and ti.isalnum()):
-            return orjson_line(r)
-        key = (r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote)
-        return (
-            f'{{"type":"trade",{hd[key]},"timestamp":"{t[ts]}",'
-            f'"received_at":"{t[rc]}","price":"{n[p]}",'
-            f'"size":"{n[sz]}","side":"{sd}","trade_id":"{ti}"}}\n'
-        )
-
-    return trade
-
-
-def _ticker(caches: Caches) -> LineEncoder:
-    hd, n, t = caches
+        head = heads[r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote]
+        line = trade_text(head, r.ts_ms, r.recv_ms, r.price, r.size, r.side, r.trade_id)
+        return line or orjson_line(r)
 
     def ticker(r: Ticker) -> str:
-        ts, rc, bid, bsz, ask, asz = r.ts_ms, r.recv_ms, r.bid, r.bid_size, r.ask, r.ask_size
-        if ts < MIN_MS or rc < MIN_MS or type(bid) is not F or type(bsz) is not F:
-            return orjson_line(r)
-        if type(ask) is not F or type(asz) is not F:
-            return orjson_line(r)
-        last = "" if r.last is None else f',"last":"{num(r.last)}"'
-        key = (r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote)
-        return (
-            f'{{"type":"ticker",{hd[key]},"timestamp":"{t[ts]}",'
-            f'"received_at":"{t[rc]}","bid":"{n[bid]}",'
-            f'"bid_size":"{n[bsz]}","ask":"{n[ask]}",'
-            f'"ask_size":"{n[asz]}"{last}}}\n'
-        )
-
-    return ticker
-
-
-def _kline(caches: Caches) -> LineEncoder:
-    hd, n, t = caches
+        head = heads[r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote]
+        line = ticker_text(head, r.ts_ms, r.recv_ms, r.bid, r.bid_size, r.ask, r.ask_size,
+                           r.last)  # fmt: skip
+        return line or orjson_line(r)
 
     def kline(r: Kline) -> str:
-        ts, rc, ot, iv = r.ts_ms, r.recv_ms, r.open_time_ms, r.interval
-        if ts < MIN_MS or rc < MIN_MS or ot < MIN_MS or not iv.isalnum():
-            return orjson_line(r)
-        o, h, lo, cl, v = r.open, r.high, r.low, r.close, r.volume
-        if not (type(o) is type(h) is type(lo) is type(cl) is type(v) is F):
-            return orjson_line(r)
-        key = (r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote)
-        return (
-            f'{{"type":"kline",{hd[key]},"timestamp":"{t[ts]}",'
-            f'"received_at":"{t[rc]}","open_time":"{t[ot]}",'
-            f'"interval":"{iv}","open":"{n[o]}","high":"{n[h]}",'
-            f'"low":"{n[lo]}","close":"{n[cl]}",'
-            f'"volume":"{n[v]}","closed":"{"true" if r.closed else "false"}"}}\n'
-        )
+        head = heads[r.exchange, r.market, r.symbol, r.venue_symbol, r.group, r.quote]
+        line = kline_text(head, r.ts_ms, r.recv_ms, r.open_time_ms, r.interval, r.open,
+                          r.high, r.low, r.close, r.volume, r.closed)  # fmt: skip
+        return line or orjson_line(r)
 
-    return kline
+    return {"trade": trade, "ticker": ticker, "kline": kline}

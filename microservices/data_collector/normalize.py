@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -35,7 +35,9 @@ from microservices.data_collector.capture_read import (
 )
 from microservices.data_collector.capture_scan import file_contains
 from microservices.data_collector.exchanges import EXCHANGES
-from microservices.data_collector.exchanges.base import VenueParser
+from microservices.data_collector.exchanges._lines import Line, LineBuilder
+from microservices.data_collector.exchanges.base import Exchange, VenueParser
+from microservices.data_collector.exchanges.typed import TypedParser
 from microservices.data_collector.normalize_instruments import Source, follow_instruments
 
 REST_MARK = b'"http"'  # in every recorded REST answer's line (`"dir": "http"`)
@@ -81,7 +83,7 @@ def normalize_file(
         if done is None:
             recorded = lines if _may_record_rest(lines, handle) else ()
             source, listed = follow_instruments(exchange, recorded, instruments)
-            parser = exchange.new_parser()
+            parser = line_parser(exchange)
             frames = write_records(parser, read_frames(_again(lines, handle), seen), write)
         else:
             parser, frames, source, listed = done
@@ -155,7 +157,7 @@ def _in_parallel(
         source, listed = follow_instruments(exchange, (), instruments)
     except FatalError:  # a bad --instruments file: the one-process path says so, if it matters
         return None
-    parser = exchange.new_parser()
+    parser = line_parser(exchange)
     if not normalize_claims.allows(parser):
         return None
     capture = handle
@@ -179,6 +181,15 @@ def _file_size(handle: IO[bytes]) -> int:
     return status.st_size if stat.S_ISREG(status.st_mode) else 0
 
 
+def line_parser(exchange: Exchange) -> VenueParser:
+    """The venue's parser, building JSON lines instead of records where its handlers build
+    through `self.build` (`_lines.LineBuilder`)."""
+    parser = exchange.new_parser()
+    if isinstance(parser, TypedParser):
+        parser.build = LineBuilder()
+    return parser
+
+
 def write_records(
     parser: VenueParser,
     frames: Iterable[tuple[str | bytes, int | None]],
@@ -186,7 +197,7 @@ def write_records(
 ) -> int:
     """Parse every frame and write each record as one JSON line (exchange.raw fields), in
     chunks of CHUNK_RECORDS lines; returns the number of frames."""
-    parse = parser.parse
+    parse: Callable[[str | bytes, int], list[Any]] = parser.parse  # records or `Line`s
     get = line_encoders().get  # the hot types' f-string lines; others through orjson
     fallback_ms = now_ms()
     count = 0
@@ -194,7 +205,9 @@ def write_records(
     for frame, ts_ms in frames:
         count += 1
         for record in parse(frame, ts_ms or fallback_ms):
-            lines.append(get(record.type, orjson_line)(record))
+            lines.append(
+                record.text if type(record) is Line else get(record.type, orjson_line)(record)
+            )
         if len(lines) >= CHUNK_RECORDS:
             write("".join(lines).encode())
             lines.clear()

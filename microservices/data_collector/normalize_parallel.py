@@ -26,6 +26,7 @@ from typing import IO, Any, Final
 
 from microservices.common.raw_json import LineEncoder, line_encoders, orjson_line
 from microservices.data_collector.capture_read import CaptureLines, read_block, read_capture
+from microservices.data_collector.exchanges._lines import Line
 from microservices.data_collector.exchanges.base import ParseStats, VenueParser
 from microservices.data_collector.exchanges.dedupe import TradeDeduper
 from microservices.data_collector.normalize_claims import (
@@ -83,7 +84,7 @@ def encode_block(
     parser.stats = ParseStats(control_reasons=parser.stats.control_reasons)
     seen = CaptureLines()
     get = (encoders or line_encoders()).get
-    parse = parser.parse
+    parse: Callable[[str | bytes, int], list[Any]] = parser.parse  # records or `Line`s
     out: list[str] = []
     append = out.append
     spans: list[Span] = []
@@ -97,7 +98,7 @@ def encode_block(
                 spans.append((*claim, len(out), len(records)))
             asked.clear()
         for record in records:
-            append(get(record.type, orjson_line)(record))
+            append(record.text if type(record) is Line else get(record.type, orjson_line)(record))
     stats = parser.stats
     counts = (frames, seen.lines, seen.capture_lines)
     return "".join(out).encode(), spans, stats.emitted, stats.rejected, counts

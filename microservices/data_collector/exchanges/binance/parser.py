@@ -17,7 +17,6 @@ from msgspec import UNSET
 from microservices.common.errors import BadMessage
 from microservices.common.records import AnyRaw, Side
 from microservices.common.schema_fields import MIN_TS_MS
-from microservices.data_collector.exchanges import _records as build
 from microservices.data_collector.exchanges.base import (
     Dropped,
     Exchange,
@@ -117,7 +116,7 @@ class BinanceParser(TypedParser):
         if self._agg_ids.seen(head["symbol"], text_id):  # claimed once the trade is valid
             raise Dropped("duplicate")
         return [
-            build.trade(head, ts_ms=d.T, recv_ms=recv_ms, price=d.p, size=d.q,
+            self.build.trade(head, ts_ms=d.T, recv_ms=recv_ms, price=d.p, size=d.q,
                         side="sell" if maker else "buy", trade_id=text_id)
         ]  # fmt: skip
 
@@ -129,7 +128,7 @@ class BinanceParser(TypedParser):
         if self._trade_ids.seen(head["symbol"], text_id):
             raise Dropped("duplicate")
         return [
-            build.trade(head, ts_ms=d.T, recv_ms=recv_ms, price=d.p, size=d.q,
+            self.build.trade(head, ts_ms=d.T, recv_ms=recv_ms, price=d.p, size=d.q,
                         side="sell" if maker else "buy", trade_id=text_id)
         ]  # fmt: skip
 
@@ -145,7 +144,7 @@ class BinanceParser(TypedParser):
                 raise BadMessage("bookTicker without event time")
             ts_ms = recv_ms
         return [
-            build.ticker(head, ts_ms=ts_ms, recv_ms=recv_ms, bid=bid, bid_size=d.B, ask=ask,
+            self.build.ticker(head, ts_ms=ts_ms, recv_ms=recv_ms, bid=bid, bid_size=d.B, ask=ask,
                          ask_size=d.A)
         ]  # fmt: skip
 
@@ -156,7 +155,7 @@ class BinanceParser(TypedParser):
         if not (low <= o <= h and low <= c <= h) or type(closed) is not bool:
             raise BadMessage(f"bad candle o={o} h={h} l={low} c={c} x={closed!r}")
         return [
-            build.kline(head, ts_ms=d.E, recv_ms=recv_ms, open_time_ms=bar.t, interval=bar.i,
+            self.build.kline(head, ts_ms=d.E, recv_ms=recv_ms, open_time_ms=bar.t, interval=bar.i,
                         open=o, high=h, low=low, close=c, volume=bar.v, closed=closed)
         ]  # fmt: skip
 
@@ -207,7 +206,7 @@ class BinanceFuturesParser(BinanceParser):
         if 0 < next_ms < MIN_TS_MS:
             raise BadMessage(f"bad next funding time {next_ms!r}")
         return [
-            build.funding(head, ts_ms=d.E, recv_ms=recv_ms, funding_rate=funding_rate,
+            self.build.funding(head, ts_ms=d.E, recv_ms=recv_ms, funding_rate=funding_rate,
                           funding_interval_h=self.exchange.funding_interval_h(head["symbol"]),
                           next_funding_time_ms=next_ms or None, mark_price=d.p,
                           index_price=index or None)
@@ -218,7 +217,7 @@ class BinanceFuturesParser(BinanceParser):
         head = self._heads.get(order.s) or self._head(order.s)
         # the average fill price and filled quantity once filled, else the order's own
         return [
-            build.liquidation(head, ts_ms=order.T, recv_ms=recv_ms,
+            self.build.liquidation(head, ts_ms=order.T, recv_ms=recv_ms,
                               price=order.ap or order.p, size=order.z or order.q,
                               side=ORDER_SIDES[order.S])
         ]  # fmt: skip
