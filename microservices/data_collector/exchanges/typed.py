@@ -62,9 +62,7 @@ class TypedParser(VenueParser):
     """Skeleton of a venue's WebSocket parser: `parse()` decodes a frame with the venue's
     decoder, calls the handler of the decoded message's type and counts what it emitted.
 
-    Handlers build their records through `self.build` (the `_records` builders; `normalize`
-    swaps in `_lines.LineBuilder`, whose records are their JSON lines) and return them, raise
-    `Dropped(reason)` to reject a frame on purpose, or raise
+    Handlers return records, raise `Dropped(reason)` to reject a frame on purpose, or raise
     anything in PARSE_ERRORS (BadMessage, ValueError, ...) for "malformed". A frame the
     decoder refuses (msgspec.DecodeError) is counted under `classify(frame)`. Side
     rejections of a frame that still emits (a duplicate among several trades) go through
@@ -74,7 +72,9 @@ class TypedParser(VenueParser):
     def __init__(self, exchange: Exchange) -> None:
         super().__init__(exchange)
         self._heads: dict[str, Head] = {}  # venue symbol as received -> record header
-        # what handlers build records with: `_records`, or `_lines.LineBuilder` (normalize)
+        # The record builders (`_records`). `normalize` swaps in `_lines.LineBuilder`, whose
+        # records are their JSON lines; the Binance handlers build through it (the other
+        # venues' handlers and state build with `_records`: normalize encodes their records).
         self.build: Any = _records
         self._decode: Decode = self.decoder()
         self._handlers: Mapping[type[msgspec.Struct], Handler] = self.handlers()
