@@ -11,10 +11,14 @@ same capture's frames (only its handler loop is timed), once with cryptofeed's d
 `normalize` does: one record per kline). Prints each run's frames/s, min / median / max and
 the ratios ours / cryptofeed, with the load before and after.
 
-    python -m benchmarks.bench_normalize_peer [--runs 7] [--baseline DIR]
+    python -m benchmarks.bench_normalize_peer [--runs 7] [--baseline DIR] [--unique-times]
 
 `--baseline DIR` (repeatable) adds the same normalize command run from another checkout (DIR
 on PYTHONPATH, as working directory), for an A/B of versions of our code in the same run.
+`--unique-times` gives every frame its own times: the capture line's receive time and the
+payload's event and trade times advance 1 ms a frame (a kline's open time follows its
+minute). The mix's frames come from a few templates, so they repeat a few event times and
+one receive time; this mode checks that no cache of ours profits from that.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
+
+import orjson
 
 from benchmarks.bench_parse import mix_frames, normalize_command, write_capture
 from benchmarks.common import REPO, machine
@@ -61,6 +68,33 @@ def peer(capture: str, all_candles: bool) -> float:
     return float(json.loads(out)["frames_per_s"])
 
 
+START_MS = 1_700_000_000_000
+
+
+def unique_times(frames: list[str]) -> list[str]:
+    """The frames with event / trade times START_MS + i ms (kline open time: its minute)."""
+    out = []
+    for i, text in enumerate(frames):
+        frame = orjson.loads(text)
+        data, at = frame.get("data", frame), START_MS + i
+        for key in ("E", "T"):
+            if key in data:
+                data[key] = at
+        if isinstance(data.get("k"), dict):
+            data["k"]["t"] = at - at % 60_000
+            data["k"]["T"] = data["k"]["t"] + 59_999
+        out.append(orjson.dumps(frame).decode())
+    return out
+
+
+def write_unique_capture(frames: list[str], out: IO[bytes]) -> None:
+    """A capture whose lines' receive times advance 1 ms a line."""
+    for i, frame in enumerate(frames):
+        line = {"ts": (START_MS + i) / 1000, "dir": "recv", "frame": frame}
+        out.write(orjson.dumps(line) + b"\n")
+    out.flush()
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -80,14 +114,18 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, action="append", default=[], help="another checkout's root"
     )
+    parser.add_argument("--unique-times", action="store_true", help="no time repeats")
     ns = parser.parse_args()
     frames = mix_frames(ns.frames)
+    if ns.unique_times:
+        frames = unique_times(frames)
     series: dict[str, list[float]] = {"ours": [], "cryptofeed": [], "cryptofeed_all": []}
     for checkout in ns.baseline:
         series[f"baseline {checkout}"] = []
-    print(f"machine: {machine()}; {len(frames):,} frames; load before: {load()}")
+    times = "unique times" if ns.unique_times else "the mix's times"
+    print(f"machine: {machine()}; {len(frames):,} frames, {times}; load before: {load()}")
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl") as capture:
-        write_capture(frames, capture)
+        (write_unique_capture if ns.unique_times else write_capture)(frames, capture)
         for _ in range(ns.runs):
             series["ours"].append(ours(capture.name, len(frames)))
             series["cryptofeed"].append(peer(capture.name, all_candles=False))

@@ -6,9 +6,9 @@ instrument and cached; numbers are `repr` of the float (what `raw_wire.num` give
 kept per value in a bounded cache (market data repeats its prices and sizes: 60-78% of the
 values in the Binance spot and Coinbase captures of ../shared/fixtures, ~100% in the
 benchmark's frames, built from a few templates); times are the epoch-ms digits with a '.'
-before the last three (what `raw_wire.seconds` gives from 1000 on), kept per value in a
-bounded cache too (a frame's records share their receive time, a burst its event time: 53-61%
-of the time fields in those captures, ~100% in the benchmark's). Neither ever holds a
+before the last three (what `raw_wire.seconds` gives from 1000 on): the seconds' text from a
+bounded cache (a stream's times share their second with hundreds of others) and the three
+digits from a table, two look-ups whether or not a time repeats. Neither ever holds a
 character JSON escapes; the free-text body fields (side, trade id, interval) go in as they
 are when alphanumeric (nothing to escape). A record outside those cases (a value not a
 float, a time below 1000, a side with a quote in it) takes the reference path,
@@ -27,7 +27,7 @@ from microservices.common.records import Kline, RawRecord, Ticker, Trade
 LineEncoder = Callable[[Any], str]  # a RawRecord of the type it is for
 HEAD_CACHE_MAX: Final = 4096  # distinct instrument headers kept (cleared when full)
 FLOAT_CACHE_MAX: Final = 4096  # float -> repr text kept (cleared when full)
-TIME_CACHE_MAX: Final = 4096  # epoch ms -> text kept (cleared when full)
+SECOND_CACHE_MAX: Final = 4096  # epoch seconds -> text kept (cleared when full)
 MIN_MS: Final = 1000  # epoch ms from here on are "<digits>.<3 digits>" by slicing (`seconds`)
 F: Final = float
 
@@ -69,15 +69,19 @@ class FloatTexts(dict[float, str]):
         return text
 
 
-class TimeTexts(dict[int, str]):
-    """Epoch ms (from MIN_MS on) -> its text in seconds; a miss computes and keeps it."""
+class SecondTexts(dict[int, str]):
+    """Epoch seconds -> "<seconds>." (a time's text up to its milliseconds, `MILLIS` the
+    rest); a miss computes and keeps it. Times in a stream share their second with hundreds of
+    others, whether or not their milliseconds repeat."""
 
-    def __missing__(self, ms: int) -> str:
-        digits = str(ms)
-        if len(self) >= TIME_CACHE_MAX:
+    def __missing__(self, seconds: int) -> str:
+        if len(self) >= SECOND_CACHE_MAX:
             self.clear()
-        text = self[ms] = f"{digits[:-3]}.{digits[-3:]}"
+        text = self[seconds] = f"{seconds}."
         return text
+
+
+MILLIS: Final = tuple(f"{ms:03d}" for ms in range(1000))  # the three digits after the '.'
 
 
 class Lines:
@@ -87,12 +91,12 @@ class Lines:
     caller then takes the reference path. Record encoders (`line_encoders`) and the
     normalize line builder (`exchanges/_lines.py`) both write through one `Lines`."""
 
-    __slots__ = ("heads", "nums", "times")
+    __slots__ = ("heads", "nums", "seconds")
 
     def __init__(self) -> None:
         self.heads = HeadTexts()
         self.nums = FloatTexts()
-        self.times = TimeTexts()
+        self.seconds = SecondTexts()
 
     def trade(
         self, head: str, ts: int, rc: int, p: float, sz: float, sd: str, ti: str
@@ -101,9 +105,10 @@ class Lines:
             return None
         if not (sd.isalnum() and ti.isalnum()):
             return None
-        n, t = self.nums, self.times
+        n, s, m = self.nums, self.seconds, MILLIS
         return (
-            f'{{"type":"trade",{head},"timestamp":"{t[ts]}","received_at":"{t[rc]}",'
+            f'{{"type":"trade",{head},"timestamp":"{s[ts // 1000]}{m[ts % 1000]}",'
+            f'"received_at":"{s[rc // 1000]}{m[rc % 1000]}",'
             f'"price":"{n[p]}","size":"{n[sz]}","side":"{sd}","trade_id":"{ti}"}}\n'
         )
 
@@ -115,10 +120,11 @@ class Lines:
             return None
         if type(ask) is not F or type(asz) is not F:
             return None
-        n, t = self.nums, self.times
+        n, s, m = self.nums, self.seconds, MILLIS
         tail = "" if last is None else f',"last":"{num(last)}"'
         return (
-            f'{{"type":"ticker",{head},"timestamp":"{t[ts]}","received_at":"{t[rc]}",'
+            f'{{"type":"ticker",{head},"timestamp":"{s[ts // 1000]}{m[ts % 1000]}",'
+            f'"received_at":"{s[rc // 1000]}{m[rc % 1000]}",'
             f'"bid":"{n[bid]}","bid_size":"{n[bsz]}","ask":"{n[ask]}",'
             f'"ask_size":"{n[asz]}"{tail}}}\n'
         )
@@ -131,10 +137,12 @@ class Lines:
             return None
         if not (type(o) is type(h) is type(lo) is type(cl) is type(v) is F):
             return None
-        n, t = self.nums, self.times
+        n, s, m = self.nums, self.seconds, MILLIS
         return (
-            f'{{"type":"kline",{head},"timestamp":"{t[ts]}","received_at":"{t[rc]}",'
-            f'"open_time":"{t[ot]}","interval":"{iv}","open":"{n[o]}","high":"{n[h]}",'
+            f'{{"type":"kline",{head},"timestamp":"{s[ts // 1000]}{m[ts % 1000]}",'
+            f'"received_at":"{s[rc // 1000]}{m[rc % 1000]}",'
+            f'"open_time":"{s[ot // 1000]}{m[ot % 1000]}","interval":"{iv}","open":"{n[o]}",'
+            f'"high":"{n[h]}",'
             f'"low":"{n[lo]}","close":"{n[cl]}","volume":"{n[v]}",'
             f'"closed":"{"true" if closed else "false"}"}}\n'
         )

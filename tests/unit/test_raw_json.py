@@ -89,14 +89,15 @@ def test_float_texts_are_cached_by_value_but_never_zero_or_nan(
             assert encoders["trade"](record) == reference(record)
 
 
-def test_time_texts_are_cached_and_a_full_cache_starts_over(
+def test_second_texts_are_cached_and_a_full_cache_starts_over(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The same epoch-ms times, seen again after the cache filled and cleared, give the
-    reference text each time, in all three time fields of a kline."""
-    monkeypatch.setattr(raw_json, "TIME_CACHE_MAX", 2)
+    """Times of the same second and of others, seen again after the seconds' cache filled and
+    cleared, give the reference text each time, in all three time fields of a kline."""
+    monkeypatch.setattr(raw_json, "SECOND_CACHE_MAX", 2)
     encoders = line_encoders()
-    times = [1_000, 1_633_998_523_963, 1_000, 999_999, 1_633_998_523_963, 1_000, 4_102_444_800_000]
+    times = [1_000, 1_633_998_523_963, 1_999, 999_999, 1_633_998_523_001, 1_000,
+             1_633_998_523_000, 4_102_444_800_000]  # fmt: skip
     for ts, recv, open_time in zip(times, reversed(times), times[1:] + times[:1], strict=True):
         record = Kline(**f.header(ts_ms=ts, recv_ms=recv), open_time_ms=open_time,
                        interval="1m", open=1.5, high=2.0, low=1.0, close=1.5, volume=0.5,
