@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from dataclasses import replace
 
 import redis.asyncio as aredis
 
 from benchmarks.bench_spectral import snapshots
-from benchmarks.common import Result, machine, table
+from benchmarks.common import Result, machine, table, timed_with_stall
 from microservices.common.producer import StreamProducer
 from microservices.common.redis_io import create_redis
 from microservices.common.redis_server import LocalRedis
@@ -44,23 +43,8 @@ async def rebuild_once(redis: aredis.Redis, settings: Settings, page: int) -> tu
     streams = settings.streams()
     await redis.delete(streams.anomalies.name, streams.market_alerts.name)
     service = AnomalyService(settings, redis, StreamProducer(redis))
-    longest, done = 0.0, asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal longest
-        last = time.perf_counter()
-        while not done.is_set():
-            await asyncio.sleep(0.001)
-            now = time.perf_counter()
-            longest, last = max(longest, now - last), now
-
-    task = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    await service.rebuild(0, page)
-    seconds = time.perf_counter() - started
-    done.set()
-    await task
-    return seconds, 1000 * longest
+    _, seconds, longest_ms = await timed_with_stall(service.rebuild(0, page))
+    return seconds, longest_ms
 
 
 async def measure(args: argparse.Namespace) -> list[Result]:

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from typing import Any
 
 import redis.asyncio as aredis
 
-from benchmarks.common import Result, machine, table
+from benchmarks.common import Result, machine, table, timed_with_stall
 from microservices.ai_engine.large_trades.service import GROUP, LargeTradeService
 from microservices.common.producer import StreamProducer
 from microservices.common.records import Funding, Liquidation, OpenInterest, RawRecord, Trade
@@ -63,24 +62,9 @@ async def rebuild_once(redis: aredis.Redis, settings: Settings, case: str) -> tu
     if case == "no group":
         await redis.xgroup_destroy(settings.streams().raw.name, GROUP)
     service = LargeTradeService(settings, redis)
-    longest, done = 0.0, asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal longest
-        last = time.perf_counter()
-        while not done.is_set():
-            await asyncio.sleep(0.001)
-            now = time.perf_counter()
-            longest, last = max(longest, now - last), now
-
-    task = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    rebuilt = await service.rebuild(0)
-    seconds = time.perf_counter() - started
-    done.set()
-    await task
+    rebuilt, seconds, longest_ms = await timed_with_stall(service.rebuild(0))
     assert rebuilt.trades == rebuilt.alerts == 0, rebuilt  # nothing written twice
-    return 1000 * seconds, 1000 * longest
+    return 1000 * seconds, longest_ms
 
 
 async def measure(args: argparse.Namespace) -> list[Result]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = Path(
@@ -45,6 +49,30 @@ def rate(count: int, fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return count / (time.perf_counter() - started)
+
+
+async def timed_with_stall(work: Awaitable[T]) -> tuple[T, float, float]:
+    """`work`'s result, the seconds it took, and the longest gap in ms between the ticks of a
+    1 ms ticker meanwhile: how long `work` held the event loop at a stretch."""
+    longest, done = 0.0, asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            longest, last = max(longest, now - last), now
+
+    task = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    try:
+        result = await work
+    finally:
+        seconds = time.perf_counter() - started
+        done.set()
+        await task
+    return result, seconds, 1000 * longest
 
 
 def machine() -> str:
