@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import redis.asyncio as aredis
@@ -26,6 +26,7 @@ from backend.domains.exits.exit_brain_v3.adjustments import (
     no_data_state,
     state_from_snapshot,
 )
+from backend.domains.exits.exit_brain_v3.latest_snapshot import latest_snapshot
 from backend.domains.exits.exit_brain_v3.models import (
     CrossExchangeState,
     ExitParams,
@@ -34,32 +35,18 @@ from backend.domains.exits.exit_brain_v3.models import (
 from microservices.common.causes import short_cause
 from microservices.common.clock import iso_utc, now_ms
 from microservices.common.errors import SchemaError
-from microservices.common.records import ExitAlert, ExitStatus, NormalizedSnapshot
+from microservices.common.records import ExitAlert, ExitStatus
 from microservices.common.shard_lease import Fenced
 from microservices.common.streams import Stream, Streams
 
 logger = logging.getLogger(__name__)
 
-# XREVRANGE page sizes while looking back for a symbol's newest entry; the last page is
-# whatever is left of the stream's MAXLEN.
-PAGE_SIZES: Final = (50, 500)
 READ_ERRORS: Final = (RedisError, OSError, SchemaError)
 PUBLISH_ERRORS: Final = (RedisError, OSError)
 MAX_REASON_CHARS: Final = 200
 MAX_PENDING_ALERTS: Final = 100  # alerts kept while Redis is unreachable
 # (one shard of a stream, its fields) -> written; raises Fenced when refused
 Writer = Callable[[Stream[Any], Mapping[Any, Any]], Awaitable[None]]
-
-
-def _symbol_of(fields: Mapping[Any, Any]) -> str | None:
-    value = fields.get(b"symbol", fields.get("symbol"))
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return value if isinstance(value, str) else None
-
-
-def _entry_id(raw_id: Any) -> str:
-    return raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
 
 
 class CrossExchangeAdapter:
@@ -120,7 +107,7 @@ class CrossExchangeAdapter:
         if not self.enabled:
             return no_data_state(symbol, "disabled", "Cross-exchange disabled")
         try:
-            snap = await self._latest_snapshot(symbol)
+            snap = await latest_snapshot(self._redis, self._streams.normalized, symbol)
             now = self._clock()
             state = state_from_snapshot(snap, now, self.params, symbol=symbol)
         except READ_ERRORS as exc:
@@ -134,40 +121,6 @@ class CrossExchangeAdapter:
         for alert in verdict.alerts:
             await self._publish_alert(symbol, alert, now)
         return verdict.state
-
-    async def _latest_snapshot(self, symbol: str) -> NormalizedSnapshot | None:
-        """Newest entry for `symbol`, paging back through at most the stream's MAXLEN."""
-        stream: Stream[Any] = self._streams.normalized.shard_for(symbol)
-        upper = "+"
-        seen = 0
-        for count in self._page_sizes(stream.maxlen):
-            rows: Sequence[Any] | None = await self._redis.xrevrange(
-                stream.name, max=upper, min="-", count=count
-            )
-            rows = rows or []
-            for _entry, fields in rows:
-                if _symbol_of(fields) == symbol:
-                    snapshot: NormalizedSnapshot = stream.schema.decode(fields)
-                    return snapshot
-            seen += len(rows)
-            if len(rows) < count or seen >= stream.maxlen:
-                return None
-            upper = "(" + _entry_id(rows[-1][0])
-        return None
-
-    @staticmethod
-    def _page_sizes(maxlen: int) -> list[int]:
-        sizes: list[int] = []
-        total = 0
-        for size in PAGE_SIZES:
-            size = min(size, maxlen - total)
-            if size <= 0:
-                break
-            sizes.append(size)
-            total += size
-        if maxlen > total:
-            sizes.append(maxlen - total)
-        return sizes
 
     def _log_transition(self, state: CrossExchangeState, failsafe: FailSafe, was: bool) -> None:
         if state.outcome == "held":
