@@ -9,12 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.domains.exits.exit_brain_v3.adjustments import (
-    AlertEvent,
-    FailSafe,
     compute_multipliers,
     no_data_state,
     state_from_snapshot,
 )
+from backend.domains.exits.exit_brain_v3.failsafe import AlertEvent, FailSafe
 from backend.domains.exits.exit_brain_v3.models import CrossExchangeState, ExitParams
 from tests.unit.exitbrain.helpers import T0, snapshot
 

@@ -20,12 +20,11 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from backend.domains.exits.exit_brain_v3.adjustments import (
-    AlertEvent,
-    FailSafe,
     compute_multipliers,
     no_data_state,
     state_from_snapshot,
 )
+from backend.domains.exits.exit_brain_v3.failsafe import AlertEvent, FailSafe
 from backend.domains.exits.exit_brain_v3.latest_snapshot import latest_snapshot
 from backend.domains.exits.exit_brain_v3.models import (
     CrossExchangeState,

@@ -34,10 +34,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from backend.domains.exits.exit_brain_v3.adjustments import (
-    FailSafe,
     effective_divergence,
     state_from_snapshot,
 )
+from backend.domains.exits.exit_brain_v3.failsafe import FailSafe
 from backend.domains.exits.exit_brain_v3.models import CrossExchangeState, ExitParams
 from microservices.common.records import ExitAlert, ExitStatus, NormalizedSnapshot
 
