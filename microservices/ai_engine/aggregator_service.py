@@ -43,7 +43,8 @@ from microservices.common.records import NormalizedSnapshot, RawRecord
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
 from microservices.common.shard_lease import Fenced
-from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
+from microservices.common.shard_publisher import ShardPublisher
+from microservices.common.shard_roles import Loop, ShardRole
 from microservices.common.sharding import shard_of
 
 logger = logging.getLogger(__name__)

@@ -40,7 +40,8 @@ from microservices.common.lifecycle import run_until_stopped
 from microservices.common.producer import StreamProducer, producing
 from microservices.common.redis_io import create_redis
 from microservices.common.settings import Settings
-from microservices.common.shard_roles import ShardRole, fenced_writer
+from microservices.common.shard_publisher import fenced_writer
+from microservices.common.shard_roles import ShardRole
 from microservices.ml.anomaly_service import AnomalyService
 from microservices.ml.signal_service import SignalService
 from microservices.notify.service import Notifier

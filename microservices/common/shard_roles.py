@@ -10,9 +10,9 @@ a shard's lease, a role also deletes the consumers dead owners left in that shar
 (`shard_consumers`: idle, nothing pending, not its own name).
 
 The fencing rule: a leased role writes its per-shard outputs only through `fenced_xadd` with
-the shard's token (`ShardPublisher`, `fenced_writer`); a refused write drops the shard (a
-paused former owner writes nothing after losing it). Static ownership (token 0) writes through
-the ordinary `StreamProducer`: no fence, no change in speed.
+the shard's token (`shard_publisher`: `ShardPublisher`, `fenced_writer`); a refused write
+drops the shard (a paused former owner writes nothing after losing it). Static ownership
+(token 0) writes through the ordinary `StreamProducer`: no fence, no change in speed.
 
 Roles that are not partitioned (storage writer, alert delivery, `ml` readers: several
 instances may share each shard's consumer group, their processing is idempotent) read every
@@ -22,36 +22,23 @@ shard: `Stream.shards_all()`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
 import socket
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
-from prometheus_client import Counter
-
-from microservices.common.producer import StreamProducer
-from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.shard_consumers import Pruning, shard_keys
-from microservices.common.shard_lease import Fenced, ShardLeases, fenced_xadd, lease_key
+from microservices.common.shard_lease import ShardLeases, lease_key
 from microservices.common.sharding import parse_shards, shard_of
-from microservices.common.streams import Stream
+from microservices.common.tasks import cancel_until_done
 
 logger = logging.getLogger(__name__)
 STOP_GRACE_S: Final = 1.0  # a stopping shard loop gets this long, then it is cancelled
-FLUSH_INTERVAL_S: Final = 0.005
-MAX_BUFFERED: Final = 10_000  # per shard and stream while Redis is unreachable
 _INSTANCES: Final = itertools.count(1)  # leased owners of one process stay distinct
 Loop = Coroutine[Any, Any, None]
 StartShard = Callable[[int, int], list[Loop]]
-
-FENCED_DROPPED: Final = Counter(
-    "ce_shard_fenced_dropped_total",
-    "Records a leased role dropped: its shard's lease was lost or its write refused",
-    ["role"],
-)
 
 
 def owned_static(settings: Any) -> frozenset[int]:
@@ -81,6 +68,7 @@ class ShardRole:
         self._tokens: dict[int, int] = {}
         self._tasks: dict[int, list[asyncio.Task[None]]] = {}
         self._pruners: dict[int, asyncio.Task[None]] = {}  # leased: the consumer sweeps
+        self._ending: set[asyncio.Task[Any]] = set()  # lost shards' tasks being cancelled
         self._halt = asyncio.Event()
         self._failure: BaseException | None = None
         if self.leased:
@@ -172,10 +160,10 @@ class ShardRole:
         its token and its state. Idempotent."""
         if self._tokens.pop(shard, None) is None:
             return
-        for task in self._tasks.pop(shard, []):
-            task.cancel()
+        tasks: list[asyncio.Task[Any]] = list(self._tasks.pop(shard, []))
         if (pruner := self._pruners.pop(shard, None)) is not None:
-            pruner.cancel()
+            tasks.append(pruner)
+        self._cancel_later(tasks)
         if self.on_lost is not None:
             self.on_lost(shard)
         logger.info("shard_role.lost", extra={"role": self.role, "shard": shard})
@@ -184,126 +172,22 @@ class ShardRole:
         """The loops see `stop` and end; the ones still busy after STOP_GRACE_S are cancelled."""
         tasks = [t for shard_tasks in self._tasks.values() for t in shard_tasks]
         self._tasks = {}
-        for pruner in self._pruners.values():
-            pruner.cancel()
-        self._pruners = {}
+        pruners, self._pruners = list(self._pruners.values()), {}
+        await cancel_until_done(pruners)
+        if self._ending:  # lost shards' loops, being cancelled (`_cancel_later`)
+            await asyncio.wait(list(self._ending))
         if self.leased:
             self._tokens = {}
         if not tasks:
             return
         _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)  # failures: see `_ended`
+        stuck = await cancel_until_done(late)  # failures: see `_ended`
+        if stuck:
+            logger.warning("shard_role.stuck", extra={"role": self.role, "tasks": len(stuck)})
 
-
-class ShardPublisher:
-    """`publish(stream, record)` for a role that owns shards.
-
-    Static ownership, unsharded streams and context records (every shard): the producer.
-    Leased: buffered per (shard, stream) and written every few ms with `fenced_xadd` and the
-    shard's token; records of a shard not owned (any more) are dropped and counted, and a
-    refused write makes the role lose the shard."""
-
-    def __init__(self, role: ShardRole, producer: StreamProducer) -> None:
-        self.role = role
-        self.producer = producer
-        self._buffer: dict[tuple[int, str], tuple[int, list[Mapping[Any, Any]]]] = {}
-        self.written = 0
-        self.dropped = 0
-
-    def publish(self, stream: Stream[Any], record: Any) -> None:
-        key = stream.key_of(record) if self.role.leased and stream.key_of is not None else None
-        if key is None:  # static, unsharded, or a record for every shard
-            self.producer.publish(stream, record)
-            return
-        shard = shard_of(key, stream.shards)
-        if self.role.token(shard) is None:
-            self._drop(1)
-            return
-        name = stream.shard(shard).name
-        _, entries = self._buffer.setdefault((shard, name), (stream.maxlen, []))
-        if len(entries) >= MAX_BUFFERED:
-            entries.pop(0)
-            self._drop(1)
-        entries.append(stream.schema.encode(record))
-
-    @property
-    def pending(self) -> int:
-        return sum(len(entries) for _, entries in self._buffer.values())
-
-    async def flush(self) -> int:
-        """Write every buffered batch with its shard's token; the entries written. Batches
-        of a shard lost meanwhile are dropped; a Redis error is raised, the unwritten batches
-        stay buffered for the next try."""
-        total = 0
-        for key in list(self._buffer):
-            shard, name = key
-            maxlen, entries = self._buffer.pop(key)  # what `publish` adds meanwhile waits
-            token = self.role.token(shard)
-            if token is None:
-                self._drop(len(entries))
-                continue
-            try:
-                written = await fenced_xadd(
-                    self.role.redis, self.role.lease_key(shard), token, name, maxlen, entries
-                )
-            except Fenced:
-                extra = {"role": self.role.role, "shard": shard, "token": token}
-                logger.warning("shard_role.fenced", extra=extra)
-                written = 0
-                self._drop(len(entries))
-                self.role.lose(shard)
-            except BaseException:
-                self._requeue(key, maxlen, entries)
-                raise
-            total += written
-            self.written += written
-        return total
-
-    def _requeue(self, key: tuple[int, str], maxlen: int, entries: list[Any]) -> None:
-        """Put an unwritten batch back ahead of what came meanwhile (bounded)."""
-        newer = self._buffer.get(key, (maxlen, []))[1]
-        merged = entries + newer
-        if len(merged) > MAX_BUFFERED:
-            self._drop(len(merged) - MAX_BUFFERED)
-            merged = merged[-MAX_BUFFERED:]
-        self._buffer[key] = (maxlen, merged)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Flush every FLUSH_INTERVAL_S while leased; a last flush at stop."""
-        if not self.role.leased:
-            return
-        while not stop.is_set():
-            if self._buffer:
-                with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):
-                    await self.flush()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=FLUSH_INTERVAL_S)
-        with contextlib.suppress(*TRANSIENT_REDIS_ERRORS):
-            await self.flush()
-
-    def _drop(self, count: int) -> None:
-        self.dropped += count
-        FENCED_DROPPED.labels(self.role.role).inc(count)
-
-
-async def fenced_writer(role: ShardRole, shard: Stream[Any], fields: Mapping[Any, Any]) -> None:
-    """XADD one entry to `shard` (one shard of a stream) as `role`: fenced with the shard's
-    token when leased (`Fenced`, and the shard is lost, when refused or not owned), plain
-    otherwise."""
-    index = shard.index or 0
-    if not role.leased:
-        await role.redis.xadd(shard.name, fields, maxlen=shard.maxlen, approximate=True)
-        return
-    token = role.token(index)
-    if token is None:
-        FENCED_DROPPED.labels(role.role).inc()
-        raise Fenced(f"shard {index} of {role.role} is not owned here")
-    try:
-        await fenced_xadd(role.redis, role.lease_key(index), token, shard.name, shard.maxlen,
-                          [fields])  # fmt: skip
-    except Fenced:
-        FENCED_DROPPED.labels(role.role).inc()
-        role.lose(index)
-        raise
+    def _cancel_later(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Cancel a lost shard's tasks until they end, in the background (`lose` is sync)."""
+        if tasks:
+            ending = asyncio.create_task(cancel_until_done(tasks))
+            self._ending.add(ending)
+            ending.add_done_callback(self._ending.discard)

@@ -31,6 +31,7 @@ from microservices.common.producer import StreamProducer
 from microservices.common.records import NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
+from microservices.common.shard_publisher import ShardPublisher
 from microservices.common.shard_read import as_text
 from microservices.common.shard_rebuild import (
     EntryId,
@@ -38,7 +39,7 @@ from microservices.common.shard_rebuild import (
     replay,
     restart_group,
 )
-from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
+from microservices.common.shard_roles import Loop, ShardRole
 from microservices.common.sharding import shard_of
 from microservices.common.streams import Stream
 from microservices.ml.anomaly_monitor import AnomalyMonitor, Findings, MonitorParams

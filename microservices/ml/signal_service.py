@@ -25,7 +25,7 @@ from microservices.common.clock import now_ms
 from microservices.common.producer import StreamProducer
 from microservices.common.records import FeatureVector, NormalizedSnapshot
 from microservices.common.settings import Settings
-from microservices.common.shard_roles import ShardPublisher
+from microservices.common.shard_publisher import ShardPublisher
 from microservices.common.signal_schema import SignalRecord
 from microservices.ml.registry import ModelRegistry
 from microservices.ml.signals import LoadedModel, Thresholds, load_model, score

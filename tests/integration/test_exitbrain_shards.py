@@ -20,7 +20,8 @@ from microservices.ai_engine.exitbrain_loop import owned_only, run_exitbrain_loo
 from microservices.ai_engine.exitbrain_shards import ExitBrainShards
 from microservices.common.clock import now_ms
 from microservices.common.settings import Settings
-from microservices.common.shard_roles import ShardRole, fenced_writer
+from microservices.common.shard_publisher import fenced_writer
+from microservices.common.shard_roles import ShardRole
 from microservices.common.sharding import shard_of
 from microservices.common.streams import Stream
 from tests import factories

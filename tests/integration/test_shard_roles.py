@@ -22,7 +22,8 @@ from microservices.common.clock import now_ms
 from microservices.common.producer import StreamProducer
 from microservices.common.settings import Settings
 from microservices.common.shard_lease import Fenced
-from microservices.common.shard_roles import ShardPublisher, ShardRole, fenced_writer
+from microservices.common.shard_publisher import ShardPublisher, fenced_writer
+from microservices.common.shard_roles import ShardRole
 from microservices.common.sharding import shard_of
 from microservices.ml.anomaly_service import AnomalyService
 from tests import factories
@@ -327,3 +328,29 @@ async def test_anomaly_and_large_trade_services_read_only_their_shards(
     assert [await c.run_until_idle() for c in anomalies.consumers.values()] == [2, 2]
     for index in (0, 2):  # never read: no group there
         assert await real_redis.xinfo_groups(streams.normalized.shard(index).name) == []
+
+
+async def test_a_loop_that_swallows_a_cancellation_still_stops(
+    real_redis: aredis.Redis, settings: Settings
+) -> None:
+    """A loop that ignores stop and swallows its first cancellation (as redis-py can, mid-
+    command) is cancelled again: the role still stops, and the loop ends cancelled."""
+    role = ShardRole("anomaly", settings, real_redis)  # static: all 4 shards
+    stop = asyncio.Event()
+    cancels: list[int] = []
+
+    async def stubborn(shard: int) -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancels.append(shard)
+                if cancels.count(shard) == 1:
+                    continue  # swallowed, like a cancellation lost inside a command
+                raise
+
+    run = asyncio.create_task(role.run(stop, lambda shard, token: [stubborn(shard)]))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(run, 10)  # it used to wait for the loops for ever
+    assert sorted(cancels) == [0, 0, 1, 1, 2, 2, 3, 3]  # each swallowed one, ended on the next

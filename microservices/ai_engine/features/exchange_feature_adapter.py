@@ -33,7 +33,8 @@ from microservices.common.producer import StreamProducer
 from microservices.common.records import FeatureVector, NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
-from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
+from microservices.common.shard_publisher import ShardPublisher
+from microservices.common.shard_roles import Loop, ShardRole
 from microservices.common.sharding import shard_of
 
 logger = logging.getLogger(__name__)

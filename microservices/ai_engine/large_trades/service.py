@@ -55,9 +55,10 @@ from microservices.common.records import RawRecord
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
 from microservices.common.shard_lease import Fenced
+from microservices.common.shard_publisher import ShardPublisher
 from microservices.common.shard_read import as_text
 from microservices.common.shard_rebuild import acknowledged_upto
-from microservices.common.shard_roles import Loop, ShardPublisher, ShardRole
+from microservices.common.shard_roles import Loop, ShardRole
 
 logger = logging.getLogger(__name__)
 GROUP = "large_trades"
