@@ -26,7 +26,6 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aredis
-from redis.exceptions import ResponseError
 
 from microservices.ai_engine.aggregation.usd_rates import Contract, UsdRates
 from microservices.ai_engine.aggregator_shards import ShardUnit, aggregator_params, new_state
@@ -44,6 +43,7 @@ from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS, create_redis
 from microservices.common.settings import Settings
 from microservices.common.shard_lease import Fenced
 from microservices.common.shard_publisher import ShardPublisher
+from microservices.common.shard_rebuild import rebuild_until_done
 from microservices.common.shard_roles import Loop, ShardRole
 from microservices.common.sharding import shard_of
 
@@ -174,15 +174,7 @@ class AggregatorService:
         """Rebuild the unit's state from its shard (retried while Redis is down, or while a
         former owner still resets the shard's group), then consume the shard."""
         unit.rebuilding = True
-        while not stop.is_set():
-            try:
-                await unit.rebuild()
-                break
-            except (*TRANSIENT_REDIS_ERRORS, ResponseError) as exc:
-                extra = {"shard": index, "error": repr(exc)}
-                logger.warning("aggregator.rebuild_failed", extra=extra)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        await rebuild_until_done(unit.rebuild, stop, "aggregator.rebuild_failed", index)
         unit.rebuilding = False
         try:
             await asyncio.gather(*(c.run(stop) for c in unit.consumers()))

@@ -16,14 +16,24 @@ The state then equals that of one process fed every retained entry of the shard 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from redis.exceptions import ResponseError
+
 from microservices.common.lease_scripts import Script
+from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.shard_read import as_text, decoded_oldest, id_order
 from microservices.common.streams import Stream
 
+logger = logging.getLogger(__name__)
 REPLAY_PAGE: Final = 2_000
+RETRY_S: Final = 1.0  # between attempts at a rebuild that failed (`rebuild_until_done`)
+# a rebuild that fails with these is run again: Redis down, or a group reset under way
+RETRIED: Final = (*TRANSIENT_REDIS_ERRORS, ResponseError)
 EntryId = tuple[int, int]
 ORIGIN: Final[EntryId] = (0, 0)
 MAX_SEQ: Final = 2**64 - 1  # the largest sequence part of an entry id
@@ -38,6 +48,7 @@ __all__ = [
     "acknowledged_upto",
     "entry_text",
     "fresh_entries",
+    "rebuild_until_done",
     "replay",
     "restart_group",
 ]
@@ -64,6 +75,26 @@ async def replay(redis: Any, stream: Stream[Any], handler: Handler, page: int = 
         await handler(batch)
         handed += len(batch)
     return handed
+
+
+async def rebuild_until_done(
+    rebuild: Callable[[], Awaitable[object]],
+    stop: asyncio.Event,
+    event: str,
+    shard: int,
+    errors: tuple[type[BaseException], ...] = RETRIED,
+) -> None:
+    """Run a shard's `rebuild` until it succeeds or `stop` is set: one that fails with
+    `errors` (Redis down, or a former owner still resetting the shard's group) is logged as
+    `event` and run again RETRY_S later. Any other error propagates."""
+    while not stop.is_set():
+        try:
+            await rebuild()
+            return
+        except errors as exc:
+            logger.warning(event, extra={"shard": shard, "error": repr(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=RETRY_S)
 
 
 async def restart_group(

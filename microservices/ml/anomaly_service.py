@@ -20,7 +20,6 @@ from functools import partial
 from typing import Any, Final
 
 import redis.asyncio as aredis
-from redis.exceptions import ResponseError
 
 from microservices.common import metrics
 from microservices.common.consumer import StreamConsumer
@@ -36,6 +35,7 @@ from microservices.common.shard_read import as_text
 from microservices.common.shard_rebuild import (
     EntryId,
     acknowledged_upto,
+    rebuild_until_done,
     replay,
     restart_group,
 )
@@ -245,15 +245,7 @@ class AnomalyService:
     ) -> None:
         """Rebuild the shard (retried while Redis is down, or while a former owner still
         resets the shard's group), then consume it."""
-        while not stop.is_set():
-            try:
-                await self.rebuild(shard)
-                break
-            except (*TRANSIENT_REDIS_ERRORS, ResponseError) as exc:
-                extra = {"shard": shard, "error": repr(exc)}
-                logger.warning("anomaly.rebuild_failed", extra=extra)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        await rebuild_until_done(lambda: self.rebuild(shard), stop, "anomaly.rebuild_failed", shard)
         try:
             await consumer.run(stop)
         except Fenced:  # an acknowledgement refused: another owner has the shard now

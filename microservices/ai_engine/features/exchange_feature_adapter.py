@@ -16,7 +16,6 @@ with the shard's token, and a lost shard's engine is dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -34,6 +33,7 @@ from microservices.common.records import FeatureVector, NormalizedSnapshot
 from microservices.common.redis_io import TRANSIENT_REDIS_ERRORS
 from microservices.common.settings import Settings
 from microservices.common.shard_publisher import ShardPublisher
+from microservices.common.shard_rebuild import rebuild_until_done
 from microservices.common.shard_roles import Loop, ShardRole
 from microservices.common.sharding import shard_of
 
@@ -140,15 +140,8 @@ class FeatureAdapter:
         self, shard: int, consumer: StreamConsumer[NormalizedSnapshot], stop: asyncio.Event
     ) -> None:
         """Rebuild the shard (retried while Redis is down), then consume it."""
-        while not stop.is_set():
-            try:
-                await self.rebuild(shard)
-                break
-            except TRANSIENT_REDIS_ERRORS as exc:
-                logger.warning("features.rebuild_failed", extra={"shard": shard,
-                                                                  "error": repr(exc)})  # fmt: skip
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        await rebuild_until_done(lambda: self.rebuild(shard), stop, "features.rebuild_failed",
+                                 shard, errors=TRANSIENT_REDIS_ERRORS)  # fmt: skip
         await consumer.run(stop)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -32,7 +32,6 @@ from typing import Any, Final
 
 import orjson
 import redis.asyncio as aredis
-from redis.exceptions import ResponseError
 
 from microservices.ai_engine.large_trades.params import AlertParams
 from microservices.ai_engine.large_trades.rebuild import (
@@ -57,7 +56,7 @@ from microservices.common.settings import Settings
 from microservices.common.shard_lease import Fenced
 from microservices.common.shard_publisher import ShardPublisher
 from microservices.common.shard_read import as_text
-from microservices.common.shard_rebuild import acknowledged_upto
+from microservices.common.shard_rebuild import acknowledged_upto, rebuild_until_done
 from microservices.common.shard_roles import Loop, ShardRole
 
 logger = logging.getLogger(__name__)
@@ -238,17 +237,12 @@ class LargeTradeService:
 
     async def _take(self, shard: int, unit: WatchShard, stop: asyncio.Event) -> None:
         """Rebuild the shard (retried while Redis is down), then consume it."""
-        while not stop.is_set():
-            try:
-                await self.rebuild(shard)
-                break
-            except Fenced:
-                return  # lost while rebuilding (`_emit` gave it up)
-            except (*TRANSIENT_REDIS_ERRORS, ResponseError) as exc:
-                extra = {"shard": shard, "error": repr(exc)}
-                logger.warning("large_trades.rebuild_failed", extra=extra)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        try:
+            await rebuild_until_done(
+                lambda: self.rebuild(shard), stop, "large_trades.rebuild_failed", shard
+            )
+        except Fenced:
+            return  # lost while rebuilding (`_emit` gave it up)
         consumer = self.consumers.get(shard)
         if consumer is None or self.units.get(shard) is not unit:
             return  # lost meanwhile
