@@ -258,3 +258,19 @@ async def decoded_oldest(
         if len(rows) < page:
             return
         start = "(" + as_text(rows[-1][0])
+
+
+async def newest_pages(
+    redis: Any, name: str, sizes: Iterable[int], lower: str = "-"
+) -> AsyncIterator[list[Any]]:
+    """One key's XREVRANGE rows, newest first, down to `lower`, a page of each of `sizes` in
+    turn; it ends after a page shorter than asked (the oldest entry reached) or when `sizes`
+    runs out. What a reader looking back for outputs or a symbol's newest entry pages with."""
+    upper = "+"
+    for size in sizes:
+        rows: Any = await redis.xrevrange(name, upper, lower, count=size)
+        rows = rows or []
+        yield rows
+        if len(rows) < size:
+            return
+        upper = "(" + as_text(rows[-1][0])

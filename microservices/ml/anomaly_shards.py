@@ -28,6 +28,7 @@ meanwhile.)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -38,7 +39,7 @@ from microservices.common.anomaly_schema import AnomalyRecord
 from microservices.common.errors import SchemaError
 from microservices.common.market_alerts import MarketAlert
 from microservices.common.records import NormalizedSnapshot
-from microservices.common.shard_read import as_text, id_order
+from microservices.common.shard_read import id_order, newest_pages
 from microservices.common.shard_rebuild import ORIGIN, EntryId, fresh_entries
 from microservices.common.streams import Stream
 from microservices.ml.anomaly_monitor import SOURCE, AnomalyMonitor, Findings, MonitorParams
@@ -89,9 +90,7 @@ async def read_written(redis: Any, stream: Stream[Any], key_of: KeyOf, acked: En
     """The identities of `stream`'s outputs written after input entry `acked` (newest first,
     a page at a time; entries that fail to decode are left out)."""
     keys: set[Key] = set()
-    upper = "+"
-    while True:
-        rows: Any = await redis.xrevrange(stream.name, upper, "-", count=PAGE)
+    async for rows in newest_pages(redis, stream.name, itertools.repeat(PAGE)):
         for raw_id, fields in rows:
             if id_order(raw_id) <= acked:
                 return Written(frozenset(keys), acked=acked)
@@ -101,9 +100,8 @@ async def read_written(redis: Any, stream: Stream[Any], key_of: KeyOf, acked: En
                 continue
             if key is not None:
                 keys.add(key)
-        if len(rows) < PAGE:  # the stream's oldest entry reached: trimmed before it?
-            return Written(frozenset(keys), await trimmed_before(redis, stream.name), acked)
-        upper = "(" + as_text(rows[-1][0])
+    # the stream's oldest entry reached: trimmed before it?
+    return Written(frozenset(keys), await trimmed_before(redis, stream.name), acked)
 
 
 async def trimmed_before(redis: Any, name: str) -> EntryId:

@@ -21,6 +21,8 @@ that dies in between leaves them for the next one to find.
 from __future__ import annotations
 
 import bisect
+import itertools
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -30,7 +32,7 @@ from microservices.common.errors import SchemaError
 from microservices.common.large_trade_schema import LargeTrade
 from microservices.common.market_alerts import MarketAlert, encode_market_alert
 from microservices.common.records import RawRecord
-from microservices.common.shard_read import as_text, id_order
+from microservices.common.shard_read import as_text, id_order, newest_pages
 from microservices.common.shard_rebuild import EntryId, replay, restart_group
 from microservices.common.streams import Stream, Streams
 
@@ -85,15 +87,12 @@ class Rebuilt:
 
 async def _newest_since(redis: Any, name: str, since_ms: int) -> AsyncIterator[Any]:
     """Entries' fields of `name`, newest first, down to `since_ms`; None after SEED_MAX."""
-    upper, read = "+", 0
-    while read < SEED_MAX:
-        rows: Any = await redis.xrevrange(name, upper, f"{since_ms}-0", count=SEED_PAGE)
-        for _, fields in rows or []:
+    pages = itertools.repeat(SEED_PAGE, math.ceil(SEED_MAX / SEED_PAGE))
+    async for rows in newest_pages(redis, name, pages, lower=f"{since_ms}-0"):
+        for _, fields in rows:
             yield fields
-        read += len(rows or [])
-        if not rows or len(rows) < SEED_PAGE:
+        if len(rows) < SEED_PAGE:
             return
-        upper = "(" + as_text(rows[-1][0])
     yield None
 
 

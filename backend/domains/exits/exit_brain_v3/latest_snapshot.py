@@ -8,10 +8,11 @@ outcomes (`cross_exchange_adapter`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
 from microservices.common.records import NormalizedSnapshot
+from microservices.common.shard_read import newest_pages
 from microservices.common.streams import Stream
 
 # XREVRANGE page sizes while looking back for a symbol's newest entry; the last page is
@@ -26,31 +27,17 @@ def symbol_of(fields: Mapping[Any, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _entry_id(raw_id: Any) -> str:
-    return raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-
-
 async def latest_snapshot(
     redis: Any, normalized: Stream[Any], symbol: str
 ) -> NormalizedSnapshot | None:
     """Newest entry for `symbol` in its home shard, paging back through at most the shard's
     MAXLEN; None when the shard holds none."""
     stream: Stream[Any] = normalized.shard_for(symbol)
-    upper = "+"
-    seen = 0
-    for count in page_sizes(stream.maxlen):
-        rows: Sequence[Any] | None = await redis.xrevrange(
-            stream.name, max=upper, min="-", count=count
-        )
-        rows = rows or []
+    async for rows in newest_pages(redis, stream.name, page_sizes(stream.maxlen)):
         for _entry, fields in rows:
             if symbol_of(fields) == symbol:
                 snapshot: NormalizedSnapshot = stream.schema.decode(fields)
                 return snapshot
-        seen += len(rows)
-        if len(rows) < count or seen >= stream.maxlen:
-            return None
-        upper = "(" + _entry_id(rows[-1][0])
     return None
 
 
